@@ -1,0 +1,5 @@
+"""Jobs, schedules and sensors (being built)."""
+
+jobs: list = []
+schedules: list = []
+sensors: list = []
