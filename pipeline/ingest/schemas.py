@@ -69,8 +69,8 @@ class ProjectsSchema(pa.DataFrameModel):
         coerce = True
 
 
-class CreditsSchema(pa.DataFrameModel):
-    """One row per credit transaction (table ``credits``)."""
+class CreditTransactionsSchema(pa.DataFrameModel):
+    """One row per credit transaction, as a registry reader produces it (before projects are joined)."""
 
     project_id: Series[str] = pa.Field(str_matches=PROJECT_ID_PATTERN)
     registry: Series[str] = pa.Field(isin=REGISTRY_KEYS)
@@ -95,14 +95,19 @@ class CreditsSchema(pa.DataFrameModel):
     retirement_beneficiary: Series[str] = pa.Field(nullable=True)
     retirement_reason: Series[str] = pa.Field(nullable=True)
     retirement_note: Series[str] = pa.Field(nullable=True)
-    project_known: Series[bool]
-    """False when the project is missing from the registry's projects export (kept, flagged, counted)."""
     source_file: Series[str]
     source_line: Series[int] = pa.Field(ge=1)
 
     class Config:
         strict = False
         coerce = True
+
+
+class CreditsSchema(CreditTransactionsSchema):
+    """One row per credit transaction (table ``credits``)."""
+
+    project_known: Series[bool]
+    """False when the project is missing from the registry's projects export (kept, flagged, counted)."""
 
 
 class RejectedRowsSchema(pa.DataFrameModel):

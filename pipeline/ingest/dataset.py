@@ -1,0 +1,152 @@
+"""The result of reading one raw file: accepted harmonized rows, rejected rows, and the audit line.
+
+Registry readers build a harmonized frame plus a :class:`~pipeline.ingest.parsing.RowChecks` of per-row
+failures and hand both to :func:`finish`, which splits accepted from rejected rows, validates the accepted
+ones against the table's pandera model (rows failing a check are rejected too, with the check in plain
+words), and proves row conservation: ``rows_read == rows_accepted + rows_rejected``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from pipeline.ingest.parsing import RawTable, RowChecks, rejected_from
+
+
+@dataclass
+class DatasetLoad:
+    """One raw file, read. ``rows_read`` counts raw records (not harmonized rows: one Verra VCU row may give
+    an issuance and a retirement)."""
+
+    registry: str
+    dataset: str
+    file: str
+    file_sha256: str
+    rows_read: int
+    accepted: pd.DataFrame  # harmonized rows (several per raw record possible)
+    rejected: pd.DataFrame  # source_line, reason, raw_record (one per rejected raw record)
+    rows_accepted: int  # raw records accepted
+
+    @property
+    def rows_rejected(self) -> int:
+        return len(self.rejected)
+
+    def audit_row(self) -> dict:
+        return {
+            "registry": self.registry,
+            "dataset": self.dataset,
+            "file": self.file,
+            "file_sha256": self.file_sha256,
+            "rows_read": self.rows_read,
+            "rows_accepted": self.rows_accepted,
+            "rows_rejected": self.rows_rejected,
+        }
+
+
+def schema_failures(frame: pd.DataFrame, schema: type[pa.DataFrameModel]) -> pd.Series:
+    """Per-row plain-words reasons for every pandera check the row fails ('' when it passes).
+
+    Frame-level failures (a missing column, a wrong dtype that cannot be coerced) are programming errors in a
+    reader, not bad data, and raise."""
+    reasons = pd.Series("", index=frame.index, dtype=object)
+    try:
+        schema.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as err:
+        cases = err.failure_cases
+        row_level = cases[cases["index"].notna()]
+        frame_level = cases[cases["index"].isna()]
+        if len(frame_level):
+            raise ValueError(
+                f"{schema.__name__}: frame-level validation failed: "
+                + "; ".join(f"{c}: {k} ({f})" for c, k, f in frame_level[["column", "check", "failure_case"]].values)
+            ) from err
+        described = (
+            row_level["column"].astype(str)
+            + " failed "
+            + row_level["check"].astype(str)
+            + " (value: "
+            + row_level["failure_case"].astype(str)
+            + ")"
+        )
+        per_row = described.groupby(row_level["index"].to_numpy()).agg("; ".join)
+        reasons.loc[per_row.index] = per_row.to_numpy()
+    return reasons
+
+
+def finish(
+    raw: RawTable,
+    registry: str,
+    dataset: str,
+    harmonized: pd.DataFrame,
+    checks: RowChecks,
+    schema: type[pa.DataFrameModel],
+    record_of_row: np.ndarray | None = None,
+) -> DatasetLoad:
+    """Split accepted from rejected records, validate, and account for every raw record.
+
+    ``harmonized`` rows map to raw records positionally, or through ``record_of_row`` (an index into
+    ``raw.records`` per harmonized row) when one raw record yields several rows; any failing row rejects its
+    whole raw record, so a record is never half-loaded."""
+    if record_of_row is None:
+        record_of_row = np.arange(len(harmonized))
+    harmonized = harmonized.reset_index(drop=True)
+    parse_reasons = checks.reasons().to_numpy()
+    # Only rows whose record parsed cleanly are schema-validated: a parse failure already explains the row.
+    row_parse_ok = parse_reasons[record_of_row] == "" if len(harmonized) else np.array([], dtype=bool)
+    schema_reasons = pd.Series("", index=harmonized.index, dtype=object)
+    if row_parse_ok.any():
+        schema_reasons.loc[row_parse_ok] = schema_failures(harmonized.loc[row_parse_ok], schema)
+    record_reasons = pd.Series(parse_reasons, index=raw.records.index, dtype=object)
+    failing_rows = schema_reasons.to_numpy() != ""
+    if failing_rows.any():
+        by_record = pd.Series(schema_reasons.to_numpy()[failing_rows]).groupby(record_of_row[failing_rows]).agg(
+            lambda s: "; ".join(dict.fromkeys(s))
+        )
+        current = record_reasons.loc[by_record.index]
+        record_reasons.loc[by_record.index] = np.where(current == "", by_record, current + "; " + by_record)
+    rejected_records = record_reasons.to_numpy() != ""
+    keep_rows = ~rejected_records[record_of_row] if len(harmonized) else np.array([], dtype=bool)
+    accepted = harmonized.loc[keep_rows].reset_index(drop=True)
+    if len(accepted):
+        accepted = schema.validate(accepted, lazy=True)  # coerces dtypes; every row passed above
+    rejected = pd.concat(
+        [raw.malformed, rejected_from(raw.records, raw.raw_headers, record_reasons)], ignore_index=True
+    ).sort_values("source_line", kind="stable", ignore_index=True)
+    return DatasetLoad(
+        registry=registry,
+        dataset=dataset,
+        file=str(raw.path),
+        file_sha256=raw.sha256,
+        rows_read=raw.rows_read,
+        accepted=accepted,
+        rejected=rejected,
+        rows_accepted=int((~rejected_records).sum()),
+    )
+
+
+def flag_duplicate_projects(frame: pd.DataFrame, checks: RowChecks, compare: list[str]) -> None:
+    """A project id must appear once. Exact repeats (same values in ``compare``) keep the first copy and reject
+    the others as duplicates; copies that disagree are all rejected, because we cannot know which is right."""
+    ids = frame["project_id"]
+    repeated = ids.notna() & ids.duplicated(keep=False)
+    if not repeated.any():
+        return
+    group = frame.loc[repeated, ["project_id", "source_line", *compare]].astype(str)
+    distinct = group.drop_duplicates(subset=["project_id", *compare]).groupby("project_id").size()
+    lines = group.groupby("project_id")["source_line"].agg(", ".join)
+    conflicting = ids.isin(distinct[distinct > 1].index) & repeated
+    checks.fail(
+        conflicting,
+        "duplicate project id "
+        + ids.astype(str)
+        + " with conflicting data on lines "
+        + ids.map(lines).astype(str)
+        + "; every copy rejected",
+    )
+    first_line = ids.map(group.groupby("project_id")["source_line"].first())
+    exact_repeat = repeated & ~conflicting & ids.duplicated(keep="first")
+    checks.fail(exact_repeat, "exact duplicate of project " + ids.astype(str) + " on line " + first_line.astype(str))

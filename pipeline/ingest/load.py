@@ -1,0 +1,122 @@
+"""Load one registry's raw folder into harmonized ``projects`` / ``credits`` frames, rejected rows and audit.
+
+Files are named by dataset: ``projects``, ``transactions`` (Verra's VCU export), ``issuances``,
+``retirements``, ``cancellations``, with extension ``.csv``, ``.xlsx`` or ``.json`` (ACR's new platform).
+A registry whose folder is absent or empty is skipped with a note (many users hold only some registries);
+a file that cannot be read at all raises :class:`~pipeline.ingest.parsing.IngestError`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.ingest.dataset import DatasetLoad
+from pipeline.ingest.parsing import IngestError
+from pipeline.ingest.schemas import CreditsSchema, LoadAuditSchema, ProjectsSchema, RejectedRowsSchema
+from pipeline.registries import REGISTRY_KEYS
+
+SUPPORTED_EXTENSIONS = (".csv", ".xlsx", ".json")
+
+READER_MODULES = {
+    "verra": "pipeline.ingest.verra",
+    "gold-standard": "pipeline.ingest.gold_standard",
+    "american-carbon-registry": "pipeline.ingest.american_carbon_registry",
+    "climate-action-reserve": "pipeline.ingest.climate_action_reserve",
+    "art-trees": "pipeline.ingest.art_trees",
+}
+"""One module per registry; each exposes ``DATASETS = {dataset: reader(path) -> DatasetLoad}``."""
+
+
+@dataclass
+class RegistryLoad:
+    registry: str
+    snapshot_dir: Path
+    projects: pd.DataFrame
+    credits: pd.DataFrame
+    rejected: pd.DataFrame
+    audit: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def rows_read(self) -> int:
+        return int(self.audit["rows_read"].sum())
+
+    @property
+    def rows_rejected(self) -> int:
+        return int(self.audit["rows_rejected"].sum())
+
+    @property
+    def unknown_project_credits(self) -> int:
+        return int((~self.credits["project_known"]).sum())
+
+
+def snapshot_dir(raw_dir: Path, registry: str) -> Path | None:
+    """The folder to read for ``registry``: its latest complete dated snapshot, else the registry folder itself;
+    None when there is nothing to read."""
+    from pipeline.snapshots import latest_snapshot
+
+    return latest_snapshot(Path(raw_dir), registry)
+
+
+def dataset_files(folder: Path, registry: str) -> tuple[dict[str, Path], list[str]]:
+    """Map dataset name -> file in ``folder``; notes for files that are not a dataset of this registry."""
+    readers = _reader_module(registry).DATASETS
+    files: dict[str, Path] = {}
+    notes: list[str] = []
+    for path in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith((".", "_"))):
+        dataset = path.stem.lower()
+        if path.suffix.lower() not in SUPPORTED_EXTENSIONS or dataset not in readers:
+            if path.suffix.lower() not in (".md", ".txt"):
+                notes.append(f"{path.name}: not a {registry} dataset ({', '.join(readers)}); ignored")
+            continue
+        if dataset in files:
+            raise IngestError(f"{folder}: two files for dataset {dataset!r}: {files[dataset].name} and {path.name}")
+        files[dataset] = path
+    return files, notes
+
+
+def _reader_module(registry: str):
+    if registry not in READER_MODULES:
+        raise IngestError(f"unknown registry {registry!r}; known: {', '.join(REGISTRY_KEYS)}")
+    return importlib.import_module(READER_MODULES[registry])
+
+
+def load_registry(registry: str, raw_dir: Path) -> RegistryLoad | None:
+    """Read, harmonize and validate every dataset file of ``registry``; None (with nothing read) when the
+    registry has no raw files."""
+    folder = snapshot_dir(raw_dir, registry)
+    if folder is None:
+        return None
+    files, notes = dataset_files(folder, registry)
+    if not files:
+        return None
+    readers = _reader_module(registry).DATASETS
+    loads: list[DatasetLoad] = [readers[dataset](path) for dataset, path in files.items()]
+
+    project_frames = [d.accepted for d in loads if d.dataset == "projects"]
+    projects = project_frames[0] if project_frames else ProjectsSchema.to_schema().coerce_dtype(_empty(ProjectsSchema))
+    if not project_frames:
+        notes.append(f"no projects file for {registry}: every transaction is flagged project_known = false")
+    credit_frames = [d.accepted for d in loads if d.dataset != "projects" and len(d.accepted)]
+    credits = pd.concat(credit_frames, ignore_index=True) if credit_frames else _empty(CreditsSchema)
+    credits["project_known"] = credits["project_id"].isin(projects["project_id"])
+    credits = CreditsSchema.validate(credits, lazy=True)
+    projects = ProjectsSchema.validate(projects, lazy=True)
+
+    rejected = pd.concat(
+        [d.rejected.assign(registry=registry, dataset=d.dataset, source_file=d.file) for d in loads],
+        ignore_index=True,
+    )
+    rejected = RejectedRowsSchema.validate(
+        rejected[["registry", "dataset", "source_file", "source_line", "reason", "raw_record"]], lazy=True
+    )
+    audit = LoadAuditSchema.validate(pd.DataFrame([d.audit_row() for d in loads]), lazy=True)
+    return RegistryLoad(registry, folder, projects, credits, rejected, audit, notes)
+
+
+def _empty(schema) -> pd.DataFrame:
+    return pd.DataFrame({name: pd.Series(dtype=object) for name in schema.to_schema().columns})

@@ -1,0 +1,438 @@
+"""Reading raw registry files without losing or shifting a single record.
+
+Every reader goes through :func:`read_table`, which
+
+- matches headers after whitespace normalisation (``Status Effective  (GMT)`` == ``Status Effective (GMT)``)
+  against a per-format :class:`Layout` that lists the accepted spellings of every column, so renamed and
+  dropped columns are tolerated where the layout says so, and an unknown layout is an :class:`IngestError`
+  naming the file and the columns it expected, never a guess;
+- keeps the physical line number where each record starts (``source_line``), also for multi-line records;
+- rejects malformed records (more or fewer fields than the header) with their raw text instead of letting
+  the parser shift or pad them;
+- detects the encoding (UTF-8, with or without BOM, else Windows-1252) and a wrong delimiter.
+
+Values stay strings here; :class:`RowChecks` and the ``parse_*`` helpers convert them in a vectorized way and
+collect a plain-words reason for every value that does not parse, so a bad row is rejected, never coerced.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+PLACEHOLDERS = frozenset(
+    {"", "n/a", "na", "none", "null", "nan", "-", "–", "—", "- -", "not applicable", "view", "#n/a"}
+)
+"""Cell values that mean 'no value' in the registries' exports (FORMATS.md, parsing hazard 8)."""
+
+
+class IngestError(Exception):
+    """A raw file cannot be read at all; the message names the file and what was expected."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """A canonical column and the raw header spellings that carry it (compared after normalisation)."""
+
+    name: str
+    headers: tuple[str, ...]
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The raw-header contract of one registry export format."""
+
+    description: str
+    columns: tuple[Column, ...]
+    sheet: str | None = None  # XLSX sheet name
+
+    def expected(self) -> str:
+        parts = []
+        for col in self.columns:
+            spellings = " | ".join(repr(h) for h in col.headers)
+            parts.append(f"{spellings}{'' if col.required else ' (optional)'}")
+        return "; ".join(parts)
+
+
+def normalize_header(header: object) -> str:
+    """Collapse runs of whitespace (incl. embedded newlines), strip, and casefold."""
+    return re.sub(r"\s+", " ", str(header)).strip().casefold()
+
+
+@dataclass
+class RawTable:
+    """The records of one raw file, as strings under canonical column names, plus what could not be read."""
+
+    path: Path
+    records: pd.DataFrame  # canonical columns (str or None) + source_line
+    raw_headers: dict[str, str]  # canonical name -> raw header it came from
+    malformed: pd.DataFrame  # source_line, reason, raw_record
+    sha256: str
+    encoding: str
+    extra_columns: tuple[str, ...] = ()
+
+    @property
+    def rows_read(self) -> int:
+        return len(self.records) + len(self.malformed)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _empty_malformed() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "source_line": pd.Series(dtype="int64"),
+            "reason": pd.Series(dtype=object),
+            "raw_record": pd.Series(dtype=object),
+        }
+    )
+
+
+def map_columns(path: Path, headers: list[str], layout: Layout) -> tuple[dict[str, str], tuple[str, ...]]:
+    """Map raw headers to canonical names; raise :class:`IngestError` if a required column is missing."""
+    by_normalized: dict[str, str] = {}
+    for raw in headers:
+        norm = normalize_header(raw)
+        if norm and not norm.startswith("unnamed:"):
+            by_normalized.setdefault(norm, raw)
+    mapping: dict[str, str] = {}
+    missing = []
+    for col in layout.columns:
+        raw = next((by_normalized[n] for n in map(normalize_header, col.headers) if n in by_normalized), None)
+        if raw is not None:
+            mapping[col.name] = raw
+        elif col.required:
+            missing.append(col)
+    if missing:
+        found = ", ".join(repr(h) for h in headers[:40])
+        hint = ""
+        if len(headers) == 1 and any(d in headers[0] for d in (";", "\t", "|")):
+            hint = " The header is a single column containing ';', tab or '|': wrong delimiter (expected ',')."
+        wanted = "; ".join(" | ".join(repr(h) for h in c.headers) for c in missing)
+        raise IngestError(
+            f"{path}: unknown layout for {layout.description}: missing required column(s) {wanted}.{hint} "
+            f"Found columns: {found}. Expected columns: {layout.expected()}"
+        )
+    used = set(mapping.values())
+    extra = tuple(
+        h for h in headers if h not in used and normalize_header(h) and not normalize_header(h).startswith("unnamed:")
+    )
+    return mapping, extra
+
+
+def _detect_encoding(path: Path) -> str:
+    """UTF-8 (BOM stripped) when the bytes decode as UTF-8, else Windows-1252 (hand-saved copies, CAR pages)."""
+    with open(path, "rb") as fh:
+        data = fh.read()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "cp1252"
+    return "utf-8-sig"
+
+
+def read_table(path: Path, layout: Layout) -> RawTable:
+    """Read a CSV or XLSX registry export into a :class:`RawTable` (see module docstring)."""
+    path = Path(path)
+    if not path.exists():
+        raise IngestError(f"{path}: file not found")
+    if path.stat().st_size == 0:
+        raise IngestError(f"{path}: file is empty (0 bytes); expected a header row for {layout.description}")
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        return _read_xlsx(path, layout)
+    if suffix in (".csv", ".txt"):
+        return _read_csv(path, layout)
+    raise IngestError(f"{path}: unsupported file type {suffix!r} for {layout.description} (expected .csv or .xlsx)")
+
+
+def _read_csv(path: Path, layout: Layout) -> RawTable:
+    encoding = _detect_encoding(path)
+    with open(path, encoding=encoding, newline="") as fh:
+        header_text = fh.readline()
+    if not header_text.strip():
+        raise IngestError(f"{path}: the first line is blank; expected a header row for {layout.description}")
+    headers = next(csv.reader([header_text]))
+    mapping, extra = map_columns(path, headers, layout)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        frame = pd.read_csv(
+            path,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            encoding=encoding,
+            on_bad_lines="warn",
+            skip_blank_lines=False,
+            engine="c",
+        )
+    bad_lines = [w for w in caught if "Skipping line" in str(w.message)]
+    # pandas pads short records with NaN (na_filter is off, so a real empty field is "").
+    padded = frame.isna().any(axis=1) if len(frame) else pd.Series(dtype=bool)
+    blank = (frame.fillna("") == "").all(axis=1) if len(frame) else pd.Series(dtype=bool)
+    if bad_lines or bool((padded & ~blank).any()) or len(frame.columns) != len(headers):
+        return _read_csv_strict(path, layout, headers, mapping, extra, encoding)
+
+    frame.columns = headers
+    lines = _record_start_lines(path, frame)
+    keep = ~blank.to_numpy()
+    records = frame.loc[keep, list(mapping.values())]
+    records.columns = list(mapping.keys())
+    records = records.reset_index(drop=True)
+    records["source_line"] = lines[keep]
+    return RawTable(path, records, mapping, _empty_malformed(), file_sha256(path), encoding, extra)
+
+
+def _record_start_lines(path: Path, frame: pd.DataFrame) -> np.ndarray:
+    """Physical line (1-based) where each record starts, counting newlines embedded in quoted fields."""
+    with open(path, "rb") as fh:
+        data = fh.read()
+    physical = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+    n = len(frame)
+    if physical <= n + 1:
+        return np.arange(2, n + 2, dtype=np.int64)
+    spans = np.ones(n, dtype=np.int64)
+    for col in frame.columns:
+        values = frame[col]
+        has_newline = values.str.contains("\n", regex=False)
+        if has_newline.any():
+            spans += values.str.count("\n").to_numpy(dtype=np.int64)
+    return 2 + np.concatenate([[0], np.cumsum(spans)[:-1]]).astype(np.int64)
+
+
+def _read_csv_strict(
+    path: Path, layout: Layout, headers: list[str], mapping: dict[str, str], extra: tuple[str, ...], encoding: str
+) -> RawTable:
+    """Slow, exact path for files with malformed records: tokenize with ``csv`` and quarantine every record
+    whose field count differs from the header's, with its raw text and physical line."""
+    with open(path, encoding=encoding, newline="") as fh:
+        text = fh.read()
+    physical_lines = text.splitlines(keepends=True)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    next(reader)
+    width = len(headers)
+    good_rows: list[list[str]] = []
+    good_lines: list[int] = []
+    bad: list[tuple[int, str, str]] = []
+    start = reader.line_num + 1
+    for fields in reader:
+        end = reader.line_num
+        if not fields or all(f == "" for f in fields) and len(fields) <= 1:
+            start = end + 1
+            continue
+        if len(fields) == width:
+            good_rows.append(fields)
+            good_lines.append(start)
+        else:
+            raw = "".join(physical_lines[start - 1 : end]).rstrip("\r\n")
+            what = "more" if len(fields) > width else "fewer"
+            bad.append(
+                (start, f"malformed record: {len(fields)} fields, {what} than the header's {width}; not shifted", raw)
+            )
+        start = end + 1
+    frame = pd.DataFrame(good_rows, columns=headers, dtype=object) if good_rows else pd.DataFrame(columns=headers)
+    records = frame[list(mapping.values())].copy()
+    records.columns = list(mapping.keys())
+    records["source_line"] = np.asarray(good_lines, dtype=np.int64)
+    malformed = pd.DataFrame(bad, columns=["source_line", "reason", "raw_record"]) if bad else _empty_malformed()
+    return RawTable(path, records, mapping, malformed, file_sha256(path), encoding, extra)
+
+
+def _read_xlsx(path: Path, layout: Layout) -> RawTable:
+    try:
+        book = pd.ExcelFile(path, engine="openpyxl")
+    except Exception as exc:  # openpyxl raises several unrelated types for damaged workbooks
+        raise IngestError(f"{path}: not a readable XLSX workbook ({exc})") from exc
+    sheets = book.sheet_names
+    sheet = layout.sheet if layout.sheet in sheets else (sheets[0] if layout.sheet is None else None)
+    if sheet is None:
+        raise IngestError(f"{path}: sheet {layout.sheet!r} not found for {layout.description}; sheets: {sheets}")
+    frame = book.parse(sheet, dtype=object, header=0)
+    headers = [str(h) for h in frame.columns]
+    mapping, extra = map_columns(path, headers, layout)
+    frame.columns = headers
+    values = frame[list(mapping.values())]
+    # Excel stores real dates and numbers; render them the way the CSV export writes them.
+    records = pd.DataFrame(
+        {canonical: _excel_to_text(values[raw]) for canonical, raw in mapping.items()}, index=values.index
+    )
+    blank = records.isna().all(axis=1)
+    lines = np.arange(2, len(frame) + 2, dtype=np.int64)  # worksheet row numbers
+    records = records.loc[~blank].reset_index(drop=True)
+    records["source_line"] = lines[~blank.to_numpy()]
+    return RawTable(path, records, mapping, _empty_malformed(), file_sha256(path), "xlsx", extra)
+
+
+def _excel_to_text(series: pd.Series) -> pd.Series:
+    def render(value: object) -> object:
+        if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
+            return None
+        if isinstance(value, pd.Timestamp | np.datetime64) or hasattr(value, "strftime"):
+            ts = pd.Timestamp(value)
+            return ts.strftime("%Y-%m-%d") if ts == ts.normalize() else ts.isoformat()
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        return str(value)
+
+    # Column-wise map over a few thousand cells; Excel exports are small (the full Verra list is 4k rows).
+    return series.map(render).astype(object)
+
+
+def read_json_rows(path: Path, dataset_key: str, description: str) -> tuple[pd.DataFrame, str, str]:
+    """Rows of an ACR-platform style JSON document ``{"datasets": {key: {"rows": [...]}}}`` with a
+    ``source_line`` holding the 1-based record number within ``rows``."""
+    path = Path(path)
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise IngestError(f"{path}: file is empty; expected a JSON document for {description}")
+    try:
+        doc = json.loads(raw.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IngestError(f"{path}: not valid JSON for {description} ({exc})") from exc
+    try:
+        rows = doc["datasets"][dataset_key]["rows"]
+    except (KeyError, TypeError) as exc:
+        keys = list(doc.get("datasets", {})) if isinstance(doc, dict) else type(doc).__name__
+        raise IngestError(
+            f"{path}: unknown layout for {description}: expected datasets.{dataset_key}.rows, found {keys}"
+        ) from exc
+    frame = pd.json_normalize(rows, max_level=0) if rows else pd.DataFrame()
+    frame["source_line"] = np.arange(1, len(frame) + 1, dtype=np.int64)
+    return frame, hashlib.sha256(raw).hexdigest(), "utf-8"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Value parsing: vectorized, strict, with a reason for every value that does not parse.
+# --------------------------------------------------------------------------------------------------------------
+
+
+def clean_text(series: pd.Series) -> pd.Series:
+    """Strip whitespace and turn placeholders (``N/A``, ``None``, ``–``, ``View`` ...) into missing values."""
+    text = series.astype("string").str.strip()
+    is_placeholder = text.str.casefold().isin(PLACEHOLDERS) | text.isna()
+    return text.mask(is_placeholder).astype(object).where(~is_placeholder, None)
+
+
+_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
+
+
+def _numeric_text(series: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(cleaned number text or NA, mask of values present but not numbers)."""
+    text = clean_text(series).astype("string")
+    # Thousands separators ("1,454,054") and stray spaces are formatting, not meaning.
+    stripped = text.str.replace(",", "", regex=False).str.replace(" ", "", regex=False)
+    ok = stripped.str.fullmatch(_NUMBER.pattern).fillna(False).astype(bool)
+    bad = text.notna() & ~ok
+    return stripped.where(ok), bad
+
+
+def parse_int(series: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Integers such as ``"1,454,054"``, ``550369.0`` or ``84889.00`` (pandas/Excel artefacts).
+    Returns (Int64 values, mask of present values that are not whole numbers)."""
+    text, bad = _numeric_text(series)
+    as_float = pd.to_numeric(text, errors="coerce")
+    fractional = as_float.notna() & (as_float != np.floor(as_float))
+    bad = bad | fractional
+    values = as_float.where(~fractional).round().astype("Int64")
+    return values, bad
+
+
+def parse_float(series: pd.Series) -> tuple[pd.Series, pd.Series]:
+    text, bad = _numeric_text(series)
+    return pd.to_numeric(text, errors="coerce").astype("float64"), bad
+
+
+def parse_date(series: pd.Series, formats: tuple[str, ...]) -> tuple[pd.Series, pd.Series]:
+    """Dates in any of ``formats`` (tried in order, each vectorized). Returns (datetime64 values, mask of
+    present values matching none of the formats)."""
+    text = clean_text(series).astype("string")
+    result = pd.Series(pd.NaT, index=series.index, dtype="datetime64[ns]")
+    for fmt in formats:
+        todo = result.isna() & text.notna()
+        if not todo.any():
+            break
+        if fmt == "ISO8601":
+            parsed = pd.to_datetime(text[todo], format="ISO8601", errors="coerce", utc=True).dt.tz_localize(None)
+        else:
+            parsed = pd.to_datetime(text[todo], format=fmt, errors="coerce")
+        result.loc[todo] = parsed
+    bad = text.notna() & result.isna()
+    return result, bad
+
+
+_TRUE = frozenset({"yes", "y", "true", "t", "1", "eligible", "approved"})
+_FALSE = frozenset({"no", "n", "false", "f", "0", "not eligible", "ineligible"})
+
+
+def parse_bool(series: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Yes/No style flags; placeholders are unknown (NA). Returns (boolean values, mask of unrecognised text)."""
+    text = clean_text(series).astype("string").str.casefold()
+    values = pd.Series(pd.NA, index=series.index, dtype="boolean")
+    values[text.isin(_TRUE).fillna(False).astype(bool)] = True
+    values[text.isin(_FALSE).fillna(False).astype(bool)] = False
+    bad = text.notna() & values.isna()
+    return values, bad
+
+
+EXCEL_DATE_ID = re.compile(r"^\d{1,2}/\d{1,2}/\d{2,4}( \d{1,2}:\d{2}(:\d{2})?( [AP]M)?)?$|^\d{4}-\d{2}-\d{2}")
+
+
+def looks_like_excel_date(series: pd.Series) -> pd.Series:
+    """IDs that Excel turned into dates (``1/28/1914``): FORMATS.md hazard 11."""
+    return series.astype("string").str.strip().str.match(EXCEL_DATE_ID.pattern).fillna(False).astype(bool)
+
+
+@dataclass
+class RowChecks:
+    """Collects, per record, every reason it must be rejected; a record is accepted only with none."""
+
+    index: pd.Index
+    _reasons: list[tuple[np.ndarray, str | pd.Series]] = field(default_factory=list)
+
+    def fail(self, mask: pd.Series | np.ndarray, reason: str | pd.Series) -> None:
+        """Mark records where ``mask`` is true with ``reason`` (a sentence, or a per-row Series of them)."""
+        mask = np.asarray(mask, dtype=bool)
+        if mask.any():
+            self._reasons.append((mask, reason))
+
+    def reasons(self) -> pd.Series:
+        out = pd.Series("", index=self.index, dtype=object)
+        for mask, reason in self._reasons:
+            text = reason[mask] if isinstance(reason, pd.Series) else reason
+            current = out[mask]
+            out[mask] = np.where(current == "", text, current + "; " + text)
+        return out
+
+
+def rejected_from(records: pd.DataFrame, raw_headers: dict[str, str], reasons: pd.Series) -> pd.DataFrame:
+    """Rejected-row frame (source_line, reason, raw_record) for records with a reason; the raw record is a
+    JSON object keyed by the file's own headers, so nothing is lost."""
+    failed = reasons != ""
+    if not failed.any():
+        return _empty_malformed()
+    subset = records.loc[failed, list(raw_headers)].rename(columns=raw_headers)
+    raw = subset.to_json(orient="records", lines=True, force_ascii=False).splitlines()
+    return pd.DataFrame(
+        {
+            "source_line": records.loc[failed, "source_line"].to_numpy(dtype=np.int64),
+            "reason": reasons[failed].to_numpy(dtype=object),
+            "raw_record": raw,
+        }
+    )
