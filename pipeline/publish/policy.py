@@ -2,8 +2,31 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+
+
+class AlertPolicy(BaseModel):
+    """When a publish is news: thresholds for the ``alerts`` table and the warning checks."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    removed_tonnes_threshold: int = Field(default=100_000, ge=0)
+    """Alert when the eligible tonnes (net of our ledger) that left the inventory because a project-vintage
+    became ineligible or vanished from registry data reach this many tonnes."""
+    removed_share_threshold: float = Field(default=0.05, ge=0, le=1)
+    """... or this share of the previous publish's eligible tonnes (0.05 = 5 %)."""
+    rejected_share_jump: float = Field(default=0.05, ge=0, le=1)
+    """Alert when a registry's rejected-row share (rows_rejected / rows_read over its files) rises by at
+    least this much since the previous publish (0.05 = five percentage points)."""
+    webhook_url: HttpUrl | None = None
+    """POST every new alert as JSON to this URL; off (null) by default. A failed delivery is logged, never
+    fails the publish: the alert is already in the published ``alerts`` table."""
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
 
 
 class PublishPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    max_published_age_hours: float = Field(default=36.0, gt=0)
+    """Freshness expectation: analysts should never see a published file older than this."""
+    alerts: AlertPolicy = AlertPolicy()
