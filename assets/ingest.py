@@ -1,1 +1,227 @@
-"""(being built)"""
+"""Ingest: each registry's raw files -> validated, harmonized warehouse tables in the working DuckDB."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pandas as pd
+
+from assets.partitions import registry_partitions
+from assets.resources import PipelineSettings
+from pipeline.ingest.load import load_registry
+from pipeline.ingest.schemas import CreditsSchema, ProjectsSchema
+from pipeline.warehouse import build_warehouse, clear_registry_slice, read_table, replace_registry_slice
+
+PREVIEW_ROWS = 10
+
+
+def _markdown(frame: pd.DataFrame, rows: int = PREVIEW_ROWS) -> dg.MetadataValue:
+    if frame.empty:
+        return dg.MetadataValue.md("_none_")
+    return dg.MetadataValue.md(frame.head(rows).to_markdown(index=False))
+
+
+@dg.asset(
+    partitions_def=registry_partitions,
+    deps=["registry_snapshot"],
+    group_name="ingest",
+    kinds={"python", "duckdb"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            "rows_conserved",
+            asset="registry_tables",
+            blocking=True,
+            description="For every raw file, rows read = rows accepted + rows rejected: nothing is lost.",
+        ),
+        dg.AssetCheckSpec(
+            "transactions_have_known_projects",
+            asset="registry_tables",
+            description="Counts transactions whose project is missing from the registry's projects export "
+            "(kept and flagged project_known = false, never dropped). Warns when there are any.",
+        ),
+    ],
+)
+def registry_tables(context: dg.AssetExecutionContext, settings: PipelineSettings):
+    """Reads the registry's latest raw snapshot (projects and credit transactions), harmonizes it to the warehouse
+    contract (pandera-validated), and replaces the registry's slice of the working DuckDB in one transaction.
+
+    Rows that fail parsing or validation go to ``rejected_rows`` with file, line and reason. A registry with no
+    raw files is skipped with a note and its previous slice removed. A file that cannot be read at all fails
+    the run with a message naming the file; the other registries' slices are untouched."""
+    registry = context.partition_key
+    load = load_registry(registry, settings.paths.raw_dir)
+    with settings.work_db_connection() as conn:
+        if load is None:
+            removed = clear_registry_slice(conn, registry)
+            note = f"no raw files for {registry} under {settings.paths.raw_dir}; skipped" + (
+                " and its previous slice removed" if removed else ""
+            )
+            context.log.info(note)
+            return dg.MaterializeResult(
+                metadata={"note": note, "rows_read": 0},
+                check_results=[
+                    dg.AssetCheckResult(check_name="rows_conserved", passed=True, metadata={"note": note}),
+                    dg.AssetCheckResult(check_name="transactions_have_known_projects", passed=True),
+                ],
+            )
+        replace_registry_slice(conn, load)
+
+    for note in load.notes:
+        context.log.warning(note)
+    audit = load.audit
+    conserved = bool((audit["rows_read"] == audit["rows_accepted"] + audit["rows_rejected"]).all())
+    unknown = load.unknown_project_credits
+    unknown_sample = load.credits.loc[~load.credits["project_known"], "project_id"].value_counts().head(10)
+    return dg.MaterializeResult(
+        metadata={
+            "snapshot": str(load.snapshot_dir),
+            "rows_read": load.rows_read,
+            "rows_accepted": int(audit["rows_accepted"].sum()),
+            "rows_rejected": load.rows_rejected,
+            "projects": len(load.projects),
+            "credit_transactions": len(load.credits),
+            "credits_with_unknown_project": unknown,
+            "load_audit": _markdown(audit.drop(columns=["file_sha256"]), rows=20),
+            "rejected_preview": _markdown(load.rejected[["dataset", "source_line", "reason"]]),
+            "projects_preview": _markdown(load.projects[["project_id", "name", "status", "protocol", "activity"]]),
+            "notes": dg.MetadataValue.md("\n".join(f"- {n}" for n in load.notes) or "_none_"),
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="rows_conserved",
+                passed=conserved,
+                metadata={"files": _markdown(audit.drop(columns=["file_sha256"]), rows=20)},
+            ),
+            dg.AssetCheckResult(
+                check_name="transactions_have_known_projects",
+                passed=unknown == 0,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={
+                    "transactions_with_unknown_project": unknown,
+                    "most_frequent_unknown_projects": _markdown(unknown_sample.rename("transactions").reset_index()),
+                },
+            ),
+        ],
+    )
+
+
+WAREHOUSE_DESCRIPTIONS = {
+    "projects": "One row per registry project across all registries (OffsetsDB/Berkeley ids such as VCS1234, "
+    "GLD1234, ACR123, CAR123, ART123), with normalized status, country, protocol and nature-based activity.",
+    "credits": "One row per credit transaction (issuance, retirement, cancellation) with vintage, quantity, buffer "
+    "contribution and the quality flags the registry exports (CCP label, CORSIA phase, corresponding adjustment).",
+    "rejected_rows": "Every raw record that failed parsing or validation, with registry, file, line, the failed "
+    "check(s) in plain words and the raw record.",
+    "load_audit": "Row conservation per raw file: rows read = rows accepted + rows rejected.",
+}
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(name, deps=["registry_tables"], group_name="warehouse", description=text, kinds={"duckdb"})
+        for name, text in WAREHOUSE_DESCRIPTIONS.items()
+    ],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "projects_contract",
+            asset="projects",
+            blocking=True,
+            description="projects passes its pandera contract across all registries (unique project_id, "
+            "id convention, known statuses and activities).",
+        ),
+        dg.AssetCheckSpec(
+            "credits_contract",
+            asset="credits",
+            blocking=True,
+            description="credits passes its pandera contract (known transaction types, non-negative quantities, "
+            "plausible vintages).",
+        ),
+        dg.AssetCheckSpec(
+            "credits_with_unknown_project",
+            asset="credits",
+            description="Transactions whose project is missing from the projects export, per registry (warning).",
+        ),
+        dg.AssetCheckSpec(
+            "rows_conserved",
+            asset="load_audit",
+            blocking=True,
+            description="Every raw file's rows are accounted for: read = accepted + rejected.",
+        ),
+    ],
+    can_subset=False,
+)
+def warehouse(context: dg.AssetExecutionContext, settings: PipelineSettings):
+    """Unions every registry's latest slice into the contract tables ``projects``, ``credits``,
+    ``rejected_rows`` and ``load_audit`` in the working DuckDB, then validates them as a whole."""
+    with settings.work_db_connection() as conn:
+        counts = build_warehouse(conn)
+        projects = read_table(conn, "projects")
+        credits = read_table(conn, "credits")
+        audit = read_table(conn, "load_audit")
+        rejected_by_registry = conn.execute(
+            "SELECT registry, dataset, count(*) AS rejected FROM rejected_rows GROUP BY ALL ORDER BY ALL"
+        ).df()
+
+    contract_results = []
+    for check, schema, frame in (
+        ("projects_contract", ProjectsSchema, projects),
+        ("credits_contract", CreditsSchema, credits),
+    ):
+        try:
+            schema.validate(frame, lazy=True)
+            contract_results.append(dg.AssetCheckResult(check_name=check, passed=True))
+        except Exception as err:  # pandera SchemaErrors: report the failure cases
+            cases = getattr(err, "failure_cases", pd.DataFrame({"error": [str(err)]}))
+            contract_results.append(
+                dg.AssetCheckResult(
+                    check_name=check,
+                    passed=False,
+                    metadata={"failures": len(cases), "failure_cases": _markdown(cases, rows=20)},
+                )
+            )
+    conserved = bool((audit["rows_read"] == audit["rows_accepted"] + audit["rows_rejected"]).all())
+    unknown = (
+        credits.loc[~credits["project_known"].astype(bool)].groupby("registry").size() if len(credits) else pd.Series()
+    )
+    per_registry = (
+        audit.groupby("registry")[["rows_read", "rows_accepted", "rows_rejected"]].sum().reset_index()
+        if len(audit)
+        else pd.DataFrame()
+    )
+
+    yield dg.MaterializeResult(
+        asset_key="projects",
+        metadata={
+            "dagster/row_count": counts["projects"],
+            "by_registry": _markdown(projects.groupby("registry").size().rename("projects").reset_index()),
+            "nature_based": int(projects["is_nature_based"].sum()) if len(projects) else 0,
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key="credits",
+        metadata={
+            "dagster/row_count": counts["credits"],
+            "by_registry_and_type": _markdown(
+                credits.groupby(["registry", "transaction_type"])["quantity"].agg(["size", "sum"]).reset_index(), 30
+            )
+            if len(credits)
+            else dg.MetadataValue.md("_none_"),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key="rejected_rows",
+        metadata={"dagster/row_count": counts["rejected_rows"], "by_registry": _markdown(rejected_by_registry, 30)},
+    )
+    yield dg.MaterializeResult(
+        asset_key="load_audit",
+        metadata={"dagster/row_count": counts["load_audit"], "rows_by_registry": _markdown(per_registry)},
+    )
+    yield from contract_results
+    yield dg.AssetCheckResult(
+        check_name="credits_with_unknown_project",
+        passed=bool(unknown.sum() == 0),
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"by_registry": _markdown(unknown.rename("transactions").reset_index())},
+    )
+    yield dg.AssetCheckResult(
+        check_name="rows_conserved", passed=conserved, metadata={"rows_by_registry": _markdown(per_registry)}
+    )

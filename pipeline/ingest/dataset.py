@@ -103,8 +103,10 @@ def finish(
     record_reasons = pd.Series(parse_reasons, index=raw.records.index, dtype=object)
     failing_rows = schema_reasons.to_numpy() != ""
     if failing_rows.any():
-        by_record = pd.Series(schema_reasons.to_numpy()[failing_rows]).groupby(record_of_row[failing_rows]).agg(
-            lambda s: "; ".join(dict.fromkeys(s))
+        by_record = (
+            pd.Series(schema_reasons.to_numpy()[failing_rows])
+            .groupby(record_of_row[failing_rows])
+            .agg(lambda s: "; ".join(dict.fromkeys(s)))
         )
         current = record_reasons.loc[by_record.index]
         record_reasons.loc[by_record.index] = np.where(current == "", by_record, current + "; " + by_record)

@@ -16,7 +16,13 @@ import pandas as pd
 
 from pipeline.ingest.dataset import DatasetLoad
 from pipeline.ingest.parsing import IngestError
-from pipeline.ingest.schemas import CreditsSchema, LoadAuditSchema, ProjectsSchema, RejectedRowsSchema
+from pipeline.ingest.schemas import (
+    CreditsSchema,
+    LoadAuditSchema,
+    ProjectsSchema,
+    RejectedRowsSchema,
+    empty_frame,
+)
 from pipeline.registries import REGISTRY_KEYS
 
 SUPPORTED_EXTENSIONS = (".csv", ".xlsx", ".json")
@@ -98,11 +104,11 @@ def load_registry(registry: str, raw_dir: Path) -> RegistryLoad | None:
     loads: list[DatasetLoad] = [readers[dataset](path) for dataset, path in files.items()]
 
     project_frames = [d.accepted for d in loads if d.dataset == "projects"]
-    projects = project_frames[0] if project_frames else ProjectsSchema.to_schema().coerce_dtype(_empty(ProjectsSchema))
+    projects = project_frames[0] if project_frames else empty_frame(ProjectsSchema)
     if not project_frames:
         notes.append(f"no projects file for {registry}: every transaction is flagged project_known = false")
     credit_frames = [d.accepted for d in loads if d.dataset != "projects" and len(d.accepted)]
-    credits = pd.concat(credit_frames, ignore_index=True) if credit_frames else _empty(CreditsSchema)
+    credits = pd.concat(credit_frames, ignore_index=True) if credit_frames else empty_frame(CreditsSchema)
     credits["project_known"] = credits["project_id"].isin(projects["project_id"])
     credits = CreditsSchema.validate(credits, lazy=True)
     projects = ProjectsSchema.validate(projects, lazy=True)
@@ -116,7 +122,3 @@ def load_registry(registry: str, raw_dir: Path) -> RegistryLoad | None:
     )
     audit = LoadAuditSchema.validate(pd.DataFrame([d.audit_row() for d in loads]), lazy=True)
     return RegistryLoad(registry, folder, projects, credits, rejected, audit, notes)
-
-
-def _empty(schema) -> pd.DataFrame:
-    return pd.DataFrame({name: pd.Series(dtype=object) for name in schema.to_schema().columns})

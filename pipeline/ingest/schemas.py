@@ -32,6 +32,11 @@ NATURE_ACTIVITIES = ("ARR", "IFM", "REDD", "JREDD", "WRC", "ALM", "ACoGS", "AGC"
 """AFOLU activities: Verra's codes (ARR, IFM, REDD, WRC, ALM, ACoGS), plus JREDD for jurisdictional REDD+
 (ART TREES) and AGC for avoided grassland conversion (CAR/ACR grassland protocols)."""
 
+def empty_frame(schema: type[pa.DataFrameModel]) -> pd.DataFrame:
+    """A zero-row frame with the schema's columns and dtypes (a registry or table with nothing in it)."""
+    return pd.DataFrame({name: pd.Series(dtype=col.dtype.type) for name, col in schema.to_schema().columns.items()})
+
+
 PROJECT_ID_PATTERN = r"^(VCS|GLD|ACR|CAR|ART)[1-9][0-9]*$"
 
 

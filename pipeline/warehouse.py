@@ -1,0 +1,107 @@
+"""The harmonized warehouse in the pipeline's working DuckDB.
+
+Each registry's load lands in its own staging tables (``staging.<table>_<registry>``), replaced in one
+transaction, so one registry's failed run never touches another's rows and a crash mid-write leaves the
+previous slice intact. :func:`build_warehouse` then unions the slices into the contract tables ``projects``,
+``credits``, ``rejected_rows`` and ``load_audit`` (``UNION ALL BY NAME``, so a reader that gains a column
+does not break older slices).
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+from pipeline.ingest.load import RegistryLoad
+from pipeline.ingest.schemas import (
+    CreditsSchema,
+    LoadAuditSchema,
+    ProjectsSchema,
+    RejectedRowsSchema,
+    empty_frame,
+)
+
+SCHEMAS = {
+    "projects": ProjectsSchema,
+    "credits": CreditsSchema,
+    "rejected_rows": RejectedRowsSchema,
+    "load_audit": LoadAuditSchema,
+}
+WAREHOUSE_TABLES = tuple(SCHEMAS)
+
+TABLE_ORDER = {
+    "projects": "registry, project_id",
+    "credits": "registry, project_id, vintage, transaction_type, source_file, source_line",
+    "rejected_rows": "registry, dataset, source_line",
+    "load_audit": "registry, dataset",
+}
+
+
+def _staging_name(table: str, registry: str) -> str:
+    return f'staging."{table}_{registry.replace("-", "_")}"'
+
+
+def replace_registry_slice(conn: duckdb.DuckDBPyConnection, load: RegistryLoad) -> None:
+    """Atomically replace ``load.registry``'s staging tables with this load."""
+    frames = {
+        "projects": load.projects,
+        "credits": load.credits,
+        "rejected_rows": load.rejected,
+        "load_audit": load.audit,
+    }
+    conn.execute("CREATE SCHEMA IF NOT EXISTS staging")
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        for table, frame in frames.items():
+            conn.register("incoming", frame.assign(registry=load.registry))
+            conn.execute(f"CREATE OR REPLACE TABLE {_staging_name(table, load.registry)} AS SELECT * FROM incoming")
+            conn.unregister("incoming")
+        conn.execute("COMMIT")
+    except Exception:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def clear_registry_slice(conn: duckdb.DuckDBPyConnection, registry: str) -> bool:
+    """Drop a registry's staging tables (its raw folder is gone); True if there was anything to drop."""
+    conn.execute("CREATE SCHEMA IF NOT EXISTS staging")
+    existed = registry in loaded_registries(conn)
+    conn.execute("BEGIN TRANSACTION")
+    for table in WAREHOUSE_TABLES:
+        conn.execute(f"DROP TABLE IF EXISTS {_staging_name(table, registry)}")
+    conn.execute("COMMIT")
+    return existed
+
+
+def loaded_registries(conn: duckdb.DuckDBPyConnection) -> list[str]:
+    rows = conn.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'staging' AND table_name LIKE 'load_audit_%'"
+    ).fetchall()
+    return sorted(name.removeprefix("load_audit_").replace("_", "-") for (name,) in rows)
+
+
+def build_warehouse(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """(Re)build the four contract tables from every registry's staging slice; returns row counts."""
+    registries = loaded_registries(conn)
+    counts = {}
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        for table in WAREHOUSE_TABLES:
+            if registries:
+                union = " UNION ALL BY NAME ".join(f"SELECT * FROM {_staging_name(table, r)}" for r in registries)
+            else:  # nothing loaded yet: the contract tables still exist, empty, for downstream stages
+                conn.register("empty_table", empty_frame(SCHEMAS[table]))
+                union = "SELECT * FROM empty_table"
+            conn.execute(
+                f"CREATE OR REPLACE TABLE main.{table} AS SELECT * FROM ({union}) ORDER BY {TABLE_ORDER[table]}"
+            )
+            counts[table] = conn.execute(f"SELECT count(*) FROM main.{table}").fetchone()[0]
+        conn.execute("COMMIT")
+    except Exception:
+        conn.execute("ROLLBACK")
+        raise
+    return counts
+
+
+def read_table(conn: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
+    return conn.execute(f"SELECT * FROM main.{table}").df()
