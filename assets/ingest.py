@@ -1,7 +1,5 @@
 """Ingest: each registry's raw files -> validated, harmonized warehouse tables in the working DuckDB."""
 
-from __future__ import annotations
-
 import dagster as dg
 import pandas as pd
 
