@@ -1,0 +1,385 @@
+"""Benchmark our pipeline beside the peer (CarbonPlan offsets-db-data) and the I/O floor, on the same files.
+
+    python -m benchmarks.run                      # 10k, 100k and 1M transactions, 3 runs each (make bench)
+    python -m benchmarks.run --scales 10k,100k --runs 3
+
+For each scale: generate the five-registry raw set (benchmarks/generate.py, cached in benchmarks/.data),
+then, run by run, measure every contender in a fresh subprocess (benchmarks/measure.py): ours stage by stage,
+the peer's per-registry harmonization in its own virtualenv (benchmarks/.peer-venv, installed from the
+package registry on first use), and DuckDB's, pandas' and pyarrow's bare ``read_csv``. Prints the medians
+and ratios and writes them, with the machine's cores and memory, to benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+from benchmarks.generate import DATA_DIR, Scale, generate
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_ROOT = BENCH_DIR.parent
+MEASURE = BENCH_DIR / "measure.py"
+PEER_VENV = BENCH_DIR / ".peer-venv"
+PEER_REQUIREMENT = "offsets-db-data==2026.5.6"
+RESULTS = BENCH_DIR / "RESULTS.md"
+
+SCALES = {
+    "10k": Scale(projects=200, transactions=10_000),
+    "100k": Scale(projects=2_000, transactions=100_000),
+    "1m": Scale(projects=20_000, transactions=1_000_000),
+}
+FLOORS = ("duckdb", "pandas", "pyarrow")
+CONTENDERS = ("ours", "peer", *FLOORS)
+
+# Targets from issue 7, on the largest scale measured.
+TARGET_PEER_RATIO = 0.25
+TARGET_DUCKDB_RATIO = 2.5
+TARGET_PEAK_MIB = 1.5e9 / 2**20  # 1.5 GB
+TARGET_SCALING = 11.0  # 10x the data, at most 11x the time
+
+
+@dataclass
+class Measurement:
+    """All runs of one contender at one scale."""
+
+    contender: str
+    runs: list[dict] = field(default_factory=list)
+
+    @property
+    def failures(self) -> list[str]:
+        return [r["error"] for r in self.runs if r["status"] != "ok"]
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.runs) and not self.failures
+
+    def stage_names(self) -> list[str]:
+        return [s["name"] for s in self.runs[0]["stages"]] if self.runs else []
+
+    def stage_seconds(self, name: str) -> float | None:
+        values = [s["seconds"] for r in self.runs for s in r["stages"] if s["name"] == name]
+        return statistics.median(values) if values and None not in values else None
+
+    def stage_peak(self, name: str) -> float | None:
+        values = [s["peak_mib"] for r in self.runs for s in r["stages"] if s["name"] == name]
+        return statistics.median(values) if values and None not in values else None
+
+    def stage_note(self, name: str) -> str:
+        return next((s.get("note", "") for r in self.runs for s in r["stages"] if s["name"] == name), "")
+
+    @property
+    def seconds(self) -> float | None:
+        """Median over runs of the summed measured stages."""
+        if not self.ok:
+            return None
+        totals = [sum(s["seconds"] for s in r["stages"] if s["seconds"] is not None) for r in self.runs]
+        return statistics.median(totals)
+
+    @property
+    def peak_mib(self) -> float | None:
+        if not self.ok:
+            return None
+        peaks = [max((s["peak_mib"] or 0) for s in r["stages"]) for r in self.runs]
+        return statistics.median(peaks)
+
+    @property
+    def missing_stages(self) -> list[str]:
+        return [n for n in self.stage_names() if self.stage_seconds(n) is None]
+
+
+# --------------------------------------------------------------------------------------------- running
+
+
+def peer_python(install: bool) -> tuple[Path | None, str]:
+    """The peer's interpreter, creating its virtualenv from the package registry if asked; else a reason."""
+    python = PEER_VENV / "bin" / "python"
+    if not python.exists() and install:
+        print(f"installing {PEER_REQUIREMENT} into {PEER_VENV} (package registry) ...", flush=True)
+        created = subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], capture_output=True, text=True)
+        installed = created.returncode == 0 and subprocess.run(
+            [str(python), "-m", "pip", "install", "--quiet", PEER_REQUIREMENT], capture_output=True, text=True
+        )
+        if not installed or installed.returncode != 0:
+            shutil.rmtree(PEER_VENV, ignore_errors=True)
+            detail = (installed.stderr if installed else created.stderr).strip().splitlines()[-1:]
+            return None, f"could not install {PEER_REQUIREMENT}: {' '.join(detail)}"
+    if not python.exists():
+        return None, f"{PEER_VENV} absent (run without --no-peer-install to create it)"
+    return python, ""
+
+
+def measure_once(python: Path, contender: str, raw_dir: Path) -> dict:
+    with tempfile.TemporaryDirectory(prefix=f"bench-{contender}-") as scratch:
+        done = subprocess.run(
+            [str(python), str(MEASURE), contender, str(raw_dir), scratch],
+            capture_output=True,
+            text=True,
+            cwd=REPO_ROOT,
+        )
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        tail = " ".join(done.stderr.strip().splitlines()[-3:])
+        return {"contender": contender, "status": "failed", "error": f"exit {done.returncode}: {tail}", "stages": []}
+    return json.loads(lines[-1])
+
+
+def run_scale(raw_dir: Path, runs: int, contenders: dict[str, Path]) -> dict[str, Measurement]:
+    """Runs interleave the contenders (run 1 of each, then run 2 ...) so drift hits them alike."""
+    results = {name: Measurement(name) for name in contenders}
+    for run in range(1, runs + 1):
+        for name, python in contenders.items():
+            outcome = measure_once(python, name, raw_dir)
+            results[name].runs.append(outcome)
+            total = sum(s["seconds"] or 0 for s in outcome["stages"])
+            status = "" if outcome["status"] == "ok" else f"  FAILED: {outcome['error'][:200]}"
+            print(f"  run {run}/{runs} {name:8s} {total:8.2f} s{status}", flush=True)
+    return results
+
+
+# ------------------------------------------------------------------------------------------- reporting
+
+
+def machine() -> dict[str, str]:
+    memory = (
+        next(
+            (
+                int(line.split()[1]) * 1024
+                for line in Path("/proc/meminfo").read_text().splitlines()
+                if "MemTotal" in line
+            ),
+            0,
+        )
+        if Path("/proc/meminfo").exists()
+        else 0
+    )
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+         if line.startswith("model name")),
+        platform.processor(),
+    ) if Path("/proc/cpuinfo").exists() else platform.processor()  # fmt: skip
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {
+        "cores": f"{usable} usable ({os.cpu_count()} logical)",
+        "memory": f"{memory / 2**30:.1f} GiB",
+        "cpu": cpu or "unknown",
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+    }
+
+
+def versions(peer: Path | None) -> str:
+    ours = ", ".join(f"{p} {metadata.version(p)}" for p in ("pandas", "pandera", "duckdb", "pyarrow", "numpy"))
+    if peer is None:
+        return ours
+    query = "import importlib.metadata as m; print(m.version('offsets-db-data'), m.version('pandas'))"
+    got = subprocess.run([str(peer), "-c", query], capture_output=True, text=True).stdout.split()
+    return f"{ours}; peer: offsets-db-data {got[0]} (pandas {got[1]})" if len(got) == 2 else ours
+
+
+def fmt_seconds(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}" if value < 100 else f"{value:.0f}"
+
+
+def fmt_ratio(numerator: float | None, denominator: float | None) -> str:
+    return "n/a" if numerator is None or not denominator else f"{numerator / denominator:.2f}x"
+
+
+def data_summary(raw_dir: Path) -> tuple[int, int]:
+    files = list(raw_dir.rglob("*.csv"))
+    return sum(f.stat().st_size for f in files), len(files)
+
+
+def report(
+    results: dict[str, dict[str, Measurement]], data: dict[str, Path], runs: int, peer_note: str, peer: Path | None
+) -> str:
+    lines = [
+        "# Benchmarks: our pipeline beside the peer and the I/O floor",
+        "",
+        f"Generated by `make bench` (`python -m benchmarks.run`) on {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, "
+        f"commit `{git_commit()}`. Medians of {runs} runs; each run of each contender is a fresh process; "
+        "times are wall-clock in-process (imports excluded), memory is the process's peak RSS.",
+        "",
+        "| Machine | |",
+        "|---|---|",
+        *(f"| {key} | {value} |" for key, value in machine().items()),
+        f"| libraries | {versions(peer)} |",
+        "",
+        "Data: `benchmarks/generate.py` (seeded, native formats, values resampled from the bundled real exports).",
+        "",
+        "| scale | projects | transactions | CSV files | CSV size |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, raw_dir in data.items():
+        size, files = data_summary(raw_dir)
+        scale = SCALES[name] if name in SCALES else None
+        lines.append(
+            f"| {name} | {scale.projects if scale else '?':,} | {scale.transactions if scale else '?':,} | {files} | "
+            f"{size / 2**20:.0f} MiB |"
+        )
+    lines += [
+        "",
+        "## Whole run per contender",
+        "",
+        "`ours` = read + harmonize + validate every registry, store in the work DuckDB, warehouse union and "
+        "contract checks, then score, inventory and publish where those stages exist (see the stage table). "
+        "`peer` = offsets-db-data: pandas `read_csv` + `process_*_credits` + `process_*_projects` per registry. "
+        "Floors: a bare `read_csv` of every file (DuckDB into a table, pandas, pyarrow).",
+        "",
+        "| scale | contender | time (s) | peak RSS (MiB) | ours / this |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for scale, measurements in results.items():
+        ours = measurements.get("ours")
+        for name, m in measurements.items():
+            peak = "n/a" if m.peak_mib is None else f"{m.peak_mib:,.0f}"
+            ratio = "" if name == "ours" else fmt_ratio(ours.seconds if ours else None, m.seconds)
+            note = f" (failed: {m.failures[0][:80]})" if m.failures else ""
+            lines.append(f"| {scale} | {name}{note} | {fmt_seconds(m.seconds)} | {peak} | {ratio} |")
+    lines += ["", "## Our stages (median seconds / peak RSS MiB)", ""]
+    stage_names = next((m["ours"].stage_names() for m in results.values() if "ours" in m and m["ours"].runs), [])
+    lines += [
+        "| stage | " + " | ".join(results) + " |",
+        "|---|" + "---:|" * len(results),
+    ]
+    notes = {}
+    for stage in stage_names:
+        cells = []
+        for scale in results:
+            m = results[scale].get("ours")
+            seconds, peak = (m.stage_seconds(stage), m.stage_peak(stage)) if m else (None, None)
+            cells.append("n/a" if seconds is None else f"{seconds:.2f} s / {peak:,.0f}")
+            if seconds is None and m and m.stage_note(stage):
+                notes[stage] = m.stage_note(stage)
+        lines.append(f"| {stage} | " + " | ".join(cells) + " |")
+    if notes:
+        lines += ["", *(f"- `{stage}` n/a: {note}" for stage, note in notes.items())]
+    if peer_note:
+        lines += ["", f"- peer n/a: {peer_note}"]
+    lines += ["", "## Targets (issue 7)", "", *targets(results)]
+    return "\n".join(lines) + "\n"
+
+
+def targets(results: dict[str, dict[str, Measurement]]) -> list[str]:
+    largest = list(results)[-1]
+    at = results[largest]
+    ours = at.get("ours")
+    if ours is None or ours.seconds is None:
+        return [f"- not assessable: our pipeline did not complete at {largest}"]
+    partial = (
+        f" **Partial pipeline**: stages n/a ({', '.join(ours.missing_stages)}), so these figures cover only the "
+        "stages that exist."
+        if ours.missing_stages
+        else ""
+    )
+    rows = [f"Assessed at the largest scale measured ({largest}).{partial}", ""]
+
+    def verdict(ok: bool | None) -> str:
+        return "n/a" if ok is None else "met" if ok else "**not met**"
+
+    peer, duck = at.get("peer"), at.get("duckdb")
+    peer_ratio = ours.seconds / peer.seconds if peer and peer.seconds else None
+    duck_ratio = ours.seconds / duck.seconds if duck and duck.seconds else None
+    rows.append(
+        f"- ours / peer time <= {TARGET_PEER_RATIO}x: "
+        f"{'n/a' if peer_ratio is None else f'{peer_ratio:.2f}x'} -> "
+        f"{verdict(None if peer_ratio is None else peer_ratio <= TARGET_PEER_RATIO)}"
+    )
+    rows.append(
+        f"- ours / DuckDB bare read <= {TARGET_DUCKDB_RATIO}x: "
+        f"{'n/a' if duck_ratio is None else f'{duck_ratio:.2f}x'} -> "
+        f"{verdict(None if duck_ratio is None else duck_ratio <= TARGET_DUCKDB_RATIO)}"
+    )
+    rows.append(
+        f"- peak memory < 1.5 GB ({TARGET_PEAK_MIB:,.0f} MiB): {ours.peak_mib:,.0f} MiB -> "
+        f"{verdict(ours.peak_mib < TARGET_PEAK_MIB)}"
+    )
+    scales = [s for s in results if results[s].get("ours") and results[s]["ours"].seconds]
+    for small, large in zip(scales, scales[1:], strict=False):
+        if small in SCALES and large in SCALES:
+            data_ratio = SCALES[large].transactions / SCALES[small].transactions
+            time_ratio = results[large]["ours"].seconds / results[small]["ours"].seconds
+            limit = TARGET_SCALING * data_ratio / 10
+            rows.append(
+                f"- scaling {small} -> {large} ({data_ratio:.0f}x data): {time_ratio:.1f}x time "
+                f"(target <= {limit:.0f}x) -> {verdict(time_ratio <= limit)}"
+            )
+    return rows
+
+
+def git_commit() -> str:
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO_ROOT)
+    return done.stdout.strip() or "unknown"
+
+
+# ---------------------------------------------------------------------------------------------------- main
+
+
+def benchmark(
+    scales: dict[str, Scale],
+    runs: int,
+    contenders: tuple[str, ...] = CONTENDERS,
+    install_peer: bool = True,
+    data_dir: Path = DATA_DIR,
+    results_path: Path | None = RESULTS,
+) -> dict[str, dict[str, Measurement]]:
+    """Generate (or reuse) each scale's data, measure every contender, print and write the report."""
+    pythons = {name: Path(sys.executable) for name in contenders}
+    peer, peer_note = (None, "")
+    if "peer" in contenders:
+        peer, peer_note = peer_python(install_peer)
+        if peer is None:
+            del pythons["peer"]
+            print(f"peer n/a: {peer_note}")
+        else:
+            pythons["peer"] = peer
+    results, data = {}, {}
+    for name, scale in scales.items():
+        raw_dir = data_dir / scale.name
+        if not (raw_dir / "verra" / "transactions.csv").exists():
+            print(f"generating {name}: {scale.projects:,} projects, {scale.transactions:,} transactions ...")
+            generate(scale, raw_dir)
+        data[name] = raw_dir
+        print(f"scale {name} ({raw_dir})", flush=True)
+        results[name] = run_scale(raw_dir, runs, pythons)
+    text = report(results, data, runs, peer_note, peer)
+    print(text)
+    if results_path is not None:
+        results_path.write_text(text, encoding="utf-8")
+        print(f"wrote {results_path}")
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scales", default="10k,100k,1m", help=f"comma-separated, from {', '.join(SCALES)}")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--contenders", default=",".join(CONTENDERS))
+    parser.add_argument("--no-peer-install", action="store_true", help="never create benchmarks/.peer-venv")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    unknown = [s for s in args.scales.split(",") if s not in SCALES]
+    if unknown:
+        parser.error(f"unknown scale(s) {unknown}; choose from {', '.join(SCALES)}")
+    benchmark(
+        {s: SCALES[s] for s in args.scales.split(",")},
+        args.runs,
+        tuple(args.contenders.split(",")),
+        install_peer=not args.no_peer_install,
+        results_path=args.output,
+    )
+
+
+if __name__ == "__main__":
+    main()
