@@ -1,0 +1,361 @@
+"""Atomic, validated publish of the analyst file (``Paths.curated_db``).
+
+Analysts hold read-only connections on the published file at any time, so it is never written in place:
+
+1. a new temporary file is created next to it (same filesystem, so the final rename is atomic);
+2. the work DB's tables are copied in (``CREATE TABLE AS`` through ``ATTACH``), the ledger's
+   ``retirements`` too, and ``eligible_inventory`` is re-netted against the ledger as it is *now*
+   (the buyers stage may have retired since the inventory was built);
+3. history is carried forward from the current published file (attached read-only) and this publish is
+   appended: ``publishes``, ``inventory_history``, ``inventory_changes``, ``alerts``;
+4. analyst views and a ``COMMENT ON`` for every table, view and column are added;
+5. the closed file is reopened and validated: tables present, row counts equal to the sources, the
+   inventory reconciles with ``credits``, its pandera schema passes, every object carries a comment;
+6. only then ``os.replace`` swaps it in.
+
+Any failure before step 6, including a crash, leaves the published file byte-identical; a failed run's
+temporary file is removed, a crashed one's on the next publish. A reader holding the old file keeps its
+snapshot (DuckDB keeps the replaced inode open) and sees the new one after reconnecting. Readers never
+block a publish: the previous file is only ever attached read-only, which coexists with other readers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from uuid import uuid4
+
+import duckdb
+import pandas as pd
+
+from pipeline.inventory import (
+    INVENTORY_COLUMNS,
+    INVENTORY_TABLE,
+    LEDGER_VIEW,
+    PENDING_LEDGER_SQL,
+    REGISTRY_AS_OF_SQL,
+    InventoryError,
+    column_type,
+    ledger_view,
+    reconciliation_mismatches,
+    require_tables,
+    validate_inventory_frame,
+)
+from pipeline.policy import Policy
+from pipeline.publish.alerts import append_alerts, send_webhook
+from pipeline.publish.dictionary import apply_comments, missing_comments
+from pipeline.publish.history import (
+    PUBLISHES_DDL,
+    append_inventory_changes,
+    append_inventory_history,
+    carry_forward,
+    previous_publish_id,
+)
+from pipeline.publish.views import create_views
+from pipeline.settings import Paths
+
+WORK_TABLES = ("projects", "credits", "quality_scores", INVENTORY_TABLE, "rejected_rows", "load_audit")
+"""Work-DB tables every publish needs."""
+OPTIONAL_WORK_TABLES = ("buyer_eligibility", "order_allocations")
+"""Buyer-stage tables, published when the buyers stage has produced them."""
+PUB, PREV = "publishing", "previous"
+
+
+class PublishError(Exception):
+    """The new file was not published; the previous one is untouched. The message lists every problem."""
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    publish_id: int
+    path: Path
+    published_at: datetime
+    as_of: date | None
+    row_counts: dict[str, int]
+    changes: pd.DataFrame
+    alerts: pd.DataFrame
+    undocumented: list[str] = field(default_factory=list)
+    webhook_error: str | None = None
+
+
+def temp_path_for(target: Path) -> Path:
+    """A unique temporary file next to ``target`` whose name carries this process id."""
+    return target.with_name(f".{target.name}.publish-{os.getpid()}-{uuid4().hex[:8]}.tmp")
+
+
+def remove_stale_temp_files(target: Path) -> list[Path]:
+    """Delete temporary files left by publishes whose process no longer runs (crashed)."""
+    removed = []
+    for tmp in target.parent.glob(f".{target.name}.publish-*.tmp*"):
+        try:
+            pid = int(tmp.name.split(".publish-", 1)[1].split("-", 1)[0])
+        except (IndexError, ValueError):
+            continue
+        if pid != os.getpid() and not Path(f"/proc/{pid}").exists():
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
+def _policy_sha256(policy: Policy) -> str:
+    return hashlib.sha256(policy.model_dump_json().encode()).hexdigest()
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _renet_inventory(conn: duckdb.DuckDBPyConnection, work: str) -> None:
+    """``eligible_inventory`` in the new file: the work DB's rows, net of the ledger as it is now.
+
+    Runs with the new file as current database, so the ledger-pending SQL reads the copied credits and
+    load_audit; rows our buyers have since exhausted drop out."""
+    conn.execute(
+        f"""
+        CREATE TABLE {INVENTORY_TABLE} AS
+        WITH pending AS ({PENDING_LEDGER_SQL})
+        SELECT {", ".join(INVENTORY_COLUMNS)} FROM (
+            SELECT i.* REPLACE (
+                coalesce(p.retired_for_buyers, 0)::BIGINT AS retired_for_buyers,
+                (i.available - coalesce(p.retired_for_buyers, 0))::BIGINT AS available_net,
+                floor((i.available - coalesce(p.retired_for_buyers, 0))
+                      * greatest(0, 1 - coalesce(i.haircut_pct, 0) / 100))::BIGINT AS risk_adjusted_available
+            )
+            FROM {work}.main.{INVENTORY_TABLE} AS i
+            LEFT JOIN pending AS p ON p.project_id = i.project_id AND p.vintage = i.vintage
+        )
+        WHERE available_net > 0
+        ORDER BY registry, project_id, vintage
+        """
+    )
+
+
+def _record_publish(
+    conn: duckdb.DuckDBPyConnection, publish_id: int, published_at: datetime, policy: Policy, counts: dict
+) -> None:
+    conn.execute(
+        f"""
+        INSERT INTO publishes BY NAME
+        WITH files AS (
+            SELECT list({{'registry': registry, 'dataset': dataset, 'file': file, 'file_sha256': file_sha256}}
+                        ORDER BY registry, dataset, file) AS input_files
+            FROM load_audit
+        )
+        SELECT $publish_id::BIGINT AS publish_id, $published_at::TIMESTAMP AS published_at,
+               (SELECT max(as_of) FROM ({REGISTRY_AS_OF_SQL})) AS as_of,
+               $policy_version AS policy_version, $policy_sha256 AS policy_sha256,
+               sha256(coalesce(list_transform(input_files, lambda f: f.file_sha256)::VARCHAR, '')
+                      || $policy_sha256) AS inputs_fingerprint,
+               input_files,
+               MAP($tables::VARCHAR[], $rows::BIGINT[]) AS row_counts,
+               (SELECT count(*) FROM {INVENTORY_TABLE}) AS eligible_project_vintages,
+               (SELECT coalesce(sum(available_net), 0) FROM {INVENTORY_TABLE})::BIGINT AS eligible_tonnes,
+               (SELECT count(*) FILTER (change = 'entered') FROM inventory_changes WHERE publish_id = $publish_id)
+                   AS entered,
+               (SELECT count(*) FILTER (change = 'left') FROM inventory_changes WHERE publish_id = $publish_id)
+                   AS "left",
+               (SELECT count(*) FILTER (change = 'tier_changed') FROM inventory_changes
+                WHERE publish_id = $publish_id) AS tier_changed,
+               (SELECT count(*) FROM alerts WHERE publish_id = $publish_id) AS alerts
+        FROM files
+        """,
+        {
+            "publish_id": publish_id,
+            "published_at": published_at.replace(tzinfo=None),
+            "policy_version": policy.policy_version,
+            "policy_sha256": _policy_sha256(policy),
+            "tables": list(counts),
+            "rows": list(counts.values()),
+        },
+    )
+
+
+def _row_counts(conn: duckdb.DuckDBPyConnection, catalog: str) -> dict[str, int]:
+    tables = conn.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = 'main' ORDER BY table_name",
+        [catalog],
+    ).fetchall()
+    return {t: conn.execute(f"SELECT count(*) FROM {catalog}.main.{t}").fetchone()[0] for (t,) in tables}
+
+
+def validate_published(path: Path, expected_counts: dict[str, int], publish_id: int) -> list[str]:
+    """Every reason the closed file at ``path`` must not be published; empty when it is good."""
+    problems: list[str] = []
+    with duckdb.connect(str(path), read_only=True) as conn:
+        try:
+            require_tables(conn, (*WORK_TABLES, "publishes", "inventory_history", "inventory_changes", "alerts"))
+        except InventoryError as exc:
+            return [str(exc)]
+        actual = _row_counts(conn, conn.execute("SELECT current_database()").fetchone()[0])
+        for table, expected in expected_counts.items():
+            if actual.get(table) != expected:
+                problems.append(f"{table}: {actual.get(table)} rows published, {expected} in the source")
+        ledger = "retirements" if column_type(conn, "retirements", "tonnes") else None
+        source = (
+            "SELECT project_id::VARCHAR AS project_id, vintage::BIGINT AS vintage, tonnes::BIGINT AS tonnes, "
+            "retired_at::TIMESTAMP AS retired_at FROM retirements"
+            if ledger
+            else "SELECT NULL::VARCHAR AS project_id, NULL::BIGINT AS vintage, NULL::BIGINT AS tonnes, "
+            "NULL::TIMESTAMP AS retired_at WHERE false"
+        )
+        conn.execute(f"CREATE TEMP VIEW {LEDGER_VIEW} AS {source}")
+        mismatches = reconciliation_mismatches(conn)
+        if len(mismatches):
+            problems.append(
+                f"eligible_inventory does not reconcile with credits ({len(mismatches)} problem(s)):\n"
+                + mismatches.head(20).to_string(index=False)
+            )
+        try:
+            validate_inventory_frame(conn.execute(f"SELECT * FROM {INVENTORY_TABLE}").df())
+        except Exception as exc:  # pandera SchemaErrors: report it with the others
+            problems.append(f"eligible_inventory fails its schema: {exc}")
+        latest = conn.execute("SELECT max(publish_id), count(*) FILTER (publish_id = ?) FROM publishes", [publish_id])
+        latest_id, rows = latest.fetchone()
+        if latest_id != publish_id or rows != 1:
+            problems.append(f"publishes: expected exactly one row for publish {publish_id} as the latest")
+        undocumented = missing_comments(conn)
+        if undocumented:
+            problems.append(f"objects without a COMMENT: {', '.join(undocumented[:30])}")
+    return problems
+
+
+def publish_inventory(
+    work: duckdb.DuckDBPyConnection,
+    paths: Paths,
+    policy: Policy,
+    *,
+    now: datetime | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> PublishResult:
+    """Publish the work DB behind ``work`` (an open connection, read-only is enough) to ``paths.curated_db``.
+
+    ``progress`` is called with each completed step's name (attached, copied, history, documented,
+    validated, swapped): the Dagster asset logs them. Raises :class:`PublishError` (or the underlying
+    error) without touching the published file."""
+    step = progress or (lambda _name: None)
+    target = paths.curated_db
+    target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temp_files(target)
+    try:
+        require_tables(work, WORK_TABLES)
+    except InventoryError as exc:
+        raise PublishError(f"cannot publish: {exc}") from exc
+
+    work_catalog = work.execute("SELECT current_database()").fetchone()[0]
+    published_at = now or datetime.now(UTC)
+    tmp = temp_path_for(target)
+    attached: list[str] = []
+    try:
+        work.execute(f"ATTACH '{tmp}' AS {PUB} (READ_WRITE)")
+        attached.append(PUB)
+        prev = None
+        if target.exists():
+            try:
+                work.execute(f"ATTACH '{target}' AS {PREV} (READ_ONLY)")
+            except duckdb.Error as exc:
+                raise PublishError(
+                    f"cannot read the current published file {target} to carry its history forward: {exc}. "
+                    "Move it away to start a new history."
+                ) from exc
+            attached.append(PREV)
+            prev = PREV
+        previous_id = previous_publish_id(work, prev)
+        publish_id = (previous_id or 0) + 1
+        step("attached")
+
+        expected_counts: dict[str, int] = {}
+        with ledger_view(work, paths.ledger_db) as has_ledger:
+            for table in (*WORK_TABLES, *OPTIONAL_WORK_TABLES):
+                if table == INVENTORY_TABLE or not _has_relation(work, work_catalog, table):
+                    continue  # the inventory is re-netted below; absent buyer tables are not published
+                work.execute(f"CREATE TABLE {PUB}.main.{table} AS SELECT * FROM {work_catalog}.main.{table}")
+                expected_counts[table] = work.execute(f"SELECT count(*) FROM {work_catalog}.main.{table}").fetchone()[0]
+            if has_ledger:
+                work.execute(f"CREATE TABLE {PUB}.main.retirements AS SELECT * FROM ledger.main.retirements")
+                expected_counts["retirements"] = work.execute(
+                    "SELECT count(*) FROM ledger.main.retirements"
+                ).fetchone()[0]
+            work.execute(f"USE {PUB}")
+            try:
+                _renet_inventory(work, work_catalog)
+            finally:
+                work.execute(f"USE {work_catalog}")
+        step("copied")
+
+        append_inventory_history(work, PUB, prev, publish_id)
+        append_inventory_changes(work, PUB, prev, publish_id, previous_id)
+        new_alerts = append_alerts(
+            work, PUB, prev, publish_id, published_at.replace(tzinfo=None), policy.publish.alerts
+        )
+        carry_forward(work, PUB, prev, "publishes", PUBLISHES_DDL)
+        work.execute(f"USE {PUB}")
+        try:
+            _record_publish(work, publish_id, published_at, policy, _row_counts(work, PUB))
+        finally:
+            work.execute(f"USE {work_catalog}")
+        step("history")
+
+        create_views(work, PUB)
+        undocumented = apply_comments(work, PUB, upstream_catalog=work_catalog)
+        step("documented")
+
+        changes = work.execute(
+            f"SELECT * FROM {PUB}.main.inventory_changes WHERE publish_id = ? ORDER BY abs(tonnes_delta) DESC",
+            [publish_id],
+        ).df()
+        as_of = work.execute(f"SELECT as_of FROM {PUB}.main.publishes WHERE publish_id = ?", [publish_id]).fetchone()[0]
+        counts = _row_counts(work, PUB)
+        for name in reversed(attached):
+            work.execute(f"DETACH {name}")
+        attached.clear()
+
+        problems = validate_published(tmp, expected_counts, publish_id)
+        if problems:
+            raise PublishError(f"validation of the new file failed; {target} is unchanged:\n- " + "\n- ".join(problems))
+        step("validated")
+
+        _fsync(tmp)
+        os.replace(tmp, target)
+        _fsync(target.parent)
+        step("swapped")
+    except BaseException:
+        for name in reversed(attached):
+            with contextlib.suppress(duckdb.Error):
+                work.execute(f"DETACH {name}")
+        work.execute(f"USE {work_catalog}")
+        for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+        raise
+
+    webhook_error = send_webhook(new_alerts, policy.publish.alerts)
+    return PublishResult(
+        publish_id=publish_id,
+        path=target,
+        published_at=published_at,
+        as_of=as_of,
+        row_counts=counts,
+        changes=changes,
+        alerts=new_alerts,
+        undocumented=undocumented,
+        webhook_error=webhook_error,
+    )
+
+
+def _has_relation(conn: duckdb.DuckDBPyConnection, catalog: str, table: str) -> bool:
+    query = "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND schema_name = 'main' AND table_name = ?"
+    return conn.execute(query, [catalog, table]).fetchone()[0] > 0
+
+
+def read_publishes(curated_db: Path) -> pd.DataFrame:
+    """The ``publishes`` log of a published file (read-only, short-lived connection)."""
+    with duckdb.connect(str(curated_db), read_only=True) as conn:
+        return conn.execute("SELECT * FROM publishes ORDER BY publish_id").df()

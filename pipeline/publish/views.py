@@ -1,0 +1,122 @@
+"""Analyst views of the published file: inventory totals by dimension, ineligible projects, latest changes.
+
+Views are created with the published catalog as the current database, so their SQL names tables without a
+catalog and keeps working whatever name an analyst attaches the file under.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from pipeline.inventory import column_type, list_expression
+
+_TOTALS = """
+    count(*) AS project_vintages,
+    count(DISTINCT project_id) AS projects,
+    sum(issued)::BIGINT AS issued_tonnes,
+    sum(available_net)::BIGINT AS available_tonnes,
+    sum(risk_adjusted_available)::BIGINT AS risk_adjusted_tonnes
+"""
+
+BY_DIMENSION = {
+    "inventory_by_activity": "activity",
+    "inventory_by_country": "country, country_code",
+    "inventory_by_registry": "registry",
+    "inventory_by_tier": "quality_tier",
+}
+
+
+def first_failed_reason_sql(conn: duckdb.DuckDBPyConnection, catalog: str, alias: str) -> str:
+    """SQL for the first failed reason (a code/criterion/message/source struct) of a quality_scores row:
+    the first reason whose code is a failed gate, else the first reason; null when eligible."""
+    reasons_type = column_type(conn, "quality_scores", "reasons", catalog=catalog) or ""
+    if not (reasons_type.startswith("STRUCT") and reasons_type.endswith("[]")):
+        return "NULL"
+    gates = list_expression(conn, "quality_scores", "gates_failed", alias, catalog=catalog)
+    return (
+        f"CASE WHEN {alias}.is_eligible THEN NULL ELSE coalesce("
+        f"list_filter({alias}.reasons, lambda r: list_contains({gates}, r.code))[1], {alias}.reasons[1]) END"
+    )
+
+
+def format_reason_sql(struct_sql: str) -> str:
+    """'<code>: <message> (<source>)' for a reason struct, null-safe."""
+    return (
+        f"CASE WHEN ({struct_sql}) IS NULL THEN NULL ELSE concat_ws('', ({struct_sql}).code, ': ', "
+        f"({struct_sql}).message, ' (', ({struct_sql}).source, ')') END"
+    )
+
+
+def create_views(conn: duckdb.DuckDBPyConnection, catalog: str) -> list[str]:
+    """Create the analyst views in ``catalog``; returns their names."""
+    created = []
+    current = conn.execute("SELECT current_database()").fetchone()[0]
+    conn.execute(f"USE {catalog}")
+    try:
+        for view, dimension in BY_DIMENSION.items():
+            conn.execute(
+                f"CREATE OR REPLACE VIEW {view} AS SELECT {dimension}, {_TOTALS} FROM eligible_inventory "
+                f"GROUP BY ALL ORDER BY available_tonnes DESC"
+            )
+            created.append(view)
+
+        first = first_failed_reason_sql(conn, catalog, "s")
+        gates = list_expression(conn, "quality_scores", "gates_failed", "s", catalog=catalog)
+        conn.execute(
+            f"""
+            CREATE OR REPLACE VIEW ineligible_projects AS
+            SELECT project_id, registry, vintage, name, country, activity, protocol, limiting_score,
+                   quality_tier, gates_failed, first_failed.code AS first_failed_code,
+                   first_failed.criterion AS first_failed_criterion, first_failed.message AS first_failed_reason,
+                   first_failed.source AS first_failed_source
+            FROM (
+                SELECT s.project_id, s.registry, s.vintage, p.name, p.country, s.activity, s.protocol,
+                       s.limiting_score, s.quality_tier, {gates} AS gates_failed, {first} AS first_failed
+                FROM quality_scores AS s LEFT JOIN projects AS p USING (project_id)
+                WHERE NOT coalesce(s.is_eligible, false)
+            )
+            ORDER BY registry, project_id, vintage
+            """
+        )
+        created.append("ineligible_projects")
+
+        conn.execute(
+            """
+            CREATE OR REPLACE VIEW latest_changes AS
+            SELECT c.*, p.name, p.country
+            FROM inventory_changes AS c LEFT JOIN projects AS p USING (project_id)
+            WHERE c.publish_id = (SELECT max(publish_id) FROM publishes)
+            ORDER BY abs(c.tonnes_delta) DESC, c.project_id, c.vintage
+            """
+        )
+        created.append("latest_changes")
+
+        if column_type(conn, "retirements", "buyer_id", catalog=catalog) is not None:
+            ledger_columns = {
+                row[0]
+                for row in conn.execute(
+                    "SELECT column_name FROM duckdb_columns() WHERE database_name = ? AND table_name = 'retirements'",
+                    [catalog],
+                ).fetchall()
+            }
+            extras = {
+                "name": "p.name", "country": "p.country", "activity": "s.activity", "protocol": "s.protocol",
+                "quality_tier": "s.quality_tier", "registry_url": "i.registry_url",
+            }  # fmt: skip
+            extra_sql = "".join(f", {sql} AS {col}" for col, sql in extras.items() if col not in ledger_columns)
+            conn.execute(
+                f"""
+                CREATE OR REPLACE VIEW buyer_statements AS
+                SELECT r.*{extra_sql}
+                FROM retirements AS r
+                LEFT JOIN projects AS p ON p.project_id = r.project_id
+                LEFT JOIN quality_scores AS s ON s.project_id = r.project_id AND s.vintage = r.vintage
+                LEFT JOIN (SELECT DISTINCT project_id, registry_url FROM inventory_history) AS i
+                    ON i.project_id = r.project_id
+                ORDER BY r.buyer_id, r.retired_at
+                """
+            )
+            created.append("buyer_statements")
+    finally:
+        conn.execute(f"USE {current}")
+    return created
