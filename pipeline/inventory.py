@@ -131,9 +131,11 @@ def column_type(conn: duckdb.DuckDBPyConnection, table: str, column: str, catalo
     return row[0] if row else None
 
 
-def list_expression(conn: duckdb.DuckDBPyConnection, table: str, column: str, alias: str) -> str:
+def list_expression(
+    conn: duckdb.DuckDBPyConnection, table: str, column: str, alias: str, catalog: str | None = None
+) -> str:
     """SQL for ``alias.column`` as a VARCHAR list, whether the column is a list or a ';'-joined string."""
-    kind = column_type(conn, table, column)
+    kind = column_type(conn, table, column, catalog=catalog)
     if kind is None:
         return "[]::VARCHAR[]"
     if kind.endswith("[]"):
@@ -265,8 +267,7 @@ def build_eligible_inventory(conn: duckdb.DuckDBPyConnection, ledger_db: Path | 
     require_tables(conn, REQUIRED_TABLES)
     with ledger_view(conn, ledger_db):
         frame = conn.execute(
-            f"SELECT {', '.join(INVENTORY_COLUMNS)} FROM ({inventory_sql(conn)}) "
-            "ORDER BY registry, project_id, vintage"
+            f"SELECT {', '.join(INVENTORY_COLUMNS)} FROM ({inventory_sql(conn)}) ORDER BY registry, project_id, vintage"
         ).df()
     return frame
 
@@ -304,8 +305,8 @@ def reconciliation_mismatches(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
     Requires the ``ledger_retirements`` view (see :func:`ledger_view`). Columns: project_id, vintage,
     problem, expected, found. Checked independently of the builder: the per-type sums and the buffer per
-    row, our ledger retirements not yet in the snapshot, the available arithmetic, duplicate rows, rows that are not eligible, and eligible project-vintages
-    with credits left that are missing from the inventory."""
+    row, our ledger retirements not yet in the snapshot, the available arithmetic, duplicate rows, rows
+    that are not eligible, and eligible project-vintages with credits left that are missing."""
     require_tables(conn, (*REQUIRED_TABLES, INVENTORY_TABLE))
     return conn.execute(
         f"""

@@ -207,13 +207,38 @@ def second_snapshot() -> Snapshot:
     snap.credits.append(("CAR1749", "climate-action-reserve", "retirement", 2025, 2_563, None, "2026-04-20"))
     snap.credits.append(("ART102", "art-trees", "retirement", 2023, 10_000, None, "2026-04-27"))
     snap.statuses["ACR701"] = "on_hold"
-    snap.scores[("ACR701", 2025)] = ((3, 4, 3, 2), "ineligible", False, ["G2"], [
-        _reason("G2", "gate", "project status on hold at the registry", f"{FRAMEWORK}#73")], 10.0, False, None, [])
-    snap.scores[("CAR1865", 2025)] = ((3, 3, 3, 2), "eligible", True, [], [
-        _reason("A-MX", "additionality", "additionality score 3 after CCP label", f"{FRAMEWORK}#74")], 0.0, True,
-        None, [])
-    snap.scores[("ART102", 2023)] = ((4, 3, 5, 4), "eligible", True, [], [
-        _reason("P-BUF", "permanence", "observed buffer below program minimum", f"{FRAMEWORK}#75")], 0.0, True,
-        "first", ["SDG"])
+    snap.scores[("ACR701", 2025)] = (
+        (3, 4, 3, 2),
+        "ineligible",
+        False,
+        ["G2"],
+        [_reason("G2", "gate", "project status on hold at the registry", f"{FRAMEWORK}#73")],
+        10.0,
+        False,
+        None,
+        [],
+    )
+    snap.scores[("CAR1865", 2025)] = (
+        (3, 3, 3, 2),
+        "eligible",
+        True,
+        [],
+        [_reason("A-MX", "additionality", "additionality score 3 after CCP label", f"{FRAMEWORK}#74")],
+        0.0,
+        True,
+        None,
+        [],
+    )
+    snap.scores[("ART102", 2023)] = (
+        (4, 3, 5, 4),
+        "eligible",
+        True,
+        [],
+        [_reason("P-BUF", "permanence", "observed buffer below program minimum", f"{FRAMEWORK}#75")],
+        0.0,
+        True,
+        "first",
+        ["SDG"],
+    )
     snap.rejected = {"climate-action-reserve": 25}
     return snap  # fmt: skip
