@@ -102,6 +102,8 @@ def country_codes(names: pd.Series) -> pd.Series:
     for name in uniques:
         folded = _fold(str(name))
         code = index.get(folded)
+        if code is None and folded.endswith(" of"):  # "North Macedonia Republic of" -> "north macedonia"
+            code = index.get(re.sub(r"( the)? (united )?(republic|state|kingdom|federation) of$", "", folded))
         if code is None and " of" in folded:  # "Tanzania United Republic of" -> "tanzania"
             code = index.get(folded.split(" ")[0])
         lookup[name] = code
@@ -330,3 +332,47 @@ def as_object(series: pd.Series) -> pd.Series:
 
 def nan_to_none(values: np.ndarray) -> np.ndarray:
     return np.where(pd.isna(values), None, values)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Berkeley project types (the type vocabulary OffsetsDB uses), keyed by project id
+# --------------------------------------------------------------------------------------------------------------
+
+BERKELEY_TYPES_FILE = REPO_ROOT / "data" / "reference" / "berkeley-project-types.json"
+TYPE_CATEGORY_FILE = REPO_ROOT / "data" / "reference" / "type-category-mapping.json"
+
+BERKELEY_ACTIVITY: dict[str, str] = {
+    "afforestation/reforestation": "ARR",
+    "improved forest management": "IFM",
+    "avoided forest conversion": "IFM",  # as activity_from_text: CAR/ACR avoided conversion is a forest protocol
+    "redd+": "REDD",
+    "wetland restoration": "WRC",
+    "avoided grassland conversion": "AGC",
+    "sustainable grassland management": "ALM",
+    "sustainable agriculture": "ALM",
+    "rice emission reductions": "ALM",
+    "nitrogen management": "ALM",
+    "improved irrigation management": "ALM",
+}
+"""Nature-based activity of the Berkeley types that are AFOLU land management (biochar, compost and feed
+additives are not: no land carbon stock is managed)."""
+
+
+@cache
+def _berkeley_tables() -> tuple[dict[str, str], dict[str, str]]:
+    types = json.loads(BERKELEY_TYPES_FILE.read_text(encoding="utf-8"))
+    categories = {k: v["category"] for k, v in json.loads(TYPE_CATEGORY_FILE.read_text(encoding="utf-8")).items()}
+    return types, categories
+
+
+def berkeley_project_types(project_id: pd.Series) -> pd.Series:
+    """Berkeley Carbon Trading Project type of each project id (``VCS1234`` -> ``redd+``), as CarbonPlan's
+    OffsetsDB assigns it; missing for projects Berkeley has not classified (mostly those listed after 2025)."""
+    types, _ = _berkeley_tables()
+    return project_id.map(types).astype(object).where(lambda s: s.notna(), None)
+
+
+def type_categories(project_type: pd.Series) -> pd.Series:
+    """OffsetsDB category (``forest``, ``land-use``, ``agriculture``, ``renewable-energy`` ...) of a Berkeley type."""
+    _, categories = _berkeley_tables()
+    return project_type.map(categories).astype(object).where(lambda s: s.notna(), None)

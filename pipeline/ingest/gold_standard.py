@@ -1,0 +1,425 @@
+"""Gold Standard (GS4GG): the projects export, issuances and retirements.
+
+Projects (``projects.csv``): the registry's "GSF Registry Projects Export" (every field quoted, multi-line
+``Description``) and CarbonPlan's ``gold-standard/projects.csv``. ``GSID`` is written ``GLD<gsid>``. The export
+has no crediting period or registration date (null). The activity comes from the Gold Standard project type
+(``A/R`` is ARR, the only land-use type GS lists), else the Berkeley project type (GS files rice, agriculture
+and some forestry projects under ``Other``), else the methodology.
+
+Credits, what we decided:
+
+- **Issuances** (``issuances.csv``): one ``issuance`` per row of ``Quantity`` credits on ``Issuance Date``
+  (ISO with microseconds), vintage ``Vintage``. ``Product Type`` is kept in ``product_type`` and must be VER,
+  PER or CER. **PERs** (planned emission reductions, forward-issued) are issued but not retirable: they are kept
+  and flagged by ``product_type = 'PER'``; scoring and the inventory exclude them.
+- **Retirements** (``retirements.csv``): ``Credit Status`` ``Retired`` is a ``retirement`` dated ``Retirement
+  Date``; ``Canceled`` is a ``cancellation`` (the export gives it no date: ``transaction_date`` is null, never
+  guessed from the issuance date). Two header variants are read: the current one (``Use Case``, ``Using
+  Entity``, ``Article Six Authorization``) and the older one (``Eligible for CORSIA?``, ``Retired for
+  CORSIA?``, ``CORSIA Authorisation``). ``Using Entity`` (else ``Aeroplane Operator Name``) is the beneficiary,
+  ``Use Case`` (else ``CORSIA`` when retired for CORSIA) the reason, ``Note`` the note.
+- **Flags**: ``Label`` lists the labels (``ICVCM CCP, Emission Reduction``): ``ICVCM CCP`` -> ``ccp_label``
+  (false when the column exists and the label is absent), ``Emission Removal`` / ``Emission Reduction`` ->
+  ``is_removal``. ``Article Six Authorization`` (or ``CORSIA Authorisation``) is kept as text; an authorization
+  sets ``corresponding_adjustment`` true, ``Not Applicable`` false. The export names no CORSIA phase
+  (``corsia_phase`` null); the older variant's ``Eligible for CORSIA?`` is kept in ``corsia_eligible``.
+- **Serials** ``GS1-1-UG-GS11236-16-2024-30307-1-19149`` are checked against the row where they have that shape:
+  another GSID, another vintage, or a range that does not hold ``Quantity`` credits rejects the record (CERs
+  carry CDM serials, which are not checked).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline.ingest import normalize
+from pipeline.ingest.dataset import DatasetLoad, finish, flag_duplicate_projects
+from pipeline.ingest.parsing import (
+    Column,
+    Layout,
+    RawTable,
+    RowChecks,
+    clean_text,
+    column,
+    dates,
+    fail_values,
+    parse_bool,
+    parse_int,
+    read_table,
+    registry_project_ids,
+    vintages,
+    whole_numbers,
+)
+from pipeline.ingest.schemas import CreditTransactionsSchema, ProjectsSchema
+from pipeline.registries import GOLD_STANDARD
+
+ISO_DATE = ("%Y-%m-%d", "ISO8601")
+PRODUCT_TYPES = ("VER", "PER", "CER")
+
+PROJECTS_LAYOUT = Layout(
+    "Gold Standard projects export (GSF Registry Projects Export)",
+    (
+        Column("gsid", ("GSID",)),
+        Column("name", ("Project Name",)),
+        Column("proponent", ("Project Developer Name", "Project Developer"), required=False),
+        Column("status", ("Status",)),
+        Column("sdgs", ("Sustainable Development Goals",), required=False),
+        Column("project_type", ("Project Type",)),
+        Column("country", ("Country",)),
+        Column("description", ("Description",), required=False),
+        Column("estimated_annual_credits", ("Estimated Annual Credits",), required=False),
+        Column("methodology", ("Methodology",), required=False),
+        Column("size", ("Size",), required=False),
+        Column("poa_type", ("Programme of Activities",), required=False),
+        Column("poa_gsid", ("POA GSID",), required=False),
+    ),
+)
+
+_CREDIT_COLUMNS = (
+    Column("vintage", ("Vintage",)),
+    Column("credit_status", ("Credit Status",)),
+    Column("quantity", ("Quantity",)),
+    Column("gsid", ("GSID",)),
+    Column("name", ("Project Name",), required=False),
+    Column("proponent", ("Project Developer",), required=False),
+    Column("country", ("Country",), required=False),
+    Column("project_type", ("Project Type",), required=False),
+    Column("methodology", ("Methodology",), required=False),
+    Column("poa_type", ("Programme of Activities",), required=False),
+    Column("poa_gsid", ("POA GSID",), required=False),
+    Column("product_type", ("Product Type",)),
+    Column("issuance_date", ("Issuance Date",)),
+    Column("monitoring_period_start", ("Monitoring Period Start",), required=False),
+    Column("monitoring_period_end", ("Monitoring Period End",), required=False),
+    Column("serial_number", ("Serial Number",)),
+    Column("label", ("Label",), required=False),
+    Column("article6_authorization", ("Article Six Authorization", "CORSIA Authorisation"), required=False),
+    Column("corsia_eligible", ("Eligible for CORSIA?", "Eligible for CORSIA"), required=False),
+)
+
+ISSUANCES_LAYOUT = Layout("Gold Standard issuances export", _CREDIT_COLUMNS)
+
+RETIREMENTS_LAYOUT = Layout(
+    "Gold Standard retirements export (current 'Use Case' or older 'Retired for CORSIA?' variant)",
+    (
+        *_CREDIT_COLUMNS,
+        Column("retirement_date", ("Retirement Date",)),
+        Column("note", ("Note",), required=False),
+        Column("aeroplane_operator", ("Aeroplane Operator Name",), required=False),
+        Column("use_case", ("Use Case",), required=False),
+        Column("using_entity", ("Using Entity",), required=False),
+        Column("retired_for_corsia", ("Retired for CORSIA?", "Retired for CORSIA"), required=False),
+    ),
+)
+
+SERIAL = r"^GS\d+-\d+-[A-Z]{2}-GS(\d+)-\d+-(\d{4})-\d+-(\d+)-(\d+)$"
+"""``GS1-1-<ISO2>-GS<gsid>-<scope>-<vintage>-<batch>-<from>-<to>``."""
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Projects
+# --------------------------------------------------------------------------------------------------------------
+
+GS_TYPE_ACTIVITY = {"A/R": "ARR"}
+"""Gold Standard's own project types name one land-use activity; the rest (``Energy Efficiency - Agriculture
+Sector``, ``Other`` ...) are left to the Berkeley type and the methodology."""
+
+GS_TYPE_BERKELEY = {
+    "A/R": "afforestation/reforestation",
+    "Wind": "wind",
+    "Geothermal": "geothermal",
+    "Small, Low - Impact Hydro": "hydropower",
+}
+"""Berkeley type of the Gold Standard types that name exactly one, for projects Berkeley has not classified."""
+
+
+def _without_placeholder(text: pd.Series, *placeholders: str) -> pd.Series:
+    folded = text.astype("string").str.casefold()
+    return text.where(~folded.isin([p.casefold() for p in placeholders]).fillna(False).astype(bool), None)
+
+
+def read_projects(path: Path) -> DatasetLoad:
+    """Gold Standard projects export -> ``projects`` rows (see the module docstring)."""
+    raw = read_table(path, PROJECTS_LAYOUT)
+    records = raw.records
+    checks = RowChecks(records.index)
+
+    project_id = registry_project_ids(checks, records["gsid"], GOLD_STANDARD.id_prefix, "GSID")
+    methodology = _without_placeholder(clean_text(column(records, "methodology")), "Not provided", "Other")
+    protocol, protocols = normalize.protocols(methodology)
+    status_raw = clean_text(records["status"])
+    country_raw = clean_text(records["country"])
+    country_code = normalize.country_codes(country_raw)
+    project_type_raw = clean_text(records["project_type"])
+    berkeley_type = normalize.berkeley_project_types(project_id)
+    registry_type = project_type_raw.map(GS_TYPE_BERKELEY)
+    project_type = normalize.as_object(normalize.first_non_null(berkeley_type, registry_type))
+    activity = normalize.as_object(
+        normalize.first_non_null(
+            project_type_raw.map(GS_TYPE_ACTIVITY),
+            berkeley_type.map(normalize.BERKELEY_ACTIVITY),
+            normalize.activities(protocol),
+        )
+    )
+    annual = whole_numbers(
+        checks, column(records, "estimated_annual_credits"), "estimated annual credits", required=False
+    )
+    poa_raw = _without_placeholder(clean_text(column(records, "poa_gsid")), "No POA")
+    poa_number, poa_bad = parse_int(poa_raw)
+    fail_values(checks, poa_bad.to_numpy(), poa_raw, "POA GSID {value} is not a GSID")
+    poa_id = (GOLD_STANDARD.id_prefix + poa_number.astype("string")).astype(object)
+
+    no_date = pd.Series(pd.NaT, index=records.index, dtype="datetime64[ns]")
+    projects = pd.DataFrame(
+        {
+            "project_id": project_id,
+            "registry": GOLD_STANDARD.key,
+            "name": clean_text(records["name"]),
+            "proponent": clean_text(column(records, "proponent")),
+            "status_raw": status_raw,
+            "status": normalize.statuses(status_raw),
+            "country_code": country_code,
+            "country": normalize.country_names(country_code, country_raw),
+            "methodology_raw": methodology,
+            "protocol": protocol,
+            "protocols": protocols,
+            "project_type_raw": project_type_raw,
+            "project_type": project_type,
+            "project_type_source": np.select(
+                [berkeley_type.notna(), registry_type.notna()], ["berkeley", "registry project type"], None
+            ),
+            "category": normalize.first_non_null(
+                normalize.type_categories(project_type), normalize.protocol_categories(protocol)
+            ),
+            "is_nature_based": activity.notna(),
+            "activity": activity,
+            "crediting_period_start": no_date,
+            "crediting_period_end": no_date,
+            "registration_date": no_date,
+            "estimated_annual_reductions": annual.astype("float64"),
+            "sdgs": clean_text(column(records, "sdgs")),
+            "size": clean_text(column(records, "size")),
+            "poa_type": clean_text(column(records, "poa_type")),
+            "poa_id": poa_id.where(poa_number.notna(), None),
+            "description": clean_text(column(records, "description")),
+            "project_url": (GOLD_STANDARD.project_url.split("{number}")[0] + project_id.str[3:]).where(
+                project_id.notna(), None
+            ),
+            "source_file": str(raw.path),
+            "source_line": records["source_line"],
+        }
+    )
+    flag_duplicate_projects(
+        projects,
+        checks,
+        compare=[
+            "name",
+            "proponent",
+            "status_raw",
+            "country",
+            "project_type_raw",
+            "methodology_raw",
+            "estimated_annual_reductions",
+            "poa_id",
+        ],
+    )
+    return finish(raw, GOLD_STANDARD.key, "projects", projects, checks, ProjectsSchema)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Credits
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _label_flags(label: pd.Series, column_present: bool) -> dict[str, pd.Series]:
+    """``ccp_label`` and ``is_removal`` from the comma-separated ``Label`` cell, once per distinct value."""
+    ccp, removal = {}, {}
+    for value in label.dropna().unique():
+        tags = [t.strip().casefold() for t in str(value).split(",")]
+        ccp[value] = any(t.startswith("icvcm ccp") for t in tags)
+        removal[value] = True if "emission removal" in tags else (False if "emission reduction" in tags else None)
+    absent_ccp = False if column_present else None
+    return {
+        "ccp_label": label.map(ccp).where(label.notna(), absent_ccp).astype("boolean"),
+        "is_removal": label.map(removal).where(label.notna(), None).astype("boolean"),
+    }
+
+
+def _authorization(text: pd.Series) -> pd.Series:
+    """Corresponding adjustment from ``Article Six Authorization``: authorized -> true, not -> false."""
+    folded = text.astype("string").str.casefold()
+    authorized = folded.str.contains("authori", regex=False) & ~folded.str.contains(r"\bnot\b|\bno\b|unauthori")
+    not_authorized = folded.isin(["not applicable", "no", "not authorized", "not authorised"])
+    result = pd.Series(pd.NA, index=text.index, dtype="boolean")
+    result[authorized.fillna(False).astype(bool)] = True
+    result[not_authorized.fillna(False).astype(bool)] = False
+    return result
+
+
+def _credits(raw: RawTable, checks: RowChecks, *, issuance_date_required: bool) -> pd.DataFrame:
+    """The columns issuances and retirements share, parsed strictly."""
+    records = raw.records
+    project_id = registry_project_ids(checks, records["gsid"], GOLD_STANDARD.id_prefix, "GSID")
+    vintage_number, vintage_bad = parse_int(records["vintage"])
+    fail_values(checks, vintage_bad.to_numpy(), records["vintage"], "vintage {value} is not a year")
+    checks.fail((vintage_number.isna() & ~vintage_bad).to_numpy(), "vintage is missing")
+    vintage = vintages(checks, vintage_number)
+    quantity = whole_numbers(checks, records["quantity"], "quantity", required=True)
+
+    product_type = clean_text(records["product_type"]).astype("string").str.upper()
+    fail_values(
+        checks,
+        (product_type.notna() & ~product_type.isin(PRODUCT_TYPES)).to_numpy(dtype=bool),
+        product_type,
+        f"product type {{value}} is not one of {', '.join(PRODUCT_TYPES)}",
+    )
+    checks.fail(product_type.isna().to_numpy(), "product type is missing")
+
+    serial = clean_text(records["serial_number"])
+    checks.fail(serial.isna().to_numpy(), "serial number is missing")
+    parts = serial.astype("string").str.extract(SERIAL)
+    shaped = parts[0].notna()
+    fail_values(
+        checks,
+        (shaped & project_id.notna() & (GOLD_STANDARD.id_prefix + parts[0].str.lstrip("0") != project_id))
+        .fillna(False)
+        .to_numpy(dtype=bool),
+        serial,
+        "serial number {value} names another GSID than the row's",
+    )
+    fail_values(
+        checks,
+        (shaped & vintage.notna() & (pd.to_numeric(parts[1]) != vintage)).fillna(False).to_numpy(dtype=bool),
+        serial,
+        "serial number {value} names another vintage than the row's",
+    )
+    block_size = pd.to_numeric(parts[3]) - pd.to_numeric(parts[2]) + 1
+    fail_values(
+        checks,
+        (shaped & quantity.notna() & (block_size != quantity)).fillna(False).to_numpy(dtype=bool),
+        serial,
+        "serial range {value} does not hold Quantity credits",
+    )
+
+    issued_on = dates(
+        checks,
+        records["issuance_date"],
+        "issuance date",
+        ISO_DATE,
+        "YYYY-MM-DD[Thh:mm:ss]",
+        required=issuance_date_required,
+    )
+    period_start = dates(
+        checks, column(records, "monitoring_period_start"), "monitoring period start", ISO_DATE, "YYYY-MM-DD"
+    )
+    period_end = dates(
+        checks, column(records, "monitoring_period_end"), "monitoring period end", ISO_DATE, "YYYY-MM-DD"
+    )
+    fail_values(
+        checks,
+        (period_start > period_end).to_numpy(),
+        period_start.dt.strftime("%Y-%m-%d"),
+        "monitoring period starts {value} after it ends",
+    )
+    corsia_raw = clean_text(column(records, "corsia_eligible"))
+    corsia_eligible, corsia_bad = parse_bool(corsia_raw)
+    fail_values(checks, corsia_bad.to_numpy(), corsia_raw, "Eligible for CORSIA? {value} is not yes or no")
+    article6_raw = column(records, "article6_authorization")
+    article6 = clean_text(article6_raw)
+    label = clean_text(column(records, "label"))
+
+    return pd.DataFrame(
+        {
+            "project_id": project_id,
+            "registry": GOLD_STANDARD.key,
+            "vintage": vintage,
+            "quantity": quantity,
+            "serial_number": serial,
+            "buffer_quantity": pd.Series(pd.NA, index=records.index, dtype="Int64"),
+            "methodology_version": None,
+            "product_type": normalize.as_object(product_type),
+            **_label_flags(label, "label" in records),
+            "corsia_phase": None,
+            "corsia_eligible": corsia_eligible,
+            "corresponding_adjustment": _authorization(article6_raw.astype("string").str.strip()),
+            "article6_authorization": article6,
+            "is_reversible": pd.Series(pd.NA, index=records.index, dtype="boolean"),
+            "additional_certifications": label,
+            "issuance_date": issued_on,
+            "monitoring_period_start": period_start,
+            "monitoring_period_end": period_end,
+            "source_file": str(raw.path),
+            "source_line": records["source_line"],
+        }
+    )
+
+
+def read_issuances(path: Path) -> DatasetLoad:
+    """Gold Standard issuances -> ``credits`` issuance rows (PERs kept, flagged by ``product_type``)."""
+    raw = read_table(path, ISSUANCES_LAYOUT)
+    checks = RowChecks(raw.records.index)
+    credits = _credits(raw, checks, issuance_date_required=True)
+    credits = credits.assign(
+        transaction_type="issuance",
+        transaction_date=credits["issuance_date"],
+        retirement_beneficiary=None,
+        retirement_reason=None,
+        retirement_note=None,
+    )
+    return finish(raw, GOLD_STANDARD.key, "issuances", credits, checks, CreditTransactionsSchema)
+
+
+RETIREMENT_STATUSES = {"retired": "retirement", "canceled": "cancellation", "cancelled": "cancellation"}
+
+
+def read_retirements(path: Path) -> DatasetLoad:
+    """Gold Standard retirements (both header variants) -> ``credits`` retirement and cancellation rows."""
+    raw = read_table(path, RETIREMENTS_LAYOUT)
+    records = raw.records
+    checks = RowChecks(records.index)
+    credits = _credits(raw, checks, issuance_date_required=False)
+
+    status = clean_text(records["credit_status"])
+    transaction_type = status.astype("string").str.casefold().map(RETIREMENT_STATUSES)
+    fail_values(
+        checks,
+        (status.notna() & transaction_type.isna()).to_numpy(),
+        status,
+        "credit status {value} is neither Retired nor Canceled",
+    )
+    checks.fail(status.isna().to_numpy(), "credit status is missing")
+    retired_on = dates(checks, records["retirement_date"], "retirement date", ISO_DATE, "YYYY-MM-DD")
+    checks.fail(
+        ((transaction_type == "retirement") & retired_on.isna() & clean_text(records["retirement_date"]).isna())
+        .fillna(False)
+        .to_numpy(dtype=bool),
+        "retirement date is missing for retired credits",
+    )
+
+    retired_for_corsia, corsia_bad = parse_bool(clean_text(column(records, "retired_for_corsia")))
+    fail_values(
+        checks,
+        corsia_bad.to_numpy(),
+        column(records, "retired_for_corsia"),
+        "Retired for CORSIA? {value} is not yes or no",
+    )
+    reason = normalize.first_non_null(
+        clean_text(column(records, "use_case")),
+        pd.Series(np.where(retired_for_corsia.fillna(False).astype(bool), "CORSIA", None), index=records.index),
+    )
+    credits = credits.assign(
+        transaction_type=normalize.as_object(transaction_type),
+        transaction_date=retired_on,
+        retirement_beneficiary=normalize.first_non_null(
+            clean_text(column(records, "using_entity")), clean_text(column(records, "aeroplane_operator"))
+        ),
+        retirement_reason=normalize.as_object(reason),
+        retirement_note=clean_text(column(records, "note")),
+    )
+    return finish(raw, GOLD_STANDARD.key, "retirements", credits, checks, CreditTransactionsSchema)
+
+
+DATASETS = {"projects": read_projects, "issuances": read_issuances, "retirements": read_retirements}

@@ -1,0 +1,380 @@
+"""Verra (VCS): the projects export and the VCU (transactions) export.
+
+Projects (``projects.csv`` / ``projects.xlsx``): Verra's "Projects" search export ``allprojects.csv`` in every
+snapshot variant (2023 LF without thousands separators, 2024+ CRLF with quoted ``"2,625,935"``), the XLSX export
+(sheet ``Results``, real dates and numbers) and CarbonPlan's ``verra/projects.csv``. ``ID`` is Verra's integer
+id, written ``VCS<id>``. ``AFOLU Activities`` is multi-valued (``ARR; WRC``): the first is the project's
+``activity``, all are kept in ``afolu_activities``; a code outside Verra's six rejects the record. Without an
+AFOLU activity the Berkeley project type, then the methodology (for AFOLU-sector projects), gives the activity.
+
+Transactions (``transactions.csv``, the VCU export ``vcus.csv``): one row per serial block, and Verra issues on
+a rolling basis, so the export has no issuance rows. What we decided:
+
+- **Retirements.** A block with a ``Retirement/Cancellation Date`` is one ``retirement`` of ``Quantity Issued``
+  credits on that date. Verra does not distinguish retirements from cancellations; both are ``retirement``.
+- **Issuances** are reconstructed: the blocks of one project, vintage period and ``Total Vintage Quantity``
+  are one issuance of ``Total Vintage Quantity`` credits, dated at the group's first ``Issuance Date``
+  (CarbonPlan's rule). Held blocks (no retirement date) only count towards their issuance. The issuance row
+  is attributed to the group's earliest block (its line). Blocks that add up to more than their ``Total
+  Vintage Quantity`` contradict the export and are all rejected, so per issuance issued >= retired holds.
+- **Vintage** is the year of ``Vintage Start``: a vintage period spanning two years (``2011-07-01`` to
+  ``2012-04-15``) is assigned to the earliest vintage; both dates are kept (``vintage_start``, ``vintage_end``).
+- **Serials** (``<batch>-<from>-<to>-...-<project>-<DDMMYYYY>-<DDMMYYYY>-<flag>``) are checked against the row:
+  a serial naming another project, a block size different from ``Quantity Issued``, or a serial that is not a
+  VCU serial at all (a shifted column) rejects the record.
+- **Flags** come from ``Additional Certifications``, which lists the labels of the block: ``ICVCM CCP`` ->
+  ``ccp_label``; ``CORSIA – Pilot Phase ...`` / ``CORSIA - First Phase ...`` -> ``corsia_phase``
+  (``pilot``, ``first``); ``Article 6 Authorized – ...`` -> ``corresponding_adjustment`` (an authorization
+  commits the host country to the adjustment); ``Carbon Dioxide Removals`` / ``GHG Emissions Reductions`` ->
+  ``is_removal``. A label that is absent is false when the column exists (null when the export dropped it);
+  ``is_removal`` is null when neither tag is present. The export says nothing about reversibility.
+- Beneficiary, reason and details of the retirement fill ``retirement_beneficiary/reason/note``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline.ingest import normalize
+from pipeline.ingest.dataset import DatasetLoad, finish, flag_duplicate_projects
+from pipeline.ingest.parsing import (
+    Column,
+    Layout,
+    RowChecks,
+    clean_text,
+    column,
+    dates,
+    fail_values,
+    read_table,
+    registry_project_ids,
+    vintages,
+    whole_numbers,
+)
+from pipeline.ingest.schemas import CreditTransactionsSchema, ProjectsSchema
+from pipeline.registries import VERRA
+
+ISO_DATE = ("%Y-%m-%d", "ISO8601")
+
+PROJECTS_LAYOUT = Layout(
+    "Verra projects export (allprojects.csv, or .xlsx sheet 'Results')",
+    (
+        Column("id", ("ID",)),
+        Column("name", ("Name",)),
+        Column("proponent", ("Proponent",), required=False),
+        Column("project_type", ("Project Type",)),
+        Column("afolu_activities", ("AFOLU Activities",), required=False),
+        Column("methodology", ("Methodology",)),
+        Column("status", ("Status",)),
+        Column("country", ("Country/Area",)),
+        Column("estimated_annual_reductions", ("Estimated Annual Emission Reductions",), required=False),
+        Column("region", ("Region",), required=False),
+        Column("registration_date", ("Project Registration Date",), required=False),
+        Column("crediting_period_start", ("Crediting Period Start Date",), required=False),
+        Column("crediting_period_end", ("Crediting Period End Date",), required=False),
+    ),
+    sheet="Results",
+)
+
+TRANSACTIONS_LAYOUT = Layout(
+    "Verra VCU export (vcus.csv / transactions.csv)",
+    (
+        Column("issuance_date", ("Issuance Date",)),
+        Column("sdgs", ("Sustainable Development Goals",), required=False),
+        Column("vintage_start", ("Vintage Start",)),
+        Column("vintage_end", ("Vintage End",)),
+        Column("id", ("ID",)),
+        Column("name", ("Name",), required=False),
+        Column("country", ("Country/Area",), required=False),
+        Column("project_type", ("Project Type",), required=False),
+        Column("methodology", ("Methodology",), required=False),
+        Column("total_vintage_quantity", ("Total Vintage Quantity",)),
+        Column("quantity", ("Quantity Issued",)),
+        Column("serial_number", ("Serial Number",)),
+        Column("additional_certifications", ("Additional Certifications",), required=False),
+        Column("retirement_date", ("Retirement/Cancellation Date",)),
+        Column("retirement_beneficiary", ("Retirement Beneficiary",), required=False),
+        Column("retirement_reason", ("Retirement Reason",), required=False),
+        Column("retirement_note", ("Retirement Details",), required=False),
+    ),
+)
+
+AFOLU_SECTOR = "Agriculture Forestry and Other Land Use"
+ACTIVITY_TYPE = {
+    "ARR": "afforestation/reforestation",
+    "IFM": "improved forest management",
+    "REDD": "redd+",
+    "WRC": "wetland restoration",
+}
+"""Berkeley type of the AFOLU activities that name exactly one, for projects Berkeley has not classified (ALM
+covers several Berkeley types)."""
+SERIAL = r"^(\d+)-(\d+)-(\d+)-[A-Z0-9-]+?-(\d+)-(\d{8})-(\d{8})-\d+$"
+"""``<batch>-<from>-<to>-VCS-VCU-<n>-VER-<ISO2>-<scope>-<project>-<DDMMYYYY>-<DDMMYYYY>-<flag>`` and the older
+``4147-176338408-176338907-VCU-016-MER-AU-14-641-16042012-15042013-0``."""
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Projects
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _afolu_activities(raw: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """(first activity, all activities ``;``-joined, unknown codes text) from ``ARR; WRC``-style cells,
+    computed once per distinct value."""
+    first, every, unknown = {}, {}, {}
+    for value in raw.dropna().unique():
+        codes = [c.strip() for c in str(value).split(";") if c.strip()]
+        mapped = [normalize.VERRA_AFOLU.get(c.upper()) for c in codes]
+        first[value] = next((m for m in mapped if m), None)
+        every[value] = ";".join(m for m in mapped if m) or None
+        unknown[value] = ", ".join(c for c, m in zip(codes, mapped, strict=True) if m is None) or None
+    return tuple(raw.map(lookup).astype(object).where(raw.notna(), None) for lookup in (first, every, unknown))
+
+
+def read_projects(path: Path) -> DatasetLoad:
+    """Verra projects export -> ``projects`` rows (see the module docstring)."""
+    raw = read_table(path, PROJECTS_LAYOUT)
+    records = raw.records
+    checks = RowChecks(records.index)
+
+    project_id = registry_project_ids(checks, records["id"], VERRA.id_prefix)
+    methodology = clean_text(records["methodology"])
+    protocol, protocols = normalize.protocols(methodology)
+    status_raw = clean_text(records["status"])
+    country_raw = clean_text(records["country"])
+    country_code = normalize.country_codes(country_raw)
+    project_type_raw = clean_text(records["project_type"])
+
+    afolu_raw = clean_text(column(records, "afolu_activities"))
+    afolu_first, afolu_all, afolu_unknown = _afolu_activities(afolu_raw)
+    fail_values(
+        checks,
+        afolu_unknown.notna().to_numpy(),
+        afolu_unknown,
+        f"AFOLU activity {{value}} is not one of {', '.join(normalize.VERRA_AFOLU.values())}",
+    )
+
+    berkeley_type = normalize.berkeley_project_types(project_id)
+    in_afolu_sector = project_type_raw.isna() | project_type_raw.str.contains(AFOLU_SECTOR, regex=False).fillna(False)
+    from_protocol = normalize.activities(protocol).where(in_afolu_sector.astype(bool), None)
+    activity = normalize.first_non_null(afolu_first, berkeley_type.map(normalize.BERKELEY_ACTIVITY), from_protocol)
+    activity = normalize.as_object(activity)
+    activity_type = afolu_first.map(ACTIVITY_TYPE)
+    project_type = normalize.as_object(normalize.first_non_null(berkeley_type, activity_type))
+
+    start = dates(checks, column(records, "crediting_period_start"), "crediting period start", ISO_DATE, "YYYY-MM-DD")
+    end = dates(checks, column(records, "crediting_period_end"), "crediting period end", ISO_DATE, "YYYY-MM-DD")
+    inverted = (start > end).to_numpy()
+    fail_values(checks, inverted, start.dt.strftime("%Y-%m-%d"), "crediting period starts {value} after it ends")
+    registration = dates(checks, column(records, "registration_date"), "registration date", ISO_DATE, "YYYY-MM-DD")
+    annual = whole_numbers(
+        checks, column(records, "estimated_annual_reductions"), "estimated annual emission reductions", required=False
+    )
+
+    projects = pd.DataFrame(
+        {
+            "project_id": project_id,
+            "registry": VERRA.key,
+            "name": clean_text(records["name"]),
+            "proponent": clean_text(column(records, "proponent")),
+            "status_raw": status_raw,
+            "status": normalize.statuses(status_raw),
+            "country_code": country_code,
+            "country": normalize.country_names(country_code, country_raw),
+            "region": clean_text(column(records, "region")),
+            "methodology_raw": methodology,
+            "protocol": protocol,
+            "protocols": protocols,
+            "project_type_raw": project_type_raw,
+            "project_type": project_type,
+            "project_type_source": np.select(
+                [berkeley_type.notna(), activity_type.notna()], ["berkeley", "registry AFOLU activity"], None
+            ),
+            "category": normalize.first_non_null(
+                normalize.type_categories(project_type), normalize.protocol_categories(protocol)
+            ),
+            "is_nature_based": activity.notna(),
+            "activity": activity,
+            "afolu_activities": afolu_all,
+            "crediting_period_start": start,
+            "crediting_period_end": end,
+            "registration_date": registration,
+            "estimated_annual_reductions": annual.astype("float64"),
+            "project_url": VERRA.project_url.split("{number}")[0] + project_id.str[3:],
+            "source_file": str(raw.path),
+            "source_line": records["source_line"],
+        }
+    )
+    projects["project_url"] = projects["project_url"].where(project_id.notna(), None)
+    flag_duplicate_projects(
+        projects,
+        checks,
+        compare=[
+            "name",
+            "proponent",
+            "status_raw",
+            "country",
+            "methodology_raw",
+            "afolu_activities",
+            "crediting_period_start",
+            "crediting_period_end",
+            "estimated_annual_reductions",
+        ],
+    )
+    return finish(raw, VERRA.key, "projects", projects, checks, ProjectsSchema)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Transactions (VCU export)
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _certification_flags(certifications: pd.Series, column_present: bool) -> dict[str, pd.Series]:
+    """Credit flags from ``Additional Certifications`` (see the module docstring), once per distinct value."""
+    lookups: dict[str, dict] = {"ccp_label": {}, "corsia_phase": {}, "corresponding_adjustment": {}, "is_removal": {}}
+    for value in certifications.dropna().unique():
+        tags = [t.strip() for t in str(value).split(";")]
+        folded = [t.casefold() for t in tags]
+        corsia = [t for t in folded if t.startswith("corsia")]
+        phases = [
+            p for p, word in (("pilot", "pilot phase"), ("first", "first phase")) if any(word in t for t in corsia)
+        ]
+        lookups["ccp_label"][value] = any(t.startswith("icvcm ccp") for t in folded)
+        lookups["corsia_phase"][value] = ";".join(phases) or None
+        lookups["corresponding_adjustment"][value] = any(t.startswith("article 6 authori") for t in folded)
+        removal = any(t.startswith("carbon dioxide removal") for t in folded)
+        reduction = any(t.startswith("ghg emission") for t in folded)
+        lookups["is_removal"][value] = True if removal else (False if reduction else None)
+
+    def label(lookup: dict, absent: object) -> pd.Series:
+        mapped = certifications.map(lookup)
+        return mapped.where(certifications.notna(), absent if column_present else None)
+
+    return {
+        "ccp_label": label(lookups["ccp_label"], False).astype("boolean"),
+        "corsia_phase": normalize.as_object(label(lookups["corsia_phase"], None)),
+        "corresponding_adjustment": label(lookups["corresponding_adjustment"], False).astype("boolean"),
+        "is_removal": label(lookups["is_removal"], None).astype("boolean"),
+    }
+
+
+def read_transactions(path: Path) -> DatasetLoad:
+    """Verra VCU export -> ``credits`` rows: reconstructed issuances and one retirement per retired serial
+    block (see the module docstring for the decisions)."""
+    raw = read_table(path, TRANSACTIONS_LAYOUT)
+    records = raw.records
+    checks = RowChecks(records.index)
+
+    project_id = registry_project_ids(checks, records["id"], VERRA.id_prefix)
+    issued_on = dates(checks, records["issuance_date"], "issuance date", ISO_DATE, "YYYY-MM-DD", required=True)
+    vintage_start = dates(checks, records["vintage_start"], "vintage start", ISO_DATE, "YYYY-MM-DD", required=True)
+    vintage_end = dates(checks, records["vintage_end"], "vintage end", ISO_DATE, "YYYY-MM-DD", required=True)
+    fail_values(
+        checks,
+        (vintage_start > vintage_end).to_numpy(),
+        vintage_start.dt.strftime("%Y-%m-%d"),
+        "vintage period starts {value} after it ends",
+    )
+    vintage = vintages(checks, vintage_start.dt.year.astype("Int64"))
+    vintage_total = whole_numbers(checks, records["total_vintage_quantity"], "total vintage quantity", required=True)
+    quantity = whole_numbers(checks, records["quantity"], "quantity", required=True)
+    fail_values(
+        checks,
+        (quantity > vintage_total).fillna(False).to_numpy(dtype=bool),
+        quantity.astype("string"),
+        "serial block of {value} credits is larger than its total vintage quantity",
+    )
+    retired_on = dates(checks, records["retirement_date"], "retirement/cancellation date", ISO_DATE, "YYYY-MM-DD")
+    fail_values(
+        checks,
+        (retired_on < issued_on).to_numpy(),
+        retired_on.dt.strftime("%Y-%m-%d"),
+        "retired on {value}, before the block was issued",
+    )
+
+    serial = clean_text(records["serial_number"])
+    parts = serial.astype("string").str.extract(SERIAL)
+    not_serial = serial.notna() & parts[0].isna()
+    fail_values(checks, not_serial.to_numpy(), serial, "serial number {value} is not a Verra VCU serial")
+    checks.fail(serial.isna().to_numpy(), "serial number is missing")
+    serial_project = VERRA.id_prefix + parts[3].str.lstrip("0")
+    fail_values(
+        checks,
+        (parts[3].notna() & project_id.notna() & (serial_project != project_id)).fillna(False).to_numpy(dtype=bool),
+        serial,
+        "serial number {value} names another project than the row's ID",
+    )
+    block_size = pd.to_numeric(parts[2]) - pd.to_numeric(parts[1]) + 1
+    fail_values(
+        checks,
+        (parts[0].notna() & quantity.notna() & (block_size != quantity)).fillna(False).to_numpy(dtype=bool),
+        serial,
+        "serial range {value} does not hold Quantity Issued credits",
+    )
+
+    certifications = clean_text(column(records, "additional_certifications"))
+    flags = _certification_flags(certifications, "additional_certifications" in records)
+    blocks = pd.DataFrame(
+        {
+            "project_id": project_id,
+            "registry": VERRA.key,
+            "vintage": vintage,
+            "vintage_start": vintage_start,
+            "vintage_end": vintage_end,
+            "issuance_date": issued_on,
+            "serial_number": serial,
+            "buffer_quantity": pd.Series(pd.NA, index=records.index, dtype="Int64"),
+            "methodology_version": None,
+            "product_type": None,
+            **flags,
+            "is_reversible": pd.Series(pd.NA, index=records.index, dtype="boolean"),
+            "additional_certifications": certifications,
+            "source_file": str(raw.path),
+            "source_line": records["source_line"],
+        }
+    )
+
+    # Issuances: one per (project, vintage period, total vintage quantity) among blocks that parsed cleanly.
+    valid = (checks.reasons() == "").to_numpy()
+    group_keys = ["project_id", "vintage_start", "vintage_end", "total_vintage_quantity"]
+    grouped = blocks.assign(total_vintage_quantity=vintage_total, quantity=quantity, record=np.arange(len(blocks)))
+    grouped = grouped.loc[valid].sort_values(["issuance_date", "source_line"], kind="stable")
+    in_blocks = grouped.groupby(group_keys, sort=False)["quantity"].transform("sum")
+    overdrawn = in_blocks > grouped["total_vintage_quantity"]
+    if overdrawn.any():
+        over = np.zeros(len(blocks), dtype=bool)
+        over[grouped.loc[overdrawn, "record"].to_numpy()] = True
+        checks.fail(
+            over,
+            "the serial blocks of this project and vintage period hold more credits than its Total Vintage Quantity",
+        )
+        grouped = grouped.loc[~overdrawn]
+    firsts = grouped.drop_duplicates(group_keys, keep="first")
+    issuances = blocks.iloc[firsts["record"].to_numpy()].assign(
+        transaction_type="issuance",
+        quantity=firsts["total_vintage_quantity"].to_numpy(),
+        transaction_date=firsts["issuance_date"].to_numpy(),
+        serial_number=None,
+        retirement_beneficiary=None,
+        retirement_reason=None,
+        retirement_note=None,
+    )
+
+    retired = retired_on.notna().to_numpy()
+    retirements = blocks.loc[retired].assign(
+        transaction_type="retirement",
+        quantity=quantity[retired],
+        transaction_date=retired_on[retired],
+        retirement_beneficiary=clean_text(column(records, "retirement_beneficiary"))[retired],
+        retirement_reason=clean_text(column(records, "retirement_reason"))[retired],
+        retirement_note=clean_text(column(records, "retirement_note"))[retired],
+    )
+
+    credits = pd.concat([issuances, retirements], ignore_index=True)
+    record_of_row = np.concatenate([firsts["record"].to_numpy(), np.flatnonzero(retired)]).astype(np.int64)
+    return finish(raw, VERRA.key, "transactions", credits, checks, CreditTransactionsSchema, record_of_row)
+
+
+DATASETS = {"projects": read_projects, "transactions": read_transactions}
