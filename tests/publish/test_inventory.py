@@ -89,7 +89,8 @@ def test_reconciliation_passes_on_the_built_inventory(paths):
     [
         ("UPDATE eligible_inventory SET available = available + 1 WHERE project_id = 'CAR1745'",
          "available is not issued - retired - cancelled"),
-        ("UPDATE eligible_inventory SET issued = issued - 5 WHERE project_id = 'ART102'", "issued differs from credits"),
+        ("UPDATE eligible_inventory SET issued = issued - 5 WHERE project_id = 'ART102'",
+         "issued differs from credits"),
         ("DELETE FROM eligible_inventory WHERE project_id = 'CAR1749'", "eligible with credits left but missing"),
         ("INSERT INTO eligible_inventory SELECT * FROM eligible_inventory WHERE project_id = 'ACR701'",
          "duplicate project-vintage"),
