@@ -14,6 +14,7 @@ without any, the files directly in the registry folder are read.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import date
 from pathlib import Path
@@ -62,3 +63,17 @@ def latest_snapshot(raw_dir: Path, registry: str) -> Path | None:
     if registry_dir.is_dir() and _has_files(registry_dir):
         return registry_dir
     return None
+
+
+def snapshot_fingerprint(raw_dir: Path, registry: str) -> str | None:
+    """A cheap identity of what ingest would read for ``registry`` now: the folder and every file's name,
+    size and modification time. It changes when a new snapshot lands or a file is replaced in place;
+    None when there is nothing to read."""
+    folder = latest_snapshot(raw_dir, registry)
+    if folder is None:
+        return None
+    digest = hashlib.sha256(folder.name.encode())
+    for path in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")):
+        stat = path.stat()
+        digest.update(f"\0{path.name}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
+    return f"{folder.name}:{digest.hexdigest()[:16]}"

@@ -1,0 +1,89 @@
+"""A real HTTP server on 127.0.0.1 serving registry export files and the ways registries fail."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+HTML_ERROR_PAGE = (
+    b"<!DOCTYPE html>\n<html><head><title>Service Unavailable</title></head>"
+    b"<body><h1>The registry is down for maintenance</h1></body></html>\n"
+)
+
+
+@dataclass
+class Route:
+    body: bytes = b""
+    status: int = 200
+    content_type: str = "text/csv"
+    declared_length: int | None = None
+    """Content-Length sent; larger than the body makes a truncated response."""
+    delay_seconds: float = 0.0
+    """Sleep before answering (a slow server)."""
+    fail_first: int = 0
+    """Answer 503 to the first n requests, then serve normally (a flaky server)."""
+
+
+@dataclass
+class RegistryServer:
+    """Routes by path; ``hits`` counts requests per path. Use as a context manager."""
+
+    routes: dict[str, Route] = field(default_factory=dict)
+    hits: Counter = field(default_factory=Counter)
+    released: threading.Event = field(default_factory=threading.Event)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}{path}"
+
+    def serve_file(self, path: str, file: Path, content_type: str = "text/csv") -> str:
+        self.routes[path] = Route(body=file.read_bytes(), content_type=content_type)
+        return self.url(path)
+
+    def __enter__(self) -> RegistryServer:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server's naming)
+                server.hits[self.path] += 1
+                route = server.routes.get(self.path)
+                if route is None:
+                    self.send_error(404, "no such export")
+                    return
+                if route.delay_seconds:
+                    server.released.wait(route.delay_seconds)
+                if server.hits[self.path] <= route.fail_first:
+                    self.send_error(503, "try again later")
+                    return
+                self.send_response(route.status)
+                self.send_header("Content-Type", route.content_type)
+                length = route.declared_length if route.declared_length is not None else len(route.body)
+                self.send_header("Content-Length", str(length))
+                self.end_headers()
+                try:
+                    self.wfile.write(route.body)
+                    self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                self.close_connection = True
+
+            do_POST = do_GET  # noqa: N815
+
+            def log_message(self, *args):
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.released.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+        time.sleep(0)  # let released handler threads finish writing
