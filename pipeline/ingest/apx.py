@@ -1,0 +1,230 @@
+"""What the three APX-hosted registries' exports share (ACR, Climate Action Reserve, ART TREES).
+
+APX serves all three registries from one platform, so their CSV exports look alike:
+
+- a trailing comma on every line, i.e. an empty last header (``Unnamed: N`` once pandas re-saved the file):
+  the layouts never name it and :func:`~pipeline.ingest.parsing.map_columns` ignores it;
+- US dates, with or without a time of day, in the same file: ``3/24/2026 9:08:01 PM``, ``1/15/2020``,
+  ``03/09/2026`` (:data:`DATE_FORMATS`);
+- serial ranges ``<block prefix>-<first> to <last>`` whose prefix names the project and usually the vintage
+  (``ACR-US-1185-2025-3078-1 to 85847``, ``CAR-1-US-1480-46-1156-FL-2026-10272-852724 to 860723``,
+  ``ART-GY-102-2021-11-2759599 to 2760598``): :func:`serial_ranges` checks them against the row;
+- ``Yes`` / ``No`` / blank flags (:func:`yes_no`) and SDG lists (``03: Good Health…;06: …``, CAR ``2. Zero
+  Hunger;3. …``; :func:`sdg_numbers`).
+
+:func:`credit_rows` builds a frame with every ``credits`` contract column, so each reader states only what
+its export carries and everything else is explicitly missing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pipeline.ingest import normalize
+from pipeline.ingest.normalize import as_object
+from pipeline.ingest.parsing import RowChecks, clean_text, dates, fail_values, parse_bool
+from pipeline.ingest.schemas import CreditTransactionsSchema
+
+DATE_FORMATS = ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M")
+DATE_EXPECTED = "M/D/YYYY, optionally with h:mm:ss AM/PM"
+
+
+def apx_dates(checks: RowChecks, raw: pd.Series, what: str, *, required: bool = False) -> pd.Series:
+    """US-style APX dates (see :data:`DATE_FORMATS`); a value in any other form rejects the record."""
+    return dates(checks, raw, what, DATE_FORMATS, DATE_EXPECTED, required=required)
+
+
+def yes_no(checks: RowChecks, raw: pd.Series, what: str, *, blank: bool | None, present: bool = True) -> pd.Series:
+    """A ``Yes``/``No`` flag column as nullable booleans.
+
+    APX exports write only the positive case for labels such as ``CCP Approved`` and leave the cell blank
+    otherwise, so ``blank`` says what a blank cell means for this column (``False``, or ``None`` for
+    unknown). A column the export dropped (``present=False``) is unknown everywhere. Any other text rejects
+    the record instead of being read as either answer."""
+    values, bad = parse_bool(raw)
+    fail_values(checks, bad.to_numpy(), raw, f"{what} {{value}} is not Yes or No")
+    if not present:
+        return pd.Series(pd.NA, index=raw.index, dtype="boolean")
+    if blank is not None:
+        values = values.fillna(blank).where(~bad, pd.NA)
+    return values.astype("boolean")
+
+
+def corsia_phases(pilot: pd.Series, first: pd.Series) -> pd.Series:
+    """``pilot``, ``first`` or ``pilot;first`` from the two CORSIA compliance-period eligibility flags."""
+    pilot_text = np.where(pilot.fillna(False).to_numpy(dtype=bool), "pilot", "")
+    first_text = np.where(first.fillna(False).to_numpy(dtype=bool), "first", "")
+    joined = pd.Series(
+        np.char.strip(np.char.add(np.char.add(pilot_text, ";"), first_text).astype(str), ";"), index=pilot.index
+    )
+    return as_object(joined.where(joined != "", None))
+
+
+@dataclass(frozen=True)
+class SerialFormat:
+    """A registry's serial-block prefix: a regex with named groups ``project`` and optionally ``vintage``,
+    matched against the part before ``-<first> to <last>``."""
+
+    registry_name: str
+    prefix_pattern: str
+    example: str
+
+
+_RANGE = r"^(?P<prefix>.+)-(?P<first>\d+) to (?P<last>\d+)$"
+
+
+def serial_ranges(
+    checks: RowChecks,
+    raw: pd.Series,
+    fmt: SerialFormat,
+    *,
+    quantity: pd.Series,
+    project_number: pd.Series,
+    vintage: pd.Series | None = None,
+    required: bool = True,
+) -> pd.Series:
+    """Check each serial range against its row and return the cleaned serials.
+
+    Rejects (in plain words) a serial that is not ``<prefix>-<first> to <last>`` in ``fmt``, a range whose
+    size differs from the row's quantity, and a prefix naming another project or vintage than the row's:
+    any of these means a shifted column or a corrupted record, never something to guess around."""
+    serial = clean_text(raw)
+    text = serial.astype("string")
+    parts = text.str.extract(_RANGE)
+    prefix = parts["prefix"].str.extract(fmt.prefix_pattern)
+    if "vintage" not in prefix:
+        prefix["vintage"] = pd.NA
+    malformed = serial.notna() & (parts["prefix"].isna() | prefix["project"].isna())
+    fail_values(
+        checks,
+        malformed.to_numpy(),
+        serial,
+        f"serial number {{value}} is not a {fmt.registry_name} serial range (expected e.g. '{fmt.example}')",
+    )
+    if required:
+        checks.fail(serial.isna().to_numpy(), "serial number is missing")
+    ok = ~malformed & serial.notna()
+
+    first = pd.to_numeric(parts["first"], errors="coerce")
+    last = pd.to_numeric(parts["last"], errors="coerce")
+    size = last - first + 1
+    wrong_size = (ok & quantity.notna() & (size != quantity.astype("Float64"))).fillna(False)
+    fail_values(
+        checks, wrong_size.to_numpy(dtype=bool), serial, "serial range {value} does not hold the row's quantity"
+    )
+    serial_project = pd.to_numeric(prefix["project"], errors="coerce").astype("Int64")
+    other_project = (ok & project_number.notna() & (serial_project != project_number)).fillna(False)
+    fail_values(
+        checks, other_project.to_numpy(dtype=bool), serial, "serial number {value} names another project than the row"
+    )
+    if vintage is not None:
+        serial_vintage = pd.to_numeric(prefix["vintage"], errors="coerce").astype("Int64")
+        other_vintage = (ok & vintage.notna() & serial_vintage.notna() & (serial_vintage != vintage)).fillna(False)
+        fail_values(
+            checks,
+            other_vintage.to_numpy(dtype=bool),
+            serial,
+            "serial number {value} names another vintage than the row",
+        )
+    return serial
+
+
+def project_numbers(project_id: pd.Series) -> pd.Series:
+    """The number of a harmonized id (``ACR885`` -> 885), to compare with the project named in a serial."""
+    return pd.to_numeric(project_id.astype("string").str.extract(r"(\d+)$")[0], errors="coerce").astype("Int64")
+
+
+_SDG = re.compile(r"(?:^|;)\s*0*(\d{1,2})\s*[:.]")
+
+
+def sdg_numbers(raw: pd.Series) -> pd.Series:
+    """SDG numbers ``;``-joined (``03: Good Health…;13: Climate Action`` -> ``3;13``), once per distinct value."""
+    text = clean_text(raw)
+    lookup = {
+        value: ";".join(dict.fromkeys(str(int(n)) for n in _SDG.findall(str(value)))) or None
+        for value in text.dropna().unique()
+    }
+    return as_object(text.map(lookup))
+
+
+_VERSION = re.compile(r"(v(?:ersion)?\.?\s*\d+(?:\.\d+)*|[A-Z][a-z]+ \d{1,2}, \d{4})\s*$", re.IGNORECASE)
+
+
+def protocol_versions(raw: pd.Series) -> pd.Series:
+    """The version at the end of a protocol string (``Forestry - MX - Version 3.0`` -> ``Version 3.0``;
+    ``… Mine Methane Capture, April 25, 2014`` -> ``April 25, 2014``); the whole text when it is nothing
+    but a version or carries none we recognise."""
+    text = clean_text(raw)
+    lookup = {}
+    for value in text.dropna().unique():
+        match = _VERSION.search(str(value))
+        lookup[value] = match.group(1) if match else str(value)
+    return as_object(text.map(lookup))
+
+
+_CREDIT_COLUMNS = tuple(CreditTransactionsSchema.to_schema().columns)
+_NULLABLE_DTYPES = {
+    "vintage": "Int64",
+    "quantity": "Int64",
+    "buffer_quantity": "Int64",
+    "ccp_label": "boolean",
+    "corresponding_adjustment": "boolean",
+    "is_removal": "boolean",
+    "is_reversible": "boolean",
+    "transaction_date": "datetime64[ns]",
+}
+
+
+def credit_rows(records: pd.DataFrame, registry: str, source_file: str, **columns: object) -> pd.DataFrame:
+    """A ``credits`` frame aligned with ``records``: every contract column, missing unless given in ``columns``
+    (extra columns are kept after the contract ones)."""
+    index = records.index
+    frame: dict[str, object] = {}
+    for name in _CREDIT_COLUMNS:
+        if name in columns:
+            frame[name] = columns[name]
+        elif name in _NULLABLE_DTYPES:
+            frame[name] = pd.Series(
+                pd.NA if _NULLABLE_DTYPES[name] != "datetime64[ns]" else pd.NaT,
+                index=index,
+                dtype=_NULLABLE_DTYPES[name],
+            )
+        else:
+            frame[name] = None
+    frame["registry"] = registry
+    frame["source_file"] = source_file
+    frame["source_line"] = records["source_line"]
+    frame.update({k: v for k, v in columns.items() if k not in frame})
+    return pd.DataFrame(frame, index=index)
+
+
+def project_classification(
+    project_id: pd.Series, protocol: pd.Series, registry_type: pd.Series, *, registry_type_first: bool
+) -> dict[str, pd.Series]:
+    """``project_type`` (Berkeley's type, as OffsetsDB assigns it), ``category``, ``activity`` and
+    ``is_nature_based`` of APX projects.
+
+    The activity comes from the registry's own project type where that is specific (CAR's ``Reforestation -
+    ARB Compliance``, ``registry_type_first``), else from Berkeley's type, then the protocol; ACR's generic
+    ``Forest Carbon`` says less than its protocol, so ACR asks Berkeley and the protocol first."""
+    berkeley = normalize.berkeley_project_types(project_id)
+    from_berkeley = berkeley.map(normalize.BERKELEY_ACTIVITY)
+    from_protocol = normalize.activities(protocol)
+    from_text = normalize.activity_from_text(registry_type)
+    order = (
+        (from_text, from_berkeley, from_protocol) if registry_type_first else (from_berkeley, from_protocol, from_text)
+    )
+    activity = as_object(normalize.first_non_null(*order))
+    return {
+        "project_type": berkeley,
+        "project_type_source": as_object(pd.Series(np.where(berkeley.notna(), "berkeley", None), index=berkeley.index)),
+        "category": as_object(
+            normalize.first_non_null(normalize.type_categories(berkeley), normalize.protocol_categories(protocol))
+        ),
+        "is_nature_based": activity.notna(),
+        "activity": activity,
+    }
