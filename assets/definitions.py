@@ -13,5 +13,5 @@ defs = dg.Definitions(
     jobs=automation.jobs,
     schedules=automation.schedules,
     sensors=automation.sensors,
-    resources={"settings": PipelineSettings.from_env()},
+    resources={"settings": PipelineSettings.from_env(), "downloads": downloads.RegistryDownloads.from_env()},
 )
