@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -539,8 +541,18 @@ def apx_transactions(registry: str, projects: pd.DataFrame, rows: dict[str, int]
                 buffer *= frame["Project Type"].str.contains("Forest", regex=False).to_numpy()
                 frame["Credits Issued to Buffer Pool"] = text(buffer)
                 frame["Total Credits Issued"] = text(quantity + buffer)
+                transferred = to_int(frame["Credits Transferred to Buffer Pool"])
+                frame["Credits Transferred to Buffer Pool"] = text(np.minimum(transferred, quantity))
                 frame["ReportingPeriodBegin"] = format_days(vintage_end_days(vintage) - 364, "%-m/%-d/%Y")
                 frame["ReportingPeriodEnd"] = format_days(vintage_end_days(vintage), "%-m/%-d/%Y")
+            elif registry == "climate-action-reserve":
+                # The ledger quantity is what the project holds: the export's total includes the reserve buffer.
+                forest = frame["Project Type"].str.contains("Forest", regex=False).to_numpy()
+                buffer *= forest
+                frame["Total Offset Credits Issued"] = text(quantity + buffer)
+                frame["Offset Credits Currently in Reserve Buffer Pool"] = np.where(forest, text(buffer), "")
+                for column in ("Offset Credits Intended for Compliance Buffer Pool", "Canceled for Compliance"):
+                    frame[column] = np.where(frame[column] == "", "", text(np.minimum(to_int(frame[column]), quantity)))
             elif registry == "art-trees":
                 frame["Credits Deposited in Buffer"] = text(buffer)
                 frame["Total Emission Reductions/Removals"] = text(quantity + buffer)
@@ -609,9 +621,24 @@ def split(total: int, shares: dict[str, float]) -> dict[str, int]:
     return {key: max(1, round(total * share)) for key, share in shares.items()}
 
 
+def fingerprint(scale: Scale, seed: int) -> dict:
+    """What determines the bytes written: the scale, the seed, this code and the pools."""
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    for pool in sorted(POOL_DIR.glob("*/*.csv")):
+        digest.update(pool.read_bytes())
+    return {"projects": scale.projects, "transactions": scale.transactions, "seed": seed, "sha256": digest.hexdigest()}
+
+
+def is_current(out_dir: Path, scale: Scale, seed: int = 20260414) -> bool:
+    """True when ``out_dir`` holds exactly what :func:`generate` would write now (safe to reuse)."""
+    stamp = out_dir / "generated.json"
+    return stamp.exists() and json.loads(stamp.read_text()) == fingerprint(scale, seed)
+
+
 def generate(scale: Scale, out_dir: Path | None = None, seed: int = 20260414) -> Path:
     """Write one complete five-registry raw directory; returns it. Same seed, same bytes."""
     out_dir = out_dir or DATA_DIR / scale.name
+    (out_dir / "generated.json").unlink(missing_ok=True)
     rng = np.random.default_rng(seed)
     projects_per_registry = split(scale.projects, PROJECT_SHARE)
     transactions_per_registry = split(scale.transactions, TRANSACTION_SHARE)
@@ -627,6 +654,7 @@ def generate(scale: Scale, out_dir: Path | None = None, seed: int = 20260414) ->
             files = apx_transactions(registry, projects, split(n, DATASET_SHARE[registry]), rng)
         for dataset, frame in files.items():
             write_csv(frame, out_dir / registry / f"{dataset}.csv", registry, dataset)
+    (out_dir / "generated.json").write_text(json.dumps(fingerprint(scale, seed)))
     return out_dir
 
 

@@ -207,22 +207,37 @@ def _score(context: dict) -> int:
     raise StageUnavailable("scoring landed: wire its signature here")
 
 
+def _require_tables(conn, *tables: str) -> None:
+    present = {name for (name,) in conn.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    missing = [t for t in tables if t not in present]
+    if missing:
+        raise StageUnavailable(f"needs {', '.join(missing)} from an earlier stage that is n/a")
+
+
 def _inventory(context: dict) -> int:
     inventory = _optional("pipeline.inventory")
-    conn = context["conn"]
-    missing = [
-        t
-        for t in ("quality_scores",)
-        if not conn.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [t]).fetchone()[0]
-    ]
-    if missing:
-        raise StageUnavailable(f"needs {', '.join(missing)} (scoring stage n/a)")
-    return inventory.write_eligible_inventory(conn, context["ledger_db"])
+    _require_tables(context["conn"], "quality_scores")
+    return inventory.write_eligible_inventory(context["conn"], context["ledger_db"])
 
 
 def _publish(context: dict) -> int:
-    _optional("pipeline.publish.build")
-    raise StageUnavailable("publish landed: wire its signature here")
+    """The analyst file: new DuckDB file, validated, swapped in (what the published_inventory asset runs)."""
+    publish = _optional("pipeline.publish.publish")
+    from pipeline.policy import load_policy
+    from pipeline.settings import Paths
+
+    _require_tables(context["conn"], "quality_scores", "eligible_inventory")
+    scratch = context["scratch"]
+    paths = Paths(
+        raw_dir=context["raw_dir"],
+        curated_db=scratch / "curated" / "inventory.duckdb",
+        work_db=scratch / "pipeline.duckdb",
+        ledger_db=context["ledger_db"],
+        policy=REPO_ROOT / "data" / "policy.yaml",
+        reference_dir=REPO_ROOT / "data" / "reference",
+    )
+    result = publish.publish_inventory(context["conn"], paths, load_policy(paths.policy))
+    return sum(result.row_counts.values())
 
 
 OUR_STAGES: list[tuple[str, Callable[[dict], int]]] = [

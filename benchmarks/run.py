@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from benchmarks.generate import DATA_DIR, Scale, generate
+from benchmarks.generate import DATA_DIR, Scale, generate, is_current
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
@@ -348,7 +348,7 @@ def benchmark(
     results, data = {}, {}
     for name, scale in scales.items():
         raw_dir = data_dir / scale.name
-        if not (raw_dir / "verra" / "transactions.csv").exists():
+        if not is_current(raw_dir, scale):
             print(f"generating {name}: {scale.projects:,} projects, {scale.transactions:,} transactions ...")
             generate(scale, raw_dir)
         data[name] = raw_dir
