@@ -1,9 +1,323 @@
-"""Policy section for scoring (issue 3)."""
+"""Policy section for scoring (issue 3): the gates, thresholds, scores, modifiers and haircuts of the rubric.
+
+Every number here is a product rule ([P] in ``docs/quality-framework.md`` section 7) or an unverified value
+([U]); the defaults reproduce the v1 rubric and ``data/policy.yaml`` may override any of them. Reference-table
+values (a methodology's minimum buffer, its commitment years ...) are overridden per protocol through
+``methodology_overrides``, so an analyst who verifies a [U] value changes the policy file, not the code.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from pipeline.ingest.schemas import PROJECT_STATUSES
+from pipeline.registries import REGISTRY_KEYS
+
+CCP_STATUSES = (
+    "approved",
+    "approved_conditional",
+    "remedial_action",
+    "rejected",
+    "under_assessment",
+    "withdrawn",
+    "not_submitted",
+)
+ADDITIONALITY_CLASSES = (
+    "dynamic_benchmark",
+    "jurisdictional",
+    "standardized_positive_list",
+    "project_specific_legacy",
+    "none",
+    "rejected_category",
+)
+BASELINE_CLASSES = (
+    "jurisdictional_allocated",
+    "dynamic",
+    "static_project_reference",
+    "regional_common_practice",
+    "not_applicable",
+)
+LEAKAGE_APPROACHES = (
+    "national_accounting",
+    "jurisdictional_deduction",
+    "jurisdictional_plus_belt",
+    "displaced_agriculture",
+    "wetland_blue_carbon",
+    "ifm_market_deduction",
+    "soil_not_modelled",
+    "activity_shifting_only",
+    "none",
+    "not_applicable",
+)
+REVERSAL_MECHANISMS = ("pooled_buffer_risk_based", "pooled_buffer_flat", "insurance", "none", "not_applicable")
+OVERRIDABLE_METHODOLOGY_COLUMNS = (
+    "ccp_status",
+    "additionality_class",
+    "baseline_class",
+    "leakage_approach",
+    "default_market_leakage_pct",
+    "reversal_mechanism",
+    "min_buffer_pct",
+    "commitment_years",
+    "monitoring_years",
+    "is_reversible",
+    "inactive_or_superseded",
+    "transition_deadline",
+    "legacy_project_baseline_redd",
+)
 
 
-class ScoringPolicy(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _scores_in_range(values: dict[str, int]) -> dict[str, int]:
+    bad = {key: value for key, value in values.items() if not 1 <= value <= 5}
+    if bad:
+        raise ValueError(f"scores must be 1-5, got {bad}")
+    return values
+
+
+class GatePolicy(_Section):
+    """Section 7.3: any failed gate makes a project-vintage ineligible, whatever its scores."""
+
+    programs: list[str] = Field(default_factory=lambda: list(REGISTRY_KEYS))
+    """G1: registries whose credits may be eligible (all five are CCP-Eligible programs)."""
+    eligible_statuses: list[str] = Field(default_factory=lambda: ["registered", "completed"])
+    """G2: harmonized project statuses that pass; a project missing from its registry's export is ``unknown``."""
+    flag_effects_failing: list[Literal["ineligible", "watchlist"]] = Field(default_factory=lambda: ["ineligible"])
+    """G2: entries of ``project_flags.csv`` with these effects fail the gate (the others move a row to watchlist)."""
+    forward_product_types: list[str] = Field(default_factory=lambda: ["PER"])
+    """G3: product types that are forward (ex-ante) credits: Gold Standard PERs."""
+    exclude_vintage_after_issuance: bool = True
+    """G3: a vintage later than the year it was issued is a forward credit."""
+    rejected_ccp_statuses: list[str] = Field(default_factory=lambda: ["rejected"])
+    """G4: ICVCM decisions that fail the methodology gate."""
+    exclude_legacy_redd: bool = True
+    """G4 buyer policy: all legacy project-baseline AUD REDD vintages (VM0006, VM0007 AUD, VM0009, VM0015, VM0037)."""
+    exclude_unassessed_methodology: bool = True
+    """G4: a protocol with no row in ``methodologies.csv`` cannot be traced to a rule, so it cannot be eligible."""
+    min_vintage: int = 2016
+    """G5: the CORSIA pilot cut-off."""
+    max_vintage_age_years: int | None = 5
+    """G5 (framework's default recommendation): vintage >= assessment year - this; null switches it off."""
+    require_reversal_mechanism: bool = True
+    """G6: a reversible project-vintage whose methodology has no reversal mechanism fails."""
+    nature_based_only: bool = True
+    """G7: the organisation buys nature-based credits only; other project-vintages are scored but never eligible."""
+
+    @field_validator("programs")
+    @classmethod
+    def _known_programs(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(REGISTRY_KEYS))
+        if unknown:
+            raise ValueError(f"unknown registries {unknown}; known: {list(REGISTRY_KEYS)}")
+        return value
+
+    @field_validator("eligible_statuses")
+    @classmethod
+    def _known_statuses(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(PROJECT_STATUSES))
+        if unknown:
+            raise ValueError(f"unknown statuses {unknown}; known: {list(PROJECT_STATUSES)}")
+        return value
+
+    @field_validator("rejected_ccp_statuses")
+    @classmethod
+    def _known_ccp(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(CCP_STATUSES))
+        if unknown:
+            raise ValueError(f"unknown ICVCM statuses {unknown}; known: {list(CCP_STATUSES)}")
+        return value
+
+
+class AdditionalityPolicy(_Section):
+    """Section 7.4: a base score from the methodology's additionality class, then modifiers."""
+
+    base_by_class: dict[str, int] = Field(
+        default_factory=lambda: {
+            "dynamic_benchmark": 4,
+            "jurisdictional": 4,
+            "standardized_positive_list": 4,
+            "project_specific_legacy": 3,
+            "none": 2,
+            "rejected_category": 1,
+        }
+    )
+    standardized_without_approval: int = Field(3, ge=1, le=5)
+    """A standardized test or positive list scores 4 only when CCP-approved; otherwise this."""
+    ccp_label_bonus: int = Field(1, ge=0, le=4)
+    ccp_bonus_statuses: list[str] = Field(default_factory=lambda: ["approved"])
+    ccp_bonus_cap: int = Field(4, ge=1, le=5)
+    """The label never lifts a score above this, unless the class has independent ex-post evidence."""
+    ex_post_evidence_classes: list[str] = Field(default_factory=lambda: ["dynamic_benchmark"])
+    crediting_gap_years: int = Field(3, ge=1)
+    crediting_gap_penalty: int = Field(1, ge=0, le=4)
+    harvest_revenue_penalty: int = Field(1, ge=0, le=4)
+    """ARR with harvest revenue (commercial plantation), and ACR ARR outside natural forest establishment."""
+    ifm_common_practice_penalty: int = Field(1, ge=0, le=4)
+    ifm_baseline_risk_types: list[str] = Field(
+        default_factory=lambda: ["IFM_harvest_deferral", "IFM_rotation_extension"]
+    )
+    soil_activities: list[str] = Field(default_factory=lambda: ["ALM"])
+    soil_early_start_years: int = Field(5, ge=1)
+    soil_early_start_penalty: int = Field(1, ge=0, le=4)
+    unassessed: int = Field(1, ge=1, le=5)
+    """Score when the protocol has no methodology reference row."""
+
+    @field_validator("base_by_class")
+    @classmethod
+    def _classes(cls, value: dict[str, int]) -> dict[str, int]:
+        missing = sorted(set(ADDITIONALITY_CLASSES) - set(value))
+        if missing:
+            raise ValueError(f"base_by_class lacks {missing}")
+        return _scores_in_range(value)
+
+
+class PermanencePolicy(_Section):
+    """Section 7.5: commitment length and reversal mechanism, then the observed buffer."""
+
+    not_reversible: int = Field(5, ge=1, le=5)
+    permanent_commitment_years: int = Field(100, ge=1)
+    permanent_risk_based: int = Field(5, ge=1, le=5)
+    ccp_commitment_years: int = Field(40, ge=1)
+    """ICVCM AF 9.1: reversals within 40 years must be compensated."""
+    risk_based_mechanisms: list[str] = Field(default_factory=lambda: ["pooled_buffer_risk_based"])
+    risk_based: int = Field(4, ge=1, le=5)
+    flat_or_unproven: int = Field(3, ge=1, le=5)
+    min_commitment_years: int = Field(20, ge=1)
+    short_commitment: int = Field(2, ge=1, le=5)
+    """Commitment between ``min_commitment_years`` and the CCP period."""
+    below_min_commitment: int = Field(1, ge=1, le=5)
+    no_mechanism: int = Field(1, ge=1, le=5)
+    unknown_commitment: int = Field(2, ge=1, le=5)
+    """The methodology's commitment period is not recorded: treated like a sub-CCP commitment."""
+    buffer_shortfall_penalty: int = Field(1, ge=0, le=4)
+    """Observed buffer share below the methodology's minimum."""
+    unassessed: int = Field(1, ge=1, le=5)
+
+
+class LeakagePolicy(_Section):
+    """Section 7.6: the methodology's leakage approach sets the score."""
+
+    score_by_approach: dict[str, int] = Field(
+        default_factory=lambda: {
+            "national_accounting": 5,
+            "jurisdictional_deduction": 4,
+            "jurisdictional_plus_belt": 4,
+            "displaced_agriculture": 4,
+            "wetland_blue_carbon": 4,
+            "ifm_market_deduction": 3,
+            "soil_not_modelled": 3,
+            "activity_shifting_only": 2,
+            "none": 1,
+            "not_applicable": 5,
+        }
+    )
+    ifm_market_leakage_floor_pct: float = Field(20.0, ge=0, le=100)
+    """ARB's 20% secondary-effects deduction: the floor an IFM market-leakage deduction must meet."""
+    ifm_below_floor: int = Field(2, ge=1, le=5)
+    """IFM whose own market-leakage deduction is below the floor (or unknown)."""
+    unassessed: int = Field(1, ge=1, le=5)
+
+    @field_validator("score_by_approach")
+    @classmethod
+    def _approaches(cls, value: dict[str, int]) -> dict[str, int]:
+        missing = sorted(set(LEAKAGE_APPROACHES) - set(value))
+        if missing:
+            raise ValueError(f"score_by_approach lacks {missing}")
+        return _scores_in_range(value)
+
+
+class OverCreditingPolicy(_Section):
+    """Section 7.7: the baseline class (reported, not gating in v1) and its sensitivity haircut."""
+
+    score_by_baseline_class: dict[str, int] = Field(
+        default_factory=lambda: {
+            "jurisdictional_allocated": 4,
+            "dynamic": 4,
+            "static_project_reference": 1,
+            "regional_common_practice": 2,
+            "not_applicable": 3,
+        }
+    )
+    sensitivity_haircut_pct: dict[str, float] = Field(
+        default_factory=lambda: {"static_project_reference": 75.0, "regional_common_practice": 30.0}
+    )
+    """Empirical over-crediting (framework section 6): for the ``sensitivity_adjusted_issued`` column only."""
+    unassessed: int = Field(1, ge=1, le=5)
+
+    @field_validator("score_by_baseline_class")
+    @classmethod
+    def _classes(cls, value: dict[str, int]) -> dict[str, int]:
+        missing = sorted(set(BASELINE_CLASSES) - set(value))
+        if missing:
+            raise ValueError(f"score_by_baseline_class lacks {missing}")
+        return _scores_in_range(value)
+
+
+class ExternalRatingPolicy(_Section):
+    """Optional licensed ratings (BeZero, Sylvera ...): a rating at or below the threshold moves a row to
+    watchlist. Agencies absent from ``scales`` are rejected with an error naming them."""
+
+    scales: dict[str, list[str]] = Field(
+        default_factory=lambda: {
+            "bezero": ["AAA", "AA", "A", "BBB", "BB", "B", "C", "D"],
+            "sylvera": ["AAA", "AA", "A", "BBB", "BB", "B", "C", "D"],
+        }
+    )
+    """Each agency's scale, best first (lower-case agency names)."""
+    watchlist_at_or_below: dict[str, str] = Field(default_factory=lambda: {"bezero": "BB", "sylvera": "BB"})
+
+    @model_validator(mode="after")
+    def _thresholds_on_scale(self) -> ExternalRatingPolicy:
+        for agency, threshold in self.watchlist_at_or_below.items():
+            if threshold not in self.scales.get(agency, []):
+                raise ValueError(f"watchlist threshold {threshold!r} is not on {agency}'s scale")
+        return self
+
+
+class TierPolicy(_Section):
+    """Section 7.8: tiers by the limiting factor, min(additionality, permanence, leakage), never an average."""
+
+    eligible_min_score: int = Field(3, ge=1, le=5)
+    high_min_score: int = Field(4, ge=1, le=5)
+    high_requires_ccp: Literal["label", "label_or_approved_methodology"] = "label_or_approved_methodology"
+    """``label``: the issuance must carry the CCP label; otherwise an approved methodology (label pending) will do."""
+    watchlist_is_eligible: bool = False
+    """Watchlist rows are held back from the eligible inventory until reviewed."""
+
+
+class ScoringPolicy(_Section):
+    """The ``scoring:`` section of ``data/policy.yaml``."""
+
+    as_of_date: dt.date | None = None
+    """Assessment date for date-relative rules (vintage age, transition deadlines); null = the day of the run."""
+    gates: GatePolicy = GatePolicy()
+    additionality: AdditionalityPolicy = AdditionalityPolicy()
+    permanence: PermanencePolicy = PermanencePolicy()
+    leakage: LeakagePolicy = LeakagePolicy()
+    over_crediting: OverCreditingPolicy = OverCreditingPolicy()
+    tiers: TierPolicy = TierPolicy()
+    external_ratings: ExternalRatingPolicy = ExternalRatingPolicy()
+    methodology_overrides: dict[str, dict[str, str | float | int | bool | None]] = Field(default_factory=dict)
+    """Per protocol key (``vm0007``), replacement values for ``methodologies.csv`` columns, e.g. a verified
+    minimum buffer: ``{vm0047: {min_buffer_pct: 12}}``."""
+
+    @field_validator("methodology_overrides")
+    @classmethod
+    def _overridable(cls, value: dict[str, dict]) -> dict[str, dict]:
+        for protocol, columns in value.items():
+            unknown = sorted(set(columns) - set(OVERRIDABLE_METHODOLOGY_COLUMNS))
+            if unknown:
+                raise ValueError(
+                    f"methodology_overrides[{protocol}]: cannot override {unknown}; "
+                    f"overridable: {list(OVERRIDABLE_METHODOLOGY_COLUMNS)}"
+                )
+        return value
+
+    def assessment_date(self) -> dt.date:
+        return self.as_of_date or dt.datetime.now(dt.UTC).date()

@@ -1,0 +1,357 @@
+"""The scoring frame: one row per issued project-vintage, with every input a rule reads, joined column-wise.
+
+Registry facts come from ``credits`` (issuance totals, buffer deposits, CCP label, CORSIA, corresponding
+adjustment, product type, reversibility) and ``projects`` (status, protocol, activity, dates); the rest from
+the cited reference tables: the methodology row matching the protocol *and version* (ICVCM decisions are
+version-scoped), the project-type risk profile and the flag list.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from pipeline.quality.policy import CCP_STATUSES, ScoringPolicy
+
+REGISTRY_PROGRAM = {
+    "verra": "vcs",
+    "gold-standard": "gs",
+    "american-carbon-registry": "acr",
+    "climate-action-reserve": "car",
+    "art-trees": "art",
+}
+
+# Most conservative first: when the version cannot place a vintage in one range, the strictest row applies.
+_CCP_RANK = {
+    status: rank
+    for rank, status in enumerate(
+        (
+            "rejected",
+            "withdrawn",
+            "remedial_action",
+            "under_assessment",
+            "not_submitted",
+            "approved_conditional",
+            "approved",
+        )
+    )
+}
+assert set(_CCP_RANK) == set(CCP_STATUSES)
+
+ISSUED_BY_PRODUCT_PREFIX = "issued_product_"
+"""``issued_product_PER`` ...: issued quantity per Gold Standard product type (VER, PER, CER)."""
+METHODOLOGY_BOOLS = ("is_nature_based", "is_reversible", "inactive_or_superseded", "legacy_project_baseline_redd")
+METHODOLOGY_NUMBERS = ("default_market_leakage_pct", "min_buffer_pct", "commitment_years", "monitoring_years")
+
+
+class Reference(Protocol):
+    """What the engine reads from ``pipeline.quality.reference.load_reference``."""
+
+    methodologies: pd.DataFrame
+    project_types: pd.DataFrame
+    project_flags: pd.DataFrame
+
+
+def as_bool(values: pd.Series) -> pd.Series:
+    """Booleans from bool or ``true``/``false``/``yes``/``no`` text; missing stays missing."""
+    if pd.api.types.is_bool_dtype(values):
+        return values.astype("boolean")
+    lowered = values.astype("string").str.strip().str.lower()
+    truth = lowered.map({"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False})
+    return truth.astype("boolean")
+
+
+_VERSION_WORD = re.compile(r"(?i)(?:\bversion|\bv)\s*\.?\s*(\d+)(?:\.(\d+))?")
+_BARE_VERSION = re.compile(r"^\s*(\d+)(?:\.(\d+))?\s*$")
+
+
+def version_key(values: pd.Series) -> pd.Series:
+    """Comparable number for a version string (``Version 2.1`` -> 2001, ``1.0`` -> 1000); NaN if none is found
+    (dates such as ``April 25, 2014`` are not versions)."""
+    text = values.astype("string")
+    parts = text.str.extract(_VERSION_WORD)
+    bare = text.str.extract(_BARE_VERSION)
+    major = pd.to_numeric(parts[0].fillna(bare[0]), errors="coerce")
+    minor = pd.to_numeric(parts[1].fillna(bare[1]), errors="coerce").fillna(0)
+    return (major * 1000 + minor).astype(float)
+
+
+def project_vintages(projects: pd.DataFrame, credits: pd.DataFrame) -> pd.DataFrame:
+    """Registry facts per issued project-vintage (issuances with a vintage), sorted by project and vintage."""
+    keys = ["project_id", "vintage"]
+    credits = credits[credits["vintage"].notna()].copy()
+    credits["vintage"] = credits["vintage"].astype("int64")
+    issuances = credits[credits["transaction_type"] == "issuance"].sort_values(
+        [*keys, "transaction_date"], kind="stable", na_position="first"
+    )
+    buffer = issuances["buffer_quantity"].astype("Float64")
+    issuances = issuances.assign(
+        quantity=issuances["quantity"].astype("int64"),
+        buffer=buffer.fillna(0).astype("int64"),
+        buffer_reported=buffer.notna(),
+        issued_in_year=issuances["transaction_date"].dt.year,
+    )
+    grouped = issuances.groupby(keys, sort=True)
+    pv = grouped.agg(
+        registry=("registry", "first"),
+        issued=("quantity", "sum"),
+        buffer_issued=("buffer", "sum"),
+        buffer_reported=("buffer_reported", "any"),
+        first_issued_on=("transaction_date", "min"),
+        first_issued_year=("issued_in_year", "min"),
+        methodology_version=("methodology_version", "last"),
+    ).reset_index()
+    typed = issuances[issuances["product_type"].notna()]
+    if not typed.empty:
+        by_product = typed.pivot_table(index=keys, columns="product_type", values="quantity", aggfunc="sum")
+        pv = pv.merge(by_product.add_prefix(ISSUED_BY_PRODUCT_PREFIX).reset_index(), on=keys, how="left")
+    product_columns = [c for c in pv.columns if c.startswith(ISSUED_BY_PRODUCT_PREFIX)]
+    pv[product_columns] = pv[product_columns].fillna(0).astype("int64")
+
+    total = pv["issued"] + pv["buffer_issued"]
+    pv["buffer_pct_observed"] = np.where(
+        pv["buffer_reported"] & (total > 0), 100.0 * pv["buffer_issued"] / total.where(total > 0, 1), np.nan
+    )
+    pv = pv.merge(_badges(credits), on=keys, how="left")
+    pv = pv.merge(_project_columns(projects), on="project_id", how="left")
+    pv["project_known"] = pv["status"].notna()
+    pv["status"] = pv["status"].fillna("unknown")
+    pv["is_nature_based"] = pv["is_nature_based"].astype("boolean").fillna(False).astype(bool)
+    pv["prev_issued_vintage"] = pv.groupby("project_id")["vintage"].shift()
+    return pv.sort_values(keys, kind="stable").reset_index(drop=True)
+
+
+def _badges(credits: pd.DataFrame) -> pd.DataFrame:
+    """Labels carried by a vintage's units, on any of its transactions (ART and CAR mark the CCP label on
+    retirements and cancellations of units issued before the approval)."""
+    keys = ["project_id", "vintage"]
+    certs = credits["additional_certifications"].astype("string").fillna("")
+    corsia = credits["corsia_phase"].astype("string").fillna("")
+    frame = pd.DataFrame(
+        {
+            "project_id": credits["project_id"],
+            "vintage": credits["vintage"],
+            "ccp": credits["ccp_label"].astype("boolean").astype("Float64"),
+            "ca": credits["corresponding_adjustment"].astype("boolean").astype("Float64"),
+            "reversible": credits["is_reversible"].astype("boolean").astype("Float64"),
+            "corsia_pilot": corsia.str.contains("pilot", case=False),
+            "corsia_first": corsia.str.contains("first", case=False),
+            "ccb": certs.str.contains(r"\bCCB", case=False, regex=True),
+            "sd_vista": certs.str.contains("SD VISta", case=False, regex=False),
+            "social_carbon": certs.str.contains("social ?carbon", case=False, regex=True),
+            "certifications": certs,
+        }
+    )
+    badges = frame.groupby(keys).agg(
+        ccp=("ccp", "max"),
+        ca=("ca", "max"),
+        reversible=("reversible", "max"),
+        corsia_pilot=("corsia_pilot", "any"),
+        corsia_first=("corsia_first", "any"),
+        ccb=("ccb", "any"),
+        sd_vista=("sd_vista", "any"),
+        social_carbon=("social_carbon", "any"),
+    )
+    phase = pd.Series(
+        np.select(
+            [badges["corsia_pilot"] & badges["corsia_first"], badges["corsia_pilot"], badges["corsia_first"]],
+            ["pilot;first", "pilot", "first"],
+            default="",
+        ),
+        index=badges.index,
+    )
+    return pd.DataFrame(
+        {
+            "ccp_label": badges["ccp"].astype("boolean").fillna(False).astype(bool),
+            "corresponding_adjustment": badges["ca"].astype("boolean"),
+            "credit_is_reversible": badges["reversible"].astype("boolean"),
+            "corsia_phase": phase.replace("", None),
+            "has_ccb": badges["ccb"],
+            "has_sd_vista": badges["sd_vista"],
+            "has_social_carbon": badges["social_carbon"],
+        }
+    ).reset_index()
+
+
+def _project_columns(projects: pd.DataFrame) -> pd.DataFrame:
+    columns = [
+        "project_id",
+        "name",
+        "status",
+        "country_code",
+        "protocol",
+        "activity",
+        "is_nature_based",
+        "project_type",
+        "crediting_period_start",
+        "registration_date",
+        "source_file",
+        "source_line",
+    ]
+    return projects[columns].rename(
+        columns={"source_file": "project_source_file", "source_line": "project_source_line"}
+    )
+
+
+def apply_overrides(methodologies: pd.DataFrame, policy: ScoringPolicy) -> pd.DataFrame:
+    """The reference rows with the policy's per-protocol overrides applied (overridden cells are noted)."""
+    table = methodologies.copy()
+    table["overridden"] = ""
+    for protocol, columns in policy.methodology_overrides.items():
+        rows = table["protocol"] == protocol
+        if not rows.any():
+            raise ValueError(f"methodology_overrides names protocol {protocol!r}, which methodologies.csv lacks")
+        for column, value in columns.items():
+            table[column] = table[column].astype(object)
+            table.loc[rows, column] = value
+        table.loc[rows, "overridden"] = ", ".join(f"{column}={value}" for column, value in columns.items())
+    return table
+
+
+def _methodology_table(methodologies: pd.DataFrame) -> pd.DataFrame:
+    table = methodologies.reset_index(drop=True).copy()
+    for column in METHODOLOGY_BOOLS:
+        table[column] = as_bool(table[column]).fillna(False).astype(bool)
+    for column in METHODOLOGY_NUMBERS:
+        table[column] = pd.to_numeric(table[column], errors="coerce").astype(float)
+    for column in ("version_min", "version_max", "transition_deadline", "ccp_conditions", "assumption_note"):
+        table[column] = table[column].astype("string").replace("", pd.NA)
+    table["version_min_key"] = version_key(table["version_min"])
+    table["version_max_key"] = version_key(table["version_max"])
+    table["transition_deadline"] = pd.to_datetime(table["transition_deadline"], errors="coerce")
+    table["ccp_rank"] = table["ccp_status"].map(_CCP_RANK).fillna(0)
+    table["reference_order"] = np.arange(len(table))
+    return table
+
+
+def join_methodologies(pv: pd.DataFrame, methodologies: pd.DataFrame) -> pd.DataFrame:
+    """Attach one methodology row per project-vintage: the protocol's row whose version range holds the
+    vintage's methodology version, preferring the registry's own program; when the version is unknown or
+    outside every range, the protocol's most conservative row (worst ICVCM status), marked
+    ``methodology_version_matched = False``."""
+    table = _methodology_table(methodologies)
+    left = pd.DataFrame(
+        {
+            "row": np.arange(len(pv)),
+            "protocol": pv["protocol"],
+            "program": pv["registry"].map(REGISTRY_PROGRAM),
+            "version": version_key(pv["methodology_version"]),
+        }
+    )
+    candidates = left.merge(table.drop(columns=["program"]).assign(m_program=table["program"]), on="protocol")
+    version = candidates["version"]
+    candidates["in_range"] = (
+        version.notna()
+        & (candidates["version_min_key"].isna() | (version >= candidates["version_min_key"]))
+        & (candidates["version_max_key"].isna() | (version <= candidates["version_max_key"]))
+    )
+    candidates["program_match"] = candidates["m_program"] == candidates["program"]
+    chosen = candidates.sort_values(
+        ["row", "in_range", "program_match", "ccp_rank", "reference_order"],
+        ascending=[True, False, False, True, True],
+        kind="stable",
+    ).drop_duplicates("row")
+    chosen["candidates"] = chosen["row"].map(candidates.groupby("row").size())
+    keep = {
+        "methodology_id": "methodology_id",
+        "m_program": "methodology_program",
+        "name": "methodology_name",
+        "version_min": "version_min",
+        "version_max": "version_max",
+        "activity": "methodology_activity",
+        "is_nature_based": "methodology_is_nature_based",
+        "ccp_status": "ccp_status",
+        "ccp_conditions": "ccp_conditions",
+        "additionality_class": "additionality_class",
+        "baseline_class": "baseline_class",
+        "leakage_approach": "leakage_approach",
+        "default_market_leakage_pct": "default_market_leakage_pct",
+        "reversal_mechanism": "reversal_mechanism",
+        "min_buffer_pct": "min_buffer_pct",
+        "commitment_years": "commitment_years",
+        "monitoring_years": "monitoring_years",
+        "is_reversible": "methodology_is_reversible",
+        "inactive_or_superseded": "inactive_or_superseded",
+        "transition_deadline": "transition_deadline",
+        "legacy_project_baseline_redd": "legacy_project_baseline_redd",
+        "is_assumption": "methodology_is_assumption",
+        "overridden": "methodology_overridden",
+        "source_url": "methodology_source_url",
+        "in_range": "methodology_version_matched",
+        "candidates": "methodology_candidates",
+    }
+    attached = chosen.set_index("row")[[c for c in keep if c in chosen.columns]].rename(columns=keep)
+    out = pv.join(attached.reindex(np.arange(len(pv))).set_axis(pv.index))
+    out["methodology_found"] = out["ccp_status"].notna()
+    for column in ("methodology_is_reversible", "inactive_or_superseded", "legacy_project_baseline_redd"):
+        out[column] = out[column].astype("boolean")
+    out["methodology_version_matched"] = out["methodology_version_matched"].astype("boolean").fillna(False)
+    return out
+
+
+def join_project_types(pv: pd.DataFrame, project_types: pd.DataFrame) -> pd.DataFrame:
+    """The first ``project_types.csv`` row (file order) whose activity equals the project's and one of whose
+    ``match_project_type`` substrings occurs in its project type or name."""
+    haystack = pv["project_type"].astype("string").fillna("") + " | " + pv["name"].astype("string").fillna("")
+    haystack = haystack.str.lower()
+    key = pd.Series(pd.NA, index=pv.index, dtype="string")
+    for _, row in project_types.iterrows():  # reference rows (a dozen), not data rows
+        patterns = [p.strip() for p in str(row["match_project_type"] or "").split("|") if p.strip()]
+        if not patterns or pd.isna(row["match_project_type"]):
+            continue
+        hit = (
+            key.isna()
+            & (pv["activity"] == row["activity"])
+            & haystack.str.contains("|".join(re.escape(p.lower()) for p in patterns), regex=True)
+        )
+        key = key.mask(hit, row["project_type_key"])
+    types = project_types.set_index("project_type_key")
+    out = pv.copy()
+    out["project_type_key"] = key
+    out["harvest_revenue"] = key.map(as_bool(types["harvest_revenue"])).astype("boolean").fillna(False).astype(bool)
+    out["type_is_reversible"] = key.map(as_bool(types["is_reversible"])).astype("boolean")
+    out["project_type_source_url"] = key.map(types["source_url"]).astype(object)
+    return out
+
+
+def join_flags(pv: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
+    """Per project, its flag entries (``project_flags.csv``): the strongest effect and a dated description."""
+    out = pv.copy()
+    if flags.empty:
+        for column in ("flag", "flag_effect", "flag_description", "flagged_on", "flag_source_url"):
+            out[column] = pd.Series(pd.NA, index=pv.index, dtype=object)
+        return out
+    ordered = flags.assign(strength=(flags["effect"] == "ineligible").astype(int)).sort_values(
+        ["project_id", "strength", "flagged_on"], ascending=[True, False, False], kind="stable"
+    )
+    first = ordered.drop_duplicates("project_id").set_index("project_id")
+    for column, source in (
+        ("flag", "flag"),
+        ("flag_effect", "effect"),
+        ("flag_description", "description"),
+        ("flagged_on", "flagged_on"),
+        ("flag_source_url", "source_url"),
+    ):
+        out[column] = out["project_id"].map(first[source].astype(str)).astype(object)
+    return out
+
+
+def scoring_frame(
+    projects: pd.DataFrame, credits: pd.DataFrame, reference: Reference, policy: ScoringPolicy
+) -> pd.DataFrame:
+    """Every input of every rule, one row per issued project-vintage."""
+    pv = project_vintages(projects, credits)
+    pv = join_methodologies(pv, apply_overrides(reference.methodologies, policy))
+    pv = join_project_types(pv, reference.project_types)
+    pv = join_flags(pv, reference.project_flags)
+    reversible = (
+        pv["credit_is_reversible"]
+        .fillna(pv["methodology_is_reversible"])
+        .fillna(pv["type_is_reversible"])
+        .fillna(pd.Series(pv["is_nature_based"], dtype="boolean"))
+    )
+    pv["is_reversible"] = reversible.astype(bool)
+    return pv

@@ -1,0 +1,93 @@
+"""Final classification (framework section 7.8): by the limiting factor, the minimum of additionality,
+permanence and leakage, never an average that lets one strength hide a failure."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pipeline.quality.policy import GatePolicy, TierPolicy
+from pipeline.quality.reasons import FRAMEWORK, ReasonLog, text
+
+TIERS = ("high", "eligible", "watchlist", "ineligible")
+CORE_CRITERIA = ("additionality", "permanence", "leakage")
+
+
+def classify(
+    pv: pd.DataFrame,
+    scores: dict[str, np.ndarray],
+    gates_failed: pd.DataFrame,
+    rating_watchlist: np.ndarray,
+    policy: TierPolicy,
+    gates: GatePolicy,
+    log: ReasonLog,
+) -> pd.DataFrame:
+    """``limiting_score``, ``limiting_criteria``, ``quality_tier`` and ``is_eligible`` per row."""
+    core = np.column_stack([scores[c] for c in CORE_CRITERIA])
+    limiting = core.min(axis=1)
+    at_min = core == limiting[:, None]
+    names = np.array(CORE_CRITERIA, dtype=object)
+    limiting_criteria = pd.Series(
+        np.where(at_min[:, 0], names[0] + ",", "")
+        + np.where(at_min[:, 1], names[1] + ",", "")
+        + np.where(at_min[:, 2], names[2] + ",", "")
+    ).str.rstrip(",")
+
+    gate_failed = gates_failed.any(axis=1).to_numpy()
+    low = limiting < policy.eligible_min_score
+    ineligible = gate_failed | low
+    ccp_ok = pv["ccp_label"].to_numpy(dtype=bool)
+    if policy.high_requires_ccp == "label_or_approved_methodology":
+        ccp_ok = ccp_ok | (pv["ccp_status"] == "approved").to_numpy(dtype=bool)
+    flag_watch = pv["flag_effect"].eq("watchlist").to_numpy(dtype=bool) & (
+        "watchlist" not in gates.flag_effects_failing
+    )
+    watch = ~ineligible & (flag_watch | rating_watchlist)
+    high = ~ineligible & ~watch & (limiting >= policy.high_min_score) & ccp_ok
+    tier = np.select([ineligible, watch, high], ["ineligible", "watchlist", "high"], default="eligible")
+    eligible = (tier == "high") | (tier == "eligible") | ((tier == "watchlist") & policy.watchlist_is_eligible)
+
+    log.add(
+        low,
+        "TIER_LIMITING_SCORE",
+        "tier",
+        "ineligible: limiting score "
+        + text(pd.Series(limiting))
+        + " ("
+        + limiting_criteria
+        + f") < {policy.eligible_min_score} required",
+        f"{FRAMEWORK} 7.8",
+    )
+    log.add(
+        ~ineligible & flag_watch,
+        "TIER_WATCHLIST_FLAG",
+        "tier",
+        "watchlist: project flagged '"
+        + text(pv["flag"])
+        + "' on "
+        + text(pv["flagged_on"])
+        + ": "
+        + text(pv["flag_description"], ""),
+        "project_flags.csv: " + text(pv["flag_source_url"], ""),
+    )
+    not_high = ~ineligible & ~watch & (limiting >= policy.high_min_score) & ~ccp_ok
+    log.add(
+        not_high,
+        "TIER_NOT_HIGH_NO_CCP",
+        "tier",
+        "eligible, not high: limiting score "
+        + text(pd.Series(limiting))
+        + " but neither a CCP label on the issuance nor an approved methodology (ICVCM status '"
+        + text(pv["ccp_status"])
+        + "')",
+        f"{FRAMEWORK} 7.8",
+    )
+    return pd.DataFrame(
+        {
+            "limiting_score": limiting.astype(int),
+            "limiting_criteria": limiting_criteria.to_numpy(dtype=object),
+            "quality_tier": tier.astype(object),
+            "is_eligible": eligible.astype(bool),
+        },
+        index=pv.index,
+    )
