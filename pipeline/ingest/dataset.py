@@ -52,9 +52,14 @@ def schema_failures(frame: pd.DataFrame, schema: type[pa.DataFrameModel]) -> pd.
 
     Frame-level failures (a missing column, a wrong dtype that cannot be coerced) are programming errors in a
     reader, not bad data, and raise."""
+    return _validate(frame, schema)[0]
+
+
+def _validate(frame: pd.DataFrame, schema: type[pa.DataFrameModel]) -> tuple[pd.Series, pd.DataFrame | None]:
+    """(:func:`schema_failures`, the validated and coerced frame when every row passed, else None)."""
     reasons = pd.Series("", index=frame.index, dtype=object)
     try:
-        schema.validate(frame, lazy=True)
+        return reasons, schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as err:
         cases = err.failure_cases
         row_level = cases[cases["index"].notna()]
@@ -74,7 +79,7 @@ def schema_failures(frame: pd.DataFrame, schema: type[pa.DataFrameModel]) -> pd.
         )
         per_row = described.groupby(row_level["index"].to_numpy()).agg("; ".join)
         reasons.loc[per_row.index] = per_row.to_numpy()
-    return reasons
+    return reasons, None
 
 
 def finish(
@@ -98,8 +103,10 @@ def finish(
     # Only rows whose record parsed cleanly are schema-validated: a parse failure already explains the row.
     row_parse_ok = parse_reasons[record_of_row] == "" if len(harmonized) else np.array([], dtype=bool)
     schema_reasons = pd.Series("", index=harmonized.index, dtype=object)
+    validated = None  # the checked rows, coerced, when all of them passed: validating is the costly step
     if row_parse_ok.any():
-        schema_reasons.loc[row_parse_ok] = schema_failures(harmonized.loc[row_parse_ok], schema)
+        reasons, validated = _validate(harmonized.loc[row_parse_ok], schema)
+        schema_reasons.loc[row_parse_ok] = reasons
     record_reasons = pd.Series(parse_reasons, index=raw.records.index, dtype=object)
     failing_rows = schema_reasons.to_numpy() != ""
     if failing_rows.any():
@@ -112,9 +119,12 @@ def finish(
         record_reasons.loc[by_record.index] = np.where(current == "", by_record, current + "; " + by_record)
     rejected_records = record_reasons.to_numpy() != ""
     keep_rows = ~rejected_records[record_of_row] if len(harmonized) else np.array([], dtype=bool)
-    accepted = harmonized.loc[keep_rows].reset_index(drop=True)
-    if len(accepted):
-        accepted = schema.validate(accepted, lazy=True)  # coerces dtypes; every row passed above
+    if validated is not None and bool((keep_rows == row_parse_ok).all()):
+        accepted = validated.reset_index(drop=True)
+    else:
+        accepted = harmonized.loc[keep_rows].reset_index(drop=True)
+        if len(accepted):
+            accepted = schema.validate(accepted, lazy=True)  # coerces dtypes; every row passed above
     rejected = pd.concat(
         [raw.malformed, rejected_from(raw.records, raw.raw_headers, record_reasons)], ignore_index=True
     ).sort_values("source_line", kind="stable", ignore_index=True)

@@ -45,6 +45,7 @@ from pipeline.ingest.parsing import (
     clean_text,
     column,
     dates,
+    extract,
     fail_values,
     parse_bool,
     parse_int,
@@ -115,7 +116,9 @@ RETIREMENTS_LAYOUT = Layout(
     ),
 )
 
-SERIAL = r"^GS\d+-\d+-[A-Z]{2}-GS(\d+)-\d+-(\d{4})-\d+-(\d+)-(\d+)$"
+SERIAL = (
+    r"^\s*(?P<serial>GS\d+-\d+-[A-Z]{2}-GS(?P<gsid>\d+)-\d+-(?P<vintage>\d{4})-\d+-(?P<first>\d+)-(?P<last>\d+))\s*$"
+)
 """``GS1-1-<ISO2>-GS<gsid>-<scope>-<vintage>-<batch>-<from>-<to>``."""
 
 
@@ -278,28 +281,27 @@ def _credits(raw: RawTable, checks: RowChecks, *, issuance_date_required: bool) 
     )
     checks.fail(product_type.isna().to_numpy(), "product type is missing")
 
-    serial = clean_text(records["serial_number"])
+    parts = extract(records["serial_number"], SERIAL, numbers=("gsid", "vintage", "first", "last"))
+    shaped = parts["serial"].notna().to_numpy()
+    serial = parts["serial"].where(shaped, clean_text(records["serial_number"].where(~shaped)))
     checks.fail(serial.isna().to_numpy(), "serial number is missing")
-    parts = serial.astype("string").str.extract(SERIAL)
-    shaped = parts[0].notna()
+    gsid, _ = parse_int(records["gsid"])
     fail_values(
         checks,
-        (shaped & project_id.notna() & (GOLD_STANDARD.id_prefix + parts[0].str.lstrip("0") != project_id))
-        .fillna(False)
-        .to_numpy(dtype=bool),
+        shaped & (parts["gsid"] != gsid).fillna(False).to_numpy(dtype=bool),
         serial,
         "serial number {value} names another GSID than the row's",
     )
     fail_values(
         checks,
-        (shaped & vintage.notna() & (pd.to_numeric(parts[1]) != vintage)).fillna(False).to_numpy(dtype=bool),
+        shaped & (parts["vintage"] != vintage).fillna(False).to_numpy(dtype=bool),
         serial,
         "serial number {value} names another vintage than the row's",
     )
-    block_size = pd.to_numeric(parts[3]) - pd.to_numeric(parts[2]) + 1
+    block_size = parts["last"] - parts["first"] + 1
     fail_values(
         checks,
-        (shaped & quantity.notna() & (block_size != quantity)).fillna(False).to_numpy(dtype=bool),
+        shaped & (block_size != quantity).fillna(False).to_numpy(dtype=bool),
         serial,
         "serial range {value} does not hold Quantity credits",
     )
@@ -321,7 +323,7 @@ def _credits(raw: RawTable, checks: RowChecks, *, issuance_date_required: bool) 
     fail_values(
         checks,
         (period_start > period_end).to_numpy(),
-        period_start.dt.strftime("%Y-%m-%d"),
+        period_start,
         "monitoring period starts {value} after it ends",
     )
     corsia_raw = clean_text(column(records, "corsia_eligible"))

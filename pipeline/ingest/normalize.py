@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pycountry
 
+from pipeline.ingest.parsing import per_distinct_value
 from pipeline.settings import REPO_ROOT
 
 PROTOCOL_MAPPING_FILE = REPO_ROOT / "data" / "reference" / "protocol-mapping.json"
@@ -32,6 +33,7 @@ def _fold(text: str) -> str:
 # --------------------------------------------------------------------------------------------------------------
 
 
+@per_distinct_value
 def project_ids(raw: pd.Series, prefix: str) -> tuple[pd.Series, pd.Series]:
     """Registry ids in the OffsetsDB/Berkeley convention: ``<PREFIX><number>`` without leading zeros
     (``1340`` -> ``VCS1340``; ``ACR0885`` -> ``ACR885``; ``GS1234`` -> ``GLD1234`` for Gold Standard).

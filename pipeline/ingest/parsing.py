@@ -18,6 +18,7 @@ collect a plain-words reason for every value that does not parse, so a bad row i
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
 import json
@@ -323,6 +324,31 @@ def read_json_rows(path: Path, dataset_key: str, description: str) -> tuple[pd.D
 # --------------------------------------------------------------------------------------------------------------
 
 
+def per_distinct_value(parser):
+    """Run a column parser once per distinct value and broadcast the result(s) back to every row.
+
+    Registry columns repeat a few thousand values over a million rows (dates, quantities, statuses, project
+    ids), so this turns a million string operations into a hash lookup; the result is identical. Columns that
+    are mostly distinct (serial numbers, notes) are parsed directly."""
+
+    @functools.wraps(parser)
+    def wrapper(series: pd.Series, *args, **kwargs):
+        if len(series) < 2048:
+            return parser(series, *args, **kwargs)
+        codes, uniques = pd.factorize(series, use_na_sentinel=False)
+        if len(uniques) * 4 > len(series):
+            return parser(series, *args, **kwargs)
+        result = parser(pd.Series(uniques, dtype=series.dtype), *args, **kwargs)
+
+        def broadcast(values: pd.Series) -> pd.Series:
+            return values.take(codes).set_axis(series.index)
+
+        return tuple(map(broadcast, result)) if isinstance(result, tuple) else broadcast(result)
+
+    return wrapper
+
+
+@per_distinct_value
 def clean_text(series: pd.Series) -> pd.Series:
     """Strip whitespace and turn placeholders (``N/A``, ``None``, ``–``, ``View`` ...) into missing values."""
     text = series.astype("string").str.strip()
@@ -343,6 +369,7 @@ def _numeric_text(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     return stripped.where(ok), bad
 
 
+@per_distinct_value
 def parse_int(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Integers such as ``"1,454,054"``, ``550369.0`` or ``84889.00`` (pandas/Excel artefacts).
     Returns (Int64 values, mask of present values that are not whole numbers)."""
@@ -354,11 +381,13 @@ def parse_int(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     return values, bad
 
 
+@per_distinct_value
 def parse_float(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     text, bad = _numeric_text(series)
     return pd.to_numeric(text, errors="coerce").astype("float64"), bad
 
 
+@per_distinct_value
 def parse_date(series: pd.Series, formats: tuple[str, ...]) -> tuple[pd.Series, pd.Series]:
     """Dates in any of ``formats`` (tried in order, each vectorized). Returns (datetime64 values, mask of
     present values matching none of the formats)."""
@@ -381,6 +410,7 @@ _TRUE = frozenset({"yes", "y", "true", "t", "1", "eligible", "approved"})
 _FALSE = frozenset({"no", "n", "false", "f", "0", "not eligible", "ineligible"})
 
 
+@per_distinct_value
 def parse_bool(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Yes/No style flags; placeholders are unknown (NA). Returns (boolean values, mask of unrecognised text)."""
     text = clean_text(series).astype("string").str.casefold()
@@ -394,6 +424,7 @@ def parse_bool(series: pd.Series) -> tuple[pd.Series, pd.Series]:
 EXCEL_DATE_ID = re.compile(r"^\d{1,2}/\d{1,2}/\d{2,4}( \d{1,2}:\d{2}(:\d{2})?( [AP]M)?)?$|^\d{4}-\d{2}-\d{2}")
 
 
+@per_distinct_value
 def looks_like_excel_date(series: pd.Series) -> pd.Series:
     """IDs that Excel turned into dates (``1/28/1914``): FORMATS.md hazard 11."""
     return series.astype("string").str.strip().str.match(EXCEL_DATE_ID.pattern).fillna(False).astype(bool)
@@ -513,3 +544,24 @@ def registry_project_ids(checks: RowChecks, raw: pd.Series, prefix: str, what: s
     fail_values(checks, bad & ~excel, raw, f"{what} {{value}} is not a {prefix} project number")
     checks.fail(missing, f"{what} is missing")
     return ids.where(~(bad | missing), None)
+
+
+def extract(series: pd.Series, pattern: str, numbers: tuple[str, ...] = ()) -> pd.DataFrame:
+    """``Series.str.extract`` for mostly-distinct columns (serial numbers), run by Arrow's RE2 engine in C++:
+    one column per named group of ``pattern`` (``(?P<name>...)``), missing where the value does not match.
+    Groups named in ``numbers`` are digit runs returned as float64 (exact below 2**53), the others as str."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pa.array(series.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+    groups = pc.extract_regex(text, pattern)
+    matched = groups.is_valid()  # a struct's fields ignore the struct's own nulls
+    columns = {}
+    for i in range(groups.type.num_fields):
+        name = groups.type.field(i).name
+        field = pc.if_else(matched, groups.field(i), pa.scalar(None, pa.string()))
+        if name in numbers:
+            columns[name] = pc.cast(field, pa.float64()).to_numpy(zero_copy_only=False)
+        else:
+            columns[name] = field.to_numpy(zero_copy_only=False)
+    return pd.DataFrame(columns, index=series.index)

@@ -47,7 +47,9 @@ from pipeline.ingest.parsing import (
     clean_text,
     column,
     dates,
+    extract,
     fail_values,
+    parse_int,
     read_table,
     registry_project_ids,
     vintages,
@@ -110,7 +112,7 @@ ACTIVITY_TYPE = {
 }
 """Berkeley type of the AFOLU activities that name exactly one, for projects Berkeley has not classified (ALM
 covers several Berkeley types)."""
-SERIAL = r"^(\d+)-(\d+)-(\d+)-[A-Z0-9-]+?-(\d+)-(\d{8})-(\d{8})-\d+$"
+SERIAL = r"^\s*(?P<serial>\d+-(?P<first>\d+)-(?P<last>\d+)-[A-Z0-9-]+?-(?P<project>\d+)-\d{8}-\d{8}-\d+)\s*$"
 """``<batch>-<from>-<to>-VCS-VCU-<n>-VER-<ISO2>-<scope>-<project>-<DDMMYYYY>-<DDMMYYYY>-<flag>`` and the older
 ``4147-176338408-176338907-VCU-016-MER-AU-14-641-16042012-15042013-0``."""
 
@@ -167,7 +169,7 @@ def read_projects(path: Path) -> DatasetLoad:
     start = dates(checks, column(records, "crediting_period_start"), "crediting period start", ISO_DATE, "YYYY-MM-DD")
     end = dates(checks, column(records, "crediting_period_end"), "crediting period end", ISO_DATE, "YYYY-MM-DD")
     inverted = (start > end).to_numpy()
-    fail_values(checks, inverted, start.dt.strftime("%Y-%m-%d"), "crediting period starts {value} after it ends")
+    fail_values(checks, inverted, start, "crediting period starts {value} after it ends")
     registration = dates(checks, column(records, "registration_date"), "registration date", ISO_DATE, "YYYY-MM-DD")
     annual = whole_numbers(
         checks, column(records, "estimated_annual_reductions"), "estimated annual emission reductions", required=False
@@ -274,7 +276,7 @@ def read_transactions(path: Path) -> DatasetLoad:
     fail_values(
         checks,
         (vintage_start > vintage_end).to_numpy(),
-        vintage_start.dt.strftime("%Y-%m-%d"),
+        vintage_start,
         "vintage period starts {value} after it ends",
     )
     vintage = vintages(checks, vintage_start.dt.year.astype("Int64"))
@@ -290,26 +292,26 @@ def read_transactions(path: Path) -> DatasetLoad:
     fail_values(
         checks,
         (retired_on < issued_on).to_numpy(),
-        retired_on.dt.strftime("%Y-%m-%d"),
+        retired_on,
         "retired on {value}, before the block was issued",
     )
 
-    serial = clean_text(records["serial_number"])
-    parts = serial.astype("string").str.extract(SERIAL)
-    not_serial = serial.notna() & parts[0].isna()
-    fail_values(checks, not_serial.to_numpy(), serial, "serial number {value} is not a Verra VCU serial")
+    parts = extract(records["serial_number"], SERIAL, numbers=("first", "last", "project"))
+    shaped = parts["serial"].notna().to_numpy()
+    serial = parts["serial"].where(shaped, clean_text(records["serial_number"].where(~shaped)))
+    fail_values(checks, serial.notna().to_numpy() & ~shaped, serial, "serial number {value} is not a Verra VCU serial")
     checks.fail(serial.isna().to_numpy(), "serial number is missing")
-    serial_project = VERRA.id_prefix + parts[3].str.lstrip("0")
+    id_number, _ = parse_int(records["id"])
     fail_values(
         checks,
-        (parts[3].notna() & project_id.notna() & (serial_project != project_id)).fillna(False).to_numpy(dtype=bool),
+        shaped & (parts["project"] != id_number).fillna(False).to_numpy(dtype=bool),
         serial,
         "serial number {value} names another project than the row's ID",
     )
-    block_size = pd.to_numeric(parts[2]) - pd.to_numeric(parts[1]) + 1
+    block_size = parts["last"] - parts["first"] + 1
     fail_values(
         checks,
-        (parts[0].notna() & quantity.notna() & (block_size != quantity)).fillna(False).to_numpy(dtype=bool),
+        shaped & (block_size != quantity).fillna(False).to_numpy(dtype=bool),
         serial,
         "serial range {value} does not hold Quantity Issued credits",
     )
@@ -352,28 +354,25 @@ def read_transactions(path: Path) -> DatasetLoad:
         )
         grouped = grouped.loc[~overdrawn]
     firsts = grouped.drop_duplicates(group_keys, keep="first")
-    issuances = blocks.iloc[firsts["record"].to_numpy()].assign(
-        transaction_type="issuance",
-        quantity=firsts["total_vintage_quantity"].to_numpy(),
-        transaction_date=firsts["issuance_date"].to_numpy(),
-        serial_number=None,
-        retirement_beneficiary=None,
-        retirement_reason=None,
-        retirement_note=None,
+    # Rows: the issuances (on their group's earliest block), then one retirement per retired block.
+    record_of_row = np.concatenate([firsts["record"].to_numpy(), np.flatnonzero(retired_on.notna().to_numpy())])
+    is_issuance = np.arange(len(record_of_row)) < len(firsts)
+    credits = blocks.iloc[record_of_row].reset_index(drop=True)
+    credits["transaction_type"] = np.where(is_issuance, "issuance", "retirement")
+    credits["quantity"] = pd.Series(vintage_total.array[record_of_row]).where(
+        is_issuance, pd.Series(quantity.array[record_of_row])
     )
-
-    retired = retired_on.notna().to_numpy()
-    retirements = blocks.loc[retired].assign(
-        transaction_type="retirement",
-        quantity=quantity[retired],
-        transaction_date=retired_on[retired],
-        retirement_beneficiary=clean_text(column(records, "retirement_beneficiary"))[retired],
-        retirement_reason=clean_text(column(records, "retirement_reason"))[retired],
-        retirement_note=clean_text(column(records, "retirement_note"))[retired],
+    credits["transaction_date"] = np.where(
+        is_issuance, issued_on.to_numpy()[record_of_row], retired_on.to_numpy()[record_of_row]
     )
-
-    credits = pd.concat([issuances, retirements], ignore_index=True)
-    record_of_row = np.concatenate([firsts["record"].to_numpy(), np.flatnonzero(retired)]).astype(np.int64)
+    retirement_only = {
+        "serial_number": serial,
+        "retirement_beneficiary": clean_text(column(records, "retirement_beneficiary")),
+        "retirement_reason": clean_text(column(records, "retirement_reason")),
+        "retirement_note": clean_text(column(records, "retirement_note")),
+    }
+    for name, values in retirement_only.items():
+        credits[name] = np.where(is_issuance, None, values.to_numpy(dtype=object)[record_of_row])
     return finish(raw, VERRA.key, "transactions", credits, checks, CreditTransactionsSchema, record_of_row)
 
 
