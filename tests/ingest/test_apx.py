@@ -1,0 +1,165 @@
+"""The helpers the APX readers (ACR, CAR, ART) share: dates, Yes/No flags, serial ranges, SDGs, versions."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from pipeline.ingest.apx import (
+    SerialFormat,
+    apx_dates,
+    corsia_phases,
+    credit_rows,
+    project_numbers,
+    protocol_versions,
+    sdg_numbers,
+    serial_ranges,
+    yes_no,
+)
+from pipeline.ingest.parsing import RowChecks
+from pipeline.ingest.schemas import CreditTransactionsSchema
+
+ACR_SERIAL = SerialFormat("ACR", r"^ACR-[A-Z]{2}-0*(?P<project>\d+)-(?P<vintage>\d{4})-\d+$", "ACR-US-1-2020-1-1 to 2")
+
+
+def reasons(checks: RowChecks) -> list[str]:
+    return checks.reasons().tolist()
+
+
+def test_apx_dates_accept_the_three_forms_seen_in_one_file():
+    raw = pd.Series(["3/24/2026 9:08:01 PM", "1/15/2020", "03/09/2026", "11/15/2024 12:09:06 AM", ""])
+    checks = RowChecks(raw.index)
+    parsed = apx_dates(checks, raw, "date issued")
+    assert reasons(checks) == [""] * 5, f"real APX date forms were rejected: {reasons(checks)}"
+    assert parsed.tolist()[:4] == [
+        pd.Timestamp("2026-03-24 21:08:01"),
+        pd.Timestamp("2020-01-15"),
+        pd.Timestamp("2026-03-09"),
+        pd.Timestamp("2024-11-15 00:09:06"),
+    ], f"APX dates parsed wrongly: {parsed.tolist()}"
+    assert pd.isna(parsed.iloc[4]), "a blank date must stay unknown, not become a date"
+
+
+def test_apx_dates_reject_day_first_and_iso_with_a_reason():
+    raw = pd.Series(["24/03/2026", "2026-03-24", "yesterday"])
+    checks = RowChecks(raw.index)
+    apx_dates(checks, raw, "status effective date", required=True)
+    got = reasons(checks)
+    expected = "status effective date '24/03/2026' is not a date (expected M/D/YYYY, optionally with h:mm:ss AM/PM)"
+    assert got[0] == expected, f"a day-first date must be rejected in plain words, got {got[0]!r}"
+    assert all("is not a date" in r for r in got), f"every non-APX date must reject its record: {got}"
+
+
+def test_required_apx_date_missing_is_a_reason():
+    checks = RowChecks(pd.RangeIndex(1))
+    apx_dates(checks, pd.Series([""]), "date issued", required=True)
+    assert reasons(checks) == ["date issued is missing"], "a missing required date must reject the record"
+
+
+def test_yes_no_blank_means_what_the_column_says():
+    raw = pd.Series(["Yes", "No", "", "N/A"])
+    checks = RowChecks(raw.index)
+    as_label = yes_no(checks, raw, "CCP Approved", blank=False)
+    as_unknown = yes_no(checks, raw, "ARB Eligible", blank=None)
+    assert as_label.tolist() == [True, False, False, False], f"a blank label cell must read as no: {as_label.tolist()}"
+    assert as_unknown.tolist()[:2] == [True, False] and as_unknown.iloc[2:].isna().all(), (
+        f"a blank eligibility cell must stay unknown: {as_unknown.tolist()}"
+    )
+    assert reasons(checks) == [""] * 4, "Yes/No/blank/N/A are all valid flag values"
+
+
+def test_yes_no_rejects_other_text_and_dropped_columns_are_unknown():
+    raw = pd.Series(["Maybe", "Yes"])
+    checks = RowChecks(raw.index)
+    yes_no(checks, raw, "CCP Approved", blank=False)
+    assert reasons(checks) == ["CCP Approved 'Maybe' is not Yes or No", ""], f"got {reasons(checks)}"
+    dropped = yes_no(RowChecks(raw.index), pd.Series([None, None]), "CCP Approved", blank=False, present=False)
+    assert dropped.isna().all(), "a column the export dropped must be unknown, not 'no'"
+
+
+def test_corsia_phases_from_the_two_compliance_period_columns():
+    pilot = pd.Series([True, False, True, False], dtype="boolean")
+    first = pd.Series([False, True, True, pd.NA], dtype="boolean")
+    assert corsia_phases(pilot, first).tolist() == ["pilot", "first", "pilot;first", None]
+
+
+@pytest.mark.parametrize(
+    ("serial", "quantity", "project", "vintage", "expected"),
+    [
+        ("ACR-US-1185-2025-3078-1 to 85847", 85847, 1185, 2025, ""),
+        ("ACR-US-0885-2024-3072-119446 to 130668", 11223, 885, 2024, ""),
+        ("ACR-US-1185-2025-3078-1 to 85847", 85846, 1185, 2025, "does not hold the row's quantity"),
+        ("ACR-US-1185-2025-3078-1 to 85847", 85847, 1186, 2025, "names another project than the row"),
+        ("ACR-US-1185-2025-3078-1 to 85847", 85847, 1185, 2024, "names another vintage than the row"),
+        ("CAR-1-US-1480-46-1156-FL-2026-10272-852724 to 860723", 8000, 1480, 2026, "is not a ACR serial range"),
+        ("1/28/1914", 1, 1185, 2025, "is not a ACR serial range"),
+        ("", 1, 1185, 2025, "serial number is missing"),
+    ],
+)
+def test_serial_ranges_are_checked_against_their_row(serial, quantity, project, vintage, expected):
+    checks = RowChecks(pd.RangeIndex(1))
+    serial_ranges(
+        checks,
+        pd.Series([serial]),
+        ACR_SERIAL,
+        quantity=pd.Series([quantity], dtype="Int64"),
+        project_number=pd.Series([project], dtype="Int64"),
+        vintage=pd.Series([vintage], dtype="Int64"),
+    )
+    got = reasons(checks)[0]
+    if expected:
+        assert expected in got, f"serial {serial!r} (qty {quantity}, project {project}) should fail with {expected!r}"
+    else:
+        assert got == "", f"a consistent serial range was rejected: {got}"
+
+
+def test_project_numbers_drop_prefix_and_zero_padding():
+    assert project_numbers(pd.Series(["ACR885", "CAR1957", None])).tolist()[:2] == [885, 1957]
+
+
+def test_sdg_numbers_from_both_apx_spellings():
+    raw = pd.Series(
+        [
+            "03: Good Health and Well-Being;06: Clean Water and Sanitation;13: Climate Action",
+            "2. Zero Hunger;3. Good Health and Well-Being;15. Life on Land",
+            "",
+        ]
+    )
+    assert sdg_numbers(raw).tolist() == ["3;6;13", "2;3;15", None]
+
+
+def test_protocol_versions_take_the_trailing_version_or_date():
+    raw = pd.Series(
+        [
+            "Forestry - MX - Version 3.0",
+            "Mine Methane Capture - ARB Compliance - ARB Compliance Offset Protocol Mine Methane Capture, "
+            "April 25, 2014",
+            "November 14, 2014",
+            "Version 1.0",
+            "",
+        ]
+    )
+    assert protocol_versions(raw).tolist() == [
+        "Version 3.0",
+        "April 25, 2014",
+        "November 14, 2014",
+        "Version 1.0",
+        None,
+    ]
+
+
+def test_credit_rows_carry_every_contract_column():
+    records = pd.DataFrame({"source_line": [2, 3]})
+    frame = credit_rows(
+        records,
+        "art-trees",
+        "/x/issuances.csv",
+        project_id=pd.Series(["ART102", "ART102"]),
+        transaction_type="issuance",
+        quantity=pd.Series([5, 6], dtype="Int64"),
+        total_issued=pd.Series([7, 8], dtype="Int64"),
+    )
+    missing = set(CreditTransactionsSchema.to_schema().columns) - set(frame.columns)
+    assert not missing, f"credit_rows left out contract columns {missing}"
+    assert frame["total_issued"].tolist() == [7, 8], "extra columns must be kept"
+    CreditTransactionsSchema.validate(frame)
