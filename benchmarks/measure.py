@@ -201,10 +201,27 @@ def _warehouse(context: dict) -> int:
 
 
 def _score(context: dict) -> int:
+    """score_project_vintages on the warehouse tables, written to ``quality_scores`` in the work DB."""
     engine = _optional("pipeline.quality.engine")
-    if not hasattr(engine, "score_project_vintages"):
-        raise StageUnavailable("pipeline.quality.engine.score_project_vintages not there yet")
-    raise StageUnavailable("scoring landed: wire its signature here")
+    reference = _optional("pipeline.quality.reference")
+    from pipeline.policy import load_policy
+    from pipeline.warehouse import read_table
+
+    conn = context["conn"]
+    try:
+        tables = reference.load_reference(REPO_ROOT / "data" / "reference")
+    except reference.ReferenceError as missing:  # the reference tables land with the scoring work
+        raise StageUnavailable(str(missing)) from None
+    scores = engine.score_project_vintages(
+        read_table(conn, "projects"),
+        read_table(conn, "credits"),
+        tables,
+        load_policy(REPO_ROOT / "data" / "policy.yaml"),
+    )
+    conn.register("incoming_scores", scores)
+    conn.execute("CREATE OR REPLACE TABLE quality_scores AS SELECT * FROM incoming_scores")
+    conn.unregister("incoming_scores")
+    return len(scores)
 
 
 def _require_tables(conn, *tables: str) -> None:
