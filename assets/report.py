@@ -1,1 +1,35 @@
-"""(being built)"""
+"""The visual report: a self-contained HTML page of the published inventory next to the database."""
+
+import dagster as dg
+
+from assets.resources import PipelineSettings
+from pipeline.report import ReportError, write_report
+
+
+@dg.asset(deps=["published_inventory"], group_name="publish", kinds={"html"})
+def inventory_report(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
+    """``report.html`` next to the published DuckDB file: eligible tonnes by activity, country and quality tier,
+    score distributions, the change log, alerts and the rejected-row summary, as inline SVG charts and tables
+    (no network needed: open it in any browser, or send it). Built from the published file only, so it shows
+    exactly what analysts see; replaced atomically, so a failed build leaves the previous report."""
+    try:
+        path, data = write_report(settings.paths.curated_db)
+    except ReportError as error:
+        raise dg.Failure(description=str(error)) from error
+    context.log.info(f"report written to {path}")
+    by_activity = data.by_activity
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(path)),
+            "dagster/uri": dg.MetadataValue.url(path.as_uri()),
+            "bytes": path.stat().st_size,
+            "publish_id": int(data.publish["publish_id"]) if data.publish else -1,
+            "eligible_tonnes": int(data.totals.get("tonnes", 0)),
+            "tonnes_by_activity": dg.MetadataValue.md(
+                by_activity.to_markdown(index=False) if by_activity is not None and len(by_activity) else "_none_"
+            ),
+            "sections_without_data": dg.MetadataValue.md(
+                "\n".join(f"- {name}" for name in data.missing_sections()) or "_none_"
+            ),
+        }
+    )
