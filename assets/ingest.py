@@ -160,17 +160,18 @@ def warehouse(context: dg.AssetExecutionContext, settings: PipelineSettings):
         ).df()
 
     contract_results = []
-    for check, schema, frame in (
-        ("projects_contract", ProjectsSchema, projects),
-        ("credits_contract", CreditsSchema, credits),
+    for asset_key, check, schema, frame in (
+        ("projects", "projects_contract", ProjectsSchema, projects),
+        ("credits", "credits_contract", CreditsSchema, credits),
     ):
         try:
             schema.validate(frame, lazy=True)
-            contract_results.append(dg.AssetCheckResult(check_name=check, passed=True))
+            contract_results.append(dg.AssetCheckResult(asset_key=asset_key, check_name=check, passed=True))
         except Exception as err:  # pandera SchemaErrors: report the failure cases
             cases = getattr(err, "failure_cases", pd.DataFrame({"error": [str(err)]}))
             contract_results.append(
                 dg.AssetCheckResult(
+                    asset_key=asset_key,
                     check_name=check,
                     passed=False,
                     metadata={"failures": len(cases), "failure_cases": _markdown(cases, rows=20)},
@@ -215,11 +216,15 @@ def warehouse(context: dg.AssetExecutionContext, settings: PipelineSettings):
     )
     yield from contract_results
     yield dg.AssetCheckResult(
+        asset_key="credits",
         check_name="credits_with_unknown_project",
         passed=bool(unknown.sum() == 0),
         severity=dg.AssetCheckSeverity.WARN,
         metadata={"by_registry": _markdown(unknown.rename("transactions").reset_index())},
     )
     yield dg.AssetCheckResult(
-        check_name="rows_conserved", passed=conserved, metadata={"rows_by_registry": _markdown(per_registry)}
+        asset_key="load_audit",
+        check_name="rows_conserved",
+        passed=conserved,
+        metadata={"rows_by_registry": _markdown(per_registry)},
     )
