@@ -183,8 +183,11 @@ def _read_csv(path: Path, layout: Layout) -> RawTable:
             on_bad_lines="warn",
             skip_blank_lines=False,
             engine="c",
+            # Without this, a first record with one field too many silently turns column 1 into the index and
+            # shifts every value left; with it pandas truncates and warns, which sends us to the strict path.
+            index_col=False,
         )
-    bad_lines = [w for w in caught if "Skipping line" in str(w.message)]
+    bad_lines = [w for w in caught if any(s in str(w.message) for s in ("Skipping line", "does not match length"))]
     # pandas pads short records with NaN (na_filter is off, so a real empty field is "").
     padded = frame.isna().any(axis=1) if len(frame) else pd.Series(dtype=bool)
     blank = (frame.fillna("") == "").all(axis=1) if len(frame) else pd.Series(dtype=bool)
