@@ -35,7 +35,13 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.quality.reference import ICVCM_DECISIONS_FILE, SOURCE_SEPARATOR, load_reference, version_key
+from pipeline.quality.reference import (
+    ICVCM_DECISIONS_FILE,
+    SOURCE_SEPARATOR,
+    load_reference,
+    version_bounds,
+    version_key,
+)
 
 ASSESSMENT_STATUS_URL = "https://icvcm.org/assessment-status/"
 
@@ -117,38 +123,44 @@ def decision_rows(decisions: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _row_bounds(row: pd.Series) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    low = version_key(row["version_min"]) if isinstance(row["version_min"], str) else (0, 0, 0, 0)
-    high = version_key(row["version_max"]) if isinstance(row["version_max"], str) else (10**9,) * 4
-    return low, high
-
-
 def derive_ccp_status(methodologies: pd.DataFrame, decisions: Mapping[str, Any]) -> pd.DataFrame:
     """``ccp_status``, ``ccp_source_url``, ``ccp_as_of`` (and the ICVCM decision and versions behind them)
     for every row of ``methodologies``, derived from the ICVCM table; same index as ``methodologies``."""
     icvcm = decision_rows(decisions)
     as_of = pd.Timestamp(table_date(decisions))
     out = []
-    for label, row in methodologies.iterrows():  # one pass over ~100 reference rows, not over credits
+    for _, row in methodologies.iterrows():  # one pass over ~100 reference rows, not over credits
         programs = PROGRAMS_USING_CDM_METHODOLOGIES if row["program"] == "cdm" else (row["program"],)
         candidates = icvcm[icvcm["program"].isin(programs)]
         if isinstance(row.get("icvcm_methodology"), str):
             candidates = candidates[candidates["title"] == _clean(row["icvcm_methodology"])]
         else:
             candidates = candidates[candidates["methodology_id"] == _clean(row["methodology_id"])]
-        low, high = _row_bounds(row)
-        overlapping = candidates[[c_lo <= high and low <= c_hi for c_lo, c_hi in zip(candidates["low"], candidates["high"], strict=True)]]
+        low, high = version_bounds(row["version_min"], row["version_max"])
+        overlapping = candidates[
+            [c_lo <= high and low <= c_hi for c_lo, c_hi in zip(candidates["low"], candidates["high"], strict=True)]
+        ]
         what = f"{row['protocol']} {row['version_min'] or ''}-{row['version_max'] or ''}".strip()
         if overlapping.empty:
-            out.append({"ccp_status": "not_submitted", "ccp_source_url": ASSESSMENT_STATUS_URL, "ccp_as_of": as_of,
-                        "icvcm_decision": None, "icvcm_versions": None})
+            out.append(
+                {
+                    "ccp_status": "not_submitted",
+                    "ccp_source_url": ASSESSMENT_STATUS_URL,
+                    "ccp_as_of": as_of,
+                    "icvcm_decision": None,
+                    "icvcm_versions": None,
+                }
+            )
             continue
         statuses = set(overlapping["status"])
-        inside = [(c_lo <= low and high <= c_hi) for c_lo, c_hi in zip(overlapping["low"], overlapping["high"], strict=True)]
+        inside = [
+            (c_lo <= low and high <= c_hi) for c_lo, c_hi in zip(overlapping["low"], overlapping["high"], strict=True)
+        ]
         if len(statuses) > 1 or not any(inside):
             raise IcvcmError(
                 f"methodologies.csv: {what} overlaps ICVCM rows {sorted(set(overlapping['versions']))} with "
-                f"decisions {sorted(map(str, set(overlapping['decision'])))}; split the row along ICVCM's version ranges"
+                f"decisions {sorted(map(str, set(overlapping['decision'])))}; "
+                "split the row along ICVCM's version ranges"
             )
         status = statuses.pop()
         conditions = row.get("ccp_conditions")

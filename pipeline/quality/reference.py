@@ -13,13 +13,11 @@ the column and the CSV line, never with a silently coerced value.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
@@ -147,16 +145,17 @@ class MethodologiesSchema(_Assumed):
 
 
 class ProjectTypesSchema(_Assumed):
-    """``project_types.csv``: activity / subtype -> base risk profile."""
+    """``project_types.csv``: activity / subtype -> base risk profile. Rows are matched in file order: a
+    project takes the first row of its activity whose ``match_project_type`` substring occurs in its project
+    type or name, so specific subtypes come before their activity's broad default row."""
 
     project_type_key: Series[str] = pa.Field(unique=True, str_matches=r"^[A-Za-z][A-Za-z0-9_]*$")
     activity: Series[str] = pa.Field(nullable=True, isin=ACTIVITIES)
     match_project_type: Series[str] = pa.Field(nullable=True, str_matches=r"^[^A-Z|]+(\|[^A-Z|]+)*$")
     """Lower-case substrings, ``|``-separated, matched against ``projects.project_type`` and ``name``."""
-    match_priority: Series[int] = pa.Field(ge=0)
-    """Added column: where several rows match a project, the lowest priority wins."""
     is_default_for_activity: Series[bool]
-    """Added column: the profile of a project of this activity that no pattern matches."""
+    """Added column: the activity's broad profile (listed last for its activity), the one to use for a
+    project of this activity that no pattern matches."""
     is_reversible: Series[bool]
     harvest_revenue: Series[bool]
     additionality_risk: Series[str] = pa.Field(isin=RISK_LEVELS)
@@ -198,7 +197,7 @@ _BOOL = {
 }
 _NUMBER = {
     "methodologies": ("default_market_leakage_pct", "min_buffer_pct", "commitment_years", "monitoring_years"),
-    "project_types": ("match_priority",),
+    "project_types": (),
     "project_flags": (),
 }
 _DATE = {
@@ -262,7 +261,7 @@ def _convert(raw: pd.DataFrame, table: str, file_name: str) -> pd.DataFrame:
                 f"{file_name}: column '{name}' must be a number, found {sorted(set(raw[name][bad]))} "
                 f"on line(s) {_csv_line(frame.index[bad])}"
             )
-        frame[name] = values.astype("int64") if name == "match_priority" and values.notna().all() else values
+        frame[name] = values
     for name in _DATE[table]:
         if name not in frame:
             continue
@@ -337,8 +336,6 @@ def load_reference(reference_dir: Path) -> Reference:
 # Versions
 # --------------------------------------------------------------------------------------------------------------
 
-_VERSION_IN_TEXT = re.compile(r"(?:\bversion|\bv)\s*\.?\s*(\d+(?:\.\d+)*)", re.IGNORECASE)
-
 
 def version_key(version: str) -> tuple[int, ...]:
     """``"2.1"`` -> ``(2, 1, 0, 0)``: versions compare component-wise, ``"1"`` equals ``"1.0"``."""
@@ -346,19 +343,8 @@ def version_key(version: str) -> tuple[int, ...]:
     return tuple(parts + [0] * (4 - len(parts)))
 
 
-def parse_version(text: object) -> str | None:
-    """The version number in a registry's version text (``Version 2.0``, ``v3.1``, ``Forestry - MX -
-    Version 3.0``, ``2.1``); None when it names none (ARB protocols are versioned by date)."""
-    if text is None or (isinstance(text, float) and np.isnan(text)) or text is pd.NA:
-        return None
-    text = str(text).strip()
-    if re.fullmatch(VERSION_PATTERN, text):
-        return text
-    match = _VERSION_IN_TEXT.search(text)
-    return match.group(1) if match else None
-
-
-def _bounds(version_min: object, version_max: object) -> tuple[tuple[int, ...], tuple[int, ...]]:
+def version_bounds(version_min: object, version_max: object) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Inclusive (low, high) keys of a version range; a missing bound is unbounded."""
     low = version_key(version_min) if isinstance(version_min, str) else (0, 0, 0, 0)
     high = version_key(version_max) if isinstance(version_max, str) else (10**9,) * 4
     return low, high
@@ -367,7 +353,8 @@ def _bounds(version_min: object, version_max: object) -> tuple[tuple[int, ...], 
 def _check_version_ranges(frame: pd.DataFrame, file_name: str) -> None:
     for protocol, rows in frame.groupby("protocol", sort=True):
         spans = sorted(
-            (*_bounds(r.version_min, r.version_max), i) for i, r in zip(rows.index, rows.itertuples(), strict=True)
+            (*version_bounds(r.version_min, r.version_max), i)
+            for i, r in zip(rows.index, rows.itertuples(), strict=True)
         )
         for low, high, i in spans:
             if low > high:
@@ -383,99 +370,6 @@ def _check_version_ranges(frame: pd.DataFrame, file_name: str) -> None:
                 )
 
 
-# --------------------------------------------------------------------------------------------------------------
-# Joining the tables to projects and credits
-# --------------------------------------------------------------------------------------------------------------
-
-
-def match_methodologies(keys: pd.DataFrame, methodologies: pd.DataFrame) -> pd.Series:
-    """For each row of ``keys`` (columns ``protocol`` and ``methodology_version``, the registry's version
-    text), the index label of its ``methodologies`` row, or NA where the protocol or version is not listed.
-
-    A version inside a row's [version_min, version_max] range picks that row. A missing or unparseable
-    version picks the protocol's oldest row: without the version, a credit cannot claim the newer
-    version's treatment (for example its ICVCM approval)."""
-    versions = keys["methodology_version"].map(parse_version) if "methodology_version" in keys else None
-    pairs = pd.DataFrame({"protocol": keys["protocol"], "version": versions}).astype(object)
-    unique = pairs.drop_duplicates().dropna(subset=["protocol"])
-    spans = methodologies.assign(_low=None, _high=None)
-    bounds = [_bounds(lo, hi) for lo, hi in zip(spans["version_min"], spans["version_max"], strict=True)]
-    spans["_low"] = [b[0] for b in bounds]
-    spans["_high"] = [b[1] for b in bounds]
-    by_protocol = {p: rows.sort_values("_low") for p, rows in spans.groupby("protocol")}
-    chosen: dict[tuple[object, object], object] = {}
-    for protocol, version in unique.itertuples(index=False):  # one pass per distinct key, not per credit
-        rows = by_protocol.get(protocol)
-        if rows is None:
-            continue
-        if version is None:
-            chosen[(protocol, version)] = rows.index[0]
-            continue
-        key = version_key(version)
-        inside = rows[[lo <= key <= hi for lo, hi in zip(rows["_low"], rows["_high"], strict=True)]]
-        if len(inside):
-            chosen[(protocol, version)] = inside.index[0]
-    labels = [chosen.get((p, v), pd.NA) for p, v in zip(pairs["protocol"], pairs["version"], strict=True)]
-    return pd.Series(labels, index=keys.index, dtype=object, name="methodology_row")
-
-
-def match_project_types(projects: pd.DataFrame, project_types: pd.DataFrame) -> pd.Series:
-    """The ``project_type_key`` of each project (columns ``activity``, ``project_type``, ``name``): the
-    lowest-priority row of the project's activity (or of no activity) whose pattern occurs in the project
-    type or name, else the activity's default row; NA when neither applies."""
-    text = (
-        projects["project_type"].fillna("").astype(str) + " | " + projects["name"].fillna("").astype(str)
-    ).str.lower()
-    activity = projects["activity"].astype(object)
-    result = pd.Series(pd.NA, index=projects.index, dtype=object, name="project_type_key")
-    patterned = project_types[project_types["match_project_type"].notna()].sort_values("match_priority")
-    for row in patterned.itertuples():
-        same_activity = activity.eq(row.activity) if isinstance(row.activity, str) else pd.Series(True, projects.index)
-        patterns = [re.escape(p) for p in row.match_project_type.split("|")]
-        hit = result.isna() & same_activity & text.str.contains("|".join(patterns), regex=True)
-        result[hit] = row.project_type_key
-    defaults = project_types[project_types["is_default_for_activity"]].set_index("activity")["project_type_key"]
-    return result.fillna(activity.map(defaults)).astype(object).where(lambda s: s.notna(), pd.NA)
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Policy overrides of assumption values
-# --------------------------------------------------------------------------------------------------------------
-
-_KEY_COLUMN = {"methodologies": "protocol", "project_types": "project_type_key"}
-
-
-def apply_overrides(reference: Reference, overrides: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> Reference:
-    """A copy of ``reference`` with policy overrides applied and re-validated, e.g.
-    ``{"methodologies": {"vm0010": {"default_market_leakage_pct": 40}}}`` (every row of that protocol).
-
-    Only rows labelled ``is_assumption`` may be overridden: a cited fact changes in the table, with its
-    source, not in the policy. Overridden rows get a note saying so."""
-    changed: dict[str, pd.DataFrame] = {}
-    for table, by_key in overrides.items():
-        if table not in _KEY_COLUMN:
-            raise ReferenceError(f"overrides: unknown table '{table}' (expected one of {sorted(_KEY_COLUMN)})")
-        frame = getattr(reference, table).copy()
-        key_column = _KEY_COLUMN[table]
-        for key, values in by_key.items():
-            rows = frame[key_column].eq(key)
-            if not rows.any():
-                raise ReferenceError(f"overrides: {table} has no {key_column} '{key}'")
-            if not frame.loc[rows, "is_assumption"].all():
-                raise ReferenceError(
-                    f"overrides: {table} '{key}' is a cited value (is_assumption=false); change it in the table"
-                )
-            for column, value in values.items():
-                if column not in frame or column in (key_column, "source_url", "as_of", "is_assumption"):
-                    raise ReferenceError(f"overrides: {table} column '{column}' cannot be overridden")
-                frame.loc[rows, column] = value
-            frame.loc[rows, "assumption_note"] = frame.loc[rows, "assumption_note"].fillna("") + (
-                f" [overridden by policy: {', '.join(sorted(values))}]"
-            )
-        changed[table] = validate_table(frame, table, f"{table} (with policy overrides)")
-    return replace(reference, **changed)
-
-
 __all__ = [
     "Reference",
     "ReferenceError",
@@ -483,12 +377,9 @@ __all__ = [
     "ProjectTypesSchema",
     "ProjectFlagsSchema",
     "SOURCE_SEPARATOR",
-    "apply_overrides",
     "load_reference",
-    "match_methodologies",
-    "match_project_types",
-    "parse_version",
     "read_table",
     "validate_table",
+    "version_bounds",
     "version_key",
 ]
