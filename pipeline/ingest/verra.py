@@ -251,7 +251,7 @@ def _certification_flags(certifications: pd.Series, column_present: bool) -> dic
         lookups["is_removal"][value] = True if removal else (False if reduction else None)
 
     def label(lookup: dict, absent: object) -> pd.Series:
-        mapped = certifications.map(lookup)
+        mapped = certifications.map(lookup).astype(object)
         return mapped.where(certifications.notna(), absent if column_present else None)
 
     return {
