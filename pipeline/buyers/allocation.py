@@ -138,11 +138,11 @@ def allocate(
             match &= np.isin(registry, registries)
 
         candidates = np.flatnonzero(match & (remaining > 0))
-        preference_rank = pd.Series(activity[candidates]).map({a: i for i, a in enumerate(preferred)}).fillna(0)
+        preference = {a: i for i, a in enumerate(preferred)}
+        preference_rank = np.fromiter((preference.get(a, 0) for a in activity[candidates]), int, len(candidates))
         order_of_take = candidates[
-            np.lexsort((project_rank[candidates], vintage[candidates], preference_rank.to_numpy(),
-                        tier_rank[candidates]))
-        ]  # fmt: skip
+            np.lexsort((project_rank[candidates], vintage[candidates], preference_rank, tier_rank[candidates]))
+        ]
         available = remaining[order_of_take]
         before = np.cumsum(available) - available
         take = np.minimum(available, np.maximum(wanted - before, 0))
