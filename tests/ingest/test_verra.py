@@ -206,7 +206,8 @@ def test_every_real_vcu_export_loads_with_conserved_counts(relative):
     load = verra.read_transactions(path)
     assert csv_record_count(path) == records, f"{relative}: the fixture's record count changed"
     assert (load.rows_read, load.rows_accepted, load.rows_rejected) == (records, accepted, rejected), (
-        f"{relative}: {load.rows_read}/{load.rows_accepted}/{load.rows_rejected}: {load.rejected['reason'].tolist()[:5]}"
+        f"{relative}: {load.rows_read}/{load.rows_accepted}/{load.rows_rejected}: "
+        f"{load.rejected['reason'].tolist()[:5]}"
     )
     types = load.accepted["transaction_type"].value_counts().to_dict()
     assert types == {"issuance": issuances, "retirement": retirements}, f"{relative}: transaction types {types}"
