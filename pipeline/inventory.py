@@ -23,10 +23,11 @@ a second time:
 The reconciliation check (:func:`reconciliation_mismatches`) proves every row against ``credits``.
 
 **Our own retirements.** The buyers stage appends to the ledger (``Paths.ledger_db``, table ``retirements``)
-the moment it retires for a buyer, but the registry export only shows it in a later snapshot. A ledger
-retirement is counted in ``retired_for_buyers`` when it is dated on or after the registry's snapshot date
-(``as_of``): not yet visible in the data we read. Counting the snapshot day itself is deliberate: it may
-understate availability by a day, never oversell it. ``available_net = available - retired_for_buyers``.
+the moment it retires for a buyer, but a registry export only shows it in a later snapshot. Following the
+ledger's own rule (``pipeline/buyers/ledger.py``), a ledger retirement is *pending* until the buyers stage
+records it in ``registry_recognitions`` (matched to a registry retirement in ``credits``); pending tonnes are
+``retired_for_buyers`` and ``available_net = available - retired_for_buyers``. A ledger without a
+recognitions table counts every retirement as pending: availability is understated, never oversold.
 
 ``as_of`` is the snapshot date of the registry's inputs: the ``<YYYY-MM-DD>`` folder of its raw files
 (``data/raw/<registry>/<date>/...``, from ``load_audit.file``), else its latest transaction date.
@@ -47,7 +48,7 @@ from pipeline.registries import REGISTRIES, REGISTRY_KEYS
 
 INVENTORY_TABLE = "eligible_inventory"
 LEDGER_VIEW = "ledger_retirements"
-"""Temporary view (project_id, vintage, tonnes, retired_at) over the ledger that the SQL here reads."""
+"""Temporary view (project_id, vintage, tonnes, retired_at) of pending ledger retirements the SQL here reads."""
 
 INVENTORY_COLUMNS = (
     "project_id", "registry", "name", "country", "country_code", "activity", "protocol", "vintage",
@@ -143,30 +144,41 @@ def list_expression(
     return f"coalesce(list_filter(string_split({alias}.{column}::VARCHAR, ';'), lambda x: trim(x) <> ''), [])"
 
 
+def pending_retirements_sql(conn: duckdb.DuckDBPyConnection, catalog: str | None) -> str:
+    """SELECT (project_id, vintage, tonnes, retired_at) of the pending ledger retirements held in ``catalog``
+    (the attached ledger, or a published file with its copy; None = no ledger): those without a registry
+    recognition."""
+    if catalog is None or column_type(conn, "retirements", "tonnes", catalog=catalog) is None:
+        return (
+            "SELECT NULL::VARCHAR AS project_id, NULL::BIGINT AS vintage, NULL::BIGINT AS tonnes, "
+            "NULL::TIMESTAMP AS retired_at WHERE false"
+        )
+    recognized = column_type(conn, "registry_recognitions", "retirement_id", catalog=catalog) is not None
+    return (
+        "SELECT r.project_id::VARCHAR AS project_id, r.vintage::BIGINT AS vintage, r.tonnes::BIGINT AS tonnes, "
+        f"r.retired_at::TIMESTAMP AS retired_at FROM {catalog}.main.retirements AS r"
+        + (
+            f" WHERE r.retirement_id NOT IN (SELECT retirement_id FROM {catalog}.main.registry_recognitions)"
+            if recognized
+            else ""
+        )
+    )
+
+
 @contextmanager
 def ledger_view(conn: duckdb.DuckDBPyConnection, ledger_db: Path | None) -> Iterator[bool]:
-    """Expose the ledger's ``retirements`` as the temporary view ``ledger_retirements`` on ``conn``.
+    """Expose the ledger's pending retirements as the temporary view ``ledger_retirements`` on ``conn``.
 
-    The ledger is attached read-only for the duration and detached afterwards. A missing file or table is
-    an empty ledger (nothing retired for buyers yet); yields whether a ledger table was found."""
+    The ledger is attached read-only (as ``ledger``) for the duration and detached afterwards. A missing
+    file or table is an empty ledger (nothing retired for buyers yet); yields whether a ledger was found."""
     attached = False
-    found = False
     try:
         if ledger_db is not None and Path(ledger_db).exists():
             conn.execute(f"ATTACH '{Path(ledger_db)}' AS ledger (READ_ONLY)")
             attached = True
-            found = column_type(conn, "retirements", "tonnes", catalog="ledger") is not None
-        if found:
-            conn.execute(
-                f"CREATE OR REPLACE TEMP VIEW {LEDGER_VIEW} AS SELECT project_id::VARCHAR AS project_id, "
-                "vintage::BIGINT AS vintage, tonnes::BIGINT AS tonnes, retired_at::TIMESTAMP AS retired_at "
-                "FROM ledger.main.retirements"
-            )
-        else:
-            conn.execute(
-                f"CREATE OR REPLACE TEMP VIEW {LEDGER_VIEW} AS SELECT NULL::VARCHAR AS project_id, "
-                "NULL::BIGINT AS vintage, NULL::BIGINT AS tonnes, NULL::TIMESTAMP AS retired_at WHERE false"
-            )
+        found = attached and column_type(conn, "retirements", "tonnes", catalog="ledger") is not None
+        source = pending_retirements_sql(conn, "ledger" if attached else None)
+        conn.execute(f"CREATE OR REPLACE TEMP VIEW {LEDGER_VIEW} AS {source}")
         yield found
     finally:
         conn.execute(f"DROP VIEW IF EXISTS temp.main.{LEDGER_VIEW}")
@@ -207,14 +219,11 @@ REGISTRY_AS_OF_SQL = r"""
 """Snapshot date per registry: the dated raw folder if any, else the latest transaction."""
 
 PENDING_LEDGER_SQL = f"""
-    SELECT l.project_id, l.vintage, sum(l.tonnes)::BIGINT AS retired_for_buyers
-    FROM {LEDGER_VIEW} AS l
-    LEFT JOIN (SELECT DISTINCT project_id, registry FROM credits) AS c USING (project_id)
-    LEFT JOIN ({REGISTRY_AS_OF_SQL}) AS a ON a.registry = c.registry
-    WHERE a.as_of IS NULL OR l.retired_at::DATE >= a.as_of
-    GROUP BY l.project_id, l.vintage
+    SELECT project_id, vintage, sum(tonnes)::BIGINT AS retired_for_buyers
+    FROM {LEDGER_VIEW}
+    GROUP BY project_id, vintage
 """
-"""Our ledger retirements not yet visible in the registry snapshot, per project-vintage."""
+"""Our ledger retirements not yet recognized in the registry data, per project-vintage."""
 
 
 def inventory_sql(conn: duckdb.DuckDBPyConnection) -> str:
@@ -305,7 +314,7 @@ def reconciliation_mismatches(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
     Requires the ``ledger_retirements`` view (see :func:`ledger_view`). Columns: project_id, vintage,
     problem, expected, found. Checked independently of the builder: the per-type sums and the buffer per
-    row, our ledger retirements not yet in the snapshot, the available arithmetic, duplicate rows, rows
+    row, our pending ledger retirements, the available arithmetic, duplicate rows, rows
     that are not eligible, and eligible project-vintages with credits left that are missing."""
     require_tables(conn, (*REQUIRED_TABLES, INVENTORY_TABLE))
     return conn.execute(

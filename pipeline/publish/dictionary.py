@@ -24,7 +24,13 @@ TABLES: dict[str, str] = {
     "load_audit": "Row conservation per raw file: rows_read = rows_accepted + rows_rejected.",
     "buyer_eligibility": "Qualified-buyer screening results (buyers stage).",
     "order_allocations": "Allocations of buyer orders to inventory project-vintages (buyers stage).",
-    "retirements": "The retirement ledger, copied from the system of record at publish time (buyers stage).",
+    "retirements": "The retirement ledger, copied from the system of record at publish time: one row per order "
+    "and project-vintage retired on a buyer's behalf (buyers stage).",
+    "registry_recognitions": "Ledger retirements the registry data now shows, with the registry row matched "
+    "(until recognized, a retirement is pending and subtracted from availability).",
+    "order_executions": "One row per executed buyer order: tonnes ordered and retired, status and reason.",
+    "buyer_statement_summary": "Per buyer: tonnes retired, orders, projects, high-tier tonnes and tonnes still "
+    "pending in registry data.",
     "publishes": "One row per publish of this file: when, under which policy, from which input files.",
     "inventory_history": "The eligible inventory of every publish (one copy per publish_id).",
     "inventory_changes": "Project-vintages that entered, left or changed tier at each publish, with the reason.",
@@ -35,7 +41,8 @@ TABLES: dict[str, str] = {
     "inventory_by_tier": "Eligible inventory totals per quality tier.",
     "ineligible_projects": "Scored project-vintages that are not eligible, with the first failed reason.",
     "latest_changes": "The inventory changes of the most recent publish, with project names.",
-    "buyer_statements": "Per buyer: every retirement made on their behalf, with the project's details.",
+    "buyer_statements": "Per buyer: every retirement made on their behalf, with the scores at retirement time "
+    "and whether the registry data shows it yet.",
 }
 
 COMMON_COLUMNS: dict[str, str] = {
@@ -57,6 +64,23 @@ COMMON_COLUMNS: dict[str, str] = {
     "available_tonnes": "Credits available to offer (sum of available_net), tCO2e.",
     "risk_adjusted_tonnes": "Available credits after the risk haircut (sum of risk_adjusted_available), tCO2e.",
     "issued_tonnes": "Credits issued (sum of issued), tCO2e.",
+    "additionality_score": "Additionality score on 1-5 (5 = very high confidence the criterion is met).",
+    "permanence_score": "Permanence score on 1-5 (5 = very high confidence the criterion is met).",
+    "leakage_score": "Leakage score on 1-5 (5 = very high confidence the criterion is met).",
+    "over_crediting_score": "Over-crediting / baseline score on 1-5; reported, not gating in v1.",
+    "limiting_score": "min(additionality, permanence, leakage): the limiting factor that decides eligibility.",
+    "scores_policy_version": "Policy version the inventory's scores were computed under at retirement time.",
+    "order_id": "Buyer order id (data/raw/buyers/orders.csv).",
+    "buyer_id": "Buyer id (data/raw/buyers/buyers.csv).",
+    "buyer_name": "Buyer name, the beneficiary of the retirements.",
+    "retirement_id": "Ledger retirement id (CQR-...), written into the registry retirement note.",
+    "retired_at": "When we retired the credits.",
+    "tonnes": "Credits, tCO2e.",
+    "status": "Status of the record (see the table's description).",
+    "reason": "Why, in plain words.",
+    "executed_at": "When the order was executed.",
+    "is_eligible": "Whether the record passes every condition.",
+    "is_fictional": "True for the bundled made-up examples; real records say false.",
 }
 
 _SCORE = "score on 1-5 (5 = very high confidence the criterion is met; framework section 7)."
@@ -158,10 +182,69 @@ COLUMNS: dict[str, dict[str, str]] = {
         "rows_rejected": "Records rejected into rejected_rows.",
     },
     "retirements": {
-        "order_id": "Buyer order the retirement fulfils.",
-        "buyer_id": "Buyer on whose behalf the credits were retired.",
+        "idempotency_key": "order_id|project_id|vintage: one retirement per order and project-vintage, ever.",
+        "beneficiary": "Name the credits were retired on behalf of.",
         "tonnes": "Credits retired, tCO2e.",
-        "retired_at": "When we retired the credits.",
+        "quality_tier": "Quality tier of the project-vintage when it was retired.",
+    },
+    "registry_recognitions": {
+        "matched_by": "reference (retirement_id found in the registry note) or beneficiary (name, tonnes, date).",
+        "registry_source_file": "Raw registry file of the matching retirement.",
+        "registry_source_line": "Line of the matching retirement in that file.",
+        "registry_transaction_date": "Date of the matching registry retirement.",
+        "registry_beneficiary": "Beneficiary named on the matching registry retirement.",
+        "recognized_at": "When the buyers stage recorded the match.",
+    },
+    "order_executions": {
+        "order_fingerprint": "Digest of the order as executed, to notice later edits of the order row.",
+        "tonnes_ordered": "Tonnes the order asked for.",
+        "tonnes_retired": "Tonnes retired for the order.",
+        "status": "Execution status (filled, partial ...).",
+    },
+    "buyer_eligibility": {
+        "relationship": "Our relationship with the buyer.",
+        "net_zero_pass": "Net-zero target year <= 2050 covering scopes 1-3.",
+        "net_zero_target_year": "Buyer's net-zero target year.",
+        "net_zero_scopes": "Scopes the net-zero target covers, e.g. 1;2;3.",
+        "net_zero_reason": "Why the net-zero condition passes or fails.",
+        "disclosure_pass": "The buyer publishes an annual inventory.",
+        "last_disclosure_date": "Date of the buyer's latest public inventory.",
+        "disclosure_cadence": "How often the buyer discloses.",
+        "disclosure_reason": "Why the disclosure condition passes or fails.",
+        "science_target_pass": "The buyer has a validated science-based near-term target.",
+        "science_target_status": "Status of the buyer's science-based target.",
+        "science_target_date": "Date of the science-based target's validation.",
+        "science_target_reason": "Why the science-target condition passes or fails.",
+        "reason": "The failing conditions' reasons, or 'meets all three conditions'.",
+        "evidence_urls": "Public evidence for the screening, ';'-joined.",
+        "screened_as_of": "Date the screening applies to.",
+        "is_eligible": "The buyer meets all three conditions (VCMI-style screen).",
+    },
+    "order_allocations": {
+        "status": "What the order received (filled, partial, unfilled, rejected, conflict ...).",
+        "tonnes_ordered": "Tonnes the order asked for.",
+        "tonnes_allocated": "Tonnes allocated (retired) for the order.",
+        "tonnes_unfilled": "tonnes_ordered - tonnes_allocated.",
+        "reason": "Why the order received what it did.",
+        "allocations": "'project_id vintage: tonnes' per allocation line, '; '-joined.",
+        "executed_this_run": "True when this run executed the order.",
+    },
+    "buyer_statements": {
+        "tonnes": "Credits retired, tCO2e.",
+        "quality_tier": "Quality tier of the project-vintage when it was retired.",
+        "registry_status": "'shown in registry' once recognized in registry data, else 'pending in registry'.",
+        "registry_transaction_date": "Date of the registry retirement that shows it.",
+        "registry_matched_by": "How the registry retirement was matched (reference or beneficiary).",
+    },
+    "buyer_statement_summary": {
+        "tonnes_retired": "Tonnes retired for the buyer.",
+        "orders": "Number of the buyer's orders with retirements.",
+        "projects": "Number of distinct projects retired from.",
+        "tonnes_high_tier": "Tonnes retired from high-tier project-vintages.",
+        "tonne_weighted_limiting_score": "Limiting score averaged over the buyer's tonnes.",
+        "tonnes_pending_in_registry": "Tonnes not yet shown in registry data.",
+        "first_retired_at": "First retirement for the buyer.",
+        "last_retired_at": "Latest retirement for the buyer.",
     },
     "publishes": {
         "published_at": "When the file was published (UTC).",
@@ -208,14 +291,6 @@ COLUMNS: dict[str, dict[str, str]] = {
         "first_failed_reason": "The reason, in plain words.",
         "first_failed_source": "Rule or data source the reason cites.",
     },
-    "buyer_statements": {
-        "order_id": "Buyer order the retirement fulfils.",
-        "buyer_id": "Buyer on whose behalf the credits were retired.",
-        "tonnes": "Credits retired, tCO2e.",
-        "retired_at": "When we retired the credits.",
-        "quality_tier": _INVENTORY["quality_tier"],
-        "registry_url": _INVENTORY["registry_url"],
-    },
 }
 COLUMNS["latest_changes"] = COLUMNS["inventory_changes"]
 
@@ -243,27 +318,31 @@ def apply_comments(conn: duckdb.DuckDBPyConnection, catalog: str, upstream_catal
                 [upstream_catalog],
             ).fetchall()
         }
-    relations = conn.execute(
-        "SELECT table_name, 'TABLE' FROM duckdb_tables() WHERE database_name = ? AND schema_name = 'main' "
-        "UNION ALL SELECT view_name, 'VIEW' FROM duckdb_views() WHERE database_name = ? AND schema_name = 'main'",
-        [catalog, catalog],
+    columns = conn.execute(
+        """
+        SELECT c.table_name, CASE WHEN v.view_name IS NULL THEN 'TABLE' ELSE 'VIEW' END, c.column_name
+        FROM duckdb_columns() AS c
+        LEFT JOIN duckdb_views() AS v
+          ON v.database_name = c.database_name AND v.schema_name = c.schema_name AND v.view_name = c.table_name
+        WHERE c.database_name = ? AND c.schema_name = 'main'
+        ORDER BY c.table_name, c.column_index
+        """,
+        [catalog],
     ).fetchall()
-    undocumented = []
-    for table, kind in relations:
-        conn.execute(f"COMMENT ON {kind} {catalog}.main.{table} IS {_quote(TABLES.get(table, UNDOCUMENTED))}")
-        columns = conn.execute(
-            "SELECT column_name FROM duckdb_columns() WHERE database_name = ? AND schema_name = 'main' "
-            "AND table_name = ? ORDER BY column_index",
-            [catalog, table],
-        ).fetchall()
-        for (column,) in columns:
-            text = describe(table, column, upstream.get((table, column)))
-            if text is None:
-                undocumented.append(f"{table}.{column}")
-                text = UNDOCUMENTED
-            conn.execute(f'COMMENT ON COLUMN {catalog}.main.{table}."{column}" IS {_quote(text)}')
-        if table not in TABLES:
-            undocumented.append(table)
+    statements, undocumented, seen = [], [], set()
+    for table, kind, column in columns:
+        if table not in seen:
+            seen.add(table)
+            statements.append(f"COMMENT ON {kind} {catalog}.main.{table} IS {_quote(TABLES.get(table, UNDOCUMENTED))}")
+            if table not in TABLES:
+                undocumented.append(table)
+        text = describe(table, column, upstream.get((table, column)))
+        if text is None:
+            undocumented.append(f"{table}.{column}")
+            text = UNDOCUMENTED
+        statements.append(f'COMMENT ON COLUMN {catalog}.main.{table}."{column}" IS {_quote(text)}')
+    # One transaction: a comment per statement costs a catalog commit each otherwise.
+    conn.execute("BEGIN TRANSACTION;\n" + ";\n".join(statements) + ";\nCOMMIT;")
     return undocumented
 
 

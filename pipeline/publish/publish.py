@@ -40,8 +40,8 @@ from pipeline.inventory import (
     PENDING_LEDGER_SQL,
     REGISTRY_AS_OF_SQL,
     InventoryError,
-    column_type,
     ledger_view,
+    pending_retirements_sql,
     reconciliation_mismatches,
     require_tables,
     validate_inventory_frame,
@@ -63,6 +63,8 @@ WORK_TABLES = ("projects", "credits", "quality_scores", INVENTORY_TABLE, "reject
 """Work-DB tables every publish needs."""
 OPTIONAL_WORK_TABLES = ("buyer_eligibility", "order_allocations")
 """Buyer-stage tables, published when the buyers stage has produced them."""
+LEDGER_TABLES = ("retirements", "registry_recognitions", "order_executions")
+"""The ledger's tables (``pipeline/buyers/ledger.py``), copied when present at publish time."""
 PUB, PREV = "publishing", "previous"
 
 
@@ -199,15 +201,8 @@ def validate_published(path: Path, expected_counts: dict[str, int], publish_id: 
         for table, expected in expected_counts.items():
             if actual.get(table) != expected:
                 problems.append(f"{table}: {actual.get(table)} rows published, {expected} in the source")
-        ledger = "retirements" if column_type(conn, "retirements", "tonnes") else None
-        source = (
-            "SELECT project_id::VARCHAR AS project_id, vintage::BIGINT AS vintage, tonnes::BIGINT AS tonnes, "
-            "retired_at::TIMESTAMP AS retired_at FROM retirements"
-            if ledger
-            else "SELECT NULL::VARCHAR AS project_id, NULL::BIGINT AS vintage, NULL::BIGINT AS tonnes, "
-            "NULL::TIMESTAMP AS retired_at WHERE false"
-        )
-        conn.execute(f"CREATE TEMP VIEW {LEDGER_VIEW} AS {source}")
+        catalog = conn.execute("SELECT current_database()").fetchone()[0]
+        conn.execute(f"CREATE TEMP VIEW {LEDGER_VIEW} AS {pending_retirements_sql(conn, catalog)}")
         mismatches = reconciliation_mismatches(conn)
         if len(mismatches):
             problems.append(
@@ -279,11 +274,10 @@ def publish_inventory(
                     continue  # the inventory is re-netted below; absent buyer tables are not published
                 work.execute(f"CREATE TABLE {PUB}.main.{table} AS SELECT * FROM {work_catalog}.main.{table}")
                 expected_counts[table] = work.execute(f"SELECT count(*) FROM {work_catalog}.main.{table}").fetchone()[0]
-            if has_ledger:
-                work.execute(f"CREATE TABLE {PUB}.main.retirements AS SELECT * FROM ledger.main.retirements")
-                expected_counts["retirements"] = work.execute(
-                    "SELECT count(*) FROM ledger.main.retirements"
-                ).fetchone()[0]
+            for table in LEDGER_TABLES if has_ledger else ():
+                if _has_relation(work, "ledger", table):
+                    work.execute(f"CREATE TABLE {PUB}.main.{table} AS SELECT * FROM ledger.main.{table}")
+                    expected_counts[table] = work.execute(f"SELECT count(*) FROM ledger.main.{table}").fetchone()[0]
             work.execute(f"USE {PUB}")
             try:
                 _renet_inventory(work, work_catalog)

@@ -1,4 +1,5 @@
-"""Analyst views of the published file: inventory totals by dimension, ineligible projects, latest changes.
+"""Analyst views of the published file: inventory totals by dimension, ineligible projects, latest changes,
+and the buyers stage's per-buyer statements when the ledger is published.
 
 Views are created with the published catalog as the current database, so their SQL names tables without a
 catalog and keeps working whatever name an analyst attaches the file under.
@@ -9,6 +10,9 @@ from __future__ import annotations
 import duckdb
 
 from pipeline.inventory import column_type, list_expression
+
+STATEMENT_TABLES = ("retirements", "registry_recognitions")
+"""Ledger tables the buyers stage's statement views read (``pipeline/buyers/statement.py``)."""
 
 _TOTALS = """
     count(*) AS project_vintages,
@@ -91,32 +95,13 @@ def create_views(conn: duckdb.DuckDBPyConnection, catalog: str) -> list[str]:
         )
         created.append("latest_changes")
 
-        if column_type(conn, "retirements", "buyer_id", catalog=catalog) is not None:
-            ledger_columns = {
-                row[0]
-                for row in conn.execute(
-                    "SELECT column_name FROM duckdb_columns() WHERE database_name = ? AND table_name = 'retirements'",
-                    [catalog],
-                ).fetchall()
-            }
-            extras = {
-                "name": "p.name", "country": "p.country", "activity": "s.activity", "protocol": "s.protocol",
-                "quality_tier": "s.quality_tier", "registry_url": "i.registry_url",
-            }  # fmt: skip
-            extra_sql = "".join(f", {sql} AS {col}" for col, sql in extras.items() if col not in ledger_columns)
-            conn.execute(
-                f"""
-                CREATE OR REPLACE VIEW buyer_statements AS
-                SELECT r.*{extra_sql}
-                FROM retirements AS r
-                LEFT JOIN projects AS p ON p.project_id = r.project_id
-                LEFT JOIN quality_scores AS s ON s.project_id = r.project_id AND s.vintage = r.vintage
-                LEFT JOIN (SELECT DISTINCT project_id, registry_url FROM inventory_history) AS i
-                    ON i.project_id = r.project_id
-                ORDER BY r.buyer_id, r.retired_at
-                """
-            )
-            created.append("buyer_statements")
+        has = {t: column_type(conn, t, "retirement_id", catalog=catalog) is not None for t in STATEMENT_TABLES}
+        if all(has.values()):
+            # The buyers stage owns the statement's definition; imported here, where the ledger is published.
+            from pipeline.buyers.statement import STATEMENT_VIEW, SUMMARY_VIEW, buyer_statement_view_sql
+
+            conn.execute(buyer_statement_view_sql())
+            created += [STATEMENT_VIEW, SUMMARY_VIEW]
     finally:
         conn.execute(f"USE {current}")
     return created

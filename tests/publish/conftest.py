@@ -5,13 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 
 from assets.resources import PipelineSettings
+from pipeline.buyers.ledger import open_ledger, retirement_id
+from pipeline.buyers.schemas import RetirementsSchema
 from pipeline.inventory import write_eligible_inventory
 from pipeline.policy import Policy, load_policy
 from pipeline.settings import REPO_ROOT, Paths
-from tests.publish.scenario import Snapshot
+from tests.publish.scenario import POLICY_VERSION, PROJECTS, Snapshot
 
 
 def instance_settings(tmp_path: Path) -> PipelineSettings:
@@ -50,12 +53,29 @@ def stage(snapshot: Snapshot, paths: Paths) -> None:
         write_eligible_inventory(conn, paths.ledger_db)
 
 
-def append_ledger(paths: Paths, rows: list[tuple]) -> None:
-    """Append retirements (order_id, buyer_id, project_id, vintage, tonnes, retired_at) to the ledger DB, in
-    the columns the buyers stage writes."""
-    with duckdb.connect(str(paths.ledger_db)) as conn:
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS retirements (order_id VARCHAR, buyer_id VARCHAR, project_id VARCHAR, "
-            "vintage BIGINT, tonnes BIGINT, retired_at TIMESTAMP, policy_version VARCHAR)"
+def append_ledger(paths: Paths, rows: list[tuple], recognized: tuple[str, ...] = ()) -> None:
+    """Append retirements (order_id, buyer_id, project_id, vintage, tonnes, retired_at) to the real ledger
+    (created by the buyers stage's ``open_ledger``); orders in ``recognized`` are marked shown in the registry."""
+    frame = pd.DataFrame(rows, columns=["order_id", "buyer_id", "project_id", "vintage", "tonnes", "retired_at"])
+    frame["idempotency_key"] = frame["order_id"] + "|" + frame["project_id"] + "|" + frame["vintage"].astype(str)
+    frame["retirement_id"] = retirement_id(frame["idempotency_key"])
+    frame["beneficiary"] = "Buyer " + frame["buyer_id"]
+    frame["registry"] = frame["project_id"].map({p[0]: p[1] for p in PROJECTS})
+    frame["policy_version"] = frame["scores_policy_version"] = POLICY_VERSION
+    frame["quality_tier"] = "high"
+    frame["activity"] = frame["project_id"].map({p[0]: p[5] for p in PROJECTS})
+    frame["country_code"] = frame["project_id"].map({p[0]: p[3] for p in PROJECTS})
+    for score in ("additionality_score", "permanence_score", "leakage_score", "over_crediting_score", "limiting_score"):
+        frame[score] = 4.0
+    frame = RetirementsSchema.validate(frame[list(RetirementsSchema.to_schema().columns)], lazy=True)
+    ledger = open_ledger(paths.ledger_db)
+    try:
+        ledger.register("new_rows", frame)
+        ledger.execute("INSERT INTO retirements BY NAME SELECT * FROM new_rows")
+        ledger.execute(
+            "INSERT INTO registry_recognitions SELECT retirement_id, 'reference', 'test', 2, retired_at::DATE, "
+            "beneficiary, now() FROM new_rows WHERE list_contains(?, order_id)",
+            [list(recognized)],
         )
-        conn.executemany("INSERT INTO retirements VALUES (?, ?, ?, ?, ?, ?, '2026.11-v1')", rows)
+    finally:
+        ledger.close()

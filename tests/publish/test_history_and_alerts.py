@@ -102,9 +102,10 @@ def test_ledger_retirements_made_after_the_inventory_build_are_netted_at_publish
     assert published(
         paths, "SELECT retired_for_buyers, available_net FROM eligible_inventory WHERE project_id = 'CAR1745'"
     ) == [(1_000, 3_933)], "the published inventory must be consistent with the ledger at publish time"
-    assert published(paths, "SELECT buyer_id, tonnes, name FROM buyer_statements") == [
-        ("B-3", 1_000, "Restauración Forestal Adolfo de la Huerta")
-    ], "the ledger is published with a per-buyer statement view"
+    assert published(paths, "SELECT buyer_id, project_id, tonnes, registry_status FROM buyer_statements") == [
+        ("B-3", "CAR1745", 1_000, "pending in registry")
+    ], "the ledger is published with the buyers stage's per-buyer statement view"
+    assert published(paths, "SELECT count(*) FROM registry_recognitions")[0][0] == 0, "ledger tables are copied"
 
 
 def test_alerts_for_removed_tonnes_and_a_rejected_share_jump(paths, policy):
@@ -192,8 +193,9 @@ def test_every_table_view_and_column_is_described(paths, policy):
     )
     assert blank == [], f"duckdb_columns() must be a complete data dictionary; missing: {blank}"
     views = {v for (v,) in published(paths, "SELECT view_name FROM duckdb_views() WHERE NOT internal")}
-    assert {"inventory_by_activity", "inventory_by_country", "inventory_by_registry", "inventory_by_tier",
-            "ineligible_projects", "latest_changes", "buyer_statements"} <= views  # fmt: skip
+    expected = {"inventory_by_activity", "inventory_by_country", "inventory_by_registry", "inventory_by_tier",
+                "ineligible_projects", "latest_changes", "buyer_statements", "buyer_statement_summary"}  # fmt: skip
+    assert expected <= views, f"analyst views missing: {expected - views}"
 
 
 def test_ineligible_projects_show_the_first_failed_gate(paths, policy):

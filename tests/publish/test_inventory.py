@@ -61,18 +61,19 @@ def test_as_of_falls_back_to_the_latest_transaction_without_dated_snapshots(path
     assert inventory(paths)[("ART102", 2023)].as_of == pd.Timestamp("2026-04-08"), "latest ART102 transaction date"
 
 
-def test_ledger_retirements_count_only_until_the_registry_shows_them(paths):
+def test_ledger_retirements_count_until_the_registry_shows_them(paths):
     stage(first_snapshot(), paths)
     append_ledger(
         paths,
         [
-            ("O-1", "B-1", "CAR1745", 2025, 900, dt.datetime(2026, 4, 20, 9, 0)),  # after the 2026-04-14 snapshot
-            ("O-2", "B-1", "CAR1745", 2025, 50, dt.datetime(2026, 4, 1, 9, 0)),  # already in the registry data
-            ("O-3", "B-2", "CAR1749", 2025, 2_563, dt.datetime(2026, 4, 14, 0, 0)),  # snapshot day: counted
+            ("O-1", "B-1", "CAR1745", 2025, 900, dt.datetime(2026, 4, 20, 9, 0)),
+            ("O-2", "B-1", "CAR1745", 2025, 50, dt.datetime(2026, 4, 1, 9, 0)),
+            ("O-3", "B-2", "CAR1749", 2025, 2_563, dt.datetime(2026, 4, 14, 0, 0)),
         ],
+        recognized=("O-2",),  # the buyers stage matched O-2 to a registry retirement: already in `retired`
     )
     rows = inventory(paths)
-    assert rows[("CAR1745", 2025)].retired_for_buyers == 900, "only the retirement after the snapshot is pending"
+    assert rows[("CAR1745", 2025)].retired_for_buyers == 900, "only the unrecognized retirement is pending"
     assert rows[("CAR1745", 2025)].available_net == 4_933 - 900
     assert ("CAR1749", 2025) not in rows, "a project-vintage our buyers exhausted must leave the inventory"
 
