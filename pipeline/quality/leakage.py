@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.quality.policy import LeakagePolicy
-from pipeline.quality.reasons import FRAMEWORK, ReasonLog, methodology_source, text
+from pipeline.quality.reasons import FRAMEWORK, ReasonLog, Shown, methodology_source
 
 CRITERION = "leakage"
 APPROACH_WORDING = {
@@ -33,71 +33,32 @@ def score_leakage(pv: pd.DataFrame, policy: LeakagePolicy, log: ReasonLog) -> np
     below_floor = ifm_deduction & ~(deduction >= policy.ifm_market_leakage_floor_pct)
     score = approach.map(policy.score_by_approach).where(assessed, policy.unassessed)
     score = score.where(~below_floor, policy.ifm_below_floor).astype(int)
-    shown = text(score)
+    source = methodology_source(pv, f"{FRAMEWORK} 7.6")
+    floor = f"{policy.ifm_market_leakage_floor_pct:g}%"
 
-    plain = assessed & ~ifm_deduction & (score < 5)
-    log.add(
-        plain,
-        "LEAK_" + text(approach).str.upper(),
-        CRITERION,
-        "leakage "
-        + shown
-        + ": "
-        + text(pv["methodology_id"])
-        + " uses "
-        + approach.map(APPROACH_WORDING).fillna(text(approach)),
-        methodology_source(pv, f"{FRAMEWORK} 7.6"),
-    )
-    log.add(
-        ifm_deduction & ~below_floor & (score < 5),
-        "LEAK_IFM_DEDUCTION",
-        CRITERION,
-        "leakage "
-        + shown
-        + ": IFM market-leakage deduction "
-        + text(deduction)
-        + f"% >= {policy.ifm_market_leakage_floor_pct:g}%"
-        " floor (ARB), but CCQI finds IFM leakage underestimated",
-        methodology_source(pv, f"{FRAMEWORK} 7.6"),
-    )
-    log.add(
-        below_floor,
-        "LEAK_IFM_BELOW_FLOOR",
-        CRITERION,
-        "leakage "
-        + shown
-        + ": IFM market-leakage deduction "
-        + text(deduction)
-        + f"% < {policy.ifm_market_leakage_floor_pct:g}% floor (ARB)",
-        methodology_source(pv, f"{FRAMEWORK} 7.6"),
-    )
-    log.add(
-        ~assessed,
-        "LEAK_UNASSESSED",
-        CRITERION,
-        "leakage "
-        + shown
-        + ": protocol '"
-        + text(pv["protocol"])
-        + "' has no methodology reference row with a known leakage approach",
-        f"{FRAMEWORK} 7.2 methodology_ref",
-    )
+    log.add(assessed & ~ifm_deduction & (score < 5), ("LEAK_", approach.str.upper()), CRITERION,
+            ("leakage ", score, ": ", pv["methodology_id"], " uses ", approach.map(APPROACH_WORDING)),
+            source)  # fmt: skip
+    log.add(ifm_deduction & ~below_floor & (score < 5), "LEAK_IFM_DEDUCTION", CRITERION,
+            ("leakage ", score, ": IFM market-leakage deduction ", deduction, f"% >= {floor} floor (ARB), but CCQI "
+             "finds IFM leakage underestimated"), source)  # fmt: skip
+    log.add(below_floor, "LEAK_IFM_BELOW_FLOOR", CRITERION,
+            ("leakage ", score, ": IFM market-leakage deduction ", Shown(deduction, "none"),
+             f"% < {floor} floor (ARB)"),
+            source)  # fmt: skip
+    log.add(~assessed, "LEAK_UNASSESSED", CRITERION,
+            ("leakage ", score, ": protocol '", pv["protocol"], "' has no methodology reference row with a known "
+             "leakage approach"), f"{FRAMEWORK} 7.2 methodology_ref")  # fmt: skip
     return score.to_numpy().astype(int)
 
 
 def leakage_haircut_pct(pv: pd.DataFrame, policy: LeakagePolicy, log: ReasonLog) -> np.ndarray:
     """IFM: max(0, floor - the protocol's own market-leakage deduction), in percent of issued tonnes."""
     ifm = (pv["activity"] == "IFM").fillna(False).to_numpy(dtype=bool)
-    own = pv["default_market_leakage_pct"].astype(float).fillna(0.0).to_numpy()
-    haircut = np.where(ifm, np.maximum(0.0, policy.ifm_market_leakage_floor_pct - own), 0.0)
-    log.add(
-        haircut > 0,
-        "HAIRCUT_IFM_LEAKAGE",
-        "haircut",
-        "risk haircut " + text(pd.Series(haircut)) + "%: IFM "
-        f"market-leakage floor {policy.ifm_market_leakage_floor_pct:g}% minus the protocol's own deduction "
-        + text(pv["default_market_leakage_pct"].astype(float), "0")
-        + "%",
-        f"{FRAMEWORK} 7.6 optional haircut, 4.8 (ARB 20%)",
-    )
+    own = pv["default_market_leakage_pct"].astype(float).fillna(0.0)
+    haircut = np.where(ifm, np.maximum(0.0, policy.ifm_market_leakage_floor_pct - own.to_numpy()), 0.0)
+    log.add(haircut > 0, "HAIRCUT_IFM_LEAKAGE", "haircut",
+            ("risk haircut ", haircut, f"%: IFM market-leakage floor {policy.ifm_market_leakage_floor_pct:g}% minus "
+             "the protocol's own deduction ", own, "%"),
+            f"{FRAMEWORK} 7.6 optional haircut, 4.8 (ARB 20%)")  # fmt: skip
     return haircut

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.quality.policy import OverCreditingPolicy
-from pipeline.quality.reasons import FRAMEWORK, ReasonLog, methodology_source, text
+from pipeline.quality.reasons import FRAMEWORK, ReasonLog, methodology_source
 
 CRITERION = "over_crediting"
 BASELINE_WORDING = {
@@ -24,29 +24,12 @@ def score_over_crediting(pv: pd.DataFrame, policy: OverCreditingPolicy, log: Rea
     baseline = pv["baseline_class"]
     assessed = pv["methodology_found"] & baseline.isin(list(policy.score_by_baseline_class))
     score = baseline.map(policy.score_by_baseline_class).where(assessed, policy.unassessed).astype(int)
-    log.add(
-        assessed & (score < 5),
-        "OVER_" + text(baseline).str.upper(),
-        CRITERION,
-        "over-crediting "
-        + text(score)
-        + ": "
-        + text(pv["methodology_id"])
-        + " uses "
-        + baseline.map(BASELINE_WORDING).fillna(text(baseline)),
-        methodology_source(pv, f"{FRAMEWORK} 7.7, 4.3-4.4"),
-    )
-    log.add(
-        ~assessed,
-        "OVER_UNASSESSED",
-        CRITERION,
-        "over-crediting "
-        + text(score)
-        + ": protocol '"
-        + text(pv["protocol"])
-        + "' has no methodology reference row with a known baseline class",
-        f"{FRAMEWORK} 7.2 methodology_ref",
-    )
+    log.add(assessed & (score < 5), ("OVER_", baseline.str.upper()), CRITERION,
+            ("over-crediting ", score, ": ", pv["methodology_id"], " uses ", baseline.map(BASELINE_WORDING)),
+            methodology_source(pv, f"{FRAMEWORK} 7.7, 4.3-4.4"))  # fmt: skip
+    log.add(~assessed, "OVER_UNASSESSED", CRITERION,
+            ("over-crediting ", score, ": protocol '", pv["protocol"], "' has no methodology reference row with a "
+             "known baseline class"), f"{FRAMEWORK} 7.2 methodology_ref")  # fmt: skip
     return score.to_numpy().astype(int)
 
 

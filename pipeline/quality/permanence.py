@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 
 from pipeline.quality.policy import PermanencePolicy
-from pipeline.quality.reasons import FRAMEWORK, ReasonLog, methodology_source, text
+from pipeline.quality.reasons import FRAMEWORK, ReasonLog, methodology_source
 
 CRITERION = "permanence"
-ICVCM_9_1 = "ICVCM AF 9.1 (https://icvcm.org/assessment-framework/)"
+AF_9_1 = f"{FRAMEWORK} 7.5; ICVCM AF 9.1 (https://icvcm.org/assessment-framework/)"
 
 
 def score_permanence(pv: pd.DataFrame, policy: PermanencePolicy, log: ReasonLog) -> np.ndarray:
@@ -20,117 +20,57 @@ def score_permanence(pv: pd.DataFrame, policy: PermanencePolicy, log: ReasonLog)
     found = pv["methodology_found"].to_numpy(dtype=bool)
     mechanism = pv["reversal_mechanism"]
     commitment = pv["commitment_years"].astype(float)
+    years = commitment.fillna(0).to_numpy()
     risk_based = mechanism.isin(policy.risk_based_mechanisms).to_numpy()
 
-    no_mechanism = reversible & found & mechanism.isin(["none"]).to_numpy()
+    unassessed = reversible & ~found
+    no_mechanism = reversible & found & (mechanism == "none").to_numpy()
     unknown = reversible & found & ~no_mechanism & commitment.isna().to_numpy()
     known = reversible & found & ~no_mechanism & ~unknown
-    c = commitment.fillna(0).to_numpy()
-    cases = [
-        ~reversible,
-        reversible & ~found,
-        no_mechanism,
-        unknown,
-        known & (c < policy.min_commitment_years),
-        known & (c < policy.ccp_commitment_years),
-        known & risk_based & (c >= policy.permanent_commitment_years),
-        known & risk_based,
-    ]
-    choices = [
-        policy.not_reversible,
-        policy.unassessed,
-        policy.no_mechanism,
-        policy.unknown_commitment,
-        policy.below_min_commitment,
-        policy.short_commitment,
-        policy.permanent_risk_based,
-        policy.risk_based,
-    ]
-    score = np.select(cases, choices, default=policy.flat_or_unproven).astype(int)
-    shown = text(pd.Series(score))
-    years = text(commitment)
+    below_min = known & (years < policy.min_commitment_years)
+    below_ccp = known & ~below_min & (years < policy.ccp_commitment_years)
+    meets_ccp = known & (years >= policy.ccp_commitment_years)
+    permanent = meets_ccp & risk_based & (years >= policy.permanent_commitment_years)
+    risk_40 = meets_ccp & risk_based & ~permanent
+    flat = meets_ccp & ~risk_based
+    score = np.select(
+        [~reversible, unassessed, no_mechanism, unknown, below_min, below_ccp, permanent, risk_40, flat],
+        [policy.not_reversible, policy.unassessed, policy.no_mechanism, policy.unknown_commitment,
+         policy.below_min_commitment, policy.short_commitment, policy.permanent_risk_based, policy.risk_based,
+         policy.flat_or_unproven],
+    ).astype(int)  # fmt: skip
+    source = methodology_source(pv, AF_9_1)
 
-    log.add(
-        reversible & ~found,
-        "PERM_UNASSESSED",
-        CRITERION,
-        "permanence " + shown + ": reversible activity under "
-        "protocol '" + text(pv["protocol"]) + "', which has no methodology reference row",
-        f"{FRAMEWORK} 7.2 methodology_ref",
-    )
-    log.add(
-        no_mechanism,
-        "PERM_NO_MECHANISM",
-        CRITERION,
-        "permanence " + shown + ": reversible activity with no reversal mechanism (no buffer, no insurance)",
-        methodology_source(pv, f"{FRAMEWORK} 7.5; " + ICVCM_9_1),
-    )
-    log.add(
-        unknown,
-        "PERM_COMMITMENT_UNKNOWN",
-        CRITERION,
-        "permanence "
-        + shown
-        + ": the commitment period of "
-        + text(pv["methodology_id"])
-        + " is not recorded, so 40 years (ICVCM AF 9.1) cannot be confirmed",
-        methodology_source(pv, f"{FRAMEWORK} 7.5; " + ICVCM_9_1),
-    )
-    log.add(
-        cases[4],
-        "PERM_COMMITMENT_LT_MIN",
-        CRITERION,
-        "permanence " + shown + ": commitment " + years + f" years < {policy.min_commitment_years}",
-        methodology_source(pv, f"{FRAMEWORK} 7.5; " + ICVCM_9_1),
-    )
-    log.add(
-        cases[5] & ~cases[4],
-        "PERM_COMMITMENT_LT_CCP",
-        CRITERION,
-        "permanence " + shown + ": commitment " + years + f" years < {policy.ccp_commitment_years} required",
-        methodology_source(pv, f"{FRAMEWORK} 7.5; " + ICVCM_9_1),
-    )
-    risk_40 = known & risk_based & (c >= policy.ccp_commitment_years) & (c < policy.permanent_commitment_years)
-    log.add(
-        risk_40 & (score < 5),
-        "PERM_RISK_BASED_40",
-        CRITERION,
-        "permanence "
-        + shown
-        + ": commitment "
-        + years
-        + f" years >= {policy.ccp_commitment_years} with a risk-based pooled buffer, but < "
-        f"{policy.permanent_commitment_years} years",
-        methodology_source(pv, f"{FRAMEWORK} 7.5; " + ICVCM_9_1 + "; ICVCM AF 9.4"),
-    )
-    flat = known & ~risk_based & (c >= policy.ccp_commitment_years)
-    log.add(
-        flat & (score < 5),
-        "PERM_FLAT_OR_UNPROVEN",
-        CRITERION,
-        "permanence "
-        + shown
-        + ": commitment "
-        + years
-        + f" years >= {policy.ccp_commitment_years}, but reversal mechanism '"
-        + text(mechanism)
-        + "' is flat or unproven",
-        methodology_source(pv, f"{FRAMEWORK} 7.5; " + ICVCM_9_1),
-    )
+    log.add(unassessed, "PERM_UNASSESSED", CRITERION,
+            ("permanence ", score, ": reversible activity under protocol '", pv["protocol"], "', which has no "
+             "methodology reference row"), f"{FRAMEWORK} 7.2 methodology_ref")  # fmt: skip
+    log.add(no_mechanism, "PERM_NO_MECHANISM", CRITERION,
+            ("permanence ", score, ": reversible activity with no reversal mechanism (no buffer, no insurance)"),
+            source)  # fmt: skip
+    log.add(unknown, "PERM_COMMITMENT_UNKNOWN", CRITERION,
+            ("permanence ", score, ": the commitment period of ", pv["methodology_id"], " is not recorded, so "
+             f"{policy.ccp_commitment_years} years cannot be confirmed"), source)  # fmt: skip
+    log.add(below_min, "PERM_COMMITMENT_LT_MIN", CRITERION,
+            ("permanence ", score, ": commitment ", commitment, f" years < {policy.min_commitment_years}"),
+            source)  # fmt: skip
+    log.add(below_ccp, "PERM_COMMITMENT_LT_CCP", CRITERION,
+            ("permanence ", score, ": commitment ", commitment, f" years < {policy.ccp_commitment_years} required"),
+            source)  # fmt: skip
+    log.add(risk_40 & (score < 5), "PERM_RISK_BASED_40", CRITERION,
+            ("permanence ", score, ": commitment ", commitment, f" years >= {policy.ccp_commitment_years} with a "
+             f"risk-based pooled buffer, but < {policy.permanent_commitment_years} years"),
+            methodology_source(pv, f"{AF_9_1}; ICVCM AF 9.4"))  # fmt: skip
+    log.add(flat & (score < 5), "PERM_FLAT_OR_UNPROVEN", CRITERION,
+            ("permanence ", score, ": commitment ", commitment, f" years >= {policy.ccp_commitment_years}, but "
+             "reversal mechanism '", mechanism, "' is flat or unproven"), source)  # fmt: skip
 
     observed = pv["buffer_pct_observed"].astype(float)
     minimum = pv["min_buffer_pct"].astype(float)
-    shortfall = (reversible & (observed < minimum).fillna(False).to_numpy()) & (policy.buffer_shortfall_penalty > 0)
-    log.add(
-        shortfall,
-        "PERM_BUFFER_BELOW_MIN",
-        CRITERION,
-        f"permanence -{policy.buffer_shortfall_penalty}: observed"
-        " buffer " + text(observed) + "% of issuance < " + text(minimum) + "% methodology minimum",
-        "credits.buffer_quantity ("
-        + text(pv["registry"])
-        + " export); "
-        + methodology_source(pv, f"{FRAMEWORK} 7.5 extra check"),
-    )
+    shortfall = reversible & (observed < minimum).to_numpy() & (policy.buffer_shortfall_penalty > 0)
+    log.add(shortfall, "PERM_BUFFER_BELOW_MIN", CRITERION,
+            (f"permanence -{policy.buffer_shortfall_penalty}: observed buffer ", observed, "% of issuance < ",
+             minimum, "% methodology minimum"),
+            ("credits.buffer_quantity (", pv["registry"], " export); ",
+             *methodology_source(pv, f"{FRAMEWORK} 7.5 extra check")))  # fmt: skip
     score = score - np.where(shortfall, policy.buffer_shortfall_penalty, 0)
     return np.clip(score, 1, 5).astype(int)

@@ -26,20 +26,40 @@ def text(values: pd.Series | np.ndarray, missing: str = "unknown") -> pd.Series:
     series = pd.Series(values).reset_index(drop=True)
     if pd.api.types.is_float_dtype(series):
         shown = series.round(1).astype(str).str.removesuffix(".0")
+    elif pd.api.types.is_datetime64_any_dtype(series):
+        shown = series.dt.strftime("%Y-%m-%d")
     else:
         shown = series.astype("string")
     return shown.where(series.notna(), missing).astype(str)
 
 
-def methodology_source(pv: pd.DataFrame, rule: str) -> pd.Series:
+@dataclass(frozen=True)
+class Shown:
+    """A message part whose missing values read ``missing`` instead of ``unknown``."""
+
+    values: pd.Series | np.ndarray
+    missing: str
+
+
+Part = str | pd.Series | np.ndarray | Shown
+Sentence = Part | tuple[Part, ...]
+"""A message or source: text and columns, concatenated for the rows a rule hits only."""
+
+
+def methodology_source(pv: pd.DataFrame, rule: str) -> tuple[Part, ...]:
     """``rule | methodologies.csv <protocol>: <source_url>``: the rule and the reference row it read."""
-    return rule + " | methodologies.csv " + text(pv["protocol"]) + ": " + text(pv["methodology_source_url"], "")
+    return (rule, " | methodologies.csv ", pv["protocol"], ": ", Shown(pv["methodology_source_url"], ""))
 
 
-def _column(value: pd.Series | np.ndarray | str, rows: np.ndarray) -> np.ndarray:
-    if isinstance(value, str):
-        return np.full(len(rows), value, dtype=object)
-    return np.asarray(pd.Series(value).reset_index(drop=True).to_numpy(dtype=object))[rows]
+def _render(sentence: Sentence, rows: np.ndarray) -> np.ndarray:
+    rendered = pd.Series("", index=np.arange(len(rows)), dtype=object)
+    for part in sentence if isinstance(sentence, tuple) else (sentence,):
+        if isinstance(part, str):
+            rendered = rendered + part
+            continue
+        values, missing = (part.values, part.missing) if isinstance(part, Shown) else (part, "unknown")
+        rendered = rendered + text(pd.Series(values).iloc[rows], missing).to_numpy(dtype=object)
+    return rendered.to_numpy(dtype=object)
 
 
 @dataclass
@@ -50,13 +70,9 @@ class ReasonLog:
     _parts: list[pd.DataFrame] = field(default_factory=list)
 
     def add(
-        self,
-        mask: np.ndarray | pd.Series,
-        code: str | pd.Series,
-        criterion: str,
-        message: str | pd.Series,
-        source: str | pd.Series,
+        self, mask: np.ndarray | pd.Series, code: Sentence, criterion: str, message: Sentence, source: Sentence
     ) -> None:
+        """Add one reason to every row where ``mask`` holds; sentences are rendered for those rows only."""
         rows = np.flatnonzero(np.asarray(mask, dtype=bool))
         if len(rows) == 0:
             return
@@ -65,10 +81,10 @@ class ReasonLog:
                 {
                     "row": rows,
                     "seq": len(self._parts),
-                    "code": _column(code, rows),
+                    "code": _render(code, rows),
                     "criterion": criterion,
-                    "message": _column(message, rows),
-                    "source": _column(source, rows),
+                    "message": _render(message, rows),
+                    "source": _render(source, rows),
                 }
             )
         )
