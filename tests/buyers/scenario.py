@@ -98,8 +98,10 @@ def write_work_db(path: Path, credits_rows: list[tuple] = CREDITS, tiers: dict =
     inventory = inventory_frame(credits, tiers)
     path.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(path)) as conn:
-        conn.execute("CREATE OR REPLACE TABLE credits AS SELECT * FROM credits")
-        conn.execute("CREATE OR REPLACE TABLE eligible_inventory AS SELECT * FROM inventory")
+        for table, frame in (("credits", credits), ("eligible_inventory", inventory)):
+            conn.register("frame", frame)
+            conn.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM frame")
+            conn.unregister("frame")
 
 
 BUYER = {
