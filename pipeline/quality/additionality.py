@@ -82,7 +82,8 @@ def score_additionality(pv: pd.DataFrame, policy: AdditionalityPolicy, log: Reas
     # -1 for ARR with harvest revenue, and for ACR ARR outside natural forest establishment
     arr = (pv["activity"] == "ARR").fillna(False).to_numpy(dtype=bool)
     harvest = arr & pv["harvest_revenue"].to_numpy(dtype=bool)
-    not_natural = (pv["project_type_key"] != "ARR_natural").fillna(True).to_numpy(dtype=bool)
+    natural = (pv["project_type_key"] == "ARR_natural").fillna(False) & pv["project_type_matched"]
+    not_natural = ~natural.to_numpy(dtype=bool)
     acr_not_natural = arr & (pv["registry"] == "american-carbon-registry").to_numpy() & not_natural
     penalised = (harvest | acr_not_natural) & (policy.harvest_revenue_penalty > 0)
     log.add(penalised & harvest, "ADD_HARVEST_REVENUE", CRITERION,

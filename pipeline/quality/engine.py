@@ -20,7 +20,7 @@ from pipeline.quality.inputs import Reference, scoring_frame
 from pipeline.quality.leakage import leakage_haircut_pct, score_leakage
 from pipeline.quality.over_crediting import score_over_crediting, sensitivity_haircut_pct
 from pipeline.quality.permanence import score_permanence
-from pipeline.quality.reasons import ReasonLog, label_lists
+from pipeline.quality.reasons import FRAMEWORK, ReasonLog, Shown, label_lists, methodology_source
 from pipeline.quality.schemas import QualityScoresSchema
 from pipeline.quality.tiers import classify
 
@@ -73,6 +73,22 @@ def _adjusted(issued: pd.Series, haircut_pct: np.ndarray) -> np.ndarray:
     return np.floor(issued.to_numpy(dtype=float) * (1.0 - haircut_pct / 100.0)).astype("int64")
 
 
+def note_methodology_choice(pv: pd.DataFrame, log: ReasonLog) -> None:
+    """Say which reference row was used when the version did not decide it, and which cells the policy
+    overrode, so a verdict is traceable to the exact row."""
+    fallback = pv["methodology_found"] & ~pv["methodology_version_matched"] & (pv["methodology_candidates"] > 1)
+    log.add(fallback, "METHODOLOGY_VERSION_FALLBACK", "methodology",
+            ("methodology version ", Shown(pv["methodology_version"], "not reported"), " does not select one of the ",
+             pv["methodology_candidates"], " reference rows of ", pv["protocol"], "; the most conservative applies "
+             "(versions ", Shown(pv["version_min"], "any"), "-", Shown(pv["version_max"], "any"), ", ICVCM '",
+             pv["ccp_status"], "')"),
+            methodology_source(pv, f"{FRAMEWORK} 7.2 (decisions are version-scoped)"))  # fmt: skip
+    overridden = pv["methodology_overridden"].fillna("").astype(str) != ""
+    log.add(overridden, "POLICY_OVERRIDE", "methodology",
+            ("the policy overrides methodologies.csv ", pv["protocol"], ": ", pv["methodology_overridden"]),
+            "policy.yaml scoring.methodology_overrides")  # fmt: skip
+
+
 def score_project_vintages(
     projects: pd.DataFrame,
     credits: pd.DataFrame,
@@ -85,7 +101,7 @@ def score_project_vintages(
     as_of = scoring.assessment_date()
     pv = scoring_frame(projects, credits, reference, scoring)
     log = ReasonLog(len(pv))
-
+    note_methodology_choice(pv, log)
     failed = evaluate_gates(pv, scoring.gates, as_of, log)
     scores = {
         "additionality": score_additionality(pv, scoring.additionality, log),

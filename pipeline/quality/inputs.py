@@ -294,23 +294,27 @@ def join_methodologies(pv: pd.DataFrame, methodologies: pd.DataFrame) -> pd.Data
 
 def join_project_types(pv: pd.DataFrame, project_types: pd.DataFrame) -> pd.DataFrame:
     """The first ``project_types.csv`` row (file order) whose activity equals the project's and one of whose
-    ``match_project_type`` substrings occurs in its project type or name."""
+    ``match_project_type`` substrings occurs in its project type or name; else the activity's default type
+    (``is_default_for_activity``), with ``project_type_matched = False``."""
     haystack = pv["project_type"].astype("string").fillna("") + " | " + pv["name"].astype("string").fillna("")
     haystack = haystack.str.lower()
     key = pd.Series(pd.NA, index=pv.index, dtype="string")
-    for _, row in project_types.iterrows():  # reference rows (a dozen), not data rows
-        patterns = [p.strip() for p in str(row["match_project_type"] or "").split("|") if p.strip()]
-        if not patterns or pd.isna(row["match_project_type"]):
+    for row in project_types.itertuples():  # reference rows (a dozen), not data rows
+        patterns = [p.strip().lower() for p in str(row.match_project_type or "").split("|") if p.strip()]
+        if not patterns or pd.isna(row.match_project_type):
             continue
-        hit = (
-            key.isna()
-            & (pv["activity"] == row["activity"])
-            & haystack.str.contains("|".join(re.escape(p.lower()) for p in patterns), regex=True)
+        hit = key.isna() & (pv["activity"] == row.activity) & haystack.str.contains("|".join(map(re.escape, patterns)))
+        key = key.mask(hit.fillna(False), row.project_type_key)
+    matched = key.notna()
+    if "is_default_for_activity" in project_types.columns:
+        defaults = project_types[as_bool(project_types["is_default_for_activity"]).fillna(False).astype(bool)]
+        key = key.fillna(
+            pv["activity"].map(defaults.drop_duplicates("activity").set_index("activity")["project_type_key"])
         )
-        key = key.mask(hit, row["project_type_key"])
-    types = project_types.set_index("project_type_key")
+    types = project_types.drop_duplicates("project_type_key").set_index("project_type_key")
     out = pv.copy()
     out["project_type_key"] = key
+    out["project_type_matched"] = matched.to_numpy()
     out["harvest_revenue"] = key.map(as_bool(types["harvest_revenue"])).astype("boolean").fillna(False).astype(bool)
     out["type_is_reversible"] = key.map(as_bool(types["is_reversible"])).astype("boolean")
     out["project_type_source_url"] = key.map(types["source_url"]).astype(object)

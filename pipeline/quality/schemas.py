@@ -81,7 +81,7 @@ def unexplained_scores(conn: duckdb.DuckDBPyConnection, table: str = "quality_sc
     """Scores below 5 without a reason of their criterion (should be empty)."""
     branches = " UNION ALL ".join(
         f"""SELECT project_id, vintage, '{column}' AS score, {column} AS value FROM {table}
-            WHERE {column} < 5 AND len(list_filter(reasons, r -> r.criterion = '{criterion}')) = 0"""
+            WHERE {column} < 5 AND len(list_filter(reasons, lambda r: r.criterion = '{criterion}')) = 0"""
         for column, criterion in CRITERION_OF_SCORE.items()
     )
     return conn.sql(branches + " ORDER BY project_id, vintage, score").df()
