@@ -47,24 +47,30 @@ def test_reader_keeps_working_during_a_publish_and_a_new_connection_sees_the_new
         [sys.executable, "-m", "tests.publish.processes", "reader", str(paths.curated_db)],
         cwd=REPO_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
+    answers: dict[str, list[str]] = {}
+
+    def ask_reader(step: str = "before") -> None:
+        reader.stdin.write("query\n")
+        reader.stdin.flush()
+        answers[step] = reader.stdout.readline().split()
+
     try:
         assert reader.stdout.readline().strip() == "READY", f"reader did not start: {reader.stderr.read()}"
-        reader.stdin.write("query\n")
-        reader.stdin.flush()
-        assert reader.stdout.readline().split() == ["2026-04-14", "4"], "reader sees the first publish"
+        ask_reader()
+        assert answers["before"] == ["2026-04-14", "4"], "reader sees the first publish"
 
         stage(second_snapshot(), paths)
-        result = publish(paths, policy)  # the reader's read-only connection is open throughout
+        with duckdb.connect(str(paths.work_db), read_only=True) as conn:
+            result = publish_inventory(conn, paths, policy, progress=ask_reader)  # the reader queries at every step
         assert str(result.as_of) == "2026-04-28", "the second publish must go through while the reader is connected"
-
-        reader.stdin.write("query\n")
-        reader.stdin.flush()
-        after = reader.stdout.readline().split()
-        assert after == ["2026-04-14", "4"], f"an open connection keeps its snapshot of the old file, got {after}"
     finally:
         reader.stdin.close()
         reader.wait(timeout=PROCESS_TIMEOUT)
     assert reader.returncode == 0, f"the reader must not fail during a publish: {reader.stderr.read()}"
+    steps = ["before", "attached", "copied", "history", "documented", "validated", "swapped"]
+    assert answers == {step: ["2026-04-14", "4"] for step in steps}, (
+        f"the reader must answer at every publish step, from its snapshot of the old file: {answers}"
+    )
 
     fresh = run("as-of", str(paths.curated_db))
     assert fresh.returncode == 0, fresh.stderr
