@@ -176,6 +176,8 @@ def machine() -> dict[str, str]:
         "cpu": cpu or "unknown",
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
+        # Other processes on the machine inflate every contender alike; a high load makes the run noisy.
+        "load average at report time": " / ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
 
 
