@@ -92,9 +92,7 @@ def available_reconciles_with_credits(settings: PipelineSettings) -> dg.AssetChe
     Blocks everything downstream (allocation, publish) when it fails, listing each mismatch."""
     with settings.work_db_connection(read_only=True) as conn, ledger_view(conn, settings.paths.ledger_db):
         mismatches = reconciliation_mismatches(conn)
-        totals = conn.execute(
-            f"SELECT count(*), coalesce(sum(available), 0)::BIGINT FROM {INVENTORY_TABLE}"
-        ).fetchone()
+        totals = conn.execute(f"SELECT count(*), coalesce(sum(available), 0)::BIGINT FROM {INVENTORY_TABLE}").fetchone()
     return dg.AssetCheckResult(
         passed=mismatches.empty,
         severity=dg.AssetCheckSeverity.ERROR,
