@@ -176,7 +176,7 @@ def fetch(source: DatasetSource, target: Path, limits: DownloadLimits) -> str:
 def _stream(response, target: Path, limits: DownloadLimits, deadline: float) -> int:
     received = 0
     with target.open("wb") as out:
-        while chunk := response.read(CHUNK_BYTES):
+        while chunk := response.read1(CHUNK_BYTES):  # read1: returns what arrived, so the deadline is checked often
             received += len(chunk)
             if received > limits.max_bytes:
                 raise DownloadError(f"refused: body exceeds the {limits.max_bytes:,}-byte limit")

@@ -24,6 +24,8 @@ class Route:
     """Content-Length sent; larger than the body makes a truncated response."""
     delay_seconds: float = 0.0
     """Sleep before answering (a slow server)."""
+    trickle_seconds: float = 0.0
+    """Pause between 1 KiB pieces of the body (a server that never stalls long enough to time out a read)."""
     fail_first: int = 0
     """Answer 503 to the first n requests, then serve normally (a flaky server)."""
 
@@ -64,8 +66,12 @@ class RegistryServer:
                 self.send_header("Content-Length", str(length))
                 self.end_headers()
                 try:
-                    self.wfile.write(route.body)
-                    self.wfile.flush()
+                    pieces = [route.body[i : i + 1024] for i in range(0, len(route.body), 1024)]
+                    for piece in pieces if route.trickle_seconds else [route.body]:
+                        self.wfile.write(piece)
+                        self.wfile.flush()
+                        if route.trickle_seconds and server.released.wait(route.trickle_seconds):
+                            break
                 except (BrokenPipeError, ConnectionResetError):
                     pass
                 self.close_connection = True

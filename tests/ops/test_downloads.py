@@ -92,6 +92,7 @@ def test_unconfigured_datasets_are_carried_forward_and_identical_downloads_are_d
 
 FAILURES = {
     "slow server": (Route(body=VERRA_PROJECTS.read_bytes(), delay_seconds=3.0), "timed out after 0.5 s"),
+    "trickling server": (Route(body=VERRA_PROJECTS.read_bytes()[:40_000], trickle_seconds=0.1), "body still arriving"),
     "HTTP 500": (Route(body=b"boom", status=500, content_type="text/plain"), "HTTP 500"),
     "truncated body": (
         Route(body=VERRA_PROJECTS.read_bytes()[:4000], declared_length=len(VERRA_PROJECTS.read_bytes())),
