@@ -81,7 +81,7 @@ from pipeline.ingest.schemas import CreditTransactionsSchema, ProjectsSchema
 from pipeline.registries import ACR
 
 SERIAL = SerialFormat(
-    "ACR", r"^ACR-[A-Z]{2}-0*(?P<project>\d+)-(?P<vintage>\d{4})-\d+$", "ACR-US-1185-2025-3078-1 to 85847"
+    "ACR", r"ACR-[A-Z]{2}-0*(?P<project>\d+)-(?P<vintage>\d{4})-\d+", "ACR-US-1185-2025-3078-1 to 85847"
 )
 ISO_DATE = ("%Y-%m-%d", "ISO8601")
 

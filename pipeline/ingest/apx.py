@@ -5,7 +5,7 @@ APX serves all three registries from one platform, so their CSV exports look ali
 - a trailing comma on every line, i.e. an empty last header (``Unnamed: N`` once pandas re-saved the file):
   the layouts never name it and :func:`~pipeline.ingest.parsing.map_columns` ignores it;
 - US dates, with or without a time of day, in the same file: ``3/24/2026 9:08:01 PM``, ``1/15/2020``,
-  ``03/09/2026`` (:data:`DATE_FORMATS`);
+  ``03/09/2026`` (:func:`apx_dates`);
 - serial ranges ``<block prefix>-<first> to <last>`` whose prefix names the project and usually the vintage
   (``ACR-US-1185-2025-3078-1 to 85847``, ``CAR-1-US-1480-46-1156-FL-2026-10272-852724 to 860723``,
   ``ART-GY-102-2021-11-2759599 to 2760598``): :func:`serial_ranges` checks them against the row;
@@ -26,16 +26,46 @@ import pandas as pd
 
 from pipeline.ingest import normalize
 from pipeline.ingest.normalize import as_object
-from pipeline.ingest.parsing import RowChecks, clean_text, dates, fail_values, parse_bool
+from pipeline.ingest.parsing import RowChecks, clean_text, extract, fail_values, parse_bool, per_distinct_value
 from pipeline.ingest.schemas import CreditTransactionsSchema
 
-DATE_FORMATS = ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M")
 DATE_EXPECTED = "M/D/YYYY, optionally with h:mm:ss AM/PM"
+_DATE = (
+    r"^(?P<month>\d{1,2})/(?P<day>\d{1,2})/(?P<year>\d{4})"
+    r"(?: (?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2}))?(?: ?(?P<half>[AaPp][Mm]))?)?$"
+)
+_DATE_PARTS = ("month", "day", "year", "hour", "minute", "second")
+
+
+@per_distinct_value
+def parse_apx_dates(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(datetime64 values, mask of present values that are not APX dates). The parts are extracted by RE2
+    and assembled numerically, because the status-effective column is nearly all distinct timestamps and
+    ``strptime``-style parsing of three candidate formats costs seconds per million rows."""
+    text = clean_text(text)
+    parts = extract(text, _DATE, numbers=_DATE_PARTS)
+    hour, minute, second = (parts[name].fillna(0) for name in ("hour", "minute", "second"))
+    half = parts["half"].astype("string").str.upper()
+    twelve_hour = half.isin(["AM", "PM"]).fillna(False).to_numpy(dtype=bool)  # "" when the group is absent
+    afternoon = (half == "PM").fillna(False).to_numpy(dtype=bool)
+    bad_time = np.where(twelve_hour, (hour < 1) | (hour > 12), hour > 23) | (minute > 59) | (second > 59)
+    hour = np.where(twelve_hour, hour % 12 + np.where(afternoon, 12, 0), hour)
+    day = pd.to_datetime(
+        pd.DataFrame({"year": parts["year"], "month": parts["month"], "day": parts["day"]}), errors="coerce"
+    )
+    values = (day + pd.to_timedelta(hour * 3600 + minute * 60 + second, unit="s")).where(~bad_time)
+    values = values.astype("datetime64[ns]")
+    return values, text.notna() & values.isna()
 
 
 def apx_dates(checks: RowChecks, raw: pd.Series, what: str, *, required: bool = False) -> pd.Series:
-    """US-style APX dates (see :data:`DATE_FORMATS`); a value in any other form rejects the record."""
-    return dates(checks, raw, what, DATE_FORMATS, DATE_EXPECTED, required=required)
+    """US-style APX dates (``3/24/2026 9:08:01 PM``, ``1/15/2020``, ``03/09/2026``); a value in any other
+    form, or an impossible date (``2/30/2025``), rejects the record."""
+    values, bad = parse_apx_dates(raw)
+    fail_values(checks, bad.to_numpy(dtype=bool), raw, f"{what} {{value}} is not a date (expected {DATE_EXPECTED})")
+    if required:
+        checks.fail((values.isna() & ~bad).to_numpy(dtype=bool), f"{what} is missing")
+    return values
 
 
 def yes_no(checks: RowChecks, raw: pd.Series, what: str, *, blank: bool | None, present: bool = True) -> pd.Series:
@@ -66,15 +96,16 @@ def corsia_phases(pilot: pd.Series, first: pd.Series) -> pd.Series:
 
 @dataclass(frozen=True)
 class SerialFormat:
-    """A registry's serial-block prefix: a regex with named groups ``project`` and optionally ``vintage``,
-    matched against the part before ``-<first> to <last>``."""
+    """A registry's serial ranges: ``prefix_pattern`` is a regex (RE2 syntax) for the block prefix before
+    ``-<first> to <last>``, with named groups ``project`` and optionally ``vintage``."""
 
     registry_name: str
     prefix_pattern: str
     example: str
 
-
-_RANGE = r"^(?P<prefix>.+)-(?P<first>\d+) to (?P<last>\d+)$"
+    @property
+    def pattern(self) -> str:
+        return "^" + self.prefix_pattern + r"-(?P<first>\d+) to (?P<last>\d+)$"
 
 
 def serial_ranges(
@@ -93,43 +124,37 @@ def serial_ranges(
     size differs from the row's quantity, and a prefix naming another project or vintage than the row's:
     any of these means a shifted column or a corrupted record, never something to guess around."""
     serial = clean_text(raw)
-    text = serial.astype("string")
-    parts = text.str.extract(_RANGE)
-    prefix = parts["prefix"].str.extract(fmt.prefix_pattern)
-    if "vintage" not in prefix:
-        prefix["vintage"] = pd.NA
-    malformed = serial.notna() & (parts["prefix"].isna() | prefix["project"].isna())
+    numbers = (
+        ("project", "vintage", "first", "last")
+        if "(?P<vintage>" in fmt.prefix_pattern
+        else ("project", "first", "last")
+    )
+    parts = extract(serial, fmt.pattern, numbers=numbers)
+    malformed = (serial.notna() & parts["project"].isna()).to_numpy(dtype=bool)
     fail_values(
         checks,
-        malformed.to_numpy(),
+        malformed,
         serial,
         f"serial number {{value}} is not a {fmt.registry_name} serial range (expected e.g. '{fmt.example}')",
     )
     if required:
         checks.fail(serial.isna().to_numpy(), "serial number is missing")
-    ok = ~malformed & serial.notna()
 
-    first = pd.to_numeric(parts["first"], errors="coerce")
-    last = pd.to_numeric(parts["last"], errors="coerce")
-    size = last - first + 1
-    wrong_size = (ok & quantity.notna() & (size != quantity.astype("Float64"))).fillna(False)
+    size = (parts["last"] - parts["first"] + 1).to_numpy()
+    wrong_size = (quantity.notna() & (size != quantity.astype("float64").to_numpy())).to_numpy(dtype=bool)
     fail_values(
-        checks, wrong_size.to_numpy(dtype=bool), serial, "serial range {value} does not hold the row's quantity"
+        checks,
+        wrong_size & ~malformed & serial.notna().to_numpy(),
+        serial,
+        "serial range {value} does not hold the row's quantity",
     )
-    serial_project = pd.to_numeric(prefix["project"], errors="coerce").astype("Int64")
-    other_project = (ok & project_number.notna() & (serial_project != project_number)).fillna(False)
-    fail_values(
-        checks, other_project.to_numpy(dtype=bool), serial, "serial number {value} names another project than the row"
-    )
-    if vintage is not None:
-        serial_vintage = pd.to_numeric(prefix["vintage"], errors="coerce").astype("Int64")
-        other_vintage = (ok & vintage.notna() & serial_vintage.notna() & (serial_vintage != vintage)).fillna(False)
-        fail_values(
-            checks,
-            other_vintage.to_numpy(dtype=bool),
-            serial,
-            "serial number {value} names another vintage than the row",
-        )
+    other_project = (project_number.astype("float64") != parts["project"]).fillna(False).to_numpy(dtype=bool)
+    other_project &= project_number.notna().to_numpy(dtype=bool) & parts["project"].notna().to_numpy()
+    fail_values(checks, other_project, serial, "serial number {value} names another project than the row")
+    if vintage is not None and "vintage" in parts:
+        other_vintage = (vintage.astype("float64") != parts["vintage"]).fillna(False).to_numpy(dtype=bool)
+        other_vintage &= vintage.notna().to_numpy(dtype=bool) & parts["vintage"].notna().to_numpy()
+        fail_values(checks, other_vintage, serial, "serial number {value} names another vintage than the row")
     return serial
 
 

@@ -63,7 +63,7 @@ from pipeline.ingest.schemas import CreditTransactionsSchema, ProjectsSchema
 from pipeline.registries import ART
 
 SERIAL = SerialFormat(
-    "ART", r"^(?:ART|FCPF)-[A-Z]{2}-0*(?P<project>\d+)-(?P<vintage>\d{4})-\d+$", "ART-GY-102-2021-11-2759599 to 2760598"
+    "ART", r"(?:ART|FCPF)-[A-Z]{2}-0*(?P<project>\d+)-(?P<vintage>\d{4})-\d+", "ART-GY-102-2021-11-2759599 to 2760598"
 )
 STANDARD_PROTOCOLS = ((r"\bTREES\b", "art-trees"), (r"\bFCPF\b|Carbon Fund", "fcpf-carbon-fund"))
 """(regex on ``Crediting Program and Standard``, protocol key); first match wins, else ``unknown``."""

@@ -70,7 +70,7 @@ from pipeline.registries import CAR
 
 SERIAL = SerialFormat(
     "Climate Action Reserve",
-    r"^CAR-[A-Z0-9]+-[A-Z]{2}-0*(?P<project>\d+)-(?:.*-)?(?P<vintage>\d{4})-\d+$",
+    r"CAR-[A-Z0-9]+-[A-Z]{2}-0*(?P<project>\d+)-(?:.*-)?(?P<vintage>\d{4})-\d+",
     "CAR-1-US-1480-46-1156-FL-2026-10272-852724 to 860723",
 )
 

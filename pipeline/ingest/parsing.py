@@ -191,7 +191,12 @@ def _read_csv(path: Path, layout: Layout) -> RawTable:
     # pandas pads short records with NaN (na_filter is off, so a real empty field is "").
     padded = frame.isna().any(axis=1) if len(frame) else pd.Series(dtype=bool)
     blank = (frame.fillna("") == "").all(axis=1) if len(frame) else pd.Series(dtype=bool)
-    if bad_lines or bool((padded & ~blank).any()) or len(frame.columns) != len(headers):
+    if (
+        bad_lines
+        or bool((padded & ~blank).any())
+        or len(frame.columns) != len(headers)
+        or not _every_record_has_width(path, len(headers))
+    ):
         return _read_csv_strict(path, layout, headers, mapping, extra, encoding)
 
     frame.columns = headers
@@ -202,6 +207,47 @@ def _read_csv(path: Path, layout: Layout) -> RawTable:
     records = records.reset_index(drop=True)
     records["source_line"] = lines[keep]
     return RawTable(path, records, mapping, _empty_malformed(), file_sha256(path), encoding, extra)
+
+
+def _every_record_has_width(path: Path, width: int, chunk_bytes: int = 1 << 24) -> bool:
+    """True when every non-blank record has exactly ``width`` fields.
+
+    pandas pads a record with too few fields with empty strings (na_filter is off), so short records are found
+    here: commas and newlines outside quotes are counted per record on the raw bytes (ASCII in UTF-8 and
+    cp1252 alike; an escaped quote ``""`` toggles the quote state twice). A miscount only sends the file to
+    the exact strict path, never loses a record."""
+    inside = 0  # quote state carried across chunks (1 inside a quoted field)
+    fields_so_far = 1  # fields of the record that spans the chunk boundary ...
+    pending = 0  # ... how many of its bytes were in earlier chunks ...
+    last_byte = 0  # ... and the byte before this chunk
+    with open(path, "rb") as fh:
+        fh.readline()  # header
+        while chunk := fh.read(chunk_bytes):
+            data = np.frombuffer(chunk, dtype=np.uint8)
+            # Quote parity before each byte; a uint8 running count wraps but keeps its lowest bit.
+            parity = (np.cumsum(data == ord('"'), dtype=np.uint8) & 1) ^ inside
+            quoted_before = np.concatenate([[inside], parity[:-1]])
+            commas = np.flatnonzero((data == ord(",")) & (quoted_before == 0))
+            ends = np.flatnonzero((data == ord("\n")) & (quoted_before == 0))
+            inside = int(parity[-1])
+            if not len(ends):
+                fields_so_far += len(commas)
+                pending += len(data)
+                last_byte = int(data[-1])
+                continue
+            counts = np.diff(np.searchsorted(commas, ends), prepend=0) + 1
+            counts[0] += fields_so_far - 1
+            # A blank line (nothing but an optional \r) is one empty field: skipped, not malformed.
+            lengths = np.diff(ends, prepend=-1) - 1
+            lengths[0] += pending
+            before_end = np.where(ends > 0, data[np.maximum(ends - 1, 0)], last_byte)
+            blank = (lengths == 0) | ((lengths == 1) & (before_end == ord("\r")))
+            if bool((counts[~blank] != width).any()):
+                return False
+            fields_so_far = len(commas) - int(np.searchsorted(commas, ends[-1])) + 1
+            pending = len(data) - int(ends[-1]) - 1
+            last_byte = int(data[-1])
+    return fields_so_far == width or (fields_so_far == 1 and pending <= 1)  # last record without a newline
 
 
 def _record_start_lines(path: Path, frame: pd.DataFrame) -> np.ndarray:
@@ -564,6 +610,8 @@ def extract(series: pd.Series, pattern: str, numbers: tuple[str, ...] = ()) -> p
         name = groups.type.field(i).name
         field = pc.if_else(matched, groups.field(i), pa.scalar(None, pa.string()))
         if name in numbers:
+            # An optional group that did not take part in the match comes back as "", not null.
+            field = pc.if_else(pc.equal(field, ""), pa.scalar(None, pa.string()), field)
             columns[name] = pc.cast(field, pa.float64()).to_numpy(zero_copy_only=False)
         else:
             columns[name] = field.to_numpy(zero_copy_only=False)

@@ -19,7 +19,7 @@ from pipeline.ingest.apx import (
 from pipeline.ingest.parsing import RowChecks
 from pipeline.ingest.schemas import CreditTransactionsSchema
 
-ACR_SERIAL = SerialFormat("ACR", r"^ACR-[A-Z]{2}-0*(?P<project>\d+)-(?P<vintage>\d{4})-\d+$", "ACR-US-1-2020-1-1 to 2")
+ACR_SERIAL = SerialFormat("ACR", r"ACR-[A-Z]{2}-0*(?P<project>\d+)-(?P<vintage>\d{4})-\d+", "ACR-US-1-2020-1-1 to 2")
 
 
 def reasons(checks: RowChecks) -> list[str]:
@@ -48,6 +48,19 @@ def test_apx_dates_reject_day_first_and_iso_with_a_reason():
     expected = "status effective date '24/03/2026' is not a date (expected M/D/YYYY, optionally with h:mm:ss AM/PM)"
     assert got[0] == expected, f"a day-first date must be rejected in plain words, got {got[0]!r}"
     assert all("is not a date" in r for r in got), f"every non-APX date must reject its record: {got}"
+
+
+def test_apx_dates_midnight_noon_and_impossible_values():
+    raw = pd.Series(["1/2/2024 12:05:00 AM", "1/2/2024 12:05:00 PM", "2/30/2025", "1/2/2024 13:05:00 PM"])
+    checks = RowChecks(raw.index)
+    parsed = apx_dates(checks, raw, "date approved")
+    assert parsed.tolist()[:2] == [pd.Timestamp("2024-01-02 00:05"), pd.Timestamp("2024-01-02 12:05")], (
+        "12 AM is midnight and 12 PM is noon"
+    )
+    assert reasons(checks)[2:] == [
+        "date approved '2/30/2025' is not a date (expected M/D/YYYY, optionally with h:mm:ss AM/PM)",
+        "date approved '1/2/2024 13:05:00 PM' is not a date (expected M/D/YYYY, optionally with h:mm:ss AM/PM)",
+    ], f"impossible dates must be rejected, got {reasons(checks)}"
 
 
 def test_required_apx_date_missing_is_a_reason():
