@@ -1,6 +1,5 @@
 """Buyer program: screen buyers, allocate eligible credits to their orders, retire them in the ledger."""
 
-
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -142,8 +141,9 @@ def order_allocations(
             "tonnes_retired_this_run": execution.tonnes_retired,
             "registry_recognitions_appended": execution.recognitions_appended,
             "ledger": str(settings.paths.ledger_db),
-            "orders_preview": _markdown(frame[["order_id", "buyer_id", "status", "tonnes_ordered",
-                                               "tonnes_allocated", "reason"]]),  # fmt: skip
+            "orders_preview": _markdown(
+                frame[["order_id", "buyer_id", "status", "tonnes_ordered", "tonnes_allocated", "reason"]]
+            ),  # fmt: skip
         },
         check_results=[
             dg.AssetCheckResult(
@@ -197,8 +197,9 @@ def retirement_ledger(context: dg.AssetExecutionContext, settings: PipelineSetti
             "tonnes_pending_in_registry": int(totals["tonnes_pending_in_registry"].sum()),
             "project_vintages": len(totals),
             "recognitions_appended": recognized,
-            "buyer_statements": dg.MetadataValue.md("\n".join(f"- {b}: `{p}`" for b, p in statements.items())
-                                                   or "_none_"),  # fmt: skip
+            "buyer_statements": dg.MetadataValue.md(
+                "\n".join(f"- {b}: `{p}`" for b, p in statements.items()) or "_none_"
+            ),  # fmt: skip
             "totals": _markdown(totals),
         },
         check_results=[

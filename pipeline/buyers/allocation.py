@@ -153,9 +153,13 @@ def allocate(
             chosen = order_of_take[take > 0]
             line_parts.append(
                 pd.DataFrame(
-                    {"order_id": order.order_id, "buyer_id": order.buyer_id,
-                     "project_id": supply["project_id"].to_numpy()[chosen], "vintage": vintage[chosen],
-                     "tonnes": take[take > 0]}
+                    {
+                        "order_id": order.order_id,
+                        "buyer_id": order.buyer_id,
+                        "project_id": supply["project_id"].to_numpy()[chosen],
+                        "vintage": vintage[chosen],
+                        "tonnes": take[take > 0],
+                    }
                 )  # fmt: skip
             )
         matching_at_start = int(initial[match].sum())

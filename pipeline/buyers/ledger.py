@@ -344,9 +344,9 @@ def _order_allocations(orders, decisions, executed, fingerprints, run_orders, po
             "policy_version": earlier["policy_version"],
         }
     )  # fmt: skip
-    now_rows = decisions.merge(
-        executed[["order_id", "allocations", "executed_at"]], on="order_id", how="left"
-    ).assign(executed_this_run=lambda d: d["executed_at"].notna(), policy_version=policy_version)
+    now_rows = decisions.merge(executed[["order_id", "allocations", "executed_at"]], on="order_id", how="left").assign(
+        executed_this_run=lambda d: d["executed_at"].notna(), policy_version=policy_version
+    )
     frame = pd.concat([earlier_rows, now_rows], ignore_index=True).sort_values("order_id", ignore_index=True)
     return OrderAllocationsSchema.validate(frame, lazy=True)
 
@@ -380,7 +380,8 @@ def execute_orders(
             recognitions_added = _record_recognitions(ledger, recognized, now)
             pending = (
                 ledger_rows.loc[~ledger_rows["retirement_id"].isin(recognized["retirement_id"])]
-                .groupby(["project_id", "vintage"], as_index=False)["tonnes"].sum()
+                .groupby(["project_id", "vintage"], as_index=False)["tonnes"]
+                .sum()
                 .rename(columns={"tonnes": "pending"})
             )
             supply = supply.merge(pending, on=["project_id", "vintage"], how="left")

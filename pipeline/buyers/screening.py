@@ -120,9 +120,7 @@ def _science_target(buyers: pd.DataFrame, policy: BuyerPolicy, as_of: pd.Timesta
     return ~(not_accepted | no_date | lapsed), reason
 
 
-def screen_buyers(
-    buyers: pd.DataFrame, policy: BuyerPolicy, as_of: pd.Timestamp, policy_version: str
-) -> pd.DataFrame:
+def screen_buyers(buyers: pd.DataFrame, policy: BuyerPolicy, as_of: pd.Timestamp, policy_version: str) -> pd.DataFrame:
     """One row per buyer with the three conditions' verdicts and reasons; passes :class:`BuyerEligibilitySchema`.
 
     ``buyers`` passes :class:`BuyersSchema`; ``as_of`` is the screening date the windows count back from."""

@@ -45,13 +45,22 @@ def test_highest_tier_then_preferred_activity_then_oldest_vintage_then_project_i
     result = allocate(orders_frame({"order_id": "O1", "tonnes": 450, "activities": "ARR;IFM"}), ELIGIBILITY, stock,
                       POLICY, AS_OF)  # fmt: skip
     assert lines_of(result, "O1") == [
-        ("CAR2", 2020, 100), ("CAR3", 2020, 100), ("CAR4", 2021, 100), ("CAR5", 2022, 100), ("CAR9", 2019, 50)
+        ("CAR2", 2020, 100),
+        ("CAR3", 2020, 100),
+        ("CAR4", 2021, 100),
+        ("CAR5", 2022, 100),
+        ("CAR9", 2019, 50),
     ], "expected high tier first, ARR (preferred) before IFM, oldest vintage first, ties by project_id"
 
 
 def test_short_supply_gives_a_partial_fill_with_the_shortfall():
-    result = allocate(orders_frame({"order_id": "O1", "tonnes": 500}), ELIGIBILITY,
-                      supply(("CAR1", 2020, "ARR", "high", 120), ("CAR2", 2021, "ARR", "high", 80)), POLICY, AS_OF)  # fmt: skip
+    result = allocate(
+        orders_frame({"order_id": "O1", "tonnes": 500}),
+        ELIGIBILITY,
+        supply(("CAR1", 2020, "ARR", "high", 120), ("CAR2", 2021, "ARR", "high", 80)),
+        POLICY,
+        AS_OF,
+    )
     row = decision(result, "O1")
     assert (row["status"], row["tonnes_allocated"], row["tonnes_unfilled"]) == ("partially_filled", 200, 300), (
         f"500 t ordered against 200 t of supply should be a 200 t partial fill, got {row.to_dict()}"
@@ -123,8 +132,9 @@ def market(draw):
         for i in range(1, n_supply + 1)
     ])  # fmt: skip
     if stock.empty:
-        stock = pd.DataFrame(columns=["project_id", "registry", "vintage", "activity", "country_code",
-                                      "quality_tier", "remaining"]).astype({"vintage": "int64", "remaining": "int64"})  # fmt: skip
+        stock = pd.DataFrame(
+            columns=["project_id", "registry", "vintage", "activity", "country_code", "quality_tier", "remaining"]
+        ).astype({"vintage": "int64", "remaining": "int64"})
     orders = []
     for i in range(draw(st.integers(1, 8))):
         preferred = draw(st.lists(st.sampled_from(activities), unique=True, max_size=3))
@@ -159,13 +169,15 @@ def test_property_never_beyond_availability_and_every_order_decided(case):
     assert (decisions.loc[decisions["status"] == "refused", "tonnes_allocated"] == 0).all()
     partial = decisions["status"] == "partially_filled"
     assert (decisions.loc[partial, "tonnes_allocated"].between(1, decisions.loc[partial, "tonnes_ordered"] - 1)).all()
-    assert not result.lines.merge(stock.loc[stock["quality_tier"] == "watchlist"], on=["project_id", "vintage"]).shape[0], (
-        "a tier outside the policy's tier_order must never be allocated"
-    )
+    assert not result.lines.merge(stock.loc[stock["quality_tier"] == "watchlist"], on=["project_id", "vintage"]).shape[
+        0
+    ], "a tier outside the policy's tier_order must never be allocated"
     assert set(result.lines["buyer_id"]) <= {"B1"}, "only the qualifying buyer B1 may receive credits"
 
     shuffled = allocate(orders.sample(frac=1, random_state=7), ELIGIBILITY, stock.sample(frac=1, random_state=3),
                         POLICY, AS_OF)  # fmt: skip
-    assert shuffled.lines.sort_values(["order_id", "project_id"]).reset_index(drop=True).equals(
-        result.lines.sort_values(["order_id", "project_id"]).reset_index(drop=True)
+    assert (
+        shuffled.lines.sort_values(["order_id", "project_id"])
+        .reset_index(drop=True)
+        .equals(result.lines.sort_values(["order_id", "project_id"]).reset_index(drop=True))
     ), "allocation must not depend on input row order"

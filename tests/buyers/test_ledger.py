@@ -1,6 +1,5 @@
 """The retirement ledger: idempotent re-runs, pending retirements, registry recognition, crashes, statements."""
 
-import os
 import signal
 import subprocess
 import sys
@@ -70,7 +69,12 @@ def test_ledger_rows_carry_order_buyer_quality_and_policy(dbs):
     run(work, ledger_db, orders_frame({"order_id": "O1", "tonnes": 10, "activities": "IFM"}))
     row = ledger_rows(ledger_db).iloc[0]
     assert (row["order_id"], row["buyer_id"], row["beneficiary"], row["project_id"], row["vintage"], row["tonnes"]) == (
-        "O1", "B1", BENEFICIARY, "ACR701", 2025, 10
+        "O1",
+        "B1",
+        BENEFICIARY,
+        "ACR701",
+        2025,
+        10,
     ), f"unexpected ledger row {row.to_dict()}"
     assert (row["quality_tier"], row["limiting_score"], row["policy_version"]) == ("eligible", 3.0, POLICY_VERSION)
     assert row["idempotency_key"] == "O1|ACR701|2025" and row["retirement_id"].startswith("CQR-")
@@ -243,13 +247,20 @@ def test_the_ledger_survives_a_rebuilt_work_db(dbs):
 
 def test_statement_view_and_per_buyer_exports(dbs, tmp_path):
     work, ledger_db = dbs
-    run(work, ledger_db, orders_frame({"order_id": "O1", "tonnes": 5000, "activities": "ARR"},
-                                      {"order_id": "O2", "buyer_id": "B2", "tonnes": 70, "activities": "IFM"}))  # fmt: skip
+    run(
+        work,
+        ledger_db,
+        orders_frame(
+            {"order_id": "O1", "tonnes": 5000, "activities": "ARR"},
+            {"order_id": "O2", "buyer_id": "B2", "tonnes": 70, "activities": "IFM"},
+        ),
+    )
     written = write_buyer_statements(ledger_db, tmp_path / "statements")
     assert sorted(written) == ["B1", "B2"], f"one statement per buyer with retirements, got {sorted(written)}"
     b1 = pd.read_csv(written["B1"])
     assert sorted(zip(b1["project_id"], b1["tonnes"], b1["quality_tier"], strict=True)) == [
-        ("CAR1745", 4933, "high"), ("CAR1749", 67, "high")
+        ("CAR1745", 4933, "high"),
+        ("CAR1749", 67, "high"),
     ], f"B1's statement should list what was retired, where from and at which tier: {b1.to_dict('records')}"
     assert (b1["registry_status"] == "pending in registry").all()
     assert set(BUYER_TABLES) == {"buyer_eligibility", "order_allocations", "retirements", "registry_recognitions"}

@@ -88,8 +88,13 @@ def test_science_target_validated_or_recent_commitment_pass():
     assert result.at["B1", "science_target_pass"], "a validated target counts regardless of its age"
     assert result.at["B2", "science_target_pass"], "a commitment exactly 24 months old still counts"
     assert not result.at["B3", "science_target_pass"], "a commitment older than 24 months has lapsed"
-    assert "more than 24 months ago" in result.at["B3", "science_target_reason"], result.at["B3", "science_target_reason"]
-    assert result.at["B4", "science_target_reason"] == "science-based target status 'none' is not one of validated, committed"
+    assert "more than 24 months ago" in result.at["B3", "science_target_reason"], result.at[
+        "B3", "science_target_reason"
+    ]
+    assert (
+        result.at["B4", "science_target_reason"]
+        == "science-based target status 'none' is not one of validated, committed"
+    )
 
 
 def test_policy_can_require_validation():
@@ -99,7 +104,9 @@ def test_policy_can_require_validation():
 
 
 def test_every_failing_condition_is_in_the_summary_reason():
-    row = screen({"net_zero_target_year": 2060, "disclosure_cadence": "none", "science_target_status": "expired"}).loc["B1"]
+    row = screen({"net_zero_target_year": 2060, "disclosure_cadence": "none", "science_target_status": "expired"}).loc[
+        "B1"
+    ]
     assert not (row["net_zero_pass"] or row["disclosure_pass"] or row["science_target_pass"]), "all three should fail"
     assert row["reason"].count("; ") == 2, f"three failing reasons joined by '; ', got {row['reason']!r}"
 
