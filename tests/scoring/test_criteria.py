@@ -39,7 +39,9 @@ def test_additionality_base_by_class(additionality_class, expected):
 
 
 def test_standardized_test_without_ccp_approval_scores_3():
-    case = Case(methodologies=[methodology(additionality_class="standardized_positive_list", ccp_status="not_submitted")])
+    case = Case(
+        methodologies=[methodology(additionality_class="standardized_positive_list", ccp_status="not_submitted")]
+    )
     scored = score_one(case)
     assert scored["additionality_score"] == 3, "a positive list that is not CCP-approved should score 3"
     assert "ADD_STANDARDIZED_NOT_APPROVED" in codes(scored, "additionality")
@@ -101,12 +103,24 @@ def test_commercial_plantation_arr_loses_a_step():
 
 
 def test_acr_arr_outside_natural_forest_establishment_loses_a_step():
-    acr_arr = methodology(protocol="acr-affor-refor", program="acr", methodology_id="ACR A&R Degraded Lands",
-                          additionality_class="project_specific_legacy", version_min="1.0", version_max="1.2")  # fmt: skip
-    unspecified = Case(projects=[project("ACR801", protocol="acr-affor-refor", name="Mississippi A&R")],
-                       credits=[issuance("ACR801")], methodologies=[acr_arr])  # fmt: skip
-    natural = Case(projects=[project("ACR801", protocol="acr-affor-refor", name="Native forest restoration")],
-                   credits=[issuance("ACR801")], methodologies=[acr_arr])  # fmt: skip
+    acr_arr = methodology(
+        protocol="acr-affor-refor",
+        program="acr",
+        methodology_id="ACR A&R Degraded Lands",
+        additionality_class="project_specific_legacy",
+        version_min="1.0",
+        version_max="1.2",
+    )
+    unspecified = Case(
+        projects=[project("ACR801", protocol="acr-affor-refor", name="Mississippi A&R")],
+        credits=[issuance("ACR801")],
+        methodologies=[acr_arr],
+    )
+    natural = Case(
+        projects=[project("ACR801", protocol="acr-affor-refor", name="Native forest restoration")],
+        credits=[issuance("ACR801")],
+        methodologies=[acr_arr],
+    )
     scored = score_one(unspecified, "ACR801")
     assert scored["additionality_score"] == 2, "ACR ARR not identified as natural forest: 3 - 1"
     assert "ADD_ACR_ARR_NOT_NATURAL" in codes(scored, "additionality")
@@ -114,12 +128,24 @@ def test_acr_arr_outside_natural_forest_establishment_loses_a_step():
 
 
 def test_ifm_harvest_deferral_on_common_practice_baseline_loses_a_step():
-    ifm = methodology(protocol="car-forest", program="car", methodology_id="CAR U.S. Forest", activity="IFM",
-                      additionality_class="project_specific_legacy", baseline_class="regional_common_practice",
-                      leakage_approach="ifm_market_deduction", default_market_leakage_pct=20.0, version_min="",
-                      version_max="", commitment_years=100.0)  # fmt: skip
-    case = Case(projects=[project("CAR1001", protocol="car-forest", activity="IFM", name="Deferred harvest forest")],
-                credits=[issuance("CAR1001")], methodologies=[ifm])  # fmt: skip
+    ifm = methodology(
+        protocol="car-forest",
+        program="car",
+        methodology_id="CAR U.S. Forest",
+        activity="IFM",
+        additionality_class="project_specific_legacy",
+        baseline_class="regional_common_practice",
+        leakage_approach="ifm_market_deduction",
+        default_market_leakage_pct=20.0,
+        version_min="",
+        version_max="",
+        commitment_years=100.0,
+    )
+    case = Case(
+        projects=[project("CAR1001", protocol="car-forest", activity="IFM", name="Deferred harvest forest")],
+        credits=[issuance("CAR1001")],
+        methodologies=[ifm],
+    )
     scored = score_one(case, "CAR1001")
     assert scored["additionality_score"] == 2, "IFM harvest deferral on a common-practice baseline: 3 - 1"
     assert "ADD_IFM_COMMON_PRACTICE" in codes(scored, "additionality")
@@ -127,11 +153,27 @@ def test_ifm_harvest_deferral_on_common_practice_baseline_loses_a_step():
 
 
 def test_soil_project_crediting_long_before_registration_loses_a_step():
-    alm = methodology(protocol="vm0042", methodology_id="VM0042", activity="ALM", additionality_class="dynamic_benchmark",
-                      leakage_approach="soil_not_modelled", version_min="2.2", version_max="2.2")  # fmt: skip
-    case = Case(projects=[project(protocol="vm0042", activity="ALM", name="Soil carbon farms",
-                                  crediting_period_start="2016-01-01", registration_date="2022-01-01")],
-                methodologies=[alm])  # fmt: skip
+    alm = methodology(
+        protocol="vm0042",
+        methodology_id="VM0042",
+        activity="ALM",
+        additionality_class="dynamic_benchmark",
+        leakage_approach="soil_not_modelled",
+        version_min="2.2",
+        version_max="2.2",
+    )
+    case = Case(
+        projects=[
+            project(
+                protocol="vm0042",
+                activity="ALM",
+                name="Soil carbon farms",
+                crediting_period_start="2016-01-01",
+                registration_date="2022-01-01",
+            )
+        ],
+        methodologies=[alm],
+    )
     scored = score_one(case)
     assert scored["additionality_score"] == 3, "crediting began 6 years before registration: 4 - 1"
     assert "ADD_SOIL_EARLY_START" in codes(scored, "additionality")
@@ -224,11 +266,21 @@ def test_leakage_by_approach(approach, expected):
 
 
 def ifm_case(deduction: float | None) -> Case:
-    ifm = methodology(protocol="acr-ifm-nonfed", program="acr", methodology_id="ACR IFM Non-Federal",
-                      activity="IFM", leakage_approach="ifm_market_deduction", default_market_leakage_pct=deduction,
-                      version_min="2.1", version_max="2.1")  # fmt: skip
-    return Case(projects=[project("ACR701", protocol="acr-ifm-nonfed", activity="IFM")],
-                credits=[issuance("ACR701", quantity=10_000)], methodologies=[ifm])  # fmt: skip
+    ifm = methodology(
+        protocol="acr-ifm-nonfed",
+        program="acr",
+        methodology_id="ACR IFM Non-Federal",
+        activity="IFM",
+        leakage_approach="ifm_market_deduction",
+        default_market_leakage_pct=deduction,
+        version_min="2.1",
+        version_max="2.1",
+    )
+    return Case(
+        projects=[project("ACR701", protocol="acr-ifm-nonfed", activity="IFM")],
+        credits=[issuance("ACR701", quantity=10_000)],
+        methodologies=[ifm],
+    )
 
 
 def test_ifm_with_20_percent_market_deduction_scores_3_and_no_haircut():

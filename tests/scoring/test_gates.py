@@ -42,9 +42,15 @@ def test_g2_project_missing_from_registry_export_fails():
 
 
 def test_g2_flag_list_entry_fails_with_its_source():
-    flag = {"project_id": "VCS5001", "flag": "over_crediting_finding", "effect": "ineligible",
-            "description": "15.2M excess credits acknowledged", "flagged_on": "2023-10-27",
-            "source_url": "https://verra.org/verra-acts-on-kariba", "as_of": "2026-08-17"}  # fmt: skip
+    flag = {
+        "project_id": "VCS5001",
+        "flag": "over_crediting_finding",
+        "effect": "ineligible",
+        "description": "15.2M excess credits acknowledged",
+        "flagged_on": "2023-10-27",
+        "source_url": "https://verra.org/verra-acts-on-kariba",
+        "as_of": "2026-08-17",
+    }
     scored, gates = gates_of(Case(flags=[flag]))
     assert gates == ["G2"], f"a project on the flag list (effect ineligible) should fail G2, got {gates}"
     reason = next(r for r in scored["reasons"] if r["code"] == "G2_FLAGGED")
@@ -91,10 +97,19 @@ def test_g4_inactive_methodology_without_deadline_fails():
 
 
 def legacy_redd_case(**policy_gates) -> Case:
-    redd = methodology(protocol="vm0015", methodology_id="VM0015", activity="REDD", version_min="", version_max="",
-                       ccp_status="not_submitted", additionality_class="project_specific_legacy",
-                       baseline_class="static_project_reference", leakage_approach="activity_shifting_only",
-                       legacy_project_baseline_redd=True, commitment_years=30.0)  # fmt: skip
+    redd = methodology(
+        protocol="vm0015",
+        methodology_id="VM0015",
+        activity="REDD",
+        version_min="",
+        version_max="",
+        ccp_status="not_submitted",
+        additionality_class="project_specific_legacy",
+        baseline_class="static_project_reference",
+        leakage_approach="activity_shifting_only",
+        legacy_project_baseline_redd=True,
+        commitment_years=30.0,
+    )
     return Case(
         projects=[project(protocol="vm0015", activity="REDD", name="Bale Mountains Eco-region REDD+ project")],
         methodologies=[redd],
@@ -144,10 +159,19 @@ def test_g6_reversible_without_reversal_mechanism_fails():
 
 
 def test_g7_non_nature_based_fails_under_default_policy():
-    landfill = methodology(protocol="acm0001", methodology_id="ACM0001", activity="", is_nature_based=False,
-                           version_min="15.0", version_max="19.0", additionality_class="standardized_positive_list",
-                           baseline_class="not_applicable", leakage_approach="not_applicable",
-                           reversal_mechanism="not_applicable", is_reversible=False)  # fmt: skip
+    landfill = methodology(
+        protocol="acm0001",
+        methodology_id="ACM0001",
+        activity="",
+        is_nature_based=False,
+        version_min="15.0",
+        version_max="19.0",
+        additionality_class="standardized_positive_list",
+        baseline_class="not_applicable",
+        leakage_approach="not_applicable",
+        reversal_mechanism="not_applicable",
+        is_reversible=False,
+    )
     case = Case(
         projects=[project(protocol="acm0001", activity=None, is_nature_based=False, category="ghg-management")],
         methodologies=[landfill],

@@ -59,8 +59,12 @@ def instance(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("scoring")
     settings = changed(make_settings(tmp), policy_file=str(write_policy(tmp / "policy.yaml")))
     for registry in REGISTRY_KEYS:
-        dg.materialize(ASSETS, selection=dg.AssetSelection.assets("registry_tables"), partition_key=registry,
-                       resources={"settings": settings})  # fmt: skip
+        dg.materialize(
+            ASSETS,
+            selection=dg.AssetSelection.assets("registry_tables"),
+            partition_key=registry,
+            resources={"settings": settings},
+        )
     warehouse = dg.AssetSelection.assets("projects").required_multi_asset_neighbors()
     dg.materialize(ASSETS, selection=warehouse, resources={"settings": settings})
     result = materialize_scores(settings)
