@@ -209,45 +209,35 @@ def _read_csv(path: Path, layout: Layout) -> RawTable:
     return RawTable(path, records, mapping, _empty_malformed(), file_sha256(path), encoding, extra)
 
 
-def _every_record_has_width(path: Path, width: int, chunk_bytes: int = 1 << 24) -> bool:
+def _every_record_has_width(path: Path, width: int) -> bool:
     """True when every non-blank record has exactly ``width`` fields.
 
     pandas pads a record with too few fields with empty strings (na_filter is off), so short records are found
-    here: commas and newlines outside quotes are counted per record on the raw bytes (ASCII in UTF-8 and
-    cp1252 alike; an escaped quote ``""`` toggles the quote state twice). A miscount only sends the file to
-    the exact strict path, never loses a record."""
-    inside = 0  # quote state carried across chunks (1 inside a quoted field)
-    fields_so_far = 1  # fields of the record that spans the chunk boundary ...
-    pending = 0  # ... how many of its bytes were in earlier chunks ...
-    last_byte = 0  # ... and the byte before this chunk
+    here, on the raw bytes (``,``, ``"`` and newline are ASCII in UTF-8 and cp1252 alike): quotes pair up in
+    order (an escaped ``""`` is an empty pair), commas and newlines inside a pair do not count, and each record
+    must hold ``width - 1`` of the others. Only positions are searched, never bytes one by one. A miscount
+    (unbalanced quotes) sends the file to the exact strict path; it never loses a record."""
     with open(path, "rb") as fh:
         fh.readline()  # header
-        while chunk := fh.read(chunk_bytes):
-            data = np.frombuffer(chunk, dtype=np.uint8)
-            # Quote parity before each byte; a uint8 running count wraps but keeps its lowest bit.
-            parity = (np.cumsum(data == ord('"'), dtype=np.uint8) & 1) ^ inside
-            quoted_before = np.concatenate([[inside], parity[:-1]])
-            commas = np.flatnonzero((data == ord(",")) & (quoted_before == 0))
-            ends = np.flatnonzero((data == ord("\n")) & (quoted_before == 0))
-            inside = int(parity[-1])
-            if not len(ends):
-                fields_so_far += len(commas)
-                pending += len(data)
-                last_byte = int(data[-1])
-                continue
-            counts = np.diff(np.searchsorted(commas, ends), prepend=0) + 1
-            counts[0] += fields_so_far - 1
-            # A blank line (nothing but an optional \r) is one empty field: skipped, not malformed.
-            lengths = np.diff(ends, prepend=-1) - 1
-            lengths[0] += pending
-            before_end = np.where(ends > 0, data[np.maximum(ends - 1, 0)], last_byte)
-            blank = (lengths == 0) | ((lengths == 1) & (before_end == ord("\r")))
-            if bool((counts[~blank] != width).any()):
-                return False
-            fields_so_far = len(commas) - int(np.searchsorted(commas, ends[-1])) + 1
-            pending = len(data) - int(ends[-1]) - 1
-            last_byte = int(data[-1])
-    return fields_so_far == width or (fields_so_far == 1 and pending <= 1)  # last record without a newline
+        data = np.frombuffer(fh.read(), dtype=np.uint8)
+    if not len(data):
+        return True
+    quotes = np.flatnonzero(data == ord('"'))
+    if len(quotes) % 2:
+        return False
+    opens, closes = quotes[0::2], quotes[1::2]
+    newlines = np.flatnonzero(data == ord("\n"))
+    ends = newlines[np.searchsorted(quotes, newlines) % 2 == 0]  # newlines outside quotes end records
+    if not len(ends) or ends[-1] != len(data) - 1:
+        ends = np.append(ends, len(data))  # a last record without a final newline
+    commas = np.flatnonzero(data == ord(","))
+    quoted_commas = np.concatenate([[0], np.cumsum(np.searchsorted(commas, closes) - np.searchsorted(commas, opens))])
+    unquoted_before = np.searchsorted(commas, ends) - quoted_commas[np.searchsorted(closes, ends)]
+    fields = np.diff(unquoted_before, prepend=0) + 1
+    # A blank line (nothing, or a lone \r) is one empty field: skipped by the reader, not malformed.
+    lengths = np.diff(ends, prepend=-1) - 1
+    blank = (lengths == 0) | ((lengths == 1) & (data[np.maximum(ends - 1, 0)] == ord("\r")))
+    return not bool((fields[~blank] != width).any())
 
 
 def _record_start_lines(path: Path, frame: pd.DataFrame) -> np.ndarray:

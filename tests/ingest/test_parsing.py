@@ -1,0 +1,263 @@
+"""The ingest toolkit's own edge cases: physical line numbers, malformed records, encodings, delimiters, empty
+files, header drift, the per-distinct-value fast path and the strict field rules."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pipeline.ingest.parsing import (
+    Column,
+    IngestError,
+    Layout,
+    RowChecks,
+    clean_text,
+    dates,
+    extract,
+    parse_date,
+    parse_int,
+    read_table,
+    registry_project_ids,
+    vintages,
+    whole_numbers,
+)
+
+LAYOUT = Layout(
+    "test export",
+    (
+        Column("id", ("ID",)),
+        Column("name", ("Name", "Project Name")),
+        Column("note", ("Note",), required=False),
+        Column("effective", ("Status Effective (GMT)",), required=False),
+    ),
+    sheet="Results",
+)
+
+
+def csv_starts(path: Path, encoding: str = "utf-8-sig") -> list[int]:
+    """Physical start line of every non-blank record, by the csv module."""
+    with open(path, encoding=encoding, newline="") as fh:
+        reader = csv.reader(fh)
+        next(reader)
+        starts, start = [], reader.line_num + 1
+        for fields in reader:
+            if any(fields):
+                starts.append(start)
+            start = reader.line_num + 1
+    return starts
+
+
+def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+MULTI_LINE = (
+    "ID,Name,Note\r\n"
+    '1,"Two\r\nlines",plain\r\n'
+    '2,Plain,"three\nlines\nhere"\r\n'
+    "\r\n"  # a blank line between records
+    '3,"Côte d\'Ivoire",""\r\n'
+)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Line numbers and malformed records
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_multi_line_records_start_on_the_line_the_csv_module_reports(tmp_path):
+    path = write(tmp_path / "export.csv", MULTI_LINE)
+    table = read_table(path, LAYOUT)
+    assert table.records["source_line"].tolist() == csv_starts(path) == [2, 4, 8], "record start lines differ"
+    assert table.records["name"].tolist() == ["Two\r\nlines", "Plain", "Côte d'Ivoire"], "values must not shift"
+    assert table.malformed.empty, "a well-formed file has no malformed records"
+
+
+def test_line_numbers_stay_exact_on_the_strict_path(tmp_path):
+    path = write(tmp_path / "export.csv", MULTI_LINE + "4,too,many,fields\r\n" + '5,"again\nsplit",x\r\n')
+    table = read_table(path, LAYOUT)
+    assert table.records["source_line"].tolist() == [2, 4, 8, 10], "lines after a malformed record must not drift"
+    assert table.records["id"].tolist() == ["1", "2", "3", "5"], "the malformed record is not among the records"
+    bad = table.malformed.iloc[0]
+    assert (bad["source_line"], bad["raw_record"]) == (9, "4,too,many,fields"), "the bad line is kept verbatim"
+    assert "4 fields, more than the header's 3; not shifted" in bad["reason"], bad["reason"]
+    assert table.rows_read == 5, "rows read counts the malformed record too"
+
+
+def test_a_record_with_too_few_fields_is_malformed_not_padded(tmp_path):
+    path = write(tmp_path / "export.csv", "ID,Name,Note\n1,One,x\n2,Two\n3,Three,z\n")
+    table = read_table(path, LAYOUT)
+    assert table.records["id"].tolist() == ["1", "3"], "the short record must not be padded with empties"
+    assert table.malformed["source_line"].tolist() == [3], "the short record is quarantined with its line"
+    assert "fewer than the header's 3" in table.malformed["reason"].iloc[0], table.malformed["reason"].iloc[0]
+
+
+def test_a_first_record_with_an_extra_field_does_not_shift_the_columns(tmp_path):
+    path = write(tmp_path / "export.csv", "ID,Name,Note\n1,One,x,extra\n2,Two,y\n")
+    table = read_table(path, LAYOUT)
+    assert table.records[["id", "name", "note"]].values.tolist() == [["2", "Two", "y"]], "columns shifted"
+    assert table.malformed["source_line"].tolist() == [2], "the over-long first record is quarantined"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Encodings, delimiters, empty files, header drift
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_cp1252_file_is_detected_and_decoded(tmp_path):
+    path = write(tmp_path / "export.csv", "ID,Name\n1,Paraná Ambiental – Côte\n", encoding="cp1252")
+    table = read_table(path, LAYOUT)
+    assert table.encoding == "cp1252", "bytes that are not UTF-8 are read as Windows-1252"
+    assert table.records["name"].tolist() == ["Paraná Ambiental – Côte"], "accents and en dash must survive"
+
+
+def test_utf8_bom_does_not_hide_the_first_header(tmp_path):
+    path = write(tmp_path / "export.csv", "\ufeffID,Name\r\n7,Bom\r\n")
+    table = read_table(path, LAYOUT)
+    assert table.records["id"].tolist() == ["7"], "a BOM before 'ID' must not make the ID column unknown"
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t", "|"])
+def test_wrong_delimiter_is_a_clear_error(tmp_path, delimiter):
+    path = write(tmp_path / "export.csv", f"ID{delimiter}Name\n1{delimiter}One\n")
+    with pytest.raises(IngestError, match="wrong delimiter") as error:
+        read_table(path, LAYOUT)
+    assert str(path) in str(error.value), "the error names the file"
+
+
+def test_empty_and_headerless_files(tmp_path):
+    with pytest.raises(IngestError, match="file is empty"):
+        read_table(write(tmp_path / "empty.csv", ""), LAYOUT)
+    with pytest.raises(IngestError, match="first line is blank"):
+        read_table(write(tmp_path / "blank.csv", "\n1,One\n"), LAYOUT)
+    header_only = read_table(write(tmp_path / "header.csv", "ID,Name\n"), LAYOUT)
+    assert header_only.rows_read == 0 and header_only.records.empty, "a header-only export has no records"
+
+
+def test_header_whitespace_and_trailing_empty_header_are_tolerated(tmp_path):
+    path = write(tmp_path / "export.csv", " ID ,Project Name,Status Effective  (GMT),\n1,One,3/9/2026,\n")
+    table = read_table(path, LAYOUT)
+    assert table.raw_headers == {"id": " ID ", "name": "Project Name", "effective": "Status Effective  (GMT)"}, (
+        f"whitespace drift and the alias must map; got {table.raw_headers}"
+    )
+    assert table.records["effective"].tolist() == ["3/9/2026"], "the drifted column is read"
+
+
+def test_unknown_layout_names_what_was_expected(tmp_path):
+    path = write(tmp_path / "export.csv", "Identifier,Name\n1,One\n")
+    with pytest.raises(IngestError) as error:
+        read_table(path, LAYOUT)
+    message = str(error.value)
+    assert "missing required column(s) 'ID'" in message and "Found columns: 'Identifier'" in message, message
+    assert "'Note' (optional)" in message, "the expected layout lists optional columns too"
+
+
+def test_xlsx_without_the_expected_sheet_and_unsupported_types(tmp_path):
+    book = openpyxl.Workbook()
+    book.active.title = "Sheet1"
+    book.create_sheet("Other")
+    book.save(tmp_path / "export.xlsx")
+    with pytest.raises(IngestError, match="sheet 'Results' not found"):
+        read_table(tmp_path / "export.xlsx", LAYOUT)
+    with pytest.raises(IngestError, match="unsupported file type '.parquet'"):
+        read_table(write(tmp_path / "export.parquet", "x"), LAYOUT)
+    with pytest.raises(IngestError, match="not a readable XLSX workbook"):
+        read_table(write(tmp_path / "broken.xlsx", "not a zip"), LAYOUT)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The per-distinct-value fast path gives exactly the row-by-row result
+# ---------------------------------------------------------------------------------------------------------------
+
+VALUES = st.sampled_from(
+    ["1,454,054", "550369.0", "84889.00", "12.5", "-3", "abc", "", " 7 ", "N/A", "None", "2026-04-03", "1/28/1914"]
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.large_base_example])
+@given(st.lists(VALUES, min_size=1, max_size=12), st.integers(min_value=2048, max_value=6000), st.randoms())
+def test_parsing_distinct_values_once_matches_parsing_every_row(pool, rows, rnd):
+    series = pd.Series([rnd.choice(pool) for _ in range(rows)], index=np.arange(rows) * 3 + 5)
+    series.iloc[::97] = None
+    fast_values, fast_bad = parse_int(series)
+    slow_values, slow_bad = parse_int.__wrapped__(series)
+    pd.testing.assert_series_equal(fast_values, slow_values, obj="parse_int values")
+    pd.testing.assert_series_equal(fast_bad, slow_bad, obj="parse_int failures")
+    fast_dates, _ = parse_date(series, ("%Y-%m-%d",))
+    pd.testing.assert_series_equal(fast_dates, parse_date.__wrapped__(series, ("%Y-%m-%d",))[0], obj="dates")
+    pd.testing.assert_series_equal(clean_text(series), clean_text.__wrapped__(series), obj="clean_text")
+
+
+def test_extract_returns_named_groups_and_numbers_missing_where_no_match():
+    serials = pd.Series([" 1-10-19-VCS-641-0 ", None, "garbage"], index=[10, 11, 12])
+    parts = extract(serials, r"^\s*(?P<serial>\d+-(?P<first>\d+)-(?P<last>\d+)-.*)\s*$", numbers=("first", "last"))
+    assert parts.index.tolist() == [10, 11, 12], "the result keeps the input's index"
+    assert parts["serial"].tolist()[0].strip() == "1-10-19-VCS-641-0", "the matched text is returned"
+    assert parts["first"].tolist()[0] == 10 and parts["last"].tolist()[0] == 19, "number groups are numbers"
+    assert parts["serial"].iloc[1] is None and parts["serial"].iloc[2] is None, "no match -> missing, not ''"
+    assert parts["first"].iloc[1:].isna().all(), "no match -> missing numbers"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Field rules: a plain reason per bad value
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def reasons_of(checks: RowChecks) -> list[str]:
+    return checks.reasons().tolist()
+
+
+def test_whole_numbers_reasons():
+    raw = pd.Series(["1,454,054", "abc", "12.5", "-3", "", "550369.0"])
+    checks = RowChecks(raw.index)
+    values = whole_numbers(checks, raw, "quantity", required=True)
+    assert reasons_of(checks) == [
+        "",
+        "quantity 'abc' is not a number",
+        "quantity '12.5' is not a whole number",
+        "quantity '-3' is negative",
+        "quantity is missing",
+        "",
+    ], reasons_of(checks)
+    assert values.tolist()[0] == 1454054 and values.tolist()[5] == 550369, "separators and float artefacts parse"
+
+
+def test_registry_project_ids_reasons():
+    raw = pd.Series(["1340", "VCS0981", "1/28/1914", "2024-01-28", "ABC", "", "GS12"])
+    checks = RowChecks(raw.index)
+    ids = registry_project_ids(checks, raw, "VCS")
+    assert ids.tolist()[:2] == ["VCS1340", "VCS981"], "ids follow the OffsetsDB convention without leading zeros"
+    assert reasons_of(checks)[2:] == [
+        "project id '1/28/1914' looks like an Excel-damaged date",
+        "project id '2024-01-28' looks like an Excel-damaged date",
+        "project id 'ABC' is not a VCS project number",
+        "project id is missing",
+        "project id 'GS12' is not a VCS project number",
+    ], reasons_of(checks)
+    assert all(i is None for i in ids.tolist()[2:]), "a rejected id is not half-parsed"
+
+
+def test_vintage_and_date_reasons():
+    checks = RowChecks(pd.RangeIndex(3))
+    vintages(checks, pd.Series([2020, 3021, 1989], dtype="Int64"))
+    dates(checks, pd.Series(["2026-04-03", "", "03/04/2026"]), "issuance date", ("%Y-%m-%d",), "YYYY-MM-DD")
+    assert reasons_of(checks) == [
+        "",
+        "vintage '3021' outside 1990-2100",
+        "vintage '1989' outside 1990-2100; issuance date '03/04/2026' is not a date (expected YYYY-MM-DD)",
+    ], reasons_of(checks)
+
+
+def test_csv_writer_round_trip_of_the_multi_line_fixture(tmp_path):
+    """The fixture text above is what the csv module writes (guards the line-number tests' premise)."""
+    rows = list(csv.reader(io.StringIO(MULTI_LINE, newline="")))
+    assert rows[1] == ["1", "Two\r\nlines", "plain"] and rows[3] == [], "fixture parses as intended"
