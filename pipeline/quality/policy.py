@@ -81,6 +81,14 @@ def _scores_in_range(values: dict[str, int]) -> dict[str, int]:
     return values
 
 
+def _score_table(given: dict[str, int], defaults: dict[str, int], known: tuple[str, ...]) -> dict[str, int]:
+    """The defaults with the file's entries on top, so a policy states only the scores it changes."""
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise ValueError(f"unknown keys {unknown}; known: {list(known)}")
+    return _scores_in_range({**defaults, **given})
+
+
 class GatePolicy(_Section):
     """Section 7.3: any failed gate makes a project-vintage ineligible, whatever its scores."""
 
@@ -171,10 +179,7 @@ class AdditionalityPolicy(_Section):
     @field_validator("base_by_class")
     @classmethod
     def _classes(cls, value: dict[str, int]) -> dict[str, int]:
-        missing = sorted(set(ADDITIONALITY_CLASSES) - set(value))
-        if missing:
-            raise ValueError(f"base_by_class lacks {missing}")
-        return _scores_in_range(value)
+        return _score_table(value, cls.model_fields["base_by_class"].default_factory(), ADDITIONALITY_CLASSES)
 
 
 class PermanencePolicy(_Section):
@@ -226,10 +231,7 @@ class LeakagePolicy(_Section):
     @field_validator("score_by_approach")
     @classmethod
     def _approaches(cls, value: dict[str, int]) -> dict[str, int]:
-        missing = sorted(set(LEAKAGE_APPROACHES) - set(value))
-        if missing:
-            raise ValueError(f"score_by_approach lacks {missing}")
-        return _scores_in_range(value)
+        return _score_table(value, cls.model_fields["score_by_approach"].default_factory(), LEAKAGE_APPROACHES)
 
 
 class OverCreditingPolicy(_Section):
@@ -253,10 +255,8 @@ class OverCreditingPolicy(_Section):
     @field_validator("score_by_baseline_class")
     @classmethod
     def _classes(cls, value: dict[str, int]) -> dict[str, int]:
-        missing = sorted(set(BASELINE_CLASSES) - set(value))
-        if missing:
-            raise ValueError(f"score_by_baseline_class lacks {missing}")
-        return _scores_in_range(value)
+        defaults = cls.model_fields["score_by_baseline_class"].default_factory()
+        return _score_table(value, defaults, BASELINE_CLASSES)
 
 
 class ExternalRatingPolicy(_Section):
