@@ -1,6 +1,7 @@
 """One measurement in a fresh process: ``python benchmarks/measure.py <contender> <raw_dir> <scratch_dir>``.
 
-Prints one JSON line: per stage the wall time and the process's peak RSS during that stage (Linux
+Prints one JSON line: per stage the wall time, the CPU time (all threads; robust to a busy machine, above
+the wall time when a library runs in parallel) and the process's peak RSS during that stage (Linux
 ``/proc/self/clear_refs`` resets the high-water mark between stages; elsewhere the peak is cumulative).
 Runs as a plain script so the peer's own virtualenv can execute it: it imports only the standard library
 at module level, and each contender imports what it measures.
@@ -56,18 +57,23 @@ class Stopwatch:
     @contextmanager
     def stage(self, name: str):
         _reset_peak()
-        started = time.perf_counter()
-        entry = self.stages.setdefault(name, {"name": name, "seconds": 0.0, "peak_mib": 0.0, "rows": 0})
+        started, cpu_started = time.perf_counter(), time.process_time()
+        entry = self.stages.setdefault(
+            name, {"name": name, "seconds": 0.0, "cpu_seconds": 0.0, "peak_mib": 0.0, "rows": 0}
+        )
         try:
             yield entry
         except StageUnavailable as missing:
-            entry.update(seconds=None, peak_mib=None, note=str(missing))
+            entry.update(seconds=None, cpu_seconds=None, peak_mib=None, note=str(missing))
             return
         except Exception as failure:
-            entry.update(seconds=None, peak_mib=None, note=f"failed: {type(failure).__name__}: {failure}")
+            entry.update(
+                seconds=None, cpu_seconds=None, peak_mib=None, note=f"failed: {type(failure).__name__}: {failure}"
+            )
             raise
         if entry["seconds"] is not None:
             entry["seconds"] += time.perf_counter() - started
+            entry["cpu_seconds"] += time.process_time() - cpu_started  # all threads of this process
             entry["peak_mib"] = max(entry["peak_mib"], _peak_mib())
 
 
