@@ -44,17 +44,22 @@ def parse_apx_dates(text: pd.Series) -> tuple[pd.Series, pd.Series]:
     ``strptime``-style parsing of three candidate formats costs seconds per million rows."""
     text = clean_text(text)
     parts = extract(text, _DATE, numbers=_DATE_PARTS)
-    hour, minute, second = (parts[name].fillna(0) for name in ("hour", "minute", "second"))
+    month, day, year, hour, minute, second = (parts[name].fillna(0).to_numpy() for name in _DATE_PARTS)
     half = parts["half"].astype("string").str.upper()
     twelve_hour = half.isin(["AM", "PM"]).fillna(False).to_numpy(dtype=bool)  # "" when the group is absent
     afternoon = (half == "PM").fillna(False).to_numpy(dtype=bool)
     bad_time = np.where(twelve_hour, (hour < 1) | (hour > 12), hour > 23) | (minute > 59) | (second > 59)
     hour = np.where(twelve_hour, hour % 12 + np.where(afternoon, 12, 0), hour)
-    day = pd.to_datetime(
-        pd.DataFrame({"year": parts["year"], "month": parts["month"], "day": parts["day"]}), errors="coerce"
-    )
-    values = (day + pd.to_timedelta(hour * 3600 + minute * 60 + second, unit="s")).where(~bad_time)
-    values = values.astype("datetime64[ns]")
+    # Calendar arithmetic in numpy: month start + (day - 1), valid only if it stays within that month.
+    month_index = ((year - 1970) * 12 + month - 1).astype("int64")
+    month_start = month_index.astype("datetime64[M]").astype("datetime64[D]")
+    next_month = (month_index + 1).astype("datetime64[M]").astype("datetime64[D]")
+    calendar_day = month_start + (day - 1).astype("int64").astype("timedelta64[D]")
+    valid = (month >= 1) & (month <= 12) & (day >= 1) & (calendar_day < next_month) & ~bad_time
+    valid &= parts["year"].notna().to_numpy()
+    seconds = (hour * 3600 + minute * 60 + second).astype("int64").astype("timedelta64[s]")
+    stamps = (calendar_day.astype("datetime64[s]") + seconds).astype("datetime64[ns]")
+    values = pd.Series(np.where(valid, stamps, np.datetime64("NaT", "ns")), index=text.index)
     return values, text.notna() & values.isna()
 
 
@@ -160,7 +165,10 @@ def serial_ranges(
 
 def project_numbers(project_id: pd.Series) -> pd.Series:
     """The number of a harmonized id (``ACR885`` -> 885), to compare with the project named in a serial."""
-    return pd.to_numeric(project_id.astype("string").str.extract(r"(\d+)$")[0], errors="coerce").astype("Int64")
+    codes, uniques = pd.factorize(project_id, use_na_sentinel=True)
+    numbers = pd.to_numeric(pd.Series(uniques, dtype="string").str.extract(r"(\d+)$")[0], errors="coerce")
+    values = np.append(numbers.to_numpy(dtype="float64"), np.nan)[codes]  # code -1 (missing) -> NaN
+    return pd.Series(values, index=project_id.index).astype("Int64")
 
 
 _SDG = re.compile(r"(?:^|;)\s*0*(\d{1,2})\s*[:.]")
