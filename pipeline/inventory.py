@@ -11,10 +11,10 @@ has credits available after our own buyers' retirements. Quantities come only fr
 issuance's quantity *excluding* its buffer contribution, so the buffer is reported here and never subtracted
 a second time:
 
-- ACR: ``Total Credits Issued`` = ``Credits Issued to Project`` + ``Credits Issued to Buffer Pool``; the
-  quantity is the project share.
-- CAR: ``Total Offset Credits Issued`` includes ``Offset Credits Currently in Reserve Buffer Pool``; the
-  quantity is the total minus the buffer.
+- ACR: ``Total Credits Issued`` = ``Credits Issued to Project`` + ``Credits Issued to Buffer Pool``, and
+  ``Credits Transferred to Buffer Pool`` later leave the project; the quantity is what the project keeps.
+- CAR: ``Total Offset Credits Issued`` includes ``Offset Credits Currently in Reserve Buffer Pool`` and
+  ``... Intended for Compliance Buffer Pool``; the quantity is the total minus both.
 - ART TREES: ``Total Emission Reductions/Removals`` = ``Credits Verified`` + ``Credits Deposited in Buffer``;
   the quantity is ``Credits Verified``.
 - Verra, Gold Standard: the exports carry no buffer figure (Verra's AFOLU pooled buffer is a separate
