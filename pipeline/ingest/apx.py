@@ -45,9 +45,9 @@ def parse_apx_dates(text: pd.Series) -> tuple[pd.Series, pd.Series]:
     text = clean_text(text)
     parts = extract(text, _DATE, numbers=_DATE_PARTS)
     month, day, year, hour, minute, second = (parts[name].fillna(0).to_numpy() for name in _DATE_PARTS)
-    half = parts["half"].astype("string").str.upper()
-    twelve_hour = half.isin(["AM", "PM"]).fillna(False).to_numpy(dtype=bool)  # "" when the group is absent
-    afternoon = (half == "PM").fillna(False).to_numpy(dtype=bool)
+    half = parts["half"]  # "" when the group is absent
+    afternoon = half.isin(["PM", "pm", "Pm", "pM"]).to_numpy(dtype=bool)
+    twelve_hour = afternoon | half.isin(["AM", "am", "Am", "aM"]).to_numpy(dtype=bool)
     bad_time = np.where(twelve_hour, (hour < 1) | (hour > 12), hour > 23) | (minute > 59) | (second > 59)
     hour = np.where(twelve_hour, hour % 12 + np.where(afternoon, 12, 0), hour)
     # Calendar arithmetic in numpy: month start + (day - 1), valid only if it stays within that month.
