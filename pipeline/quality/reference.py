@@ -4,7 +4,7 @@ Registries do not export what a quality verdict needs (a methodology's additiona
 approach, its ICVCM decision, a project type's base risk, published over-crediting findings), so the team
 maintains these tables by hand, every row with a ``source_url`` and an ``as_of`` date (see
 ``data/reference/README.md``). Values the quality framework marks [U] carry ``is_assumption = true`` and an
-``assumption_note``, and the policy may override them (:func:`apply_overrides`).
+``assumption_note``; the scoring policy may override them (``ScoringPolicy.methodology_overrides``).
 
 Cells are read as text and converted explicitly, so a malformed table fails with an error naming the file,
 the column and the CSV line, never with a silently coerced value.
