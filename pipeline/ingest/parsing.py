@@ -543,7 +543,7 @@ def whole_numbers(checks: RowChecks, raw: pd.Series, what: str, *, required: boo
     fail_values(checks, fractional, raw, f"{what} {{value}} is not a whole number")
     fail_values(checks, (values < 0).to_numpy(), raw, f"{what} {{value}} is negative")
     if required:
-        checks.fail((clean_text(raw).isna() & ~not_numeric).to_numpy(), f"{what} is missing")
+        checks.fail((values.isna() & ~not_numeric).to_numpy(), f"{what} is missing")
     return values.where(~fractional).round().astype("Int64")
 
 
@@ -566,23 +566,31 @@ def vintages(checks: RowChecks, years: pd.Series, what: str = "vintage") -> pd.S
     """Reject vintage years outside :data:`VINTAGE_RANGE` (typos such as 3021, or Excel serial numbers)."""
     low, high = VINTAGE_RANGE
     outside = (years.notna() & ((years < low) | (years > high))).to_numpy(dtype=bool)
-    fail_values(checks, outside, years.astype("string"), f"{what} {{value}} outside {low}-{high}")
+    fail_values(checks, outside, years, f"{what} {{value}} outside {low}-{high}")
     return years
 
 
 def registry_project_ids(checks: RowChecks, raw: pd.Series, prefix: str, what: str = "project id") -> pd.Series:
     """Project ids in the shared convention (see :func:`pipeline.ingest.normalize.project_ids`); Excel-damaged
     ids (``1/28/1914``), ids that are not ``[prefix]<number>`` and missing ids reject the record."""
-    from pipeline.ingest.normalize import project_ids  # normalize imports nothing from here; avoid a cycle
-
-    ids, bad = project_ids(raw, prefix)
-    missing = clean_text(raw).isna().to_numpy()
-    bad = bad.to_numpy(dtype=bool) & ~missing
-    excel = looks_like_excel_date(raw).to_numpy() & bad
+    ids, missing, bad, excel = _project_id_parts(raw, prefix)
+    missing, bad, excel = (m.to_numpy(dtype=bool) for m in (missing, bad, excel))
     fail_values(checks, excel, raw, f"{what} {{value}} looks like an Excel-damaged date")
     fail_values(checks, bad & ~excel, raw, f"{what} {{value}} is not a {prefix} project number")
     checks.fail(missing, f"{what} is missing")
-    return ids.where(~(bad | missing), None)
+    return ids
+
+
+@per_distinct_value
+def _project_id_parts(raw: pd.Series, prefix: str) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
+    """(ids, missing, not an id, Excel-damaged) in one pass over the distinct values."""
+    from pipeline.ingest.normalize import project_ids  # normalize imports this module; avoid a cycle
+
+    ids, bad = project_ids(raw, prefix)
+    missing = clean_text(raw).isna()
+    bad = bad & ~missing
+    excel = looks_like_excel_date(raw) & bad
+    return ids.where(~(bad | missing), None), missing, bad, excel
 
 
 def extract(series: pd.Series, pattern: str, numbers: tuple[str, ...] = ()) -> pd.DataFrame:

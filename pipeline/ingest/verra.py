@@ -285,7 +285,7 @@ def read_transactions(path: Path) -> DatasetLoad:
     fail_values(
         checks,
         (quantity > vintage_total).fillna(False).to_numpy(dtype=bool),
-        quantity.astype("string"),
+        quantity,
         "serial block of {value} credits is larger than its total vintage quantity",
     )
     retired_on = dates(checks, records["retirement_date"], "retirement/cancellation date", ISO_DATE, "YYYY-MM-DD")
