@@ -4,7 +4,11 @@ Projects (``projects.csv``): the registry's "GSF Registry Projects Export" (ever
 ``Description``) and CarbonPlan's ``gold-standard/projects.csv``. ``GSID`` is written ``GLD<gsid>``. The export
 has no crediting period or registration date (null). The activity comes from the Gold Standard project type
 (``A/R`` is ARR, the only land-use type GS lists), else the Berkeley project type (GS files rice, agriculture
-and some forestry projects under ``Other``), else the methodology.
+and some forestry projects under ``Other``), else the methodology; ``Not provided`` / ``Other`` methodologies
+are missing. ``project_type`` is the Berkeley type (else the one a GS type names exactly: A/R, Wind,
+Geothermal, hydro), ``project_type_raw`` the GS type. Extra columns: ``sdgs``, ``size``, ``poa_type``,
+``poa_id`` (``GLD<POA GSID>``), ``description``, ``project_url``; credits also carry ``issuance_date``,
+``monitoring_period_start/end``, ``article6_authorization`` and ``corsia_eligible``.
 
 Credits, what we decided:
 

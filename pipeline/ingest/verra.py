@@ -5,7 +5,12 @@ snapshot variant (2023 LF without thousands separators, 2024+ CRLF with quoted `
 (sheet ``Results``, real dates and numbers) and CarbonPlan's ``verra/projects.csv``. ``ID`` is Verra's integer
 id, written ``VCS<id>``. ``AFOLU Activities`` is multi-valued (``ARR; WRC``): the first is the project's
 ``activity``, all are kept in ``afolu_activities``; a code outside Verra's six rejects the record. Without an
-AFOLU activity the Berkeley project type, then the methodology (for AFOLU-sector projects), gives the activity.
+AFOLU activity the Berkeley project type, then the methodology (for AFOLU-sector projects), gives the activity;
+a project is nature-based exactly when it has one. ``project_type`` is the Berkeley type OffsetsDB uses (else the
+type an ARR/IFM/REDD/WRC activity names; ``project_type_source`` says which), ``category`` its OffsetsDB
+category (else the methodology's); Verra's own sectoral scope stays in ``project_type_raw``. Extra columns:
+``region``, ``afolu_activities``, ``project_url``. Credit rows also carry ``vintage_start``, ``vintage_end``
+and ``issuance_date``.
 
 Transactions (``transactions.csv``, the VCU export ``vcus.csv``): one row per serial block, and Verra issues on
 a rolling basis, so the export has no issuance rows. What we decided:
