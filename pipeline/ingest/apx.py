@@ -29,6 +29,22 @@ from pipeline.ingest.normalize import as_object
 from pipeline.ingest.parsing import RowChecks, clean_text, extract, fail_values, parse_bool, per_distinct_value
 from pipeline.ingest.schemas import CreditTransactionsSchema
 
+
+def extract_present(raw: pd.Series, pattern: str, numbers: tuple[str, ...]) -> tuple[pd.DataFrame, pd.Series]:
+    """:func:`~pipeline.ingest.parsing.extract` of ``pattern``, and the cleaned text (None where missing).
+
+    Well-formed values match as they are; only the few that do not are cleaned (whitespace, placeholders such
+    as ``N/A``) and matched again, so a mostly-distinct column is not cleaned value by value."""
+    parts = extract(raw, pattern, numbers=numbers)
+    text = raw.astype(object).where(raw.notna(), None)
+    unmatched = (parts[parts.columns[0]].isna() & raw.notna()).to_numpy(dtype=bool)
+    if unmatched.any():
+        cleaned = clean_text(raw[unmatched])
+        parts.loc[unmatched] = extract(cleaned.fillna(""), pattern, numbers=numbers).to_numpy()
+        text[unmatched] = cleaned.to_numpy()
+    return parts, text
+
+
 DATE_EXPECTED = "M/D/YYYY, optionally with h:mm:ss AM/PM"
 _DATE = (
     r"^(?P<month>\d{1,2})/(?P<day>\d{1,2})/(?P<year>\d{4})"
@@ -42,8 +58,7 @@ def parse_apx_dates(text: pd.Series) -> tuple[pd.Series, pd.Series]:
     """(datetime64 values, mask of present values that are not APX dates). The parts are extracted by RE2
     and assembled numerically, because the status-effective column is nearly all distinct timestamps and
     ``strptime``-style parsing of three candidate formats costs seconds per million rows."""
-    text = clean_text(text)
-    parts = extract(text, _DATE, numbers=_DATE_PARTS)
+    parts, text = extract_present(text, _DATE, _DATE_PARTS)
     month, day, year, hour, minute, second = (parts[name].fillna(0).to_numpy() for name in _DATE_PARTS)
     half = parts["half"]  # "" when the group is absent
     afternoon = half.isin(["PM", "pm", "Pm", "pM"]).to_numpy(dtype=bool)
@@ -128,13 +143,12 @@ def serial_ranges(
     Rejects (in plain words) a serial that is not ``<prefix>-<first> to <last>`` in ``fmt``, a range whose
     size differs from the row's quantity, and a prefix naming another project or vintage than the row's:
     any of these means a shifted column or a corrupted record, never something to guess around."""
-    serial = clean_text(raw)
     numbers = (
         ("project", "vintage", "first", "last")
         if "(?P<vintage>" in fmt.prefix_pattern
         else ("project", "first", "last")
     )
-    parts = extract(serial, fmt.pattern, numbers=numbers)
+    parts, serial = extract_present(raw, fmt.pattern, numbers)
     malformed = (serial.notna() & parts["project"].isna()).to_numpy(dtype=bool)
     fail_values(
         checks,
