@@ -53,6 +53,7 @@ from pipeline.ingest.parsing import (
     fail_values,
     parse_bool,
     parse_int,
+    per_distinct_value,
     read_table,
     registry_project_ids,
     vintages,
@@ -255,6 +256,13 @@ def _label_flags(label: pd.Series, column_present: bool) -> dict[str, pd.Series]
     }
 
 
+@per_distinct_value
+def _methodology_version(methodology: pd.Series) -> pd.Series:
+    """``3.1`` from ``GS TPDDTEC v3.1`` / ``... Version 19.0``; missing where the text names no version."""
+    version = methodology.astype("string").str.extract(r"\b[vV](?:ersion)?\s*\.?\s*(\d+(?:\.\d+)*)", expand=False)
+    return normalize.as_object(version)
+
+
 def _authorization(text: pd.Series) -> pd.Series:
     """Corresponding adjustment from ``Article Six Authorization``: authorized -> true, not -> false."""
     folded = text.astype("string").str.casefold()
@@ -345,7 +353,7 @@ def _credits(raw: RawTable, checks: RowChecks, *, issuance_date_required: bool) 
             "quantity": quantity,
             "serial_number": serial,
             "buffer_quantity": pd.Series(pd.NA, index=records.index, dtype="Int64"),
-            "methodology_version": None,
+            "methodology_version": _methodology_version(clean_text(column(records, "methodology"))),
             "product_type": normalize.as_object(product_type),
             **_label_flags(label, "label" in records),
             "corsia_phase": None,
