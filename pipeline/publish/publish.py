@@ -24,7 +24,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -223,6 +224,70 @@ def validate_published(path: Path, expected_counts: dict[str, int], publish_id: 
     return problems
 
 
+@contextmanager
+def _using(conn: duckdb.DuckDBPyConnection, catalog: str) -> Iterator[None]:
+    """Make ``catalog`` the current database for SQL that names tables without a catalog."""
+    current = conn.execute("SELECT current_database()").fetchone()[0]
+    conn.execute(f"USE {catalog}")
+    try:
+        yield
+    finally:
+        conn.execute(f"USE {current}")
+
+
+def _copy_sources(work: duckdb.DuckDBPyConnection, work_catalog: str, ledger_db: Path) -> dict[str, int]:
+    """Copy the work DB's tables and the ledger's into the new file, re-net the inventory against the ledger
+    as it is now; returns the source row count of every copied table, for validation."""
+    counts: dict[str, int] = {}
+
+    def copy(catalog: str, table: str) -> None:
+        work.execute(f"CREATE TABLE {PUB}.main.{table} AS SELECT * FROM {catalog}.main.{table}")
+        counts[table] = work.execute(f"SELECT count(*) FROM {catalog}.main.{table}").fetchone()[0]
+
+    with ledger_view(work, ledger_db) as has_ledger:
+        for table in (*WORK_TABLES, *OPTIONAL_WORK_TABLES):
+            if table != INVENTORY_TABLE and _has_relation(work, work_catalog, table):
+                copy(work_catalog, table)
+        for table in LEDGER_TABLES if has_ledger else ():
+            if _has_relation(work, "ledger", table):
+                copy("ledger", table)
+        with _using(work, PUB):
+            _renet_inventory(work, work_catalog)
+    return counts
+
+
+def _append_history(
+    work: duckdb.DuckDBPyConnection,
+    prev: str | None,
+    publish_id: int,
+    previous_id: int | None,
+    published_at: datetime,
+    policy: Policy,
+) -> pd.DataFrame:
+    """History, change log and alerts of the new file, carried from ``prev``; returns this publish's alerts."""
+    append_inventory_history(work, PUB, prev, publish_id)
+    append_inventory_changes(work, PUB, prev, publish_id, previous_id)
+    alerts = append_alerts(work, PUB, prev, publish_id, published_at.replace(tzinfo=None), policy.publish.alerts)
+    carry_forward(work, PUB, prev, "publishes", PUBLISHES_DDL)
+    with _using(work, PUB):
+        _record_publish(work, publish_id, published_at, policy, _row_counts(work, PUB))
+    return alerts
+
+
+def _attach_previous(work: duckdb.DuckDBPyConnection, target: Path) -> str | None:
+    """Attach the current published file read-only as ``previous`` (None when there is none yet)."""
+    if not target.exists():
+        return None
+    try:
+        work.execute(f"ATTACH '{target}' AS {PREV} (READ_ONLY)")
+    except duckdb.Error as exc:
+        raise PublishError(
+            f"cannot read the current published file {target} to carry its history forward: {exc}. "
+            "Move it away to start a new history."
+        ) from exc
+    return PREV
+
+
 def publish_inventory(
     work: duckdb.DuckDBPyConnection,
     paths: Paths,
@@ -252,52 +317,16 @@ def publish_inventory(
     try:
         work.execute(f"ATTACH '{tmp}' AS {PUB} (READ_WRITE)")
         attached.append(PUB)
-        prev = None
-        if target.exists():
-            try:
-                work.execute(f"ATTACH '{target}' AS {PREV} (READ_ONLY)")
-            except duckdb.Error as exc:
-                raise PublishError(
-                    f"cannot read the current published file {target} to carry its history forward: {exc}. "
-                    "Move it away to start a new history."
-                ) from exc
-            attached.append(PREV)
-            prev = PREV
+        prev = _attach_previous(work, target)
+        attached += [prev] if prev else []
         previous_id = previous_publish_id(work, prev)
         publish_id = (previous_id or 0) + 1
         step("attached")
 
-        expected_counts: dict[str, int] = {}
-        with ledger_view(work, paths.ledger_db) as has_ledger:
-            for table in (*WORK_TABLES, *OPTIONAL_WORK_TABLES):
-                if table == INVENTORY_TABLE or not _has_relation(work, work_catalog, table):
-                    continue  # the inventory is re-netted below; absent buyer tables are not published
-                work.execute(f"CREATE TABLE {PUB}.main.{table} AS SELECT * FROM {work_catalog}.main.{table}")
-                expected_counts[table] = work.execute(f"SELECT count(*) FROM {work_catalog}.main.{table}").fetchone()[0]
-            for table in LEDGER_TABLES if has_ledger else ():
-                if _has_relation(work, "ledger", table):
-                    work.execute(f"CREATE TABLE {PUB}.main.{table} AS SELECT * FROM ledger.main.{table}")
-                    expected_counts[table] = work.execute(f"SELECT count(*) FROM ledger.main.{table}").fetchone()[0]
-            work.execute(f"USE {PUB}")
-            try:
-                _renet_inventory(work, work_catalog)
-            finally:
-                work.execute(f"USE {work_catalog}")
+        expected_counts = _copy_sources(work, work_catalog, paths.ledger_db)
         step("copied")
-
-        append_inventory_history(work, PUB, prev, publish_id)
-        append_inventory_changes(work, PUB, prev, publish_id, previous_id)
-        new_alerts = append_alerts(
-            work, PUB, prev, publish_id, published_at.replace(tzinfo=None), policy.publish.alerts
-        )
-        carry_forward(work, PUB, prev, "publishes", PUBLISHES_DDL)
-        work.execute(f"USE {PUB}")
-        try:
-            _record_publish(work, publish_id, published_at, policy, _row_counts(work, PUB))
-        finally:
-            work.execute(f"USE {work_catalog}")
+        alerts = _append_history(work, prev, publish_id, previous_id, published_at, policy)
         step("history")
-
         create_views(work, PUB)
         undocumented = apply_comments(work, PUB, upstream_catalog=work_catalog)
         step("documented")
@@ -308,9 +337,8 @@ def publish_inventory(
         ).df()
         as_of = work.execute(f"SELECT as_of FROM {PUB}.main.publishes WHERE publish_id = ?", [publish_id]).fetchone()[0]
         counts = _row_counts(work, PUB)
-        for name in reversed(attached):
-            work.execute(f"DETACH {name}")
-        attached.clear()
+        while attached:
+            work.execute(f"DETACH {attached.pop()}")
 
         problems = validate_published(tmp, expected_counts, publish_id)
         if problems:
@@ -322,15 +350,14 @@ def publish_inventory(
         _fsync(target.parent)
         step("swapped")
     except BaseException:
-        for name in reversed(attached):
+        while attached:
             with contextlib.suppress(duckdb.Error):
-                work.execute(f"DETACH {name}")
+                work.execute(f"DETACH {attached.pop()}")
         work.execute(f"USE {work_catalog}")
         for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
             leftover.unlink(missing_ok=True)
         raise
 
-    webhook_error = send_webhook(new_alerts, policy.publish.alerts)
     return PublishResult(
         publish_id=publish_id,
         path=target,
@@ -338,9 +365,9 @@ def publish_inventory(
         as_of=as_of,
         row_counts=counts,
         changes=changes,
-        alerts=new_alerts,
+        alerts=alerts,
         undocumented=undocumented,
-        webhook_error=webhook_error,
+        webhook_error=send_webhook(alerts, policy.publish.alerts),
     )
 
 
