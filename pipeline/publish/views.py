@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import duckdb
 
+from pipeline.buyers.statement import STATEMENT_VIEW, SUMMARY_VIEW, buyer_statement_view_sql
 from pipeline.inventory import column_type, list_expression
 
 STATEMENT_TABLES = ("retirements", "registry_recognitions")
@@ -97,9 +98,6 @@ def create_views(conn: duckdb.DuckDBPyConnection, catalog: str) -> list[str]:
 
         has = {t: column_type(conn, t, "retirement_id", catalog=catalog) is not None for t in STATEMENT_TABLES}
         if all(has.values()):
-            # The buyers stage owns the statement's definition; imported here, where the ledger is published.
-            from pipeline.buyers.statement import STATEMENT_VIEW, SUMMARY_VIEW, buyer_statement_view_sql
-
             conn.execute(buyer_statement_view_sql())
             created += [STATEMENT_VIEW, SUMMARY_VIEW]
     finally:
