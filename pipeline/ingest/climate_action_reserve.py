@@ -49,6 +49,7 @@ from pipeline.ingest.apx import (
     project_classification,
     project_numbers,
     protocol_versions,
+    sdg_numbers,
     serial_ranges,
     yes_no,
 )
@@ -242,6 +243,7 @@ def read_projects(path: Path) -> DatasetLoad:
                 required=False,
             ),
             "additional_certifications": clean_text(column(records, "additional_certifications")),
+            "sdgs": sdg_numbers(column(records, "sdgs")),
             "verifier": clean_text(column(records, "verifier")),
             "notes": clean_text(column(records, "notes")),
             "project_url": normalize.as_object(CAR.project_url.replace("{number}", "") + number),
