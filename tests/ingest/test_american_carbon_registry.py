@@ -256,3 +256,10 @@ def test_platform_holdings_exceeding_their_issuance_are_rejected(tmp_path):
         len(rows): "holdings of this issuanceKey add up to more than its issuanceQuantity",
     }, reasons
     assert_conserved(load, read=len(rows), accepted=len(rows) - 2)
+
+
+def test_platform_json_with_no_rows_loads_as_an_empty_dataset(tmp_path):
+    path = tmp_path / "issuances.json"
+    path.write_text(json.dumps({"datasets": {"issuedCredits": {"rows": [], "totalCount": 0}}}))
+    load = acr.read_issuances(path)
+    assert (load.rows_read, len(load.accepted), load.rows_rejected) == (0, 0, 0), "an empty page is not an error"
