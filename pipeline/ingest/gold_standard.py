@@ -2,7 +2,10 @@
 
 Projects (``projects.csv``): the registry's "GSF Registry Projects Export" (every field quoted, multi-line
 ``Description``) and CarbonPlan's ``gold-standard/projects.csv``. ``GSID`` is written ``GLD<gsid>``. The export
-has no crediting period or registration date (null). The activity comes from the Gold Standard project type
+has no crediting period or registration date (null). ``projects.json``, the registry API's project list, is read
+with the same rules: its id is ``sustaincert_id`` (not the API's ``id``), and it does carry the crediting period;
+``source_line`` is the project's position in the list. (The API's credit blocks are a holdings snapshot without
+retirement dates, so they are not read as transactions.) The activity comes from the Gold Standard project type
 (``A/R`` is ARR, the only land-use type GS lists), else the Berkeley project type (GS files rice, agriculture
 and some forestry projects under ``Other``), else the methodology; ``Not provided`` / ``Other`` methodologies
 are missing. ``project_type`` is the Berkeley type (else the one a GS type names exactly: A/R, Wind,
@@ -34,6 +37,8 @@ Credits, what we decided:
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +48,7 @@ from pipeline.ingest import normalize
 from pipeline.ingest.dataset import DatasetLoad, finish, flag_duplicate_projects
 from pipeline.ingest.parsing import (
     Column,
+    IngestError,
     Layout,
     RawTable,
     RowChecks,
@@ -51,6 +57,7 @@ from pipeline.ingest.parsing import (
     dates,
     extract,
     fail_values,
+    map_columns,
     parse_bool,
     parse_int,
     per_distinct_value,
@@ -150,8 +157,9 @@ def _without_placeholder(text: pd.Series, *placeholders: str) -> pd.Series:
 
 
 def read_projects(path: Path) -> DatasetLoad:
-    """Gold Standard projects export -> ``projects`` rows (see the module docstring)."""
-    raw = read_table(path, PROJECTS_LAYOUT)
+    """Gold Standard projects export (CSV, or the registry API's JSON) -> ``projects`` rows (see the module
+    docstring)."""
+    raw = _read_api_projects(Path(path)) if Path(path).suffix.lower() == ".json" else read_table(path, PROJECTS_LAYOUT)
     records = raw.records
     checks = RowChecks(records.index)
 
@@ -181,6 +189,10 @@ def read_projects(path: Path) -> DatasetLoad:
     poa_id = (GOLD_STANDARD.id_prefix + poa_number.astype("string")).astype(object)
 
     no_date = pd.Series(pd.NaT, index=records.index, dtype="datetime64[ns]")
+    period = {
+        name: dates(checks, column(records, name), name.replace("_", " "), ISO_DATE, "YYYY-MM-DD")
+        for name in ("crediting_period_start", "crediting_period_end")
+    }
     projects = pd.DataFrame(
         {
             "project_id": project_id,
@@ -204,8 +216,8 @@ def read_projects(path: Path) -> DatasetLoad:
             ),
             "is_nature_based": activity.notna(),
             "activity": activity,
-            "crediting_period_start": no_date,
-            "crediting_period_end": no_date,
+            "crediting_period_start": period["crediting_period_start"],
+            "crediting_period_end": period["crediting_period_end"],
             "registration_date": no_date,
             "estimated_annual_reductions": annual.astype("float64"),
             "sdgs": clean_text(column(records, "sdgs")),
@@ -235,6 +247,62 @@ def read_projects(path: Path) -> DatasetLoad:
         ],
     )
     return finish(raw, GOLD_STANDARD.key, "projects", projects, checks, ProjectsSchema)
+
+
+API_PROJECTS_LAYOUT = Layout(
+    "Gold Standard registry API projects JSON (a list of project objects)",
+    (
+        Column("gsid", ("sustaincert_id",)),
+        Column("name", ("name",)),
+        Column("proponent", ("project_developer",), required=False),
+        Column("status", ("status",)),
+        Column("sdgs", ("sustainable_development_goals",), required=False),
+        Column("project_type", ("type",)),
+        Column("country", ("country",)),
+        Column("description", ("description",), required=False),
+        Column("estimated_annual_credits", ("estimated_annual_credits",), required=False),
+        Column("methodology", ("methodology",), required=False),
+        Column("size", ("size",), required=False),
+        Column("poa_type", ("programme_of_activities",), required=False),
+        Column("poa_gsid", ("poa_project_sustaincert_id",), required=False),
+        Column("crediting_period_start", ("crediting_period_start_date",), required=False),
+        Column("crediting_period_end", ("crediting_period_end_date",), required=False),
+    ),
+)
+"""The project id is ``sustaincert_id`` (``GS23718``), not the API's internal ``id`` (FORMATS.md)."""
+
+
+def _api_text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, list):  # sustainable_development_goals: [{"name": "Goal 13: Climate Action"}, ...]
+        names = [str(v.get("name", "")) if isinstance(v, dict) else str(v) for v in value]
+        return ",".join(n.removeprefix("Goal ").split(":")[0] for n in names) or None
+    return str(value)
+
+
+def _read_api_projects(path: Path) -> RawTable:
+    """The registry API's project list as a :class:`RawTable` (values as text, ``source_line`` = position in the
+    list), so it goes through the same strict rules as the CSV export. API pages are small (tens of projects):
+    values are rendered to text one by one."""
+    data = path.read_bytes()
+    if not data.strip():
+        raise IngestError(f"{path}: file is empty; expected a JSON list for {API_PROJECTS_LAYOUT.description}")
+    try:
+        rows = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IngestError(f"{path}: not valid JSON for {API_PROJECTS_LAYOUT.description} ({exc})") from exc
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise IngestError(f"{path}: unknown layout for {API_PROJECTS_LAYOUT.description}: not a list of objects")
+    frame = pd.DataFrame.from_records(rows) if rows else pd.DataFrame(columns=["sustaincert_id"])
+    mapping, extra = map_columns(path, [str(c) for c in frame.columns], API_PROJECTS_LAYOUT)
+    records = pd.DataFrame({name: frame[key].map(_api_text).astype(object) for name, key in mapping.items()})
+    records["source_line"] = np.arange(1, len(frame) + 1, dtype=np.int64)
+    return RawTable(path, records, mapping, _no_malformed(), hashlib.sha256(data).hexdigest(), "utf-8", extra)
+
+
+def _no_malformed() -> pd.DataFrame:
+    return pd.DataFrame({"source_line": pd.Series(dtype="int64"), "reason": [], "raw_record": []})
 
 
 # --------------------------------------------------------------------------------------------------------------

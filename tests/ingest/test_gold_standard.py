@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -360,3 +361,45 @@ def test_an_issuances_file_given_as_retirements_is_an_unknown_layout(tmp_path):
     path = write_csv(tmp_path / "retirements.csv", ISSUANCES_HEADER, [credit(ISSUANCES_HEADER)])
     with pytest.raises(IngestError, match="'Retirement Date'"):
         gold_standard.read_retirements(path)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Registry API projects JSON
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@requires_shared
+def test_real_api_projects_json_uses_the_sustaincert_id():
+    load = gold_standard.read_projects(SHARED / "rb-carbon-scraper-fixtures/gs-projects.json")
+    assert (load.rows_read, load.rows_accepted, load.rows_rejected) == (5, 5, 0), load.rejected.to_dict("records")
+    projects = load.accepted.set_index("project_id")
+    assert "GLD23718" in projects.index and "GLD5672" not in projects.index, "id is sustaincert_id, not the API id"
+    first = projects.loc["GLD23718"]
+    assert first["crediting_period_start"] == pd.Timestamp("2026-06-26"), "the API carries the crediting period"
+    assert first["poa_id"] == "GLD23711" and first["status"] == "listed", "POA and LISTED status are mapped"
+    assert first["sdgs"] == "13,4,5,7,8", "SDG objects become goal numbers"
+
+
+def test_api_projects_json_bad_values_and_layouts(tmp_path):
+    good = {
+        "id": "1",
+        "sustaincert_id": 23718,
+        "name": "Project",
+        "status": "LISTED",
+        "type": "A/R",
+        "country": "Kenya",
+        "estimated_annual_credits": 9000,
+    }
+    path = tmp_path / "projects.json"
+    path.write_text(json.dumps([good, {**good, "sustaincert_id": 23719, "estimated_annual_credits": -5}]))
+    load = gold_standard.read_projects(path)
+    assert rejected_reasons(load) == {2: "estimated annual credits '-5' is negative"}, rejected_reasons(load)
+    assert load.accepted["activity"].tolist() == ["ARR"], "an A/R project from the API is ARR"
+    assert json.loads(load.rejected["raw_record"].iloc[0])["sustaincert_id"] == "23719", "the raw values are kept"
+
+    path.write_text(json.dumps({"projects": [good]}))
+    with pytest.raises(IngestError, match="not a list of objects"):
+        gold_standard.read_projects(path)
+    path.write_text(json.dumps([{k: v for k, v in good.items() if k != "sustaincert_id"}]))
+    with pytest.raises(IngestError, match="missing required column\\(s\\) 'sustaincert_id'"):
+        gold_standard.read_projects(path)
