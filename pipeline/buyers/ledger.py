@@ -155,7 +155,7 @@ SUPPLY_SQL = """
 """Eligible project-vintages with the registry's availability recomputed from ``credits`` (the lower of it and
 the inventory's ``available``, so that neither a stale inventory nor a stale column can oversell)."""
 
-_NORMALIZE = "trim(regexp_replace(lower(coalesce({}, '')), '[^a-z0-9]+', ' ', 'g'))"
+_NORMALIZE = "trim(regexp_replace(lower(coalesce({}::VARCHAR, '')), '[^a-z0-9]+', ' ', 'g'))"
 
 RECOGNITION_SQL = f"""
     WITH ledger AS (SELECT * FROM ledger_rows),
@@ -172,8 +172,8 @@ RECOGNITION_SQL = f"""
                r.retirement_beneficiary
         FROM ledger AS l
         JOIN registry AS r ON r.project_id = l.project_id AND r.vintage = l.vintage
-         AND (contains(lower(coalesce(r.retirement_note, '')), lower(l.retirement_id))
-              OR contains(lower(coalesce(r.retirement_beneficiary, '')), lower(l.retirement_id)))
+         AND (contains(lower(coalesce(r.retirement_note::VARCHAR, '')), lower(l.retirement_id::VARCHAR))
+              OR contains(lower(coalesce(r.retirement_beneficiary::VARCHAR, '')), lower(l.retirement_id::VARCHAR)))
         QUALIFY row_number() OVER (PARTITION BY l.retirement_id
                                    ORDER BY r.transaction_date, r.source_file, r.source_line) = 1
     ),
@@ -499,7 +499,8 @@ def availability_violations(work_conn: duckdb.DuckDBPyConnection, ledger_db_path
     if rows.empty:
         rows = pd.DataFrame({"retirement_id": [], "project_id": [], "vintage": [], "tonnes": [], "beneficiary": [],
                              "retired_at": pd.Series(dtype="datetime64[ns]")})  # fmt: skip
-    rows = rows.astype({"retirement_id": str, "project_id": str, "vintage": "int64", "tonnes": "int64"})
+    rows = rows.astype({"retirement_id": str, "project_id": str, "vintage": "int64", "tonnes": "int64",
+                        "beneficiary": str, "retired_at": "datetime64[ns]"})  # fmt: skip
     recognized = registry_recognitions(work_conn, rows[["retirement_id", "project_id", "vintage", "tonnes",
                                                         "beneficiary", "retired_at"]])  # fmt: skip
     work_conn.register("ledger_rows", rows)

@@ -9,6 +9,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pipeline.buyers import BUYER_TABLES, buyer_statement_view_sql, ledger
 from pipeline.buyers.ledger import availability_violations, execute_orders, ledger_totals, read_ledger
@@ -16,7 +18,7 @@ from pipeline.buyers.screening import screen_buyers
 from pipeline.buyers.statement import write_buyer_statements
 from pipeline.policy import load_policy
 from pipeline.settings import REPO_ROOT
-from tests.buyers.scenario import AS_OF, CREDITS, POLICY_VERSION, buyers_frame, orders_frame, write_work_db
+from tests.buyers.scenario import AS_OF, CREDITS, POLICY_VERSION, TIERS, buyers_frame, orders_frame, write_work_db
 
 POLICY = load_policy(REPO_ROOT / "data" / "policy.yaml").buyers
 ELIGIBILITY = screen_buyers(buyers_frame({}, {"name": "Brightwater Logistics (fictional)"}), POLICY, AS_OF,
@@ -274,3 +276,36 @@ def test_ledger_totals_of_a_missing_ledger_is_empty(tmp_path):
     totals = ledger_totals(tmp_path / "absent.duckdb")
     assert totals.empty and list(totals.columns)[:2] == ["project_id", "vintage"], list(totals.columns)
     assert "tonnes_pending_in_registry" in totals.columns, "the publish engineer relies on this column"
+
+
+ORDER_SPECS = st.fixed_dictionaries(
+    {
+        "tonnes": st.integers(1, 6000),
+        "activities": st.sampled_from([None, "ARR", "IFM", "JREDD;ARR", "IFM;ARR"]),
+        "min_tier": st.sampled_from([None, "high"]),
+        "buyer_id": st.sampled_from(["B1", "B2", "B9"]),
+    }
+)
+
+
+@settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(first=st.lists(ORDER_SPECS, min_size=1, max_size=4), second=st.lists(ORDER_SPECS, max_size=4))
+def test_property_across_runs_the_ledger_never_exceeds_availability(tmp_path_factory, first, second):
+    folder = tmp_path_factory.mktemp("runs")
+    work, ledger_db = folder / "work.duckdb", folder / "ledger.duckdb"
+    write_work_db(work, tiers={**TIERS, ("ART102", 2023): ("high", 4)})
+    specs = [{**spec, "order_id": f"O{i}"} for i, spec in enumerate(first + second)]
+    run(work, ledger_db, orders_frame(*specs[: len(first)]))
+    final = run(work, ledger_db, orders_frame(*specs), now="2026-11-30 10:00")
+
+    with duckdb.connect(str(work)) as conn:
+        violations = availability_violations(conn, ledger_db)
+    assert violations.empty, f"the ledger exceeds registry availability: {violations.to_dict('records')}"
+    rows = ledger_rows(ledger_db)
+    assert not rows.duplicated(["order_id", "project_id", "vintage"]).any(), "a tonne lot was retired twice"
+    decisions = final.order_allocations.set_index("order_id")
+    assert sorted(decisions.index) == sorted(s["order_id"] for s in specs), "every order must have a decision"
+    assert decisions["status"].isin(["filled", "partially_filled", "refused"]).all(), decisions["status"].to_dict()
+    assert decisions["reason"].str.len().gt(0).all(), "every decision must carry a reason"
+    retired = rows.groupby("order_id")["tonnes"].sum().reindex(decisions.index).fillna(0)
+    assert (retired == decisions["tonnes_allocated"]).all(), "order_allocations must agree with the ledger"
