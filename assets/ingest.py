@@ -6,6 +6,7 @@ import pandas as pd
 from assets.partitions import registry_partitions
 from assets.resources import PipelineSettings
 from pipeline.ingest.load import load_registry
+from pipeline.ingest.parsing import IngestError
 from pipeline.ingest.schemas import CreditsSchema, ProjectsSchema
 from pipeline.warehouse import build_warehouse, clear_registry_slice, read_table, replace_registry_slice
 
@@ -46,7 +47,11 @@ def registry_tables(context: dg.AssetExecutionContext, settings: PipelineSetting
     raw files is skipped with a note and its previous slice removed. A file that cannot be read at all fails
     the run with a message naming the file; the other registries' slices are untouched."""
     registry = context.partition_key
-    load = load_registry(registry, settings.paths.raw_dir)
+    try:
+        load = load_registry(registry, settings.paths.raw_dir)
+    except IngestError as err:
+        # The message names the file and what was expected; surface it as the run's failure reason in the UI.
+        raise dg.Failure(description=str(err), metadata={"registry": registry}) from err
     with settings.work_db_connection() as conn:
         if load is None:
             removed = clear_registry_slice(conn, registry)

@@ -59,8 +59,12 @@ def run_pipeline(settings: PipelineSettings, instance: dg.DagsterInstance) -> di
 
 def _failure(result: dg.ExecuteInProcessResult) -> str:
     for event in result.all_events:
-        if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
-            return f"{event.step_key}: {event.step_failure_data.error.message.strip().splitlines()[0]}"
+        data = event.step_failure_data if event.is_step_failure else None
+        if data and data.user_failure_data and data.user_failure_data.description:
+            return f"{event.step_key}: {data.user_failure_data.description}"
+        if data and data.error:
+            error = data.error.cause or data.error
+            return f"{event.step_key}: {error.message.strip().splitlines()[-1]}"
     return "see the run in the Dagster UI"
 
 
@@ -83,7 +87,7 @@ def summary(settings: PipelineSettings) -> str:
                 count = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
                 lines.append(f"{table:<26}{count:>10,} rows")
         if "eligible_inventory" in tables:
-            tonnes = conn.execute("SELECT coalesce(sum(available), 0) FROM eligible_inventory").fetchone()[0]
+            tonnes = conn.execute("SELECT coalesce(sum(available_net), 0) FROM eligible_inventory").fetchone()[0]
             lines.append(f"{'eligible tonnes available':<26}{int(tonnes):>10,}")
     lines.append(f"DuckDB for analysts: {paths.curated_db}" + ("" if paths.curated_db.exists() else " (not published)"))
     lines.append(f"Working DuckDB:      {paths.work_db}")

@@ -54,12 +54,26 @@ def replace_registry_slice(conn: duckdb.DuckDBPyConnection, load: RegistryLoad) 
     try:
         for table, frame in frames.items():
             conn.register("incoming", frame.assign(registry=load.registry))
-            conn.execute(f"CREATE OR REPLACE TABLE {_staging_name(table, load.registry)} AS SELECT * FROM incoming")
+            name = _staging_name(table, load.registry)
+            conn.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM incoming")
             conn.unregister("incoming")
+            _type_all_null_columns(conn, table, load.registry)
         conn.execute("COMMIT")
     except Exception:
         conn.execute("ROLLBACK")
         raise
+
+
+def _type_all_null_columns(conn: duckdb.DuckDBPyConnection, table: str, registry: str) -> None:
+    """A column with no value in this registry's export arrives untyped (DuckDB type NULL); make it VARCHAR so
+    the slices union cleanly with registries that do fill it."""
+    untyped = conn.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'staging' AND table_name = ? "
+        "AND data_type = '\"NULL\"'",
+        [f"{table}_{registry.replace('-', '_')}"],
+    ).fetchall()
+    for (column,) in untyped:
+        conn.execute(f'ALTER TABLE {_staging_name(table, registry)} ALTER COLUMN "{column}" TYPE VARCHAR')
 
 
 def clear_registry_slice(conn: duckdb.DuckDBPyConnection, registry: str) -> bool:
@@ -90,12 +104,12 @@ def build_warehouse(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
             if registries:
                 union = " UNION ALL BY NAME ".join(f"SELECT * FROM {_staging_name(table, r)}" for r in registries)
             else:  # nothing loaded yet: the contract tables still exist, empty, for downstream stages
-                conn.register("empty_table", empty_frame(SCHEMAS[table]))
-                union = "SELECT * FROM empty_table"
+                conn.register(f"empty_{table}", empty_frame(SCHEMAS[table]))
+                union = f"SELECT * FROM empty_{table}"
             conn.execute(
                 f"CREATE OR REPLACE TABLE main.{table} AS SELECT * FROM ({union}) ORDER BY {TABLE_ORDER[table]}"
             )
-            counts[table] = conn.execute(f"SELECT count(*) FROM main.{table}").fetchone()[0]
+            counts[table] = conn.execute(f"SELECT count(*) FROM main.{table}").fetchall()[0][0]
         conn.execute("COMMIT")
     except Exception:
         conn.execute("ROLLBACK")

@@ -26,7 +26,11 @@ def materialize_registry(settings, registry: str, raise_on_error: bool = True):
 
 
 def materialize_warehouse(settings):
-    return dg.materialize(INGEST_ASSETS, selection=dg.AssetSelection.assets("projects"), resources={"settings": settings})
+    return dg.materialize(
+        INGEST_ASSETS,
+        selection=dg.AssetSelection.assets(*ingest.WAREHOUSE_DESCRIPTIONS),
+        resources={"settings": settings},
+    )
 
 
 def test_bundled_data_loads_into_the_warehouse_with_every_row_accounted_for(settings):
@@ -39,9 +43,7 @@ def test_bundled_data_loads_into_the_warehouse_with_every_row_accounted_for(sett
     with duckdb.connect(settings.work_db, read_only=True) as conn:
         per_registry = dict(conn.execute("SELECT registry, count(*) FROM projects GROUP BY ALL").fetchall())
         assert set(per_registry) == set(REGISTRY_KEYS), f"registries with projects: {per_registry}"
-        bad = conn.execute(
-            "SELECT file FROM load_audit WHERE rows_read <> rows_accepted + rows_rejected"
-        ).fetchall()
+        bad = conn.execute("SELECT file FROM load_audit WHERE rows_read <> rows_accepted + rows_rejected").fetchall()
         assert bad == [], f"files whose rows are not conserved: {bad}"
         rejected = conn.execute("SELECT count(*) FROM rejected_rows").fetchone()[0]
         audit_rejected = conn.execute("SELECT sum(rows_rejected) FROM load_audit").fetchone()[0]
@@ -74,7 +76,8 @@ def test_an_unreadable_file_fails_only_its_registry_and_keeps_the_previous_slice
     result = materialize_registry(settings, "verra", raise_on_error=False)
     assert not result.success, "a projects file with an unknown layout must fail the registry's run"
     failure = next(e for e in result.all_events if e.is_step_failure)
-    assert "projects.csv" in failure.step_failure_data.error.message
+    reason = failure.step_failure_data.user_failure_data.description
+    assert "projects.csv" in reason and "missing required column" in reason, reason
     with duckdb.connect(settings.work_db, read_only=True) as conn:
         after = conn.execute("SELECT count(*) FROM staging.projects_verra").fetchone()[0]
         art = conn.execute("SELECT count(*) FROM staging.projects_art_trees").fetchone()[0]
