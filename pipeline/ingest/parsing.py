@@ -139,11 +139,14 @@ def map_columns(path: Path, headers: list[str], layout: Layout) -> tuple[dict[st
 
 def _detect_encoding(path: Path) -> str:
     """UTF-8 (BOM stripped) when the bytes decode as UTF-8, else Windows-1252 (hand-saved copies, CAR pages)."""
-    with open(path, "rb") as fh:
-        data = fh.read()
+    import pyarrow as pa
+
+    data = pa.py_buffer(path.read_bytes())
+    offsets = pa.py_buffer(np.array([0, data.size], dtype=np.int64).tobytes())
+    blob = pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, data])
     try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
+        blob.cast(pa.large_string())  # Arrow validates UTF-8 in C++ without building a Python string
+    except pa.ArrowInvalid:
         return "cp1252"
     return "utf-8-sig"
 
@@ -188,15 +191,13 @@ def _read_csv(path: Path, layout: Layout) -> RawTable:
             index_col=False,
         )
     bad_lines = [w for w in caught if any(s in str(w.message) for s in ("Skipping line", "does not match length"))]
-    # pandas pads short records with NaN (na_filter is off, so a real empty field is "").
-    padded = frame.isna().any(axis=1) if len(frame) else pd.Series(dtype=bool)
-    blank = (frame.fillna("") == "").all(axis=1) if len(frame) else pd.Series(dtype=bool)
-    if (
-        bad_lines
-        or bool((padded & ~blank).any())
-        or len(frame.columns) != len(headers)
-        or not _every_record_has_width(path, len(headers))
-    ):
+    # pandas pads short records with "" (na_filter is off), so they are found on the raw bytes instead.
+    blank = np.zeros(len(frame), dtype=bool)
+    if len(frame.columns):
+        maybe_blank = np.flatnonzero((frame.iloc[:, 0] == "").to_numpy())  # cheap filter, then every column
+        blank[maybe_blank] = (frame.iloc[maybe_blank] == "").all(axis=1).to_numpy(dtype=bool)
+    blank = pd.Series(blank, index=frame.index)
+    if bad_lines or len(frame.columns) != len(headers) or not _every_record_has_width(path, len(headers)):
         return _read_csv_strict(path, layout, headers, mapping, extra, encoding)
 
     frame.columns = headers
