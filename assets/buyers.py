@@ -108,7 +108,8 @@ def order_allocations(
     available: registry availability (``credits``, capped by ``eligible_inventory.available``) minus every
     retirement in our ledger that the registry does not show yet. Allocation and the ledger write happen in
     one transaction of the ledger DB, so a crash leaves no half-retired order, and an executed order is never
-    retired again: re-running appends nothing."""
+    retired again: re-running appends nothing. Made-up example orders (``is_fictional``) are only simulated
+    on what real orders leave (``dry_run``) and never reach the ledger."""
     policy = settings.policy()
     _, orders_path = buyer_input_paths(settings.paths.raw_dir)
     orders = read_orders(orders_path)

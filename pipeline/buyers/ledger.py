@@ -319,7 +319,26 @@ def _summaries(ledger: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     ).df()
 
 
-def _order_allocations(orders, decisions, executed, fingerprints, run_orders, policy_version) -> pd.DataFrame:
+def _allocation_text(lines: pd.DataFrame) -> pd.DataFrame:
+    lines = lines.sort_values(["order_id", "project_id", "vintage"])
+    text = lines["project_id"] + " " + lines["vintage"].astype(str) + ": " + lines["tonnes"].astype(str)
+    return text.groupby(lines["order_id"]).agg("; ".join).rename("allocations").reset_index()
+
+
+def _simulated_rows(simulation, policy_version) -> pd.DataFrame:
+    """Decisions of made-up example orders that were only simulated (nothing retired)."""
+    return simulation.decisions.merge(_allocation_text(simulation.lines), on="order_id", how="left").assign(
+        reason=lambda d: "dry run, made-up example order not retired: " + d["reason"],
+        executed_at=pd.NaT,
+        executed_this_run=False,
+        dry_run=True,
+        policy_version=policy_version,
+    )
+
+
+def _order_allocations(
+    orders, decisions, simulated, executed, fingerprints, run_orders, policy_version
+) -> pd.DataFrame:
     earlier = executed.loc[~executed["order_id"].isin(run_orders)]
     earlier = earlier.merge(
         pd.DataFrame({"order_id": orders["order_id"], "current_fingerprint": fingerprints.to_numpy()}),
@@ -341,14 +360,28 @@ def _order_allocations(orders, decisions, executed, fingerprints, run_orders, po
             "allocations": earlier["allocations"],
             "executed_at": earlier["executed_at"],
             "executed_this_run": False,
+            "dry_run": False,
             "policy_version": earlier["policy_version"],
         }
     )  # fmt: skip
     now_rows = decisions.merge(executed[["order_id", "allocations", "executed_at"]], on="order_id", how="left").assign(
-        executed_this_run=lambda d: d["executed_at"].notna(), policy_version=policy_version
+        executed_this_run=lambda d: d["executed_at"].notna(), dry_run=False, policy_version=policy_version
     )
-    frame = pd.concat([earlier_rows, now_rows], ignore_index=True).sort_values("order_id", ignore_index=True)
+    dtypes = {"executed_at": "datetime64[ns]", "allocations": object, "reason": object}
+    parts = [part.astype(dtypes) for part in (earlier_rows, now_rows, simulated) if not part.empty]
+    frame = (
+        pd.concat(parts, ignore_index=True).sort_values("order_id", ignore_index=True)
+        if parts
+        else now_rows.assign(dry_run=pd.Series(dtype=bool))
+    )
     return OrderAllocationsSchema.validate(frame, lazy=True)
+
+
+def _after(supply: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:
+    """``supply`` with the tonnes of ``lines`` taken out."""
+    taken = lines.groupby(["project_id", "vintage"], as_index=False)["tonnes"].sum()
+    left = supply.merge(taken, on=["project_id", "vintage"], how="left")
+    return left.assign(remaining=(left["remaining"] - left["tonnes"].fillna(0)).astype("int64")).drop(columns="tonnes")
 
 
 def execute_orders(
@@ -390,7 +423,10 @@ def execute_orders(
 
             executed_ids = set(ledger.execute(f"SELECT order_id FROM {ORDER_EXECUTIONS}").df()["order_id"])
             open_orders = orders.loc[~orders["order_id"].isin(executed_ids)]
-            allocation = allocate(open_orders, eligibility, supply, policy, as_of)
+            examples = open_orders["is_fictional"] & (not policy.retire_fictional_orders)
+            allocation = allocate(open_orders.loc[~examples], eligibility, supply, policy, as_of)
+            simulation = allocate(open_orders.loc[examples], eligibility, _after(supply, allocation.lines), policy,
+                                  as_of)  # fmt: skip
 
             retirements = _retirement_rows(allocation.lines, supply, eligibility, now, policy_version)
             done = allocation.decisions.loc[allocation.decisions["tonnes_allocated"] > 0]
@@ -411,7 +447,13 @@ def execute_orders(
         ledger.close()
 
     frame = _order_allocations(
-        orders, allocation.decisions, executed, fingerprints, set(open_orders["order_id"]), policy_version
+        orders,
+        allocation.decisions,
+        _simulated_rows(simulation, policy_version),
+        executed,
+        fingerprints,
+        set(open_orders["order_id"]),
+        policy_version,
     )
     return Execution(
         order_allocations=frame,

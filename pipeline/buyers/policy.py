@@ -34,6 +34,11 @@ class BuyerPolicy(BaseModel):
     default_min_tier: str = "eligible"
     """The lowest tier an order accepts when it names none."""
 
+    retire_fictional_orders: bool = False
+    """Orders marked ``is_fictional`` (the bundled made-up examples) are only simulated (``dry_run``): they are
+    allocated from what real orders leave, shown in ``order_allocations``, and never written to the ledger,
+    the system of record. Set true only with a throwaway ledger (demos, tests)."""
+
     @model_validator(mode="after")
     def _known_values(self) -> BuyerPolicy:
         unknown_scopes = sorted(set(self.net_zero_required_scopes) - {1, 2, 3})

@@ -126,7 +126,8 @@ class OrderAllocationsSchema(pa.DataFrameModel):
     """One row per order: what it received and why (work DB table ``order_allocations``).
 
     ``refused`` orders received nothing and say why; ``filled`` and ``partially_filled`` orders were retired
-    (the lines are ledger rows); ``conflict`` marks an executed order whose CSV row changed afterwards."""
+    (the lines are ledger rows) unless ``dry_run``; ``conflict`` marks an executed order whose CSV row changed
+    afterwards."""
 
     order_id: Series[str] = pa.Field(unique=True)
     buyer_id: Series[str]
@@ -139,6 +140,8 @@ class OrderAllocationsSchema(pa.DataFrameModel):
     """``project_id vintage: tonnes`` per line, ``; ``-joined."""
     executed_at: Series[pd.Timestamp] = pa.Field(nullable=True)
     executed_this_run: Series[bool]
+    dry_run: Series[bool]
+    """A made-up example order that was only simulated: its ``allocations`` were not retired."""
     policy_version: Series[str]
 
     class Config:

@@ -114,8 +114,9 @@ BUYER = {
 ORDER = {
     "order_id": "O1", "buyer_id": "B1", "ordered_at": "2026-09-01", "tonnes": 100, "activities": None,
     "min_tier": None, "vintage_floor": None, "countries": None, "registries": None,
-    "latest_delivery_date": None, "is_fictional": True,
+    "latest_delivery_date": None, "is_fictional": False,
 }  # fmt: skip
+"""Test orders are executed like real ones (``is_fictional`` false); tests of the dry run set it true."""
 
 
 def buyers_frame(*changes: dict) -> pd.DataFrame:

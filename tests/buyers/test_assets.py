@@ -27,9 +27,26 @@ def checks(result) -> dict:
     return {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
 
 
+def as_real_orders(settings) -> None:
+    """Mark the bundled example orders as real, so that they are retired into this test's own ledger."""
+    orders_csv = settings.paths.raw_dir / "buyers" / "orders.csv"
+    orders_csv.write_text(orders_csv.read_text().replace(",true\n", ",false\n"))
+
+
+def test_bundled_made_up_orders_are_only_simulated(tmp_path):
+    settings = make_settings(tmp_path)
+    write_work_db(settings.paths.work_db)
+    assert materialize(settings).success, "the buyer assets should materialize on the bundled examples"
+    orders = table(settings, "order_allocations")
+    assert orders["dry_run"].all(), "every bundled order is made up and must only be simulated"
+    assert read_ledger(settings.paths.ledger_db).empty, "made-up orders must never reach the ledger"
+    assert orders.set_index("order_id").at["EX-2026-0006", "status"] == "filled", "the simulation still allocates"
+
+
 def test_buyer_assets_screen_allocate_retire_and_export(tmp_path):
     settings = make_settings(tmp_path)
     write_work_db(settings.paths.work_db)
+    as_real_orders(settings)
     result = materialize(settings)
     assert result.success, "the buyer assets should materialize on the bundled examples"
     assert checks(result) == {"no_changed_executed_orders": True, "ledger_within_availability": True}, checks(result)
@@ -67,6 +84,7 @@ def test_buyer_assets_screen_allocate_retire_and_export(tmp_path):
 def test_ledger_beyond_availability_fails_the_blocking_check(tmp_path):
     settings = make_settings(tmp_path)
     write_work_db(settings.paths.work_db)
+    as_real_orders(settings)
     assert materialize(settings).success
     # A later snapshot: someone else retired almost all of ART102 2023, below what we hold pending there.
     write_work_db(settings.paths.work_db, [*CREDITS, ("ART102", "art-trees", "retirement", 2023, 9_038_000,

@@ -309,3 +309,19 @@ def test_property_across_runs_the_ledger_never_exceeds_availability(tmp_path_fac
     assert decisions["reason"].str.len().gt(0).all(), "every decision must carry a reason"
     retired = rows.groupby("order_id")["tonnes"].sum().reindex(decisions.index).fillna(0)
     assert (retired == decisions["tonnes_allocated"]).all(), "order_allocations must agree with the ledger"
+
+
+def test_made_up_example_orders_are_simulated_never_retired(dbs):
+    work, ledger_db = dbs
+    orders = orders_frame(
+        {"order_id": "EXAMPLE", "ordered_at": "2026-09-01", "tonnes": 7000, "activities": "ARR", "is_fictional": True},
+        {"order_id": "REAL", "ordered_at": "2026-10-01", "tonnes": 7000, "activities": "ARR"},
+    )
+    result = run(work, ledger_db, orders).order_allocations.set_index("order_id")
+    assert ledger_rows(ledger_db)["order_id"].unique().tolist() == ["REAL"], "only the real order may be retired"
+    assert result.at["REAL", "tonnes_allocated"] == 7000, "an earlier made-up order must not take real supply"
+    assert result.at["EXAMPLE", "dry_run"] and not result.at["REAL", "dry_run"], result["dry_run"].to_dict()
+    assert result.at["EXAMPLE", "tonnes_allocated"] == 496, "the example is simulated on what real orders left"
+    assert result.at["EXAMPLE", "reason"].startswith("dry run, made-up example order not retired"), result.at[
+        "EXAMPLE", "reason"
+    ]
