@@ -64,6 +64,13 @@ def as_bool(values: pd.Series) -> pd.Series:
     return truth.astype("boolean")
 
 
+def contains(values: pd.Series, pattern: str, case: bool = False) -> pd.Series:
+    """``values.str.contains(pattern)`` evaluated once per distinct value (registry text repeats heavily)."""
+    codes, distinct = pd.factorize(values.astype(object), use_na_sentinel=True)
+    hits = pd.Series(distinct, dtype=object).astype(str).str.contains(pattern, case=case, regex=True).to_numpy()
+    return pd.Series(np.where(codes >= 0, hits[codes.clip(min=0)] if len(hits) else False, False), index=values.index)
+
+
 _VERSION_WORD = re.compile(r"(?i)(?:\bversion|\bv)\s*\.?\s*(\d+)(?:\.(\d+))?")
 _BARE_VERSION = re.compile(r"^\s*(\d+)(?:\.(\d+))?\s*$")
 
@@ -116,7 +123,9 @@ def project_vintages(projects: pd.DataFrame, credits: pd.DataFrame) -> pd.DataFr
         pv["buffer_reported"] & (total > 0), 100.0 * pv["buffer_issued"] / total.where(total > 0, 1), np.nan
     )
     pv = pv.merge(_badges(credits), on=keys, how="left")
-    pv = pv.merge(_project_columns(projects), on="project_id", how="left")
+    pv = pv.merge(
+        _project_columns(projects[projects["project_id"].isin(pv["project_id"])]), on="project_id", how="left"
+    )
     pv["project_known"] = pv["status"].notna()
     pv["status"] = pv["status"].fillna("unknown")
     pv["is_nature_based"] = pv["is_nature_based"].astype("boolean").fillna(False).astype(bool)
@@ -137,12 +146,11 @@ def _badges(credits: pd.DataFrame) -> pd.DataFrame:
             "ccp": credits["ccp_label"].astype("boolean").astype("Float64"),
             "ca": credits["corresponding_adjustment"].astype("boolean").astype("Float64"),
             "reversible": credits["is_reversible"].astype("boolean").astype("Float64"),
-            "corsia_pilot": corsia.str.contains("pilot", case=False),
-            "corsia_first": corsia.str.contains("first", case=False),
-            "ccb": certs.str.contains(r"\bCCB", case=False, regex=True),
-            "sd_vista": certs.str.contains("SD VISta", case=False, regex=False),
-            "social_carbon": certs.str.contains("social ?carbon", case=False, regex=True),
-            "certifications": certs,
+            "corsia_pilot": contains(corsia, "pilot"),
+            "corsia_first": contains(corsia, "first"),
+            "ccb": contains(certs, r"\bCCB"),
+            "sd_vista": contains(certs, "SD VISta"),
+            "social_carbon": contains(certs, "social ?carbon"),
         }
     )
     badges = frame.groupby(keys).agg(
@@ -297,13 +305,12 @@ def join_project_types(pv: pd.DataFrame, project_types: pd.DataFrame) -> pd.Data
     ``match_project_type`` substrings occurs in its project type or name; else the activity's default type
     (``is_default_for_activity``), with ``project_type_matched = False``."""
     haystack = pv["project_type"].astype("string").fillna("") + " | " + pv["name"].astype("string").fillna("")
-    haystack = haystack.str.lower()
     key = pd.Series(pd.NA, index=pv.index, dtype="string")
     for row in project_types.itertuples():  # reference rows (a dozen), not data rows
         patterns = [p.strip().lower() for p in str(row.match_project_type or "").split("|") if p.strip()]
         if not patterns or pd.isna(row.match_project_type):
             continue
-        hit = key.isna() & (pv["activity"] == row.activity) & haystack.str.contains("|".join(map(re.escape, patterns)))
+        hit = key.isna() & (pv["activity"] == row.activity) & contains(haystack, "|".join(map(re.escape, patterns)))
         key = key.mask(hit.fillna(False), row.project_type_key)
     matched = key.notna()
     if "is_default_for_activity" in project_types.columns:

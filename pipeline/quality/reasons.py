@@ -99,7 +99,7 @@ class ReasonLog:
         """The reasons as an Arrow-backed ``list<struct<code, criterion, message, source>>`` column."""
         long = self.frame()
         values = pa.StructArray.from_arrays(
-            [pa.array(long[name].astype(str).tolist(), pa.string()) for name in REASON_TYPE.names],
+            [pa.array(long[name].to_numpy(dtype=object), pa.string()) for name in REASON_TYPE.names],
             fields=list(REASON_TYPE),
         )
         return pd.Series(pd.arrays.ArrowExtensionArray(_lists(long["row"].to_numpy(dtype=np.int64), values, self.n)))
