@@ -17,7 +17,7 @@ Verra's export is a POST to its single-page app's internal API (``/uiapi/resourc
 public API pages JSON behind bot protection. So no URL is configured by default and the pipeline runs
 offline on what is in ``data/raw``. :data:`EXPORT_PAGES` documents where each registry's exports are
 published, for whoever configures a mirror or a scheduled export (``RegistryDownloads`` in
-``assets/downloads.py``, ``docs-snippets/operations.md``).
+``assets/downloads.py``, README "Operations").
 """
 
 from __future__ import annotations

@@ -19,11 +19,7 @@ GUIDE_HEADING = "## Analyst guide"
 
 
 def guide_source() -> Path:
-    """README.md once the lead has merged the guide into it, else the snippet it is merged from."""
-    readme = REPO_ROOT / "README.md"
-    if readme.exists() and GUIDE_HEADING in readme.read_text(encoding="utf-8"):
-        return readme
-    return REPO_ROOT / "docs-snippets" / "analyst-guide.md"
+    return REPO_ROOT / "README.md"
 
 
 def guide_queries() -> list[str]:
