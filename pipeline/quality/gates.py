@@ -13,15 +13,6 @@ from pipeline.quality.policy import GatePolicy
 from pipeline.quality.reasons import FRAMEWORK, ReasonLog, Shown, methodology_source
 
 GATE_CODES = ("G1", "G2", "G3", "G4", "G5", "G6", "G7")
-GATE_NAMES = {
-    "G1": "program",
-    "G2": "status",
-    "G3": "ex-post only",
-    "G4": "methodology",
-    "G5": "vintage floor",
-    "G6": "reversal mechanism",
-    "G7": "nature-based scope",
-}
 ICVCM_AF = "ICVCM Assessment Framework (https://icvcm.org/assessment-framework/)"
 
 
