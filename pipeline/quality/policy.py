@@ -1,6 +1,6 @@
 """Policy section for scoring (issue 3): the gates, thresholds, scores, modifiers and haircuts of the rubric.
 
-Every number here is a product rule ([P] in ``docs/quality-framework.md`` section 7) or an unverified value
+Every number here is a product rule ([P] in ``data/reference/quality-framework.md`` section 7) or an unverified value
 ([U]); the defaults reproduce the v1 rubric and ``data/policy.yaml`` may override any of them. Reference-table
 values (a methodology's minimum buffer, its commitment years ...) are overridden per protocol through
 ``methodology_overrides``, so an analyst who verifies a [U] value changes the policy file, not the code.

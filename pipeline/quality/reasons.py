@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-FRAMEWORK = "docs/quality-framework.md"
+FRAMEWORK = "data/reference/quality-framework.md"
 
 REASON_TYPE = pa.struct(
     [("code", pa.string()), ("criterion", pa.string()), ("message", pa.string()), ("source", pa.string())]

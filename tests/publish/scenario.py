@@ -62,7 +62,7 @@ def _reason(code: str, criterion: str, message: str, source: str) -> dict:
     return {"code": code, "criterion": criterion, "message": message, "source": source}
 
 
-FRAMEWORK = "docs/quality-framework.md"
+FRAMEWORK = "data/reference/quality-framework.md"
 
 # project_id, vintage, (add, perm, leak, over), tier, eligible, gates_failed, reasons, haircut, ccp, corsia, co-benefits
 SCORES = {

@@ -56,7 +56,7 @@ def test_two_publishes_with_different_inputs_log_the_expected_changes(paths, pol
     assert reason.startswith("no longer eligible: G2: project status on hold"), (
         f"the failed gate is the reason: {reason}"
     )
-    assert "docs/quality-framework.md" in reason, "the reason cites the rule's source"
+    assert "data/reference/quality-framework.md" in reason, "the reason cites the rule's source"
     first = published(paths, "SELECT DISTINCT change, reason_code FROM inventory_changes WHERE publish_id = 1")
     assert first == [("entered", "first_publish")], "everything enters at the first publish"
 
