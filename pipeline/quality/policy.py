@@ -14,45 +14,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from pipeline.ingest.schemas import PROJECT_STATUSES
+from pipeline.quality.reference import (
+    ADDITIONALITY_CLASSES,
+    BASELINE_CLASSES,
+    CCP_STATUSES,
+    LEAKAGE_APPROACHES,
+)
 from pipeline.registries import REGISTRY_KEYS
 
-CCP_STATUSES = (
-    "approved",
-    "approved_conditional",
-    "remedial_action",
-    "rejected",
-    "under_assessment",
-    "withdrawn",
-    "not_submitted",
-)
-ADDITIONALITY_CLASSES = (
-    "dynamic_benchmark",
-    "jurisdictional",
-    "standardized_positive_list",
-    "project_specific_legacy",
-    "none",
-    "rejected_category",
-)
-BASELINE_CLASSES = (
-    "jurisdictional_allocated",
-    "dynamic",
-    "static_project_reference",
-    "regional_common_practice",
-    "not_applicable",
-)
-LEAKAGE_APPROACHES = (
-    "national_accounting",
-    "jurisdictional_deduction",
-    "jurisdictional_plus_belt",
-    "displaced_agriculture",
-    "wetland_blue_carbon",
-    "ifm_market_deduction",
-    "soil_not_modelled",
-    "activity_shifting_only",
-    "none",
-    "not_applicable",
-)
-REVERSAL_MECHANISMS = ("pooled_buffer_risk_based", "pooled_buffer_flat", "insurance", "none", "not_applicable")
 OVERRIDABLE_METHODOLOGY_COLUMNS = (
     "ccp_status",
     "additionality_class",

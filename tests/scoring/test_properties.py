@@ -7,7 +7,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.quality.policy import (
+from pipeline.quality.reference import (
     ADDITIONALITY_CLASSES,
     BASELINE_CLASSES,
     CCP_STATUSES,
