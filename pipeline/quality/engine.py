@@ -1,14 +1,17 @@
 """The scoring engine: every issued project-vintage scored for additionality, permanence, leakage and
 over-crediting, gated, tiered by the limiting factor, with a reason trail, all column-wise.
 
-``score_project_vintages(projects, credits, reference, policy)`` takes the harmonized warehouse frames
-(``pipeline/ingest/schemas.py``), the cited reference tables and the loaded policy file, and returns the
-``quality_scores`` frame (``pipeline/quality/schemas.py``). It reads nothing else: the same inputs and policy
+``score_warehouse(conn, reference, policy)`` reads the harmonized ``projects`` and ``credits`` relations on a
+DuckDB connection (the work DB; ``pipeline/ingest/schemas.py``), aggregating credits to project-vintages in
+DuckDB so only one row per project-vintage reaches pandas; ``score_project_vintages(projects, credits, ...)``
+does the same for frames. With the cited reference tables and the loaded policy file they return the
+``quality_scores`` frame (``pipeline/quality/schemas.py``). They read nothing else: the same inputs and policy
 always give the same output, and a policy change re-scores without re-ingesting.
 """
 
 from __future__ import annotations
 
+import duckdb
 import numpy as np
 import pandas as pd
 
@@ -96,10 +99,23 @@ def score_project_vintages(
     policy: Policy,
     external_ratings: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Score every project-vintage with issuances in ``credits``; see the module docstring."""
+    """Score every project-vintage with issuances in the ``credits`` frame; see the module docstring."""
+    with duckdb.connect() as conn:
+        conn.register("projects", projects)
+        conn.register("credits", credits)
+        return score_warehouse(conn, reference, policy, external_ratings)
+
+
+def score_warehouse(
+    conn: duckdb.DuckDBPyConnection,
+    reference: Reference,
+    policy: Policy,
+    external_ratings: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Score every project-vintage with issuances in the ``credits`` relation on ``conn`` (with ``projects``)."""
     scoring = policy.scoring
     as_of = scoring.assessment_date()
-    pv = scoring_frame(projects, credits, reference, scoring)
+    pv = scoring_frame(conn, reference, scoring)
     log = ReasonLog(len(pv))
     note_methodology_choice(pv, log)
     failed = evaluate_gates(pv, scoring.gates, as_of, log)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Protocol
 
+import duckdb
 import numpy as np
 import pandas as pd
 
@@ -78,130 +79,127 @@ _BARE_VERSION = re.compile(r"^\s*(\d+)(?:\.(\d+))?\s*$")
 def version_key(values: pd.Series) -> pd.Series:
     """Comparable number for a version string (``Version 2.1`` -> 2001, ``1.0`` -> 1000); NaN if none is found
     (dates such as ``April 25, 2014`` are not versions)."""
-    text = values.astype("string")
+    codes, distinct = pd.factorize(values.astype("string"), use_na_sentinel=True)
+    text = pd.Series(distinct, dtype="string")
     parts = text.str.extract(_VERSION_WORD)
     bare = text.str.extract(_BARE_VERSION)
     major = pd.to_numeric(parts[0].fillna(bare[0]), errors="coerce")
     minor = pd.to_numeric(parts[1].fillna(bare[1]), errors="coerce").fillna(0)
-    return (major * 1000 + minor).astype(float)
+    keys = np.append((major * 1000 + minor).astype(float).to_numpy(), np.nan)  # codes of -1 (missing) read NaN
+    return pd.Series(keys[codes], index=values.index)
 
 
-def project_vintages(projects: pd.DataFrame, credits: pd.DataFrame) -> pd.DataFrame:
+PROJECT_COLUMNS = (
+    "name", "status", "country_code", "protocol", "activity", "is_nature_based", "project_type",
+    "crediting_period_start", "registration_date",
+)  # fmt: skip
+"""Project columns the rules read, joined to every project-vintage (plus the export row, for citations)."""
+
+# Label patterns, matched case-insensitively on any transaction of the vintage (DuckDB regular expressions).
+CORSIA_PILOT, CORSIA_FIRST = "pilot", "first"
+CCB, SD_VISTA, SOCIAL_CARBON = r"\bCCB", "SD VISta", "social ?carbon"
+
+# Ties on the transaction date keep the export's order (the warehouse stores credits in that order).
+EXPORT_ORDER = "transaction_date ASC NULLS FIRST, source_file, source_line"
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _product_sums(conn: duckdb.DuckDBPyConnection) -> str:
+    """One ``issued_product_<type>`` sum per product type issued with a vintage (types sorted)."""
+    types = conn.execute(
+        "SELECT DISTINCT product_type::VARCHAR FROM credits WHERE transaction_type = 'issuance' "
+        "AND vintage IS NOT NULL AND product_type IS NOT NULL ORDER BY 1"
+    ).fetchall()
+    return "".join(
+        f", coalesce(sum(quantity) FILTER (WHERE product_type = {_sql_text(t)}), 0)::BIGINT AS "
+        + '"' + f"{ISSUED_BY_PRODUCT_PREFIX}{t}".replace('"', '""') + '"'
+        for (t,) in types
+    )
+
+
+def project_vintages_sql(conn: duckdb.DuckDBPyConnection) -> str:
+    """The SELECT of registry facts per issued project-vintage from the ``credits`` and ``projects`` relations
+    on ``conn``: aggregated in DuckDB, so only one row per project-vintage reaches pandas."""
+    return f"""
+    WITH vintaged AS (
+        SELECT project_id::VARCHAR AS project_id, vintage::BIGINT AS vintage, registry::VARCHAR AS registry,
+               transaction_type::VARCHAR AS transaction_type, quantity::BIGINT AS quantity,
+               buffer_quantity::BIGINT AS buffer_quantity, transaction_date,
+               methodology_version::VARCHAR AS methodology_version, product_type::VARCHAR AS product_type,
+               ccp_label::BOOLEAN AS ccp_label, corresponding_adjustment::BOOLEAN AS corresponding_adjustment,
+               is_reversible::BOOLEAN AS is_reversible, corsia_phase::VARCHAR AS corsia_phase,
+               additional_certifications::VARCHAR AS certifications, source_file, source_line
+        FROM credits
+        WHERE vintage IS NOT NULL AND project_id IS NOT NULL
+    ),
+    issued AS (
+        SELECT project_id, vintage,
+               first(registry ORDER BY {EXPORT_ORDER}) FILTER (WHERE registry IS NOT NULL) AS registry,
+               sum(quantity)::BIGINT AS issued,
+               coalesce(sum(buffer_quantity), 0)::BIGINT AS buffer_issued,
+               bool_or(buffer_quantity IS NOT NULL) AS buffer_reported,
+               min(transaction_date) AS first_issued_on,
+               min(year(transaction_date)) AS first_issued_year,
+               last(methodology_version ORDER BY {EXPORT_ORDER}) FILTER (WHERE methodology_version IS NOT NULL)
+                   AS methodology_version
+               {_product_sums(conn)}
+        FROM vintaged
+        WHERE transaction_type = 'issuance'
+        GROUP BY project_id, vintage
+    ),
+    badges AS (
+        SELECT project_id, vintage,
+               coalesce(bool_or(ccp_label), false) AS ccp_label,
+               bool_or(corresponding_adjustment) AS corresponding_adjustment,
+               bool_or(is_reversible) AS credit_is_reversible,
+               coalesce(bool_or(regexp_matches(corsia_phase, {_sql_text(CORSIA_PILOT)}, 'i')), false) AS pilot,
+               coalesce(bool_or(regexp_matches(corsia_phase, {_sql_text(CORSIA_FIRST)}, 'i')), false) AS first,
+               coalesce(bool_or(regexp_matches(certifications, {_sql_text(CCB)}, 'i')), false) AS has_ccb,
+               coalesce(bool_or(regexp_matches(certifications, {_sql_text(SD_VISTA)}, 'i')), false) AS has_sd_vista,
+               coalesce(bool_or(regexp_matches(certifications, {_sql_text(SOCIAL_CARBON)}, 'i')), false)
+                   AS has_social_carbon
+        FROM vintaged
+        GROUP BY project_id, vintage
+    )
+    SELECT i.*,
+           b.ccp_label, b.corresponding_adjustment, b.credit_is_reversible,
+           CASE WHEN b.pilot AND b.first THEN 'pilot;first' WHEN b.pilot THEN 'pilot'
+                WHEN b.first THEN 'first' END AS corsia_phase,
+           b.has_ccb, b.has_sd_vista, b.has_social_carbon,
+           {", ".join(f"p.{c}" for c in PROJECT_COLUMNS)},
+           p.source_file AS project_source_file, p.source_line AS project_source_line,
+           lag(i.vintage) OVER (PARTITION BY i.project_id ORDER BY i.vintage)::DOUBLE AS prev_issued_vintage
+    FROM issued AS i
+    JOIN badges AS b USING (project_id, vintage)
+    LEFT JOIN (SELECT project_id::VARCHAR AS project_id, * EXCLUDE (project_id) FROM projects) AS p
+        USING (project_id)
+    ORDER BY project_id, vintage
+    """
+
+
+def project_vintages(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Registry facts per issued project-vintage (issuances with a vintage), sorted by project and vintage."""
-    keys = ["project_id", "vintage"]
-    credits = credits[credits["vintage"].notna()].copy()
-    credits["vintage"] = credits["vintage"].astype("int64")
-    issuances = credits[credits["transaction_type"] == "issuance"].sort_values(
-        [*keys, "transaction_date"], kind="stable", na_position="first"
+    pv = conn.execute(project_vintages_sql(conn)).df()
+    # DuckDB returns numpy dtypes for columns without a null and nullable ones otherwise: pin them.
+    pv = pv.astype(
+        {
+            "corresponding_adjustment": "boolean",
+            "credit_is_reversible": "boolean",
+            "first_issued_year": "Int64",
+            "project_source_line": "Int64",
+        }
     )
-    buffer = issuances["buffer_quantity"].astype("Float64")
-    issuances = issuances.assign(
-        quantity=issuances["quantity"].astype("int64"),
-        buffer=buffer.fillna(0).astype("int64"),
-        buffer_reported=buffer.notna(),
-        issued_in_year=issuances["transaction_date"].dt.year,
-    )
-    grouped = issuances.groupby(keys, sort=True)
-    pv = grouped.agg(
-        registry=("registry", "first"),
-        issued=("quantity", "sum"),
-        buffer_issued=("buffer", "sum"),
-        buffer_reported=("buffer_reported", "any"),
-        first_issued_on=("transaction_date", "min"),
-        first_issued_year=("issued_in_year", "min"),
-        methodology_version=("methodology_version", "last"),
-    ).reset_index()
-    typed = issuances[issuances["product_type"].notna()]
-    if not typed.empty:
-        by_product = typed.pivot_table(index=keys, columns="product_type", values="quantity", aggfunc="sum")
-        pv = pv.merge(by_product.add_prefix(ISSUED_BY_PRODUCT_PREFIX).reset_index(), on=keys, how="left")
-    product_columns = [c for c in pv.columns if c.startswith(ISSUED_BY_PRODUCT_PREFIX)]
-    pv[product_columns] = pv[product_columns].fillna(0).astype("int64")
-
     total = pv["issued"] + pv["buffer_issued"]
     pv["buffer_pct_observed"] = np.where(
         pv["buffer_reported"] & (total > 0), 100.0 * pv["buffer_issued"] / total.where(total > 0, 1), np.nan
     )
-    pv = pv.merge(_badges(credits), on=keys, how="left")
-    pv = pv.merge(
-        _project_columns(projects[projects["project_id"].isin(pv["project_id"])]), on="project_id", how="left"
-    )
     pv["project_known"] = pv["status"].notna()
     pv["status"] = pv["status"].fillna("unknown")
     pv["is_nature_based"] = pv["is_nature_based"].astype("boolean").fillna(False).astype(bool)
-    pv["prev_issued_vintage"] = pv.groupby("project_id")["vintage"].shift()
-    return pv.sort_values(keys, kind="stable").reset_index(drop=True)
-
-
-def _badges(credits: pd.DataFrame) -> pd.DataFrame:
-    """Labels carried by a vintage's units, on any of its transactions (ART and CAR mark the CCP label on
-    retirements and cancellations of units issued before the approval)."""
-    keys = ["project_id", "vintage"]
-    certs = credits["additional_certifications"].astype("string").fillna("")
-    corsia = credits["corsia_phase"].astype("string").fillna("")
-    frame = pd.DataFrame(
-        {
-            "project_id": credits["project_id"],
-            "vintage": credits["vintage"],
-            "ccp": credits["ccp_label"].astype("boolean").astype("Float64"),
-            "ca": credits["corresponding_adjustment"].astype("boolean").astype("Float64"),
-            "reversible": credits["is_reversible"].astype("boolean").astype("Float64"),
-            "corsia_pilot": contains(corsia, "pilot"),
-            "corsia_first": contains(corsia, "first"),
-            "ccb": contains(certs, r"\bCCB"),
-            "sd_vista": contains(certs, "SD VISta"),
-            "social_carbon": contains(certs, "social ?carbon"),
-        }
-    )
-    badges = frame.groupby(keys).agg(
-        ccp=("ccp", "max"),
-        ca=("ca", "max"),
-        reversible=("reversible", "max"),
-        corsia_pilot=("corsia_pilot", "any"),
-        corsia_first=("corsia_first", "any"),
-        ccb=("ccb", "any"),
-        sd_vista=("sd_vista", "any"),
-        social_carbon=("social_carbon", "any"),
-    )
-    phase = pd.Series(
-        np.select(
-            [badges["corsia_pilot"] & badges["corsia_first"], badges["corsia_pilot"], badges["corsia_first"]],
-            ["pilot;first", "pilot", "first"],
-            default="",
-        ),
-        index=badges.index,
-    )
-    return pd.DataFrame(
-        {
-            "ccp_label": badges["ccp"].astype("boolean").fillna(False).astype(bool),
-            "corresponding_adjustment": badges["ca"].astype("boolean"),
-            "credit_is_reversible": badges["reversible"].astype("boolean"),
-            "corsia_phase": phase.replace("", None),
-            "has_ccb": badges["ccb"],
-            "has_sd_vista": badges["sd_vista"],
-            "has_social_carbon": badges["social_carbon"],
-        }
-    ).reset_index()
-
-
-def _project_columns(projects: pd.DataFrame) -> pd.DataFrame:
-    columns = [
-        "project_id",
-        "name",
-        "status",
-        "country_code",
-        "protocol",
-        "activity",
-        "is_nature_based",
-        "project_type",
-        "crediting_period_start",
-        "registration_date",
-        "source_file",
-        "source_line",
-    ]
-    return projects[columns].rename(
-        columns={"source_file": "project_source_file", "source_line": "project_source_line"}
-    )
+    return pv
 
 
 def apply_overrides(methodologies: pd.DataFrame, policy: ScoringPolicy) -> pd.DataFrame:
@@ -304,28 +302,35 @@ def join_project_types(pv: pd.DataFrame, project_types: pd.DataFrame) -> pd.Data
     """The first ``project_types.csv`` row (file order) whose activity equals the project's and one of whose
     ``match_project_type`` substrings occurs in its project type or name; else the activity's default type
     (``is_default_for_activity``), with ``project_type_matched = False``."""
-    haystack = pv["project_type"].astype("string").fillna("") + " | " + pv["name"].astype("string").fillna("")
-    key = pd.Series(pd.NA, index=pv.index, dtype="string")
+    # Matched once per distinct (activity, project type, name): a project's vintages share them.
+    described = pv.groupby(["activity", "project_type", "name"], dropna=False, sort=False).ngroup().to_numpy()
+    _, first_of_each = np.unique(described, return_index=True)
+    distinct = pv.iloc[first_of_each].reset_index(drop=True)
+    haystack = distinct["project_type"].astype("string").fillna("") + " | " + distinct["name"].astype("string").fillna("")
+    key = pd.Series(pd.NA, index=distinct.index, dtype="string")
     for row in project_types.itertuples():  # reference rows (a dozen), not data rows
         patterns = [p.strip().lower() for p in str(row.match_project_type or "").split("|") if p.strip()]
         if not patterns or pd.isna(row.match_project_type):
             continue
-        hit = key.isna() & (pv["activity"] == row.activity) & contains(haystack, "|".join(map(re.escape, patterns)))
+        hit = key.isna() & (distinct["activity"] == row.activity) & contains(haystack, "|".join(map(re.escape, patterns)))
         key = key.mask(hit.fillna(False), row.project_type_key)
     matched = key.notna()
     if "is_default_for_activity" in project_types.columns:
         defaults = project_types[as_bool(project_types["is_default_for_activity"]).fillna(False).astype(bool)]
         key = key.fillna(
-            pv["activity"].map(defaults.drop_duplicates("activity").set_index("activity")["project_type_key"])
+            distinct["activity"].map(defaults.drop_duplicates("activity").set_index("activity")["project_type_key"])
         )
     types = project_types.drop_duplicates("project_type_key").set_index("project_type_key")
-    out = pv.copy()
-    out["project_type_key"] = key
-    out["project_type_matched"] = matched.to_numpy()
-    out["harvest_revenue"] = key.map(as_bool(types["harvest_revenue"])).astype("boolean").fillna(False).astype(bool)
-    out["type_is_reversible"] = key.map(as_bool(types["is_reversible"])).astype("boolean")
-    out["project_type_source_url"] = key.map(types["source_url"]).astype(object)
-    return out
+    per_type = pd.DataFrame(
+        {
+            "project_type_key": key,
+            "project_type_matched": matched.to_numpy(),
+            "harvest_revenue": key.map(as_bool(types["harvest_revenue"])).astype("boolean").fillna(False).astype(bool),
+            "type_is_reversible": key.map(as_bool(types["is_reversible"])).astype("boolean"),
+            "project_type_source_url": key.map(types["source_url"]).astype(object),
+        }
+    )
+    return pv.assign(**{column: per_type[column].take(described).set_axis(pv.index) for column in per_type.columns})
 
 
 def join_flags(pv: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
@@ -350,11 +355,9 @@ def join_flags(pv: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def scoring_frame(
-    projects: pd.DataFrame, credits: pd.DataFrame, reference: Reference, policy: ScoringPolicy
-) -> pd.DataFrame:
-    """Every input of every rule, one row per issued project-vintage."""
-    pv = project_vintages(projects, credits)
+def scoring_frame(conn: duckdb.DuckDBPyConnection, reference: Reference, policy: ScoringPolicy) -> pd.DataFrame:
+    """Every input of every rule, one row per issued project-vintage of the ``credits`` relation on ``conn``."""
+    pv = project_vintages(conn)
     pv = join_methodologies(pv, apply_overrides(reference.methodologies, policy))
     pv = join_project_types(pv, reference.project_types)
     pv = join_flags(pv, reference.project_flags)
