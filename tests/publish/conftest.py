@@ -13,21 +13,14 @@ from pipeline.buyers.ledger import open_ledger, retirement_id
 from pipeline.buyers.schemas import RetirementsSchema
 from pipeline.inventory import write_eligible_inventory
 from pipeline.policy import Policy, load_policy
-from pipeline.settings import REPO_ROOT, Paths
+from pipeline.settings import Paths
+from tests.conftest import make_settings
 from tests.publish.scenario import POLICY_VERSION, PROJECTS, Snapshot
 
 
 def instance_settings(tmp_path: Path) -> PipelineSettings:
-    curated = tmp_path / "curated"
-    curated.mkdir(parents=True, exist_ok=True)
-    return PipelineSettings(
-        raw_dir=str(tmp_path / "raw"),
-        curated_db=str(curated / "inventory.duckdb"),
-        work_db=str(curated / "work" / "pipeline.duckdb"),
-        ledger_db=str(curated / "ledger.duckdb"),
-        policy_file=str(REPO_ROOT / "data" / "policy.yaml"),
-        reference_dir=str(REPO_ROOT / "data" / "reference"),
-    )
+    """An isolated instance whose stages are seeded by the tests (no raw files)."""
+    return make_settings(tmp_path, raw_dir=tmp_path / "raw")
 
 
 @pytest.fixture
