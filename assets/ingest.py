@@ -7,8 +7,7 @@ from assets.partitions import registry_partitions
 from assets.resources import PipelineSettings
 from pipeline.ingest.load import load_registry
 from pipeline.ingest.parsing import IngestError
-from pipeline.ingest.schemas import CreditsSchema, ProjectsSchema
-from pipeline.warehouse import build_warehouse, clear_registry_slice, read_table, replace_registry_slice
+from pipeline.warehouse import build_warehouse, clear_registry_slice, contract_failures, replace_registry_slice
 
 PREVIEW_ROWS = 10
 
@@ -128,15 +127,15 @@ WAREHOUSE_DESCRIPTIONS = {
             "projects_contract",
             asset="projects",
             blocking=True,
-            description="projects passes its pandera contract across all registries (unique project_id, "
-            "id convention, known statuses and activities).",
+            description="projects passes its pandera contract (ProjectsSchema, checked in DuckDB on every row) "
+            "across all registries: unique project_id, id convention, known statuses and activities.",
         ),
         dg.AssetCheckSpec(
             "credits_contract",
             asset="credits",
             blocking=True,
-            description="credits passes its pandera contract (known transaction types, non-negative quantities, "
-            "plausible vintages).",
+            description="credits passes its pandera contract (CreditsSchema, checked in DuckDB on every row): "
+            "known transaction types, non-negative quantities, plausible vintages.",
         ),
         dg.AssetCheckSpec(
             "credits_with_unknown_project",
@@ -154,62 +153,46 @@ WAREHOUSE_DESCRIPTIONS = {
 )
 def warehouse(context: dg.AssetExecutionContext, settings: PipelineSettings):
     """Unions every registry's latest slice into the contract tables ``projects``, ``credits``,
-    ``rejected_rows`` and ``load_audit`` in the working DuckDB, then validates them as a whole."""
+    ``rejected_rows`` and ``load_audit`` in the working DuckDB, then checks the whole tables against the pandera
+    contract in DuckDB (every row of every registry; cross-registry rules such as a unique ``project_id``)."""
     with settings.work_db_connection() as conn:
         counts = build_warehouse(conn)
-        projects = read_table(conn, "projects")
-        credits = read_table(conn, "credits")
-        audit = read_table(conn, "load_audit")
-        rejected_by_registry = conn.execute(
-            "SELECT registry, dataset, count(*) AS rejected FROM rejected_rows GROUP BY ALL ORDER BY ALL"
-        ).df()
+        failures = {table: contract_failures(conn, table) for table in ("projects", "credits")}
 
-    contract_results = []
-    for asset_key, check, schema, frame in (
-        ("projects", "projects_contract", ProjectsSchema, projects),
-        ("credits", "credits_contract", CreditsSchema, credits),
-    ):
-        try:
-            schema.validate(frame, lazy=True)
-            contract_results.append(dg.AssetCheckResult(asset_key=asset_key, check_name=check, passed=True))
-        except Exception as err:  # pandera SchemaErrors: report the failure cases
-            cases = getattr(err, "failure_cases", pd.DataFrame({"error": [str(err)]}))
-            contract_results.append(
-                dg.AssetCheckResult(
-                    asset_key=asset_key,
-                    check_name=check,
-                    passed=False,
-                    metadata={"failures": len(cases), "failure_cases": _markdown(cases, rows=20)},
-                )
-            )
-    conserved = bool((audit["rows_read"] == audit["rows_accepted"] + audit["rows_rejected"]).all())
-    unknown = (
-        credits.loc[~credits["project_known"].astype(bool)].groupby("registry").size() if len(credits) else pd.Series()
-    )
-    per_registry = (
-        audit.groupby("registry")[["rows_read", "rows_accepted", "rows_rejected"]].sum().reset_index()
-        if len(audit)
-        else pd.DataFrame()
-    )
+        def query(sql: str) -> pd.DataFrame:
+            return conn.execute(sql).df()
+
+        projects_by_registry = query("SELECT registry, count(*) AS projects FROM projects GROUP BY ALL ORDER BY ALL")
+        nature_based = conn.execute("SELECT count_if(is_nature_based) FROM projects").fetchone()[0] or 0
+        credits_by_type = query(
+            "SELECT registry, transaction_type, count(*) AS size, sum(quantity) AS sum FROM credits "
+            "GROUP BY ALL ORDER BY ALL"
+        )
+        unknown = query(
+            "SELECT registry, count(*) AS transactions FROM credits WHERE NOT project_known GROUP BY ALL ORDER BY ALL"
+        )
+        rejected_by_registry = query(
+            "SELECT registry, dataset, count(*) AS rejected FROM rejected_rows GROUP BY ALL ORDER BY ALL"
+        )
+        per_registry = query(
+            "SELECT registry, sum(rows_read) AS rows_read, sum(rows_accepted) AS rows_accepted, "
+            "sum(rows_rejected) AS rows_rejected FROM load_audit GROUP BY ALL ORDER BY ALL"
+        )
+        not_conserved = conn.execute(
+            "SELECT count(*) FROM load_audit WHERE rows_read IS DISTINCT FROM rows_accepted + rows_rejected"
+        ).fetchone()[0]
 
     yield dg.MaterializeResult(
         asset_key="projects",
         metadata={
             "dagster/row_count": counts["projects"],
-            "by_registry": _markdown(projects.groupby("registry").size().rename("projects").reset_index()),
-            "nature_based": int(projects["is_nature_based"].sum()) if len(projects) else 0,
+            "by_registry": _markdown(projects_by_registry),
+            "nature_based": int(nature_based),
         },
     )
     yield dg.MaterializeResult(
         asset_key="credits",
-        metadata={
-            "dagster/row_count": counts["credits"],
-            "by_registry_and_type": _markdown(
-                credits.groupby(["registry", "transaction_type"])["quantity"].agg(["size", "sum"]).reset_index(), 30
-            )
-            if len(credits)
-            else dg.MetadataValue.md("_none_"),
-        },
+        metadata={"dagster/row_count": counts["credits"], "by_registry_and_type": _markdown(credits_by_type, 30)},
     )
     yield dg.MaterializeResult(
         asset_key="rejected_rows",
@@ -219,17 +202,28 @@ def warehouse(context: dg.AssetExecutionContext, settings: PipelineSettings):
         asset_key="load_audit",
         metadata={"dagster/row_count": counts["load_audit"], "rows_by_registry": _markdown(per_registry)},
     )
-    yield from contract_results
+    for table, check in (("projects", "projects_contract"), ("credits", "credits_contract")):
+        cases = failures[table]
+        yield dg.AssetCheckResult(
+            asset_key=table,
+            check_name=check,
+            passed=cases.empty,
+            metadata={
+                "failed_checks": len(cases),
+                "failing_rows": int(cases["failing_rows"].fillna(0).sum()),
+                "failure_cases": _markdown(cases, rows=20),
+            },
+        )
     yield dg.AssetCheckResult(
         asset_key="credits",
         check_name="credits_with_unknown_project",
-        passed=bool(unknown.sum() == 0),
+        passed=unknown.empty,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={"by_registry": _markdown(unknown.rename("transactions").reset_index())},
+        metadata={"by_registry": _markdown(unknown)},
     )
     yield dg.AssetCheckResult(
         asset_key="load_audit",
         check_name="rows_conserved",
-        passed=conserved,
-        metadata={"rows_by_registry": _markdown(per_registry)},
+        passed=not_conserved == 0,
+        metadata={"files_not_conserved": int(not_conserved), "rows_by_registry": _markdown(per_registry)},
     )

@@ -4,7 +4,8 @@ Each registry's load lands in its own staging tables (``staging.<table>_<registr
 transaction, so one registry's failed run never touches another's rows and a crash mid-write leaves the
 previous slice intact. :func:`build_warehouse` then unions the slices into the contract tables ``projects``,
 ``credits``, ``rejected_rows`` and ``load_audit`` (``UNION ALL BY NAME``, so a reader that gains a column
-does not break older slices).
+does not break older slices), and :func:`contract_failures` checks the union against the pandera contract in
+DuckDB (every row of every registry, without loading the tables into pandas).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
+from pipeline.ingest import sql_contract
 from pipeline.ingest.load import RegistryLoad
 from pipeline.ingest.schemas import (
     CreditsSchema,
@@ -115,6 +117,18 @@ def build_warehouse(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
         conn.execute("ROLLBACK")
         raise
     return counts
+
+
+CONTRACT_CHECKED = ("projects", "credits", "rejected_rows")
+"""The tables whose whole-table contract :func:`contract_failures` checks (``load_audit``'s row conservation is
+a cross-column rule, checked by the ``rows_conserved`` asset check)."""
+
+
+def contract_failures(conn: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
+    """The contract checks the built ``table`` fails, across all registries (see
+    :func:`pipeline.ingest.sql_contract.contract_failures`); empty when it passes. Cross-registry properties
+    such as a ``project_id`` that is unique over every registry are only visible here."""
+    return sql_contract.contract_failures(conn, table, SCHEMAS[table])
 
 
 def read_table(conn: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:

@@ -51,15 +51,10 @@ def schema_failures(frame: pd.DataFrame, schema: type[pa.DataFrameModel]) -> pd.
     """Per-row plain-words reasons for every pandera check the row fails ('' when it passes).
 
     Frame-level failures (a missing column, a wrong dtype that cannot be coerced) are programming errors in a
-    reader, not bad data, and raise."""
-    return _validate(frame, schema)[0]
-
-
-def _validate(frame: pd.DataFrame, schema: type[pa.DataFrameModel]) -> tuple[pd.Series, pd.DataFrame | None]:
-    """(:func:`schema_failures`, the validated and coerced frame when every row passed, else None)."""
+    reader, not bad data, and raise. ``frame`` is coerced to the schema's dtypes in place."""
     reasons = pd.Series("", index=frame.index, dtype=object)
     try:
-        return reasons, schema.validate(frame, lazy=True)
+        schema.validate(frame, lazy=True, inplace=True)  # inplace: no copy of a million-row frame
     except pa.errors.SchemaErrors as err:
         cases = err.failure_cases
         row_level = cases[cases["index"].notna()]
@@ -79,7 +74,7 @@ def _validate(frame: pd.DataFrame, schema: type[pa.DataFrameModel]) -> tuple[pd.
         )
         per_row = described.groupby(row_level["index"].to_numpy()).agg("; ".join)
         reasons.loc[per_row.index] = per_row.to_numpy()
-    return reasons, None
+    return reasons
 
 
 def finish(
@@ -93,25 +88,27 @@ def finish(
 ) -> DatasetLoad:
     """Split accepted from rejected records, validate, and account for every raw record.
 
-    ``harmonized`` rows map to raw records positionally, or through ``record_of_row`` (an index into
-    ``raw.records`` per harmonized row) when one raw record yields several rows; any failing row rejects its
-    whole raw record, so a record is never half-loaded."""
+    This is where the table's pandera contract is enforced on every row, once: rows whose record parsed
+    cleanly are validated (and coerced to the contract's dtypes); a row failing a check is rejected with the
+    check in plain words. ``harmonized`` rows map to raw records positionally, or through ``record_of_row``
+    (an index into ``raw.records`` per harmonized row) when one raw record yields several rows; any failing row
+    rejects its whole raw record, so a record is never half-loaded."""
     if record_of_row is None:
         record_of_row = np.arange(len(harmonized))
-    harmonized = harmonized.reset_index(drop=True)
+    if not harmonized.index.equals(pd.RangeIndex(len(harmonized))):
+        harmonized = harmonized.reset_index(drop=True)
     parse_reasons = checks.reasons().to_numpy()
     # Only rows whose record parsed cleanly are schema-validated: a parse failure already explains the row.
     row_parse_ok = parse_reasons[record_of_row] == "" if len(harmonized) else np.array([], dtype=bool)
-    schema_reasons = pd.Series("", index=harmonized.index, dtype=object)
-    validated = None  # the checked rows, coerced, when all of them passed: validating is the costly step
-    if row_parse_ok.any():
-        reasons, validated = _validate(harmonized.loc[row_parse_ok], schema)
-        schema_reasons.loc[row_parse_ok] = reasons
+    checked = harmonized if row_parse_ok.all() else harmonized.loc[row_parse_ok].reset_index(drop=True)
+    schema_reasons = np.full(len(harmonized), "", dtype=object)
+    if len(checked):
+        schema_reasons[row_parse_ok] = schema_failures(checked, schema).to_numpy()
     record_reasons = pd.Series(parse_reasons, index=raw.records.index, dtype=object)
-    failing_rows = schema_reasons.to_numpy() != ""
+    failing_rows = schema_reasons != ""
     if failing_rows.any():
         by_record = (
-            pd.Series(schema_reasons.to_numpy()[failing_rows])
+            pd.Series(schema_reasons[failing_rows])
             .groupby(record_of_row[failing_rows])
             .agg(lambda s: "; ".join(dict.fromkeys(s)))
         )
@@ -119,12 +116,11 @@ def finish(
         record_reasons.loc[by_record.index] = np.where(current == "", by_record, current + "; " + by_record)
     rejected_records = record_reasons.to_numpy() != ""
     keep_rows = ~rejected_records[record_of_row] if len(harmonized) else np.array([], dtype=bool)
-    if validated is not None and bool((keep_rows == row_parse_ok).all()):
-        accepted = validated.reset_index(drop=True)
-    else:
-        accepted = harmonized.loc[keep_rows].reset_index(drop=True)
-        if len(accepted):
-            accepted = schema.validate(accepted, lazy=True)  # coerces dtypes; every row passed above
+    # The kept rows are among the checked ones (a rejected record's rows are all dropped); select them there.
+    keep_checked = keep_rows[row_parse_ok]
+    accepted = checked if keep_checked.all() else checked.loc[keep_checked].reset_index(drop=True)
+    if not len(checked):  # nothing was validated: still hand on the contract's dtypes
+        accepted = schema.validate(harmonized.iloc[:0], lazy=True)
     rejected = pd.concat(
         [raw.malformed, rejected_from(raw.records, raw.raw_headers, record_reasons)], ignore_index=True
     ).sort_values("source_line", kind="stable", ignore_index=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+from pandera.config import ValidationDepth, config_context
 
 from pipeline.ingest.dataset import DatasetLoad
 from pipeline.ingest.parsing import IngestError
@@ -110,8 +111,11 @@ def load_registry(registry: str, raw_dir: Path) -> RegistryLoad | None:
     credit_frames = [d.accepted for d in loads if d.dataset != "projects" and len(d.accepted)]
     credits = pd.concat(credit_frames, ignore_index=True) if credit_frames else empty_frame(CreditsSchema)
     credits["project_known"] = credits["project_id"].isin(projects["project_id"])
-    credits = CreditsSchema.validate(credits, lazy=True)
-    projects = ProjectsSchema.validate(projects, lazy=True)
+    # Every row was validated against its table's contract in ``finish``; what is new here is the union of the
+    # files and ``project_known``, so the union is checked at schema level: columns present, dtypes coerced.
+    with config_context(validation_depth=ValidationDepth.SCHEMA_ONLY):
+        credits = CreditsSchema.validate(credits, lazy=True, inplace=True)
+        projects = ProjectsSchema.validate(projects, lazy=True, inplace=True)
 
     rejected = pd.concat(
         [d.rejected.assign(registry=registry, dataset=d.dataset, source_file=d.file) for d in loads],

@@ -256,7 +256,9 @@ def test_per_issuances_are_kept_and_flagged(tmp_path):
     assert load.rows_accepted == 2, f"PERs are issued credits and must load: {load.rejected.to_dict('records')}"
     assert load.accepted["product_type"].tolist() == ["VER", "PER"], "product_type flags the PER"
     assert (load.accepted["transaction_type"] == "issuance").all(), "issuances file -> issuance rows"
-    assert load.accepted["methodology_version"].tolist() == ["3.1", None], "the version named in Methodology"
+    assert load.accepted["methodology_version"].fillna("(none)").tolist() == ["3.1", "(none)"], (
+        "the version named in Methodology; none where it names none"
+    )
     assert load.accepted["transaction_date"].iloc[0] == pd.Timestamp("2026-04-13 12:35:58.842275"), "ISO + µs"
 
 
