@@ -23,12 +23,14 @@ import hashlib
 import io
 import json
 import re
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyarrow import csv as pa_csv
 
 PLACEHOLDERS = frozenset(
     {"", "n/a", "na", "none", "null", "nan", "-", "–", "—", "- -", "not applicable", "view", "#n/a"}
@@ -137,13 +139,11 @@ def map_columns(path: Path, headers: list[str], layout: Layout) -> tuple[dict[st
     return mapping, extra
 
 
-def _detect_encoding(path: Path) -> str:
+def _detect_encoding(data: bytes) -> str:
     """UTF-8 (BOM stripped) when the bytes decode as UTF-8, else Windows-1252 (hand-saved copies, CAR pages)."""
-    import pyarrow as pa
-
-    data = pa.py_buffer(path.read_bytes())
-    offsets = pa.py_buffer(np.array([0, data.size], dtype=np.int64).tobytes())
-    blob = pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, data])
+    buffer = pa.py_buffer(data)
+    offsets = pa.py_buffer(np.array([0, buffer.size], dtype=np.int64).tobytes())
+    blob = pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, buffer])
     try:
         blob.cast(pa.large_string())  # Arrow validates UTF-8 in C++ without building a Python string
     except pa.ArrowInvalid:
@@ -167,104 +167,91 @@ def read_table(path: Path, layout: Layout) -> RawTable:
 
 
 def _read_csv(path: Path, layout: Layout) -> RawTable:
-    encoding = _detect_encoding(path)
-    with open(path, encoding=encoding, newline="") as fh:
-        header_text = fh.readline()
+    """The file's bytes are read once: hashed, checked for UTF-8, parsed by Arrow's multi-threaded CSV reader
+    (every field as text), and scanned for line numbers; only the columns the layout uses become Python
+    strings."""
+    data = path.read_bytes()
+    sha256 = hashlib.sha256(data).hexdigest()
+    encoding = _detect_encoding(data)
+    if encoding != "utf-8-sig":  # ',', '"' and newlines keep their byte positions: line numbers still hold
+        data = data.decode(encoding).encode("utf-8")
+    header_end = data.find(b"\n")
+    header_text = (data[: header_end + 1] if header_end >= 0 else data).decode("utf-8-sig")
     if not header_text.strip():
         raise IngestError(f"{path}: the first line is blank; expected a header row for {layout.description}")
     headers = next(csv.reader([header_text]))
     mapping, extra = map_columns(path, headers, layout)
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        frame = pd.read_csv(
-            path,
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            encoding=encoding,
-            on_bad_lines="warn",
-            skip_blank_lines=False,
-            engine="c",
-            # Without this, a first record with one field too many silently turns column 1 into the index and
-            # shifts every value left; with it pandas truncates and warns, which sends us to the strict path.
-            index_col=False,
-        )
-    bad_lines = [w for w in caught if any(s in str(w.message) for s in ("Skipping line", "does not match length"))]
-    # pandas pads short records with "" (na_filter is off), so they are found on the raw bytes instead.
-    blank = np.zeros(len(frame), dtype=bool)
-    if len(frame.columns):
-        maybe_blank = np.flatnonzero((frame.iloc[:, 0] == "").to_numpy())  # cheap filter, then every column
-        blank[maybe_blank] = (frame.iloc[maybe_blank] == "").all(axis=1).to_numpy(dtype=bool)
-    blank = pd.Series(blank, index=frame.index)
-    if bad_lines or len(frame.columns) != len(headers) or not _every_record_has_width(path, len(headers)):
-        return _read_csv_strict(path, layout, headers, mapping, extra, encoding)
-
-    frame.columns = headers
-    lines = _record_start_lines(path, frame)
-    keep = ~blank.to_numpy()
-    records = frame.loc[keep, list(mapping.values())]
-    records.columns = list(mapping.keys())
-    records = records.reset_index(drop=True)
-    records["source_line"] = lines[keep]
-    return RawTable(path, records, mapping, _empty_malformed(), file_sha256(path), encoding, extra)
+    table = _arrow_records(data, len(headers))
+    if table is None:  # a record with more or fewer fields than the header: quarantine it on the exact path
+        text = data.decode("utf-8-sig")
+        return _read_csv_strict(path, layout, headers, mapping, extra, encoding, text, sha256)
+    # A blank line is a record of empty fields: skipped, yet counted for the line numbers of what follows.
+    blank = pc.equal(table.column(0), "")
+    for column in table.columns[1:]:
+        blank = pc.and_(blank, pc.equal(column, ""))
+    lines = _record_start_lines(data, table)
+    keep = pc.invert(blank)
+    kept = table.filter(keep)
+    position = {header: i for i, header in reversed(list(enumerate(headers)))}  # the first of repeated headers
+    records = pd.DataFrame(
+        {canonical: kept.column(position[raw]).to_pandas() for canonical, raw in mapping.items()},
+        index=pd.RangeIndex(kept.num_rows),
+    )
+    records["source_line"] = lines[keep.to_numpy(zero_copy_only=False)]
+    return RawTable(path, records, mapping, _empty_malformed(), sha256, encoding, extra)
 
 
-def _every_record_has_width(path: Path, width: int) -> bool:
-    """True when every non-blank record has exactly ``width`` fields.
+def _arrow_records(data: bytes, width: int) -> pa.Table | None:
+    """Every record after the header as ``width`` text columns (``c0`` ...), blank lines included as empty
+    records; None when any record has another number of fields (Arrow rejects it rather than pad or shift)."""
+    names = [f"c{i}" for i in range(width)]
+    malformed: list[object] = []
 
-    pandas pads a record with too few fields with empty strings (na_filter is off), so short records are found
-    here, on the raw bytes (``,``, ``"`` and newline are ASCII in UTF-8 and cp1252 alike): quotes pair up in
-    order (an escaped ``""`` is an empty pair), commas and newlines inside a pair do not count, and each record
-    must hold ``width - 1`` of the others. Only positions are searched, never bytes one by one. A miscount
-    (unbalanced quotes) sends the file to the exact strict path; it never loses a record."""
-    with open(path, "rb") as fh:
-        fh.readline()  # header
-        data = np.frombuffer(fh.read(), dtype=np.uint8)
-    if not len(data):
-        return True
-    quotes = np.flatnonzero(data == ord('"'))
-    if len(quotes) % 2:
-        return False
-    opens, closes = quotes[0::2], quotes[1::2]
-    newlines = np.flatnonzero(data == ord("\n"))
-    ends = newlines[np.searchsorted(quotes, newlines) % 2 == 0]  # newlines outside quotes end records
-    if not len(ends) or ends[-1] != len(data) - 1:
-        ends = np.append(ends, len(data))  # a last record without a final newline
-    commas = np.flatnonzero(data == ord(","))
-    quoted_commas = np.concatenate([[0], np.cumsum(np.searchsorted(commas, closes) - np.searchsorted(commas, opens))])
-    unquoted_before = np.searchsorted(commas, ends) - quoted_commas[np.searchsorted(closes, ends)]
-    fields = np.diff(unquoted_before, prepend=0) + 1
-    # A blank line (nothing, or a lone \r) is one empty field: skipped by the reader, not malformed.
-    lengths = np.diff(ends, prepend=-1) - 1
-    blank = (lengths == 0) | ((lengths == 1) & (data[np.maximum(ends - 1, 0)] == ord("\r")))
-    return not bool((fields[~blank] != width).any())
+    def reject(row: object) -> str:
+        malformed.append(row)
+        return "skip"
+
+    options = dict(
+        read_options=pa_csv.ReadOptions(skip_rows=1, column_names=names),
+        parse_options=pa_csv.ParseOptions(
+            newlines_in_values=True, ignore_empty_lines=False, invalid_row_handler=reject
+        ),
+        convert_options=pa_csv.ConvertOptions(
+            column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False, quoted_strings_can_be_null=False
+        ),
+    )
+    try:
+        table = pa_csv.read_csv(pa.py_buffer(data), **options)
+    except pa.ArrowInvalid:  # e.g. a quote left open: the exact path says which record
+        return None
+    return None if malformed else table
 
 
-def _record_start_lines(path: Path, frame: pd.DataFrame) -> np.ndarray:
+def _record_start_lines(data: bytes, table: pa.Table) -> np.ndarray:
     """Physical line (1-based) where each record starts, counting newlines embedded in quoted fields."""
-    with open(path, "rb") as fh:
-        data = fh.read()
     physical = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
-    n = len(frame)
+    n = table.num_rows
     if physical <= n + 1:
         return np.arange(2, n + 2, dtype=np.int64)
     spans = np.ones(n, dtype=np.int64)
-    for col in frame.columns:
-        values = frame[col]
-        has_newline = values.str.contains("\n", regex=False)
-        if has_newline.any():
-            spans += values.str.count("\n").to_numpy(dtype=np.int64)
+    for column in table.columns:
+        spans += pc.count_substring(column, "\n").to_numpy(zero_copy_only=False)
     return 2 + np.concatenate([[0], np.cumsum(spans)[:-1]]).astype(np.int64)
 
 
 def _read_csv_strict(
-    path: Path, layout: Layout, headers: list[str], mapping: dict[str, str], extra: tuple[str, ...], encoding: str
+    path: Path,
+    layout: Layout,
+    headers: list[str],
+    mapping: dict[str, str],
+    extra: tuple[str, ...],
+    encoding: str,
+    text: str,
+    sha256: str,
 ) -> RawTable:
     """Slow, exact path for files with malformed records: tokenize with ``csv`` and quarantine every record
     whose field count differs from the header's, with its raw text and physical line."""
-    with open(path, encoding=encoding, newline="") as fh:
-        text = fh.read()
     physical_lines = text.splitlines(keepends=True)
     reader = csv.reader(io.StringIO(text, newline=""))
     next(reader)
@@ -293,7 +280,7 @@ def _read_csv_strict(
     records.columns = list(mapping.keys())
     records["source_line"] = np.asarray(good_lines, dtype=np.int64)
     malformed = pd.DataFrame(bad, columns=["source_line", "reason", "raw_record"]) if bad else _empty_malformed()
-    return RawTable(path, records, mapping, malformed, file_sha256(path), encoding, extra)
+    return RawTable(path, records, mapping, malformed, sha256, encoding, extra)
 
 
 def _read_xlsx(path: Path, layout: Layout) -> RawTable:
@@ -598,9 +585,6 @@ def extract(series: pd.Series, pattern: str, numbers: tuple[str, ...] = ()) -> p
     """``Series.str.extract`` for mostly-distinct columns (serial numbers), run by Arrow's RE2 engine in C++:
     one column per named group of ``pattern`` (``(?P<name>...)``), missing where the value does not match.
     Groups named in ``numbers`` are digit runs returned as float64 (exact below 2**53), the others as str."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     text = pa.array(series.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
     groups = pc.extract_regex(text, pattern)
     matched = groups.is_valid()  # a struct's fields ignore the struct's own nulls
