@@ -24,7 +24,7 @@ from pipeline.quality.leakage import leakage_haircut_pct, score_leakage
 from pipeline.quality.over_crediting import score_over_crediting, sensitivity_haircut_pct
 from pipeline.quality.permanence import score_permanence
 from pipeline.quality.reasons import FRAMEWORK, ReasonLog, Shown, label_lists, methodology_source
-from pipeline.quality.schemas import QualityScoresSchema
+from pipeline.quality.schemas import STRING_COLUMNS, QualityScoresSchema
 from pipeline.quality.tiers import classify
 
 OUTPUT_COLUMNS = [
@@ -159,5 +159,7 @@ def score_warehouse(
     if ratings is not None:
         out = out.join(ratings)
     out = out[OUTPUT_COLUMNS + (RATING_COLUMNS if ratings is not None else [])]
-    out = out.astype({"vintage": "int64", "issued": "int64", "buffer_issued": "int64"})
-    return QualityScoresSchema.validate(out.reset_index(drop=True), lazy=True)
+    out = out.astype(
+        {"vintage": "int64", "issued": "int64", "buffer_issued": "int64", **dict.fromkeys(STRING_COLUMNS, "string")}
+    ).reset_index(drop=True)
+    return QualityScoresSchema.validate(out, lazy=True, inplace=True)

@@ -17,7 +17,7 @@ from pandera.typing import Series
 
 from pipeline.ingest.schemas import PROJECT_ID_PATTERN
 from pipeline.quality.policy import ExternalRatingPolicy
-from pipeline.quality.reasons import ReasonLog, text
+from pipeline.quality.reasons import ReasonLog
 
 RATING_COLUMNS = ["ext_rating_agency", "ext_rating", "ext_rating_date", "ext_rating_watchlist"]
 
@@ -79,17 +79,8 @@ def join_external_ratings(
     out["ext_rating"] = worst["rating"].reindex(np.arange(len(pv))).to_numpy(dtype=object)
     out["ext_rating_date"] = pd.to_datetime(worst["rating_date"].reindex(np.arange(len(pv)))).to_numpy()
     out["ext_rating_watchlist"] = worst["watch"].reindex(np.arange(len(pv))).fillna(False).to_numpy(dtype=bool)
-    log.add(
-        out["ext_rating_watchlist"],
-        "EXT_RATING_WATCHLIST",
-        "tier",
-        "watchlist: "
-        + text(out["ext_rating_agency"])
-        + " rates this "
-        + text(out["ext_rating"])
-        + " ("
-        + text(pd.Series(out["ext_rating_date"]).dt.date)
-        + "), at or below the policy threshold",
-        "external_ratings.csv (licensed)",
-    )
+    log.add(out["ext_rating_watchlist"], "EXT_RATING_WATCHLIST", "tier",
+            ("watchlist: ", out["ext_rating_agency"], " rates this ", out["ext_rating"], " (",
+             pd.Series(out["ext_rating_date"]).dt.date, "), at or below the policy threshold"),
+            "external_ratings.csv (licensed)")  # fmt: skip
     return out

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 FRAMEWORK = "data/reference/quality-framework.md"
 
@@ -51,15 +52,31 @@ def methodology_source(pv: pd.DataFrame, rule: str) -> tuple[Part, ...]:
     return (rule, " | methodologies.csv ", pv["protocol"], ": ", Shown(pv["methodology_source_url"], ""))
 
 
-def _render(sentence: Sentence, rows: np.ndarray) -> np.ndarray:
-    rendered = pd.Series("", index=np.arange(len(rows)), dtype=object)
-    for part in sentence if isinstance(sentence, tuple) else (sentence,):
-        if isinstance(part, str):
-            rendered = rendered + part
-            continue
-        values, missing = (part.values, part.missing) if isinstance(part, Shown) else (part, "unknown")
-        rendered = rendered + text(pd.Series(values).iloc[rows], missing).to_numpy(dtype=object)
-    return rendered.to_numpy(dtype=object)
+def _shown(values: pd.Series | np.ndarray, rows: np.ndarray, missing: str) -> pa.Array:
+    """``text`` of ``values`` at ``rows``, formatted once per distinct value (rule inputs repeat heavily)."""
+    codes, distinct = pd.factorize(pd.Series(values).iloc[rows], use_na_sentinel=True)
+    shown = pa.array([*text(pd.Series(distinct), missing).tolist(), missing], pa.string())
+    return shown.take(pa.array(np.where(codes < 0, len(shown) - 1, codes)))
+
+
+def _render(sentence: Sentence, rows: np.ndarray) -> pa.Array:
+    """The sentence for each of ``rows``, concatenated by Arrow (no Python string per row)."""
+    pieces = [_piece(part, rows) for part in (sentence if isinstance(sentence, tuple) else (sentence,))]
+    if all(isinstance(piece, str) for piece in pieces):
+        return _repeat("".join(pieces), len(rows))
+    return pc.binary_join_element_wise(*pieces, "")
+
+
+def _piece(part: Part, rows: np.ndarray) -> str | pa.Array:
+    if isinstance(part, str):
+        return part
+    if isinstance(part, Shown):
+        return _shown(part.values, rows, part.missing)
+    return _shown(part, rows, "unknown")
+
+
+def _repeat(value: str, n: int) -> pa.Array:
+    return pa.array([value], pa.string()).take(pa.array(np.zeros(n, dtype=np.int32)))
 
 
 @dataclass
@@ -67,7 +84,8 @@ class ReasonLog:
     """Reasons for ``n`` rows, in the order rules add them."""
 
     n: int
-    _parts: list[pd.DataFrame] = field(default_factory=list)
+    _rows: list[np.ndarray] = field(default_factory=list)
+    _fields: list[dict[str, pa.Array]] = field(default_factory=list)
 
     def add(
         self, mask: np.ndarray | pd.Series, code: Sentence, criterion: str, message: Sentence, source: Sentence
@@ -76,33 +94,32 @@ class ReasonLog:
         rows = np.flatnonzero(np.asarray(mask, dtype=bool))
         if len(rows) == 0:
             return
-        self._parts.append(
-            pd.DataFrame(
-                {
-                    "row": rows,
-                    "seq": len(self._parts),
-                    "code": _render(code, rows),
-                    "criterion": criterion,
-                    "message": _render(message, rows),
-                    "source": _render(source, rows),
-                }
-            )
+        self._rows.append(rows.astype(np.int64))
+        self._fields.append(
+            {
+                "code": _render(code, rows),
+                "criterion": _repeat(criterion, len(rows)),
+                "message": _render(message, rows),
+                "source": _render(source, rows),
+            }
         )
-
-    def frame(self) -> pd.DataFrame:
-        """One row per reason: row, code, criterion, message, source (sorted by row, then rule order)."""
-        if not self._parts:
-            return pd.DataFrame(columns=["row", "seq", "code", "criterion", "message", "source"])
-        return pd.concat(self._parts, ignore_index=True).sort_values(["row", "seq"], kind="stable")
 
     def column(self) -> pd.Series:
         """The reasons as an Arrow-backed ``list<struct<code, criterion, message, source>>`` column."""
-        long = self.frame()
+        rows, order = self._order()
         values = pa.StructArray.from_arrays(
-            [pa.array(long[name].to_numpy(dtype=object), pa.string()) for name in REASON_TYPE.names],
-            fields=list(REASON_TYPE),
+            [self._sorted(name, order) for name in REASON_TYPE.names], fields=list(REASON_TYPE)
         )
-        return pd.Series(pd.arrays.ArrowExtensionArray(_lists(long["row"].to_numpy(dtype=np.int64), values, self.n)))
+        return pd.Series(pd.arrays.ArrowExtensionArray(_lists(rows[order], values, self.n)))
+
+    def _order(self) -> tuple[np.ndarray, np.ndarray]:
+        rows = np.concatenate(self._rows) if self._rows else np.array([], np.int64)
+        # Rules were added in order, so a stable sort by row keeps each row's reasons in rule order.
+        return rows, np.argsort(rows, kind="stable")
+
+    def _sorted(self, name: str, order: np.ndarray) -> pa.Array:
+        chunks = [fields[name] for fields in self._fields]
+        return pa.concat_arrays(chunks).take(pa.array(order)) if chunks else pa.array([], pa.string())
 
 
 def _lists(rows: np.ndarray, values: pa.Array, n: int) -> pa.ListArray:

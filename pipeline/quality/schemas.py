@@ -4,6 +4,7 @@ written, plus the trail checks the asset runs on the stored table."""
 from __future__ import annotations
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
@@ -20,6 +21,8 @@ CRITERION_OF_SCORE = {
     "over_crediting_score": "over_crediting",
 }
 LIST_COLUMNS = ("gates_failed", "reasons", "co_benefit_labels")
+STRING_COLUMNS = ("project_id", "registry", "activity", "protocol", "quality_tier", "corsia_phase", "policy_version")
+"""Declared ``pd.StringDtype``: pandera checks the dtype once instead of ``isinstance`` on every value."""
 
 QUALITY_SCORES_DDL_TYPES = {
     "gates_failed": "VARCHAR[]",
@@ -32,17 +35,17 @@ class QualityScoresSchema(pa.DataFrameModel):
     """One scored project-vintage (table ``quality_scores``). ``gates_failed``, ``reasons`` (list of
     ``{code, criterion, message, source}``) and ``co_benefit_labels`` are list columns."""
 
-    project_id: Series[str] = pa.Field(str_matches=PROJECT_ID_PATTERN)
-    registry: Series[str] = pa.Field(isin=REGISTRY_KEYS)
+    project_id: Series[pd.StringDtype]
+    registry: Series[pd.StringDtype] = pa.Field(isin=REGISTRY_KEYS)
     vintage: Series[int] = pa.Field(ge=1990, le=2100)
-    activity: Series[str] = pa.Field(nullable=True)
-    protocol: Series[str] = pa.Field(nullable=True)
+    activity: Series[pd.StringDtype] = pa.Field(nullable=True)
+    protocol: Series[pd.StringDtype] = pa.Field(nullable=True)
     additionality_score: Series[int] = pa.Field(ge=1, le=5)
     permanence_score: Series[int] = pa.Field(ge=1, le=5)
     leakage_score: Series[int] = pa.Field(ge=1, le=5)
     over_crediting_score: Series[int] = pa.Field(ge=1, le=5)
     limiting_score: Series[int] = pa.Field(ge=1, le=5)
-    quality_tier: Series[str] = pa.Field(isin=TIERS)
+    quality_tier: Series[pd.StringDtype] = pa.Field(isin=TIERS)
     is_eligible: Series[bool]
     haircut_pct: Series[float] = pa.Field(ge=0, le=100)
     issued: Series[int] = pa.Field(ge=0)
@@ -51,28 +54,36 @@ class QualityScoresSchema(pa.DataFrameModel):
     sensitivity_adjusted_issued: Series[int] = pa.Field(ge=0)
     buffer_pct_observed: Series[float] = pa.Field(nullable=True, ge=0, le=100)
     ccp_label: Series[bool]
-    corsia_phase: Series[str] = pa.Field(nullable=True, isin=["pilot", "first", "pilot;first"])
+    corsia_phase: Series[pd.StringDtype] = pa.Field(nullable=True, isin=["pilot", "first", "pilot;first"])
     corresponding_adjustment: Series[pd.BooleanDtype] = pa.Field(nullable=True)
-    policy_version: Series[str]
+    policy_version: Series[pd.StringDtype]
 
     class Config:
         strict = False
         coerce = False
 
-    @pa.dataframe_check
+    @pa.check("project_id", name="str_matches_project_id_pattern")
+    def project_id_format(cls, ids: Series[str]) -> Series[bool]:
+        # Once per distinct id: a project's vintages repeat it.
+        codes, distinct = pd.factorize(ids, use_na_sentinel=True)
+        matched = pd.Series(distinct, dtype="string").str.match(PROJECT_ID_PATTERN).fillna(False).to_numpy(bool)
+        return pd.Series(np.append(matched, False)[codes], index=ids.index)
+
+    # ignore_na=False: these checks yield no missing value, and pandera's NA pass-through would scan every column.
+    @pa.dataframe_check(ignore_na=False)
     def one_row_per_project_vintage(cls, df: pd.DataFrame) -> Series[bool]:
         return ~df.duplicated(["project_id", "vintage"], keep=False)
 
-    @pa.dataframe_check
+    @pa.dataframe_check(ignore_na=False)
     def limiting_is_min_of_core_scores(cls, df: pd.DataFrame) -> Series[bool]:
         core = df[["additionality_score", "permanence_score", "leakage_score"]].min(axis=1)
         return df["limiting_score"] == core
 
-    @pa.dataframe_check
+    @pa.dataframe_check(ignore_na=False)
     def risk_adjusted_never_exceeds_issued(cls, df: pd.DataFrame) -> Series[bool]:
         return df["risk_adjusted_issued"] <= df["issued"]
 
-    @pa.dataframe_check
+    @pa.dataframe_check(ignore_na=False)
     def eligible_rows_pass_every_gate(cls, df: pd.DataFrame) -> Series[bool]:
         return ~df["is_eligible"] | (df["gates_failed"].list.len() == 0)
 

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.quality.policy import GatePolicy, TierPolicy
-from pipeline.quality.reasons import FRAMEWORK, ReasonLog, text
+from pipeline.quality.reasons import FRAMEWORK, ReasonLog, Shown
 
 TIERS = ("high", "eligible", "watchlist", "ineligible")
 CORE_CRITERIA = ("additionality", "permanence", "leakage")
@@ -26,12 +26,13 @@ def classify(
     core = np.column_stack([scores[c] for c in CORE_CRITERIA])
     limiting = core.min(axis=1)
     at_min = core == limiting[:, None]
-    names = np.array(CORE_CRITERIA, dtype=object)
-    limiting_criteria = pd.Series(
-        np.where(at_min[:, 0], names[0] + ",", "")
-        + np.where(at_min[:, 1], names[1] + ",", "")
-        + np.where(at_min[:, 2], names[2] + ",", "")
-    ).str.rstrip(",")
+    # The criteria at the minimum, named once per combination (3 criteria: 8 combinations) and looked up per row.
+    combination = at_min.astype(int) @ (1 << np.arange(len(CORE_CRITERIA)))
+    named = np.array(
+        [",".join(c for i, c in enumerate(CORE_CRITERIA) if k >> i & 1) for k in range(1 << len(CORE_CRITERIA))],
+        dtype=object,
+    )
+    limiting_criteria = pd.Series(named[combination])
 
     gate_failed = gates_failed.any(axis=1).to_numpy()
     low = limiting < policy.eligible_min_score
@@ -47,41 +48,16 @@ def classify(
     tier = np.select([ineligible, watch, high], ["ineligible", "watchlist", "high"], default="eligible")
     eligible = (tier == "high") | (tier == "eligible") | ((tier == "watchlist") & policy.watchlist_is_eligible)
 
-    log.add(
-        low,
-        "TIER_LIMITING_SCORE",
-        "tier",
-        "ineligible: limiting score "
-        + text(pd.Series(limiting))
-        + " ("
-        + limiting_criteria
-        + f") < {policy.eligible_min_score} required",
-        f"{FRAMEWORK} 7.8",
-    )
-    log.add(
-        ~ineligible & flag_watch,
-        "TIER_WATCHLIST_FLAG",
-        "tier",
-        "watchlist: project flagged '"
-        + text(pv["flag"])
-        + "' on "
-        + text(pv["flagged_on"])
-        + ": "
-        + text(pv["flag_description"], ""),
-        "project_flags.csv: " + text(pv["flag_source_url"], ""),
-    )
+    log.add(low, "TIER_LIMITING_SCORE", "tier",
+            ("ineligible: limiting score ", limiting, " (", limiting_criteria,
+             f") < {policy.eligible_min_score} required"), f"{FRAMEWORK} 7.8")  # fmt: skip
+    log.add(~ineligible & flag_watch, "TIER_WATCHLIST_FLAG", "tier",
+            ("watchlist: project flagged '", pv["flag"], "' on ", pv["flagged_on"], ": ",
+             Shown(pv["flag_description"], "")), ("project_flags.csv: ", Shown(pv["flag_source_url"], "")))  # fmt: skip
     not_high = ~ineligible & ~watch & (limiting >= policy.high_min_score) & ~ccp_ok
-    log.add(
-        not_high,
-        "TIER_NOT_HIGH_NO_CCP",
-        "tier",
-        "eligible, not high: limiting score "
-        + text(pd.Series(limiting))
-        + " but neither a CCP label on the issuance nor an approved methodology (ICVCM status '"
-        + text(pv["ccp_status"])
-        + "')",
-        f"{FRAMEWORK} 7.8",
-    )
+    log.add(not_high, "TIER_NOT_HIGH_NO_CCP", "tier",
+            ("eligible, not high: limiting score ", limiting, " but neither a CCP label on the issuance nor an "
+             "approved methodology (ICVCM status '", pv["ccp_status"], "')"), f"{FRAMEWORK} 7.8")  # fmt: skip
     return pd.DataFrame(
         {
             "limiting_score": limiting.astype(int),
