@@ -3,8 +3,9 @@
 Projects (``projects.csv`` / ``projects.xlsx``): Verra's "Projects" search export ``allprojects.csv`` in every
 snapshot variant (2023 LF without thousands separators, 2024+ CRLF with quoted ``"2,625,935"``), the XLSX export
 (sheet ``Results``, real dates and numbers) and CarbonPlan's ``verra/projects.csv``. ``ID`` is Verra's integer
-id, written ``VCS<id>``. ``AFOLU Activities`` is multi-valued (``ARR; WRC``): the first is the project's
-``activity``, all are kept in ``afolu_activities``; a code outside Verra's six rejects the record. Without an
+id, written ``VCS<id>``. ``AFOLU Activities`` is multi-valued (``ARR; REDD``): the project's ``activity`` is
+the listed one its methodology implies (Kariba, VM0009, is REDD), else the first listed; all are kept in
+``afolu_activities``; a code outside Verra's six rejects the record. Without an
 AFOLU activity the Berkeley project type, then the methodology (for AFOLU-sector projects), gives the activity;
 a project is nature-based exactly when it has one. ``project_type`` is the Berkeley type OffsetsDB uses (else the
 type an ARR/IFM/REDD/WRC activity names; ``project_type_source`` says which), ``category`` its OffsetsDB
@@ -127,17 +128,27 @@ SERIAL = r"^\s*(?P<serial>\d+-(?P<first>\d+)-(?P<last>\d+)-[A-Z0-9-]+?-(?P<proje
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _afolu_activities(raw: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """(first activity, all activities ``;``-joined, unknown codes text) from ``ARR; WRC``-style cells,
-    computed once per distinct value."""
-    first, every, unknown = {}, {}, {}
-    for value in raw.dropna().unique():
-        codes = [c.strip() for c in str(value).split(";") if c.strip()]
+def _afolu_activities(raw: pd.Series, implied: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """(the project's activity, all activities ``;``-joined, unknown codes text) from ``ARR; REDD``-style cells,
+    computed once per distinct (cell, protocol activity) pair.
+
+    A project listing several activities takes the one its methodology implies (``implied``, from
+    :data:`~pipeline.ingest.normalize.PROTOCOL_ACTIVITY`) when that is among them: Kariba lists ``ARR; REDD``
+    under VM0009, a REDD methodology, so it is REDD. Otherwise the first listed activity."""
+    chosen, every, unknown = {}, {}, {}
+    pair = raw.astype("string") + "|" + implied.astype("string").fillna("")  # activity codes hold no '|'
+    for key in pair.dropna().unique():
+        value, hint = key.rsplit("|", 1)
+        codes = [c.strip() for c in value.split(";") if c.strip()]
         mapped = [normalize.VERRA_AFOLU.get(c.upper()) for c in codes]
-        first[value] = next((m for m in mapped if m), None)
-        every[value] = ";".join(m for m in mapped if m) or None
+        listed = [m for m in mapped if m]
+        chosen[key] = hint if hint in listed else next(iter(listed), None)
+        every[value] = ";".join(listed) or None
         unknown[value] = ", ".join(c for c, m in zip(codes, mapped, strict=True) if m is None) or None
-    return tuple(raw.map(lookup).astype(object).where(raw.notna(), None) for lookup in (first, every, unknown))
+    return tuple(
+        values.map(lookup).astype(object).where(raw.notna(), None)
+        for values, lookup in ((pair, chosen), (raw, every), (raw, unknown))
+    )
 
 
 def read_projects(path: Path) -> DatasetLoad:
@@ -155,7 +166,7 @@ def read_projects(path: Path) -> DatasetLoad:
     project_type_raw = clean_text(records["project_type"])
 
     afolu_raw = clean_text(column(records, "afolu_activities"))
-    afolu_first, afolu_all, afolu_unknown = _afolu_activities(afolu_raw)
+    afolu_activity, afolu_all, afolu_unknown = _afolu_activities(afolu_raw, normalize.activities(protocol))
     fail_values(
         checks,
         afolu_unknown.notna().to_numpy(),
@@ -166,9 +177,9 @@ def read_projects(path: Path) -> DatasetLoad:
     berkeley_type = normalize.berkeley_project_types(project_id)
     in_afolu_sector = project_type_raw.isna() | project_type_raw.str.contains(AFOLU_SECTOR, regex=False).fillna(False)
     from_protocol = normalize.activities(protocol).where(in_afolu_sector.astype(bool), None)
-    activity = normalize.first_non_null(afolu_first, berkeley_type.map(normalize.BERKELEY_ACTIVITY), from_protocol)
+    activity = normalize.first_non_null(afolu_activity, berkeley_type.map(normalize.BERKELEY_ACTIVITY), from_protocol)
     activity = normalize.as_object(activity)
-    activity_type = afolu_first.map(ACTIVITY_TYPE)
+    activity_type = afolu_activity.map(ACTIVITY_TYPE)
     project_type = normalize.as_object(normalize.first_non_null(berkeley_type, activity_type))
 
     start = dates(checks, column(records, "crediting_period_start"), "crediting period start", ISO_DATE, "YYYY-MM-DD")

@@ -12,7 +12,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from pipeline.ingest import verra
+from pipeline.ingest import normalize, verra
 from pipeline.ingest.load import load_registry
 from pipeline.ingest.parsing import IngestError
 from pipeline.settings import REPO_ROOT
@@ -175,9 +175,15 @@ def test_2024_export_quoted_thousands_and_multivalued_afolu():
     assert first["activity"] == "ARR" and first["is_nature_based"], "AFOLU 'ARR' gives activity ARR"
     multi = projects[projects["afolu_activities"].str.contains(";", na=False)]
     assert len(multi) > 50, "the 2025 export has projects with several AFOLU activities"
-    assert (multi["activity"] == multi["afolu_activities"].str.split(";").str[0]).all(), (
-        "the first AFOLU activity is the project's activity"
+    listed = multi["afolu_activities"].str.split(";")
+    implied = multi["protocol"].map(normalize.PROTOCOL_ACTIVITY)
+    implied_listed = pd.Series([i in codes for i, codes in zip(implied, listed, strict=True)], index=multi.index)
+    expected = implied.where(implied_listed, listed.str[0])
+    assert (multi["activity"] == expected).all(), (
+        "a multi-activity project takes the activity its methodology implies when listed, else the first listed: "
+        f"{multi.loc[multi['activity'] != expected, ['afolu_activities', 'protocol', 'activity']].head()}"
     )
+    assert implied_listed.any() and (~implied_listed).any(), "the export has both kinds of multi-activity project"
     assert (projects["is_nature_based"] == projects["activity"].notna()).all(), "nature-based iff an activity"
     assert set(projects["status"]) <= {
         "listed",
@@ -189,6 +195,14 @@ def test_2024_export_quoted_thousands_and_multivalued_afolu():
         "rejected",
     }, f"unexpected statuses {set(projects['status'])}"
     assert projects["country_code"].notna().all(), "every Verra country name must map to an ISO code"
+
+
+def test_kariba_lists_arr_and_redd_and_is_redd_as_its_methodology_says():
+    load = verra.read_projects(REPO_ROOT / "data" / "raw" / "verra" / "projects.csv")
+    kariba = load.accepted.set_index("project_id").loc["VCS902"]
+    assert kariba["afolu_activities"] == "ARR;REDD", "the real export lists Kariba as 'ARR; REDD'"
+    assert kariba["protocol"] == "vm0009", "Kariba uses VM0009, a REDD methodology"
+    assert kariba["activity"] == "REDD", f"Kariba (VM0009) must be REDD, not the first listed: {kariba['activity']}"
 
 
 REAL_TRANSACTION_FILES = {
