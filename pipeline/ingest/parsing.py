@@ -188,11 +188,12 @@ def _read_csv(path: Path, layout: Layout) -> RawTable:
         return _read_csv_strict(path, layout, headers, mapping, extra, encoding, text, sha256)
     # A blank line is a record of empty fields: skipped, yet counted for the line numbers of what follows.
     blank = pc.equal(table.column(0), "")
-    for column in table.columns[1:]:
-        blank = pc.and_(blank, pc.equal(column, ""))
+    if pc.any(blank).as_py():  # only then are the other columns worth comparing
+        for column in table.columns[1:]:
+            blank = pc.and_(blank, pc.equal(column, ""))
     lines = _record_start_lines(data, table)
     keep = pc.invert(blank)
-    kept = table.filter(keep)
+    kept = table.filter(keep) if pc.any(blank).as_py() else table
     position = {header: i for i, header in reversed(list(enumerate(headers)))}  # the first of repeated headers
     records = pd.DataFrame(
         {canonical: kept.column(position[raw]).to_pandas() for canonical, raw in mapping.items()},
