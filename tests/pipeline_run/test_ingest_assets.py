@@ -94,3 +94,28 @@ def test_empty_raw_dir_builds_empty_contract_tables(tmp_path, registry):
     assert materialize_warehouse(settings).success
     with duckdb.connect(settings.work_db, read_only=True) as conn:
         assert conn.execute("SELECT count(*) FROM credits").fetchone()[0] == 0
+
+
+def test_warehouse_contract_checks_fail_loudly_on_bad_rows_in_any_slice(settings):
+    materialize_registry(settings, "art-trees")
+    materialize_registry(settings, "climate-action-reserve")
+    with duckdb.connect(settings.work_db) as conn:  # a slice written by a faulty reader, or tampered with
+        conn.execute("UPDATE staging.credits_art_trees SET quantity = -7 WHERE source_line = 2")
+        conn.execute(
+            "INSERT INTO staging.projects_climate_action_reserve BY NAME "
+            "SELECT project_id, 'climate-action-reserve' AS registry, status, is_nature_based, source_file, "
+            "source_line FROM staging.projects_art_trees LIMIT 1"
+        )
+    result = dg.materialize(
+        INGEST_ASSETS,
+        selection=dg.AssetSelection.assets(*ingest.WAREHOUSE_DESCRIPTIONS),
+        resources={"settings": settings},
+        raise_on_error=False,
+    )
+    evaluations = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    credits = evaluations["credits_contract"]
+    assert not credits.passed, "a negative quantity must fail the credits contract"
+    assert "quantity" in credits.metadata["failure_cases"].value, credits.metadata["failure_cases"].value
+    projects = evaluations["projects_contract"]
+    assert not projects.passed, "a project id present in two registries must fail the projects contract"
+    assert "field_uniqueness" in projects.metadata["failure_cases"].value, projects.metadata["failure_cases"].value
