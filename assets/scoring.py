@@ -5,12 +5,11 @@ import pandas as pd
 import pandera.pandas as pa
 
 from assets.resources import PipelineSettings
-from pipeline.quality.engine import score_project_vintages
+from pipeline.quality.engine import score_warehouse
 from pipeline.quality.external_ratings import read_external_ratings
 from pipeline.quality.reference import load_reference
 from pipeline.quality.schemas import unexplained_scores, unjustified_ineligible
 from pipeline.quality.store import TABLE, tier_distribution, top_reasons, write_quality_scores
-from pipeline.warehouse import read_table
 
 EXTERNAL_RATINGS_FILE = "external_ratings.csv"
 CONTRACT_CHECK = "scores_contract"
@@ -77,9 +76,8 @@ def quality_scores(context: dg.AssetExecutionContext, settings: PipelineSettings
     ratings_file = settings.paths.reference_dir / EXTERNAL_RATINGS_FILE
     ratings = read_external_ratings(ratings_file) if ratings_file.is_file() else None
     with settings.work_db_connection() as conn:
-        projects, credits = read_table(conn, "projects"), read_table(conn, "credits")
         try:
-            scores = score_project_vintages(projects, credits, reference, policy, ratings)
+            scores = score_warehouse(conn, reference, policy, ratings)
         except pa.errors.SchemaErrors as error:
             context.log.error(f"quality scores failed their contract; {TABLE} kept as it was")
             return _contract_failure(error)

@@ -133,32 +133,34 @@ def score_warehouse(
     rating_watch = np.zeros(len(pv), bool) if ratings is None else ratings["ext_rating_watchlist"].to_numpy()
     tiers = classify(pv, scores, failed, rating_watch, scoring.tiers, scoring.gates, log)
 
-    out = pv.assign(
-        additionality_score=scores["additionality"],
-        permanence_score=scores["permanence"],
-        leakage_score=scores["leakage"],
-        over_crediting_score=scores["over_crediting"],
-        haircut_pct=haircut,
-        risk_adjusted_issued=_adjusted(pv["issued"], haircut),
-        sensitivity_haircut_pct=sensitivity,
-        sensitivity_adjusted_issued=_adjusted(pv["issued"], sensitivity),
-        assessed_on=pd.Timestamp(as_of),
-        policy_version=policy.policy_version,
-    ).join(tiers)
-    out["gates_failed"] = label_lists(gate_mask_to_codes(failed), len(pv)).set_axis(out.index)
-    out["reasons"] = log.column().set_axis(out.index)
-    out["co_benefit_labels"] = label_lists(
-        {
-            "CCB": pv["has_ccb"].fillna(False),
-            "SD VISta": pv["has_sd_vista"].fillna(False),
-            "SOCIALCARBON": pv["has_social_carbon"].fillna(False),
-            "Gold Standard SDG": pv["registry"] == "gold-standard",
-        },
-        len(pv),
-    ).set_axis(out.index)
-    if ratings is not None:
-        out = out.join(ratings)
-    out = out[OUTPUT_COLUMNS + (RATING_COLUMNS if ratings is not None else [])]
+    computed = {
+        "additionality_score": scores["additionality"],
+        "permanence_score": scores["permanence"],
+        "leakage_score": scores["leakage"],
+        "over_crediting_score": scores["over_crediting"],
+        **tiers,
+        "gates_failed": label_lists(gate_mask_to_codes(failed), len(pv)),
+        "reasons": log.column(),
+        "haircut_pct": haircut,
+        "risk_adjusted_issued": _adjusted(pv["issued"], haircut),
+        "sensitivity_haircut_pct": sensitivity,
+        "sensitivity_adjusted_issued": _adjusted(pv["issued"], sensitivity),
+        "co_benefit_labels": label_lists(
+            {
+                "CCB": pv["has_ccb"].fillna(False),
+                "SD VISta": pv["has_sd_vista"].fillna(False),
+                "SOCIALCARBON": pv["has_social_carbon"].fillna(False),
+                "Gold Standard SDG": pv["registry"] == "gold-standard",
+            },
+            len(pv),
+        ),
+        "assessed_on": pd.Timestamp(as_of),
+        "policy_version": policy.policy_version,
+        **({} if ratings is None else ratings),
+    }
+    columns = OUTPUT_COLUMNS + (RATING_COLUMNS if ratings is not None else [])
+    # pv, the rules' outputs and the list columns all share pv's RangeIndex (one row per project-vintage).
+    out = pd.DataFrame({name: computed[name] if name in computed else pv[name] for name in columns}, index=pv.index)
     out = out.astype(
         {"vintage": "int64", "issued": "int64", "buffer_issued": "int64", **dict.fromkeys(STRING_COLUMNS, "string")}
     ).reset_index(drop=True)

@@ -202,6 +202,14 @@ def project_vintages(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return pv
 
 
+def distinct_rows(frame: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
+    """Each row's combination number and one row per combination of ``columns`` (missing values included),
+    so a rule runs once per combination and ``result.take(codes)`` spreads it back over the rows."""
+    codes = frame.groupby(columns, dropna=False, sort=False).ngroup().to_numpy()
+    _, first = np.unique(codes, return_index=True)
+    return codes, frame[columns].iloc[first].reset_index(drop=True)
+
+
 def apply_overrides(methodologies: pd.DataFrame, policy: ScoringPolicy) -> pd.DataFrame:
     """The reference rows with the policy's per-protocol overrides applied (overridden cells are noted)."""
     table = methodologies.copy()
@@ -239,14 +247,16 @@ def join_methodologies(pv: pd.DataFrame, methodologies: pd.DataFrame) -> pd.Data
     outside every range, the protocol's most conservative row (worst ICVCM status), marked
     ``methodology_version_matched = False``."""
     table = _methodology_table(methodologies)
-    left = pd.DataFrame(
+    keys = pd.DataFrame(
         {
-            "row": np.arange(len(pv)),
             "protocol": pv["protocol"],
             "program": pv["registry"].map(REGISTRY_PROGRAM),
             "version": version_key(pv["methodology_version"]),
         }
     )
+    # Chosen once per distinct (protocol, program, version): a few hundred, for any number of vintages.
+    combination, left = distinct_rows(keys, ["protocol", "program", "version"])
+    left["row"] = np.arange(len(left))
     candidates = left.merge(table.drop(columns=["program"]).assign(m_program=table["program"]), on="protocol")
     version = candidates["version"]
     candidates["in_range"] = (
@@ -290,7 +300,7 @@ def join_methodologies(pv: pd.DataFrame, methodologies: pd.DataFrame) -> pd.Data
         "candidates": "methodology_candidates",
     }
     attached = chosen.set_index("row")[[c for c in keep if c in chosen.columns]].rename(columns=keep)
-    out = pv.join(attached.reindex(np.arange(len(pv))).set_axis(pv.index))
+    out = pv.join(attached.reindex(np.arange(len(left))).take(combination).set_axis(pv.index))
     out["methodology_found"] = out["ccp_status"].notna()
     for column in ("methodology_is_reversible", "inactive_or_superseded", "legacy_project_baseline_redd"):
         out[column] = out[column].astype("boolean")
@@ -303,9 +313,7 @@ def join_project_types(pv: pd.DataFrame, project_types: pd.DataFrame) -> pd.Data
     ``match_project_type`` substrings occurs in its project type or name; else the activity's default type
     (``is_default_for_activity``), with ``project_type_matched = False``."""
     # Matched once per distinct (activity, project type, name): a project's vintages share them.
-    described = pv.groupby(["activity", "project_type", "name"], dropna=False, sort=False).ngroup().to_numpy()
-    _, first_of_each = np.unique(described, return_index=True)
-    distinct = pv.iloc[first_of_each].reset_index(drop=True)
+    described, distinct = distinct_rows(pv, ["activity", "project_type", "name"])
     haystack = distinct["project_type"].astype("string").fillna("") + " | " + distinct["name"].astype("string").fillna("")
     key = pd.Series(pd.NA, index=distinct.index, dtype="string")
     for row in project_types.itertuples():  # reference rows (a dozen), not data rows

@@ -17,9 +17,7 @@ import pyarrow.compute as pc
 
 FRAMEWORK = "data/reference/quality-framework.md"
 
-REASON_TYPE = pa.struct(
-    [("code", pa.string()), ("criterion", pa.string()), ("message", pa.string()), ("source", pa.string())]
-)
+REASON_FIELDS = ["code", "criterion", "message", "source"]
 
 
 def text(values: pd.Series | np.ndarray, missing: str = "unknown") -> pd.Series:
@@ -53,18 +51,10 @@ def methodology_source(pv: pd.DataFrame, rule: str) -> tuple[Part, ...]:
 
 
 def _shown(values: pd.Series | np.ndarray, rows: np.ndarray, missing: str) -> pa.Array:
-    """``text`` of ``values`` at ``rows``, formatted once per distinct value (rule inputs repeat heavily)."""
+    """``text`` of ``values`` at ``rows``, formatted once per distinct value."""
     codes, distinct = pd.factorize(pd.Series(values).iloc[rows], use_na_sentinel=True)
     shown = pa.array([*text(pd.Series(distinct), missing).tolist(), missing], pa.string())
     return shown.take(pa.array(np.where(codes < 0, len(shown) - 1, codes)))
-
-
-def _render(sentence: Sentence, rows: np.ndarray) -> pa.Array:
-    """The sentence for each of ``rows``, concatenated by Arrow (no Python string per row)."""
-    pieces = [_piece(part, rows) for part in (sentence if isinstance(sentence, tuple) else (sentence,))]
-    if all(isinstance(piece, str) for piece in pieces):
-        return _repeat("".join(pieces), len(rows))
-    return pc.binary_join_element_wise(*pieces, "")
 
 
 def _piece(part: Part, rows: np.ndarray) -> str | pa.Array:
@@ -75,8 +65,23 @@ def _piece(part: Part, rows: np.ndarray) -> str | pa.Array:
     return _shown(part, rows, "unknown")
 
 
-def _repeat(value: str, n: int) -> pa.Array:
-    return pa.array([value], pa.string()).take(pa.array(np.zeros(n, dtype=np.int32)))
+def _render(sentence: Sentence, rows: np.ndarray) -> tuple[np.ndarray, pa.Array]:
+    """The sentence for each of ``rows``, as codes into its distinct texts.
+
+    A sentence's parts take few distinct values (protocols, scores, vintages), so each distinct combination
+    of them is rendered once (by Arrow) and every row holds a code: millions of reasons, a few thousand texts."""
+    parts = sentence if isinstance(sentence, tuple) else (sentence,)
+    combination = np.zeros(len(rows), dtype=np.int64)
+    for part in parts:
+        if not isinstance(part, str):
+            codes, distinct = pd.factorize(pd.Series(part.values if isinstance(part, Shown) else part).iloc[rows])
+            # Refactorized at each step, so the key stays below len(rows) ** 2 (no overflow).
+            combination = pd.factorize(combination * (len(distinct) + 1) + (codes + 1))[0]
+    _, first = np.unique(combination, return_index=True)
+    pieces = [_piece(part, rows[first]) for part in parts]
+    if all(isinstance(piece, str) for piece in pieces):
+        return combination.astype(np.int32), pa.array(["".join(pieces)] * len(first), pa.string())
+    return combination.astype(np.int32), pc.binary_join_element_wise(*pieces, "")
 
 
 @dataclass
@@ -85,7 +90,7 @@ class ReasonLog:
 
     n: int
     _rows: list[np.ndarray] = field(default_factory=list)
-    _fields: list[dict[str, pa.Array]] = field(default_factory=list)
+    _fields: list[dict[str, tuple[np.ndarray, pa.Array]]] = field(default_factory=list)
 
     def add(
         self, mask: np.ndarray | pd.Series, code: Sentence, criterion: str, message: Sentence, source: Sentence
@@ -98,28 +103,34 @@ class ReasonLog:
         self._fields.append(
             {
                 "code": _render(code, rows),
-                "criterion": _repeat(criterion, len(rows)),
+                "criterion": _render(criterion, rows),
                 "message": _render(message, rows),
                 "source": _render(source, rows),
             }
         )
 
     def column(self) -> pd.Series:
-        """The reasons as an Arrow-backed ``list<struct<code, criterion, message, source>>`` column."""
-        rows, order = self._order()
-        values = pa.StructArray.from_arrays(
-            [self._sorted(name, order) for name in REASON_TYPE.names], fields=list(REASON_TYPE)
-        )
-        return pd.Series(pd.arrays.ArrowExtensionArray(_lists(rows[order], values, self.n)))
-
-    def _order(self) -> tuple[np.ndarray, np.ndarray]:
+        """The reasons as an Arrow-backed ``list<struct<code, criterion, message, source>>`` column (each text
+        dictionary-encoded; DuckDB stores them as VARCHAR). Empties the log."""
         rows = np.concatenate(self._rows) if self._rows else np.array([], np.int64)
         # Rules were added in order, so a stable sort by row keeps each row's reasons in rule order.
-        return rows, np.argsort(rows, kind="stable")
+        order = np.argsort(rows, kind="stable")
+        values = pa.StructArray.from_arrays([self._sorted(name, order) for name in REASON_FIELDS], REASON_FIELDS)
+        self._rows.clear()
+        self._fields.clear()
+        return pd.Series(pd.arrays.ArrowExtensionArray(_lists(rows[order], values, self.n)))
 
-    def _sorted(self, name: str, order: np.ndarray) -> pa.Array:
-        chunks = [fields[name] for fields in self._fields]
-        return pa.concat_arrays(chunks).take(pa.array(order)) if chunks else pa.array([], pa.string())
+    def _sorted(self, name: str, order: np.ndarray) -> pa.DictionaryArray:
+        """One field of every reason, in ``order``: the rules' codes, shifted onto their concatenated texts."""
+        codes, texts, offset = [], [], 0
+        for fields in self._fields:
+            rule_codes, rule_texts = fields.pop(name)
+            codes.append(rule_codes + offset)
+            texts.append(rule_texts)
+            offset += len(rule_texts)
+        indices = np.concatenate(codes)[order] if codes else np.array([], np.int32)
+        dictionary = pa.concat_arrays(texts) if texts else pa.array([], pa.string())
+        return pa.DictionaryArray.from_arrays(pa.array(indices, pa.int32()), dictionary)
 
 
 def _lists(rows: np.ndarray, values: pa.Array, n: int) -> pa.ListArray:
