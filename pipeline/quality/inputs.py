@@ -107,6 +107,10 @@ def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _sql_name(value: str) -> str:
+    return '"' + value.replace('"', '""') + '"'
+
+
 def _product_sums(conn: duckdb.DuckDBPyConnection) -> str:
     """One ``issued_product_<type>`` sum per product type issued with a vintage (types sorted)."""
     types = conn.execute(
@@ -114,8 +118,8 @@ def _product_sums(conn: duckdb.DuckDBPyConnection) -> str:
         "AND vintage IS NOT NULL AND product_type IS NOT NULL ORDER BY 1"
     ).fetchall()
     return "".join(
-        f", coalesce(sum(quantity) FILTER (WHERE product_type = {_sql_text(t)}), 0)::BIGINT AS "
-        + '"' + f"{ISSUED_BY_PRODUCT_PREFIX}{t}".replace('"', '""') + '"'
+        f", coalesce(sum(quantity) FILTER (WHERE product_type = {_sql_text(t)}), 0)::BIGINT"
+        f" AS {_sql_name(ISSUED_BY_PRODUCT_PREFIX + t)}"
         for (t,) in types
     )
 
@@ -314,13 +318,16 @@ def join_project_types(pv: pd.DataFrame, project_types: pd.DataFrame) -> pd.Data
     (``is_default_for_activity``), with ``project_type_matched = False``."""
     # Matched once per distinct (activity, project type, name): a project's vintages share them.
     described, distinct = distinct_rows(pv, ["activity", "project_type", "name"])
-    haystack = distinct["project_type"].astype("string").fillna("") + " | " + distinct["name"].astype("string").fillna("")
+    haystack = (
+        distinct["project_type"].astype("string").fillna("") + " | " + distinct["name"].astype("string").fillna("")
+    )
     key = pd.Series(pd.NA, index=distinct.index, dtype="string")
     for row in project_types.itertuples():  # reference rows (a dozen), not data rows
         patterns = [p.strip().lower() for p in str(row.match_project_type or "").split("|") if p.strip()]
         if not patterns or pd.isna(row.match_project_type):
             continue
-        hit = key.isna() & (distinct["activity"] == row.activity) & contains(haystack, "|".join(map(re.escape, patterns)))
+        pattern = "|".join(map(re.escape, patterns))
+        hit = key.isna() & (distinct["activity"] == row.activity) & contains(haystack, pattern)
         key = key.mask(hit.fillna(False), row.project_type_key)
     matched = key.notna()
     if "is_default_for_activity" in project_types.columns:
