@@ -161,7 +161,7 @@ def score_warehouse(
     columns = OUTPUT_COLUMNS + (RATING_COLUMNS if ratings is not None else [])
     # pv, the rules' outputs and the list columns all share pv's RangeIndex (one row per project-vintage).
     out = pd.DataFrame({name: computed[name] if name in computed else pv[name] for name in columns}, index=pv.index)
-    out = out.astype(
-        {"vintage": "int64", "issued": "int64", "buffer_issued": "int64", **dict.fromkeys(STRING_COLUMNS, "string")}
-    ).reset_index(drop=True)
+    dtypes = dict.fromkeys(("vintage", "issued", "buffer_issued"), "int64") | dict.fromkeys(STRING_COLUMNS, "string")
+    for name, dtype in dtypes.items():
+        out[name] = out[name].astype(dtype)  # column by column: no copy of the whole frame
     return QualityScoresSchema.validate(out, lazy=True, inplace=True)

@@ -186,7 +186,8 @@ def project_vintages_sql(conn: duckdb.DuckDBPyConnection) -> str:
 
 def project_vintages(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Registry facts per issued project-vintage (issuances with a vintage), sorted by project and vintage."""
-    pv = conn.execute(project_vintages_sql(conn)).df()
+    # Through Arrow: its conversion shares one Python string per distinct value (DuckDB's .df() makes one per cell).
+    pv = conn.sql(project_vintages_sql(conn)).to_arrow_table().to_pandas()
     # DuckDB returns numpy dtypes for columns without a null and nullable ones otherwise: pin them.
     pv = pv.astype(
         {
