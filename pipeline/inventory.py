@@ -191,17 +191,24 @@ def _registry_pages_sql() -> str:
     return f"(SELECT * FROM (VALUES {rows}) AS v(registry, url_template))"
 
 
-CREDIT_TOTALS_SQL = """
+def credit_totals_sql(credits: str = "credits", only: str | None = None) -> str:
+    """Per project-vintage totals straight from ``credits`` (the only source of quantities); with ``only`` (a
+    relation with project_id and vintage), just for those project-vintages."""
+    restrict = f" SEMI JOIN {only} AS only_these USING (project_id, vintage)" if only else ""
+    return f"""
     SELECT project_id, vintage::BIGINT AS vintage,
            coalesce(sum(quantity) FILTER (transaction_type = 'issuance'), 0)::BIGINT AS issued,
            coalesce(sum(quantity) FILTER (transaction_type = 'retirement'), 0)::BIGINT AS retired,
            coalesce(sum(quantity) FILTER (transaction_type = 'cancellation'), 0)::BIGINT AS cancelled,
            (sum(buffer_quantity) FILTER (transaction_type = 'issuance'))::BIGINT AS buffer
-    FROM credits
+    FROM {credits}{restrict}
     WHERE vintage IS NOT NULL
     GROUP BY project_id, vintage
-"""
-"""Per project-vintage totals straight from ``credits``: the only source of quantities."""
+    """
+
+
+CREDIT_TOTALS_SQL = credit_totals_sql()
+"""Per project-vintage totals of every project-vintage in ``credits``."""
 
 REGISTRY_AS_OF_SQL = r"""
     SELECT registry, coalesce(max(snapshot_date), max(latest_transaction)) AS as_of

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import duckdb
 
-from pipeline.inventory import CREDIT_TOTALS_SQL
+from pipeline.inventory import credit_totals_sql
 from pipeline.publish.views import first_failed_reason_sql, format_reason_sql
 
 HISTORY_TABLES = ("publishes", "inventory_history", "inventory_changes", "alerts")
@@ -106,7 +106,8 @@ def append_inventory_changes(
         old AS ({_inventory_sql(conn, prev)}),
         cur_scores AS ({_scores_sql(conn, pub)}),
         old_scores AS ({_scores_sql(conn, prev)}),
-        cur_totals AS (SELECT * FROM ({CREDIT_TOTALS_SQL.replace("FROM credits", f"FROM {pub}.main.credits")})),
+        gone AS (SELECT project_id, vintage FROM old ANTI JOIN cur USING (project_id, vintage)),
+        cur_totals AS ({credit_totals_sql(f"{pub}.main.credits", only="gone")}),
         entered AS (
             SELECT c.project_id, c.registry, c.vintage, 'entered' AS change,
                    CASE WHEN {first_publish} THEN 'first_publish'
