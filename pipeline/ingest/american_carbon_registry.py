@@ -51,8 +51,10 @@ from pipeline.ingest import normalize
 from pipeline.ingest.apx import (
     SerialFormat,
     apx_dates,
+    corsia_phase_column,
     corsia_phases,
     credit_rows,
+    flag_column,
     project_classification,
     project_numbers,
     protocol_versions,
@@ -296,24 +298,10 @@ def _credit_project(records: pd.DataFrame, checks: RowChecks) -> tuple[pd.Series
     project_id = registry_project_ids(checks, records["project_id"], ACR.id_prefix)
     flags = {
         "methodology_version": protocol_versions(column(records, "methodology_version")),
-        "ccp_label": yes_no(checks, column(records, "ccp"), "CCP Approved", blank=False, present="ccp" in records),
-        "is_removal": yes_no(
-            checks,
-            column(records, "verified_removal"),
-            "Verified Removal",
-            blank=False,
-            present="verified_removal" in records,
-        ),
-        "arb_eligible": yes_no(
-            checks, column(records, "arb_eligible"), "ARB Eligible", blank=None, present="arb_eligible" in records
-        ),
-        "ecology_eligible": yes_no(
-            checks,
-            column(records, "ecology_eligible"),
-            "Ecology Eligible",
-            blank=None,
-            present="ecology_eligible" in records,
-        ),
+        "ccp_label": flag_column(checks, records, "ccp", "CCP Approved", blank=False),
+        "is_removal": flag_column(checks, records, "verified_removal", "Verified Removal", blank=False),
+        "arb_eligible": flag_column(checks, records, "arb_eligible", "ARB Eligible", blank=None),
+        "ecology_eligible": flag_column(checks, records, "ecology_eligible", "Ecology Eligible", blank=None),
     }
     return project_id, flags
 
@@ -391,11 +379,9 @@ def _read_blocks(path: Path, layout: Layout, dataset: str) -> DatasetLoad:
         project_number=project_numbers(project_id),
         vintage=vintage,
     )
-    pilot = yes_no(checks, column(records, "corsia_pilot"), "CORSIA pilot phase eligibility", blank=False)
-    first = yes_no(checks, column(records, "corsia_first"), "CORSIA first phase eligibility", blank=False)
-    corsia_phase = corsia_phases(pilot, first)
-    if "corsia_pilot" not in records and "corsia_first" not in records:
-        corsia_phase = pd.Series(None, index=records.index, dtype=object)
+    corsia_phase = corsia_phase_column(
+        checks, records, "CORSIA pilot phase eligibility", "CORSIA first phase eligibility"
+    )
     transaction = "retirement" if dataset == "retirements" else "cancellation"
     reason, note = (
         ("reason", "purpose") if transaction == "retirement" else ("cancellation_type", "cancellation_details")
@@ -415,13 +401,7 @@ def _read_blocks(path: Path, layout: Layout, dataset: str) -> DatasetLoad:
         retirement_reason=clean_text(column(records, reason)),
         retirement_note=clean_text(column(records, note)),
         **flags,
-        corsia_eligible=yes_no(
-            checks,
-            column(records, "corsia_eligible"),
-            "CORSIA Eligible",
-            blank=None,
-            present="corsia_eligible" in records,
-        ),
+        corsia_eligible=flag_column(checks, records, "corsia_eligible", "CORSIA Eligible", blank=None),
         retirement_account=clean_text(column(records, "account_holder")),
         issuance_date=apx_dates(checks, column(records, "issued_on"), "date issued"),
         vintage_start=apx_dates(checks, column(records, "vintage_start"), "vintage assignment period start"),

@@ -26,7 +26,16 @@ import pandas as pd
 
 from pipeline.ingest import normalize
 from pipeline.ingest.normalize import as_object
-from pipeline.ingest.parsing import RowChecks, clean_text, extract, fail_values, parse_bool, per_distinct_value
+from pipeline.ingest.parsing import (
+    RowChecks,
+    clean_text,
+    column,
+    extract,
+    fail_values,
+    parse_bool,
+    per_distinct_value,
+    whole_numbers,
+)
 from pipeline.ingest.schemas import CreditTransactionsSchema
 
 
@@ -104,6 +113,21 @@ def yes_no(checks: RowChecks, raw: pd.Series, what: str, *, blank: bool | None, 
     return values.astype("boolean")
 
 
+def flag_column(checks: RowChecks, records: pd.DataFrame, name: str, what: str, *, blank: bool | None) -> pd.Series:
+    """:func:`yes_no` of the optional layout column ``name``: unknown everywhere when the export dropped it."""
+    return yes_no(checks, column(records, name), what, blank=blank, present=name in records)
+
+
+def corsia_phase_column(checks: RowChecks, records: pd.DataFrame, pilot_what: str, first_what: str) -> pd.Series:
+    """``corsia_phase`` from the optional ``corsia_pilot`` and ``corsia_first`` flag columns (blank = not
+    eligible); unknown everywhere when the export has neither column."""
+    pilot = yes_no(checks, column(records, "corsia_pilot"), pilot_what, blank=False)
+    first = yes_no(checks, column(records, "corsia_first"), first_what, blank=False)
+    if "corsia_pilot" not in records and "corsia_first" not in records:
+        return pd.Series(None, index=records.index, dtype=object)
+    return corsia_phases(pilot, first)
+
+
 def corsia_phases(pilot: pd.Series, first: pd.Series) -> pd.Series:
     """``pilot``, ``first`` or ``pilot;first`` from the two CORSIA compliance-period eligibility flags."""
     pilot_text = np.where(pilot.fillna(False).to_numpy(dtype=bool), "pilot", "")
@@ -175,6 +199,38 @@ def serial_ranges(
         other_vintage &= vintage.notna().to_numpy(dtype=bool) & parts["vintage"].notna().to_numpy()
         fail_values(checks, other_vintage, serial, "serial number {value} names another vintage than the row")
     return serial
+
+
+def serial_block_columns(
+    checks: RowChecks,
+    records: pd.DataFrame,
+    fmt: SerialFormat,
+    dataset: str,
+    *,
+    project_id: pd.Series,
+    vintage: pd.Series,
+    quantity_what: str,
+) -> dict[str, object]:
+    """The checked ``credits`` columns every APX retirements or cancellations export yields, one row per serial
+    block: the block's quantity (``quantity_what`` names it in reasons), its serial range checked against the
+    row (:func:`serial_ranges`) and the status-effective date as the transaction date."""
+    quantity = whole_numbers(checks, records["quantity"], quantity_what, required=True)
+    serial = serial_ranges(
+        checks,
+        records["serial_number"],
+        fmt,
+        quantity=quantity,
+        project_number=project_numbers(project_id),
+        vintage=vintage,
+    )
+    return {
+        "project_id": project_id,
+        "transaction_type": "retirement" if dataset == "retirements" else "cancellation",
+        "vintage": vintage,
+        "quantity": quantity,
+        "transaction_date": apx_dates(checks, records["status_effective"], "status effective date", required=True),
+        "serial_number": serial,
+    }
 
 
 def project_numbers(project_id: pd.Series) -> pd.Series:

@@ -39,12 +39,11 @@ from pipeline.ingest import normalize
 from pipeline.ingest.apx import (
     SerialFormat,
     apx_dates,
-    corsia_phases,
+    corsia_phase_column,
     credit_rows,
-    project_numbers,
+    flag_column,
     protocol_versions,
-    serial_ranges,
-    yes_no,
+    serial_block_columns,
 )
 from pipeline.ingest.dataset import DatasetLoad, finish, flag_duplicate_projects
 from pipeline.ingest.parsing import (
@@ -212,22 +211,14 @@ def _program_flags(records: pd.DataFrame, checks: RowChecks) -> tuple[pd.Series,
     """Program id, vintage and the flags every ART credit export carries."""
     project_id = registry_project_ids(checks, records["project_id"], ART.id_prefix, what="program id")
     vintage = vintages(checks, whole_numbers(checks, records["vintage"], "vintage", required=True))
-    pilot = yes_no(checks, column(records, "corsia_pilot"), "CORSIA pilot phase eligibility", blank=False)
-    first = yes_no(checks, column(records, "corsia_first"), "CORSIA first phase eligibility", blank=False)
-    corsia_phase = corsia_phases(pilot, first)
-    if "corsia_pilot" not in records and "corsia_first" not in records:
-        corsia_phase = pd.Series(None, index=records.index, dtype=object)
+    corsia_phase = corsia_phase_column(
+        checks, records, "CORSIA pilot phase eligibility", "CORSIA first phase eligibility"
+    )
     flags = {
         "methodology_version": protocol_versions(column(records, "standard_version")),
-        "ccp_label": yes_no(checks, column(records, "ccp"), "CCP Approved", blank=False, present="ccp" in records),
+        "ccp_label": flag_column(checks, records, "ccp", "CCP Approved", blank=False),
         "corsia_phase": corsia_phase,
-        "corsia_eligible": yes_no(
-            checks,
-            column(records, "corsia_eligible"),
-            "CORSIA Eligible",
-            blank=None,
-            present="corsia_eligible" in records,
-        ),
+        "corsia_eligible": flag_column(checks, records, "corsia_eligible", "CORSIA Eligible", blank=None),
         "standard": clean_text(column(records, "standard")),
     }
     return project_id, vintage, flags
@@ -270,25 +261,14 @@ def _read_blocks(path: Path, layout: Layout, dataset: str) -> DatasetLoad:
     records = raw.records
     checks = RowChecks(records.index)
     project_id, vintage, flags = _program_flags(records, checks)
-    quantity = whole_numbers(checks, records["quantity"], "quantity of credits", required=True)
-    serial = serial_ranges(
-        checks,
-        records["serial_number"],
-        SERIAL,
-        quantity=quantity,
-        project_number=project_numbers(project_id),
-        vintage=vintage,
+    block = serial_block_columns(
+        checks, records, SERIAL, dataset, project_id=project_id, vintage=vintage, quantity_what="quantity of credits"
     )
     credits = credit_rows(
         records,
         ART.key,
         str(raw.path),
-        project_id=project_id,
-        transaction_type="retirement" if dataset == "retirements" else "cancellation",
-        vintage=vintage,
-        quantity=quantity,
-        transaction_date=apx_dates(checks, records["status_effective"], "status effective date", required=True),
-        serial_number=serial,
+        **block,
         retirement_beneficiary=clean_text(column(records, "beneficiary")),
         retirement_reason=clean_text(column(records, "reason")),
         retirement_note=clean_text(column(records, "details")),

@@ -44,13 +44,13 @@ from pipeline.ingest import normalize
 from pipeline.ingest.apx import (
     SerialFormat,
     apx_dates,
-    corsia_phases,
+    corsia_phase_column,
     credit_rows,
+    flag_column,
     project_classification,
-    project_numbers,
     protocol_versions,
     sdg_numbers,
-    serial_ranges,
+    serial_block_columns,
     yes_no,
 )
 from pipeline.ingest.dataset import DatasetLoad, finish, flag_duplicate_projects
@@ -285,20 +285,14 @@ def _credit_flags(records: pd.DataFrame, checks: RowChecks) -> tuple[pd.Series, 
     """Project id, vintage and the credit flags every CAR credit export carries."""
     project_id = registry_project_ids(checks, records["project_id"], CAR.id_prefix)
     vintage = vintages(checks, whole_numbers(checks, records["vintage"], "vintage", required=True))
-
-    def flag(name: str, what: str, blank: bool | None) -> pd.Series:
-        return yes_no(checks, column(records, name), what, blank=blank, present=name in records)
-
-    pilot = flag("corsia_pilot", "CORSIA 2021-2023 eligibility", False)
-    first = flag("corsia_first", "CORSIA 2024-2026 eligibility", False)
-    corsia_phase = corsia_phases(pilot, first)
-    if "corsia_pilot" not in records and "corsia_first" not in records:
-        corsia_phase = pd.Series(None, index=records.index, dtype=object)
+    corsia_phase = corsia_phase_column(checks, records, "CORSIA 2021-2023 eligibility", "CORSIA 2024-2026 eligibility")
     flags = {
         "methodology_version": protocol_versions(column(records, "protocol_version")),
-        "ccp_label": flag("ccp", "CCP Approved", False),
+        "ccp_label": flag_column(checks, records, "ccp", "CCP Approved", blank=False),
         "corsia_phase": corsia_phase,
-        "corresponding_adjustment": flag("corresponding_adjustment", "Corresponding Adjustment", None),
+        "corresponding_adjustment": flag_column(
+            checks, records, "corresponding_adjustment", "Corresponding Adjustment", blank=None
+        ),
         "is_removal": _either(
             checks,
             column(records, "reduction_removal"),
@@ -382,25 +376,20 @@ def _read_blocks(path: Path, layout: Layout, dataset: str) -> DatasetLoad:
     records = raw.records
     checks = RowChecks(records.index)
     project_id, vintage, flags = _credit_flags(records, checks)
-    quantity = whole_numbers(checks, records["quantity"], "quantity of offset credits", required=True)
-    serial = serial_ranges(
+    block = serial_block_columns(
         checks,
-        records["serial_number"],
+        records,
         SERIAL,
-        quantity=quantity,
-        project_number=project_numbers(project_id),
+        dataset,
+        project_id=project_id,
         vintage=vintage,
+        quantity_what="quantity of offset credits",
     )
     credits = credit_rows(
         records,
         CAR.key,
         str(raw.path),
-        project_id=project_id,
-        transaction_type="retirement" if dataset == "retirements" else "cancellation",
-        vintage=vintage,
-        quantity=quantity,
-        transaction_date=apx_dates(checks, records["status_effective"], "status effective date", required=True),
-        serial_number=serial,
+        **block,
         retirement_reason=clean_text(column(records, "reason")),
         retirement_note=clean_text(column(records, "details")),
         **flags,

@@ -38,7 +38,6 @@ Credits, what we decided:
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +59,7 @@ from pipeline.ingest.parsing import (
     map_columns,
     parse_bool,
     parse_int,
+    parse_json,
     per_distinct_value,
     read_table,
     registry_project_ids,
@@ -286,12 +286,7 @@ def _read_api_projects(path: Path) -> RawTable:
     list), so it goes through the same strict rules as the CSV export. API pages are small (tens of projects):
     values are rendered to text one by one."""
     data = path.read_bytes()
-    if not data.strip():
-        raise IngestError(f"{path}: file is empty; expected a JSON list for {API_PROJECTS_LAYOUT.description}")
-    try:
-        rows = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise IngestError(f"{path}: not valid JSON for {API_PROJECTS_LAYOUT.description} ({exc})") from exc
+    rows = parse_json(path, data, API_PROJECTS_LAYOUT.description, expected="a JSON list")
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
         raise IngestError(f"{path}: unknown layout for {API_PROJECTS_LAYOUT.description}: not a list of objects")
     frame = pd.DataFrame.from_records(rows) if rows else pd.DataFrame(columns=["sustaincert_id"])

@@ -324,17 +324,23 @@ def _excel_to_text(series: pd.Series) -> pd.Series:
     return series.map(render).astype(object)
 
 
+def parse_json(path: Path, data: bytes, description: str, *, expected: str) -> object:
+    """The JSON value in ``data`` (read from ``path``); an empty file or invalid JSON is an :class:`IngestError`
+    naming the file and what was ``expected`` there (``a JSON list``, ``a JSON document``)."""
+    if not data.strip():
+        raise IngestError(f"{path}: file is empty; expected {expected} for {description}")
+    try:
+        return json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IngestError(f"{path}: not valid JSON for {description} ({exc})") from exc
+
+
 def read_json_rows(path: Path, dataset_key: str, description: str) -> tuple[pd.DataFrame, str, str]:
     """Rows of an ACR-platform style JSON document ``{"datasets": {key: {"rows": [...]}}}`` with a
     ``source_line`` holding the 1-based record number within ``rows``."""
     path = Path(path)
     raw = path.read_bytes()
-    if not raw.strip():
-        raise IngestError(f"{path}: file is empty; expected a JSON document for {description}")
-    try:
-        doc = json.loads(raw.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise IngestError(f"{path}: not valid JSON for {description} ({exc})") from exc
+    doc = parse_json(path, raw, description, expected="a JSON document")
     try:
         rows = doc["datasets"][dataset_key]["rows"]
     except (KeyError, TypeError) as exc:
