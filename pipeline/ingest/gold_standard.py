@@ -166,13 +166,9 @@ def read_projects(path: Path) -> DatasetLoad:
     project_id = registry_project_ids(checks, records["gsid"], GOLD_STANDARD.id_prefix, "GSID")
     methodology = _without_placeholder(clean_text(column(records, "methodology")), "Not provided", "Other")
     protocol, protocols = normalize.protocols(methodology)
-    status_raw = clean_text(records["status"])
-    country_raw = clean_text(records["country"])
-    country_code = normalize.country_codes(country_raw)
     project_type_raw = clean_text(records["project_type"])
     berkeley_type = normalize.berkeley_project_types(project_id)
     registry_type = project_type_raw.map(GS_TYPE_BERKELEY)
-    project_type = normalize.as_object(normalize.first_non_null(berkeley_type, registry_type))
     activity = normalize.as_object(
         normalize.first_non_null(
             project_type_raw.map(GS_TYPE_ACTIVITY),
@@ -199,23 +195,12 @@ def read_projects(path: Path) -> DatasetLoad:
             "registry": GOLD_STANDARD.key,
             "name": clean_text(records["name"]),
             "proponent": clean_text(column(records, "proponent")),
-            "status_raw": status_raw,
-            "status": normalize.statuses(status_raw),
-            "country_code": country_code,
-            "country": normalize.country_names(country_code, country_raw),
+            **normalize.status_and_country(clean_text(records["status"]), clean_text(records["country"])),
             "methodology_raw": methodology,
             "protocol": protocol,
             "protocols": protocols,
             "project_type_raw": project_type_raw,
-            "project_type": project_type,
-            "project_type_source": np.select(
-                [berkeley_type.notna(), registry_type.notna()], ["berkeley", "registry project type"], None
-            ),
-            "category": normalize.first_non_null(
-                normalize.type_categories(project_type), normalize.protocol_categories(protocol)
-            ),
-            "is_nature_based": activity.notna(),
-            "activity": activity,
+            **normalize.classification(berkeley_type, registry_type, "registry project type", protocol, activity),
             "crediting_period_start": period["crediting_period_start"],
             "crediting_period_end": period["crediting_period_end"],
             "registration_date": no_date,

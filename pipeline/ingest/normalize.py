@@ -378,3 +378,33 @@ def type_categories(project_type: pd.Series) -> pd.Series:
     """OffsetsDB category (``forest``, ``land-use``, ``agriculture``, ``renewable-energy`` ...) of a Berkeley type."""
     _, categories = _berkeley_tables()
     return project_type.map(categories).astype(object).where(lambda s: s.notna(), None)
+
+
+def status_and_country(status_raw: pd.Series, country_raw: pd.Series) -> dict[str, pd.Series]:
+    """The ``projects`` columns ``status_raw``, ``status``, ``country_code`` and ``country`` from the export's
+    cleaned status and country text."""
+    country_code = country_codes(country_raw)
+    return {
+        "status_raw": status_raw,
+        "status": statuses(status_raw),
+        "country_code": country_code,
+        "country": country_names(country_code, country_raw),
+    }
+
+
+def classification(
+    berkeley_type: pd.Series, registry_type: pd.Series, registry_source: str, protocol: pd.Series, activity: pd.Series
+) -> dict[str, object]:
+    """The ``projects`` columns ``project_type`` (Berkeley's type, else the one the registry's own
+    classification implies), ``project_type_source`` (``berkeley`` or ``registry_source``), ``category`` (of
+    the type, else of the protocol), ``is_nature_based`` and ``activity``."""
+    project_type = as_object(first_non_null(berkeley_type, registry_type))
+    return {
+        "project_type": project_type,
+        "project_type_source": np.select(
+            [berkeley_type.notna(), registry_type.notna()], ["berkeley", registry_source], None
+        ),
+        "category": first_non_null(type_categories(project_type), protocol_categories(protocol)),
+        "is_nature_based": activity.notna(),
+        "activity": activity,
+    }

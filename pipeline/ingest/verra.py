@@ -160,9 +160,6 @@ def read_projects(path: Path) -> DatasetLoad:
     project_id = registry_project_ids(checks, records["id"], VERRA.id_prefix)
     methodology = clean_text(records["methodology"])
     protocol, protocols = normalize.protocols(methodology)
-    status_raw = clean_text(records["status"])
-    country_raw = clean_text(records["country"])
-    country_code = normalize.country_codes(country_raw)
     project_type_raw = clean_text(records["project_type"])
 
     afolu_raw = clean_text(column(records, "afolu_activities"))
@@ -180,7 +177,6 @@ def read_projects(path: Path) -> DatasetLoad:
     activity = normalize.first_non_null(afolu_activity, berkeley_type.map(normalize.BERKELEY_ACTIVITY), from_protocol)
     activity = normalize.as_object(activity)
     activity_type = afolu_activity.map(ACTIVITY_TYPE)
-    project_type = normalize.as_object(normalize.first_non_null(berkeley_type, activity_type))
 
     start = dates(checks, column(records, "crediting_period_start"), "crediting period start", ISO_DATE, "YYYY-MM-DD")
     end = dates(checks, column(records, "crediting_period_end"), "crediting period end", ISO_DATE, "YYYY-MM-DD")
@@ -197,24 +193,13 @@ def read_projects(path: Path) -> DatasetLoad:
             "registry": VERRA.key,
             "name": clean_text(records["name"]),
             "proponent": clean_text(column(records, "proponent")),
-            "status_raw": status_raw,
-            "status": normalize.statuses(status_raw),
-            "country_code": country_code,
-            "country": normalize.country_names(country_code, country_raw),
+            **normalize.status_and_country(clean_text(records["status"]), clean_text(records["country"])),
             "region": clean_text(column(records, "region")),
             "methodology_raw": methodology,
             "protocol": protocol,
             "protocols": protocols,
             "project_type_raw": project_type_raw,
-            "project_type": project_type,
-            "project_type_source": np.select(
-                [berkeley_type.notna(), activity_type.notna()], ["berkeley", "registry AFOLU activity"], None
-            ),
-            "category": normalize.first_non_null(
-                normalize.type_categories(project_type), normalize.protocol_categories(protocol)
-            ),
-            "is_nature_based": activity.notna(),
-            "activity": activity,
+            **normalize.classification(berkeley_type, activity_type, "registry AFOLU activity", protocol, activity),
             "afolu_activities": afolu_all,
             "crediting_period_start": start,
             "crediting_period_end": end,
