@@ -20,6 +20,8 @@ from assets.resources import PipelineSettings
 from pipeline.registries import REGISTRY_KEYS
 
 PARTITIONED = dg.AssetSelection.assets("registry_snapshot", "registry_tables")
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+"""Step-by-step logs stay in the run history (make ui); the terminal gets warnings, failures and the summary."""
 
 
 def _materializable():
@@ -27,7 +29,8 @@ def _materializable():
 
 
 def run_pipeline(settings: PipelineSettings, instance: dg.DagsterInstance) -> dict[str, bool]:
-    """Materialize every asset: one run per registry partition, then one run for all downstream assets."""
+    """Materialize every asset: one run per registry partition, then one run for all downstream assets.
+    Prints each failed asset check (errors and warnings) as it happens."""
     outcome: dict[str, bool] = {}
     resources = {**defs.resources, "settings": settings}
     for registry in REGISTRY_KEYS:
@@ -39,8 +42,10 @@ def run_pipeline(settings: PipelineSettings, instance: dg.DagsterInstance) -> di
             resources=resources,
             raise_on_error=False,
             tags={"source": "make run"},
+            run_config=QUIET,
         )
         outcome[registry] = result.success
+        _print_failed_checks(result, registry)
         if not result.success:
             print(f"  {registry}: FAILED: {_failure(result)}", file=sys.stderr)
     result = dg.materialize(
@@ -50,11 +55,21 @@ def run_pipeline(settings: PipelineSettings, instance: dg.DagsterInstance) -> di
         resources=resources,
         raise_on_error=False,
         tags={"source": "make run"},
+        run_config=QUIET,
     )
     outcome["downstream"] = result.success
+    _print_failed_checks(result, "downstream")
     if not result.success:
         print(f"  downstream: FAILED: {_failure(result)}", file=sys.stderr)
     return outcome
+
+
+def _print_failed_checks(result: dg.ExecuteInProcessResult, run: str) -> None:
+    for evaluation in result.get_asset_check_evaluations():
+        if not evaluation.passed:
+            severity = "warning" if evaluation.severity == dg.AssetCheckSeverity.WARN else "ERROR"
+            key = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+            print(f"  {run}: check {key} {severity}", file=sys.stderr)
 
 
 def _failure(result: dg.ExecuteInProcessResult) -> str:

@@ -293,6 +293,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "reason": "Why the order received what it did.",
         "allocations": "'project_id vintage: tonnes' per allocation line, '; '-joined.",
         "executed_this_run": "True when this run executed the order.",
+        "dry_run": "True for made-up example orders: simulated on what real orders leave, never retired.",
     },
     "buyer_statements": {
         "tonnes": "Credits retired, tCO2e.",
