@@ -336,13 +336,26 @@ def read_transactions(path: Path) -> DatasetLoad:
             "additional_certifications": certifications,
             "source_file": str(raw.path),
             "source_line": records["source_line"],
-        }
+        },
+        copy=False,  # the columns are fresh; blocks is only read from (a million rows)
     )
 
     # Issuances: one per (project, vintage period, total vintage quantity) among blocks that parsed cleanly.
     valid = (checks.reasons() == "").to_numpy()
     group_keys = ["project_id", "vintage_start", "vintage_end", "total_vintage_quantity"]
-    grouped = blocks.assign(total_vintage_quantity=vintage_total, quantity=quantity, record=np.arange(len(blocks)))
+    # Only the columns the grouping needs are sorted, not every column of a million blocks.
+    grouped = pd.DataFrame(
+        {
+            "project_id": project_id,
+            "vintage_start": vintage_start,
+            "vintage_end": vintage_end,
+            "issuance_date": issued_on,
+            "source_line": records["source_line"],
+            "total_vintage_quantity": vintage_total,
+            "quantity": quantity,
+            "record": np.arange(len(blocks)),
+        }
+    )
     grouped = grouped.loc[valid].sort_values(["issuance_date", "source_line"], kind="stable")
     in_blocks = grouped.groupby(group_keys, sort=False)["quantity"].transform("sum")
     overdrawn = in_blocks > grouped["total_vintage_quantity"]
@@ -358,7 +371,8 @@ def read_transactions(path: Path) -> DatasetLoad:
     # Rows: the issuances (on their group's earliest block), then one retirement per retired block.
     record_of_row = np.concatenate([firsts["record"].to_numpy(), np.flatnonzero(retired_on.notna().to_numpy())])
     is_issuance = np.arange(len(record_of_row)) < len(firsts)
-    credits = blocks.iloc[record_of_row].reset_index(drop=True)
+    credits = blocks.take(record_of_row)
+    credits.index = pd.RangeIndex(len(credits))  # in place: reset_index would copy every column again
     credits["transaction_type"] = np.where(is_issuance, "issuance", "retirement")
     credits["quantity"] = pd.Series(vintage_total.array[record_of_row]).where(
         is_issuance, pd.Series(quantity.array[record_of_row])
