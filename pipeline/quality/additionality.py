@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.quality.policy import AdditionalityPolicy
-from pipeline.quality.reasons import FRAMEWORK, ReasonLog, Shown, methodology_source
+from pipeline.quality.reasons import FRAMEWORK, ReasonLog, Shown, Upper, methodology_source
 
 CRITERION = "additionality"
 CLASS_WORDING = {
@@ -46,7 +46,7 @@ def score_additionality(pv: pd.DataFrame, policy: AdditionalityPolicy, log: Reas
     base = base.where(~standardized_unapproved, policy.standardized_without_approval).astype(int)
     score = base.to_numpy().copy()
 
-    log.add(assessed & ~standardized_unapproved & (base < 5), ("ADD_CLASS_", cls.str.upper()), CRITERION,
+    log.add(assessed & ~standardized_unapproved & (base < 5), ("ADD_CLASS_", Upper(cls)), CRITERION,
             ("additionality ", base, ": ", pv["methodology_id"], " uses ", cls.map(CLASS_WORDING)),
             methodology_source(pv, f"{FRAMEWORK} 7.4 base"))  # fmt: skip
     log.add(standardized_unapproved, "ADD_STANDARDIZED_NOT_APPROVED", CRITERION,

@@ -118,7 +118,7 @@ def _product_sums(conn: duckdb.DuckDBPyConnection) -> str:
         "AND vintage IS NOT NULL AND product_type IS NOT NULL ORDER BY 1"
     ).fetchall()
     return "".join(
-        f", coalesce(sum(quantity) FILTER (WHERE product_type = {_sql_text(t)}), 0)::BIGINT"
+        f", coalesce(sum(quantity) FILTER (WHERE issuance AND product_type = {_sql_text(t)}), 0)::BIGINT"
         f" AS {_sql_name(ISSUED_BY_PRODUCT_PREFIX + t)}"
         for (t,) in types
     )
@@ -130,7 +130,7 @@ def project_vintages_sql(conn: duckdb.DuckDBPyConnection) -> str:
     return f"""
     WITH vintaged AS (
         SELECT project_id::VARCHAR AS project_id, vintage::BIGINT AS vintage, registry::VARCHAR AS registry,
-               transaction_type::VARCHAR AS transaction_type, quantity::BIGINT AS quantity,
+               transaction_type = 'issuance' AS issuance, quantity::BIGINT AS quantity,
                buffer_quantity::BIGINT AS buffer_quantity, transaction_date,
                methodology_version::VARCHAR AS methodology_version, product_type::VARCHAR AS product_type,
                ccp_label::BOOLEAN AS ccp_label, corresponding_adjustment::BOOLEAN AS corresponding_adjustment,
@@ -139,23 +139,19 @@ def project_vintages_sql(conn: duckdb.DuckDBPyConnection) -> str:
         FROM credits
         WHERE vintage IS NOT NULL AND project_id IS NOT NULL
     ),
-    issued AS (
+    facts AS (
+        -- issuance facts, and labels carried by any transaction of the vintage (ART and CAR mark the CCP
+        -- label on retirements and cancellations of units issued before the approval)
         SELECT project_id, vintage,
-               first(registry ORDER BY {EXPORT_ORDER}) FILTER (WHERE registry IS NOT NULL) AS registry,
-               sum(quantity)::BIGINT AS issued,
-               coalesce(sum(buffer_quantity), 0)::BIGINT AS buffer_issued,
-               bool_or(buffer_quantity IS NOT NULL) AS buffer_reported,
-               min(transaction_date) AS first_issued_on,
-               min(year(transaction_date)) AS first_issued_year,
-               last(methodology_version ORDER BY {EXPORT_ORDER}) FILTER (WHERE methodology_version IS NOT NULL)
-                   AS methodology_version
-               {_product_sums(conn)}
-        FROM vintaged
-        WHERE transaction_type = 'issuance'
-        GROUP BY project_id, vintage
-    ),
-    badges AS (
-        SELECT project_id, vintage,
+               first(registry ORDER BY {EXPORT_ORDER}) FILTER (WHERE issuance AND registry IS NOT NULL) AS registry,
+               (sum(quantity) FILTER (WHERE issuance))::BIGINT AS issued,
+               coalesce(sum(buffer_quantity) FILTER (WHERE issuance), 0)::BIGINT AS buffer_issued,
+               bool_or(buffer_quantity IS NOT NULL) FILTER (WHERE issuance) AS buffer_reported,
+               min(transaction_date) FILTER (WHERE issuance) AS first_issued_on,
+               min(year(transaction_date)) FILTER (WHERE issuance) AS first_issued_year,
+               last(methodology_version ORDER BY {EXPORT_ORDER})
+                   FILTER (WHERE issuance AND methodology_version IS NOT NULL) AS methodology_version
+               {_product_sums(conn)},
                coalesce(bool_or(ccp_label), false) AS ccp_label,
                bool_or(corresponding_adjustment) AS corresponding_adjustment,
                bool_or(is_reversible) AS credit_is_reversible,
@@ -167,17 +163,15 @@ def project_vintages_sql(conn: duckdb.DuckDBPyConnection) -> str:
                    AS has_social_carbon
         FROM vintaged
         GROUP BY project_id, vintage
+        HAVING bool_or(issuance)
     )
-    SELECT i.*,
-           b.ccp_label, b.corresponding_adjustment, b.credit_is_reversible,
-           CASE WHEN b.pilot AND b.first THEN 'pilot;first' WHEN b.pilot THEN 'pilot'
-                WHEN b.first THEN 'first' END AS corsia_phase,
-           b.has_ccb, b.has_sd_vista, b.has_social_carbon,
+    SELECT f.* EXCLUDE (pilot, first),
+           CASE WHEN f.pilot AND f.first THEN 'pilot;first' WHEN f.pilot THEN 'pilot'
+                WHEN f.first THEN 'first' END AS corsia_phase,
            {", ".join(f"p.{c}" for c in PROJECT_COLUMNS)},
            p.source_file AS project_source_file, p.source_line AS project_source_line,
-           lag(i.vintage) OVER (PARTITION BY i.project_id ORDER BY i.vintage)::DOUBLE AS prev_issued_vintage
-    FROM issued AS i
-    JOIN badges AS b USING (project_id, vintage)
+           lag(f.vintage) OVER (PARTITION BY f.project_id ORDER BY f.vintage)::DOUBLE AS prev_issued_vintage
+    FROM facts AS f
     LEFT JOIN (SELECT project_id::VARCHAR AS project_id, * EXCLUDE (project_id) FROM projects) AS p
         USING (project_id)
     ORDER BY project_id, vintage
@@ -327,9 +321,9 @@ def join_project_types(pv: pd.DataFrame, project_types: pd.DataFrame) -> pd.Data
         patterns = [p.strip().lower() for p in str(row.match_project_type or "").split("|") if p.strip()]
         if not patterns or pd.isna(row.match_project_type):
             continue
-        pattern = "|".join(map(re.escape, patterns))
-        hit = key.isna() & (distinct["activity"] == row.activity) & contains(haystack, pattern)
-        key = key.mask(hit.fillna(False), row.project_type_key)
+        candidates = (key.isna() & (distinct["activity"] == row.activity)).fillna(False)
+        hit = contains(haystack[candidates], "|".join(map(re.escape, patterns)))
+        key.loc[hit.index[hit.to_numpy(dtype=bool)]] = row.project_type_key
     matched = key.notna()
     if "is_default_for_activity" in project_types.columns:
         defaults = project_types[as_bool(project_types["is_default_for_activity"]).fillna(False).astype(bool)]

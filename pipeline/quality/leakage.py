@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.quality.policy import LeakagePolicy
-from pipeline.quality.reasons import FRAMEWORK, ReasonLog, Shown, methodology_source
+from pipeline.quality.reasons import FRAMEWORK, ReasonLog, Shown, Upper, methodology_source
 
 CRITERION = "leakage"
 APPROACH_WORDING = {
@@ -36,7 +36,7 @@ def score_leakage(pv: pd.DataFrame, policy: LeakagePolicy, log: ReasonLog) -> np
     source = methodology_source(pv, f"{FRAMEWORK} 7.6")
     floor = f"{policy.ifm_market_leakage_floor_pct:g}%"
 
-    log.add(assessed & ~ifm_deduction & (score < 5), ("LEAK_", approach.str.upper()), CRITERION,
+    log.add(assessed & ~ifm_deduction & (score < 5), ("LEAK_", Upper(approach)), CRITERION,
             ("leakage ", score, ": ", pv["methodology_id"], " uses ", approach.map(APPROACH_WORDING)),
             source)  # fmt: skip
     log.add(ifm_deduction & ~below_floor & (score < 5), "LEAK_IFM_DEDUCTION", CRITERION,

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.quality.policy import OverCreditingPolicy
-from pipeline.quality.reasons import FRAMEWORK, ReasonLog, methodology_source
+from pipeline.quality.reasons import FRAMEWORK, ReasonLog, Upper, methodology_source
 
 CRITERION = "over_crediting"
 BASELINE_WORDING = {
@@ -24,7 +24,7 @@ def score_over_crediting(pv: pd.DataFrame, policy: OverCreditingPolicy, log: Rea
     baseline = pv["baseline_class"]
     assessed = pv["methodology_found"] & baseline.isin(list(policy.score_by_baseline_class))
     score = baseline.map(policy.score_by_baseline_class).where(assessed, policy.unassessed).astype(int)
-    log.add(assessed & (score < 5), ("OVER_", baseline.str.upper()), CRITERION,
+    log.add(assessed & (score < 5), ("OVER_", Upper(baseline)), CRITERION,
             ("over-crediting ", score, ": ", pv["methodology_id"], " uses ", baseline.map(BASELINE_WORDING)),
             methodology_source(pv, f"{FRAMEWORK} 7.7, 4.3-4.4"))  # fmt: skip
     log.add(~assessed, "OVER_UNASSESSED", CRITERION,

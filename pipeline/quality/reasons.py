@@ -40,7 +40,15 @@ class Shown:
     missing: str
 
 
-Part = str | pd.Series | np.ndarray | Shown
+@dataclass(frozen=True)
+class Upper:
+    """A message part in upper case (reason codes named after a class: ``ADD_CLASS_<CLASS>``), converted only
+    for the rows the rule hits."""
+
+    values: pd.Series
+
+
+Part = str | pd.Series | np.ndarray | Shown | Upper
 Sentence = Part | tuple[Part, ...]
 """A message or source: text and columns, concatenated for the rows a rule hits only."""
 
@@ -62,6 +70,8 @@ def _piece(part: Part, rows: np.ndarray) -> str | pa.Array:
         return part
     if isinstance(part, Shown):
         return _shown(part.values, rows, part.missing)
+    if isinstance(part, Upper):
+        return _shown(pd.Series(part.values).iloc[rows].str.upper(), np.arange(len(rows)), "unknown")
     return _shown(part, rows, "unknown")
 
 
@@ -74,7 +84,8 @@ def _render(sentence: Sentence, rows: np.ndarray) -> tuple[np.ndarray, pa.Array]
     combination = np.zeros(len(rows), dtype=np.int64)
     for part in parts:
         if not isinstance(part, str):
-            codes, distinct = pd.factorize(pd.Series(part.values if isinstance(part, Shown) else part).iloc[rows])
+            values = part.values if isinstance(part, Shown | Upper) else part
+            codes, distinct = pd.factorize(pd.Series(values).iloc[rows])
             # Refactorized at each step, so the key stays below len(rows) ** 2 (no overflow).
             combination = pd.factorize(combination * (len(distinct) + 1) + (codes + 1))[0]
     _, first = np.unique(combination, return_index=True)
