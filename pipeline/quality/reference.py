@@ -12,6 +12,7 @@ the column and the CSV line, never with a silently coerced value.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -351,18 +352,19 @@ def version_bounds(version_min: object, version_max: object) -> tuple[tuple[int,
 
 
 def _check_version_ranges(frame: pd.DataFrame, file_name: str) -> None:
-    for protocol, rows in frame.groupby("protocol", sort=True):
-        spans = sorted(
-            (*version_bounds(r.version_min, r.version_max), i)
-            for i, r in zip(rows.index, rows.itertuples(), strict=True)
-        )
-        for low, high, i in spans:
+    # One pass over the rows (a few hundred), grouped by protocol in sorted order.
+    named = frame[frame["protocol"].notna()]
+    rows = named[["protocol", "version_min", "version_max"]].itertuples(name=None)
+    spans = sorted((protocol, *version_bounds(low, high), i) for i, protocol, low, high in rows)
+    for protocol, group in itertools.groupby(spans, key=lambda span: span[0]):
+        ranges = [span[1:] for span in group]
+        for low, high, i in ranges:
             if low > high:
                 raise ReferenceError(
                     f"{file_name}: columns 'version_min'/'version_max': {protocol} has version_min above "
                     f"version_max on line {i + 2}"
                 )
-        for (_, prev_high, prev_i), (low, _, i) in zip(spans, spans[1:], strict=False):
+        for (_, prev_high, prev_i), (low, _, i) in zip(ranges, ranges[1:], strict=False):
             if low <= prev_high:
                 raise ReferenceError(
                     f"{file_name}: columns 'version_min'/'version_max': {protocol} version ranges overlap "
