@@ -13,7 +13,9 @@ APX serves all three registries from one platform, so their CSV exports look ali
   Hunger;3. …``; :func:`sdg_numbers`).
 
 :func:`credit_rows` builds a frame with every ``credits`` contract column, so each reader states only what
-its export carries and everything else is explicitly missing.
+its export carries and everything else is explicitly missing; :func:`serial_block_columns` gives the checked
+columns every retirements and cancellations export shares, :func:`corsia_phase_column` and :func:`flag_column`
+the flags the three registries word alike.
 """
 
 from __future__ import annotations
