@@ -229,26 +229,19 @@ def _warehouse(context: dict) -> int:
 
 
 def _score(context: dict) -> int:
-    """score_project_vintages on the warehouse tables, written to ``quality_scores`` in the work DB."""
+    """What the ``quality_scores`` asset runs: score the warehouse tables in the work DB, write ``quality_scores``."""
     engine = _optional("pipeline.quality.engine")
     reference = _optional("pipeline.quality.reference")
+    store = _optional("pipeline.quality.store")
     from pipeline.policy import load_policy
-    from pipeline.warehouse import read_table
 
     conn = context["conn"]
     try:
         tables = reference.load_reference(REPO_ROOT / "data" / "reference")
-    except reference.ReferenceError as missing:  # the reference tables land with the scoring work
+    except reference.ReferenceError as missing:
         raise StageUnavailable(str(missing)) from None
-    scores = engine.score_project_vintages(
-        read_table(conn, "projects"),
-        read_table(conn, "credits"),
-        tables,
-        load_policy(REPO_ROOT / "data" / "policy.yaml"),
-    )
-    conn.register("incoming_scores", scores)
-    conn.execute("CREATE OR REPLACE TABLE quality_scores AS SELECT * FROM incoming_scores")
-    conn.unregister("incoming_scores")
+    scores = engine.score_warehouse(conn, tables, load_policy(REPO_ROOT / "data" / "policy.yaml"))
+    store.write_quality_scores(conn, scores)
     return len(scores)
 
 
