@@ -6,6 +6,7 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
+from assets.metadata import markdown_table
 from assets.resources import PipelineSettings
 from pipeline.buyers.inputs import buyer_input_paths, read_buyers, read_orders
 from pipeline.buyers.ledger import (
@@ -31,10 +32,6 @@ class BuyerRunConfig(dg.Config):
 
 def _as_of(config: BuyerRunConfig) -> pd.Timestamp:
     return pd.Timestamp(config.as_of or datetime.now(UTC).date().isoformat()).normalize()
-
-
-def _markdown(frame: pd.DataFrame, rows: int = 20) -> dg.MetadataValue:
-    return dg.MetadataValue.md("_none_" if frame.empty else frame.head(rows).to_markdown(index=False))
 
 
 def _replace_table(conn: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
@@ -79,7 +76,7 @@ def buyer_eligibility(
             "screened_as_of": as_of.strftime("%Y-%m-%d"),
             "policy_version": policy.policy_version,
             "source": str(buyers_path),
-            "not_eligible_reasons": _markdown(failing),
+            "not_eligible_reasons": markdown_table(failing),
         }
     )
 
@@ -142,7 +139,7 @@ def order_allocations(
             "tonnes_retired_this_run": execution.tonnes_retired,
             "registry_recognitions_appended": execution.recognitions_appended,
             "ledger": str(settings.paths.ledger_db),
-            "orders_preview": _markdown(
+            "orders_preview": markdown_table(
                 frame[["order_id", "buyer_id", "status", "tonnes_ordered", "tonnes_allocated", "reason"]]
             ),  # fmt: skip
         },
@@ -151,7 +148,7 @@ def order_allocations(
                 check_name="no_changed_executed_orders",
                 passed=conflicts.empty,
                 severity=dg.AssetCheckSeverity.WARN,
-                metadata={"conflicting_orders": _markdown(conflicts)},
+                metadata={"conflicting_orders": markdown_table(conflicts)},
             )
         ],
     )
@@ -201,13 +198,13 @@ def retirement_ledger(context: dg.AssetExecutionContext, settings: PipelineSetti
             "buyer_statements": dg.MetadataValue.md(
                 "\n".join(f"- {b}: `{p}`" for b, p in statements.items()) or "_none_"
             ),  # fmt: skip
-            "totals": _markdown(totals),
+            "totals": markdown_table(totals),
         },
         check_results=[
             dg.AssetCheckResult(
                 check_name="ledger_within_availability",
                 passed=violations.empty,
-                metadata={"violations": len(violations), "details": _markdown(violations)},
+                metadata={"violations": len(violations), "details": markdown_table(violations)},
             )
         ],
     )

@@ -3,19 +3,12 @@
 import dagster as dg
 import pandas as pd
 
+from assets.metadata import markdown_table
 from assets.partitions import registry_partitions
 from assets.resources import PipelineSettings
 from pipeline.ingest.load import load_registry
 from pipeline.ingest.parsing import IngestError
 from pipeline.warehouse import build_warehouse, clear_registry_slice, contract_failures, replace_registry_slice
-
-PREVIEW_ROWS = 10
-
-
-def _markdown(frame: pd.DataFrame, rows: int = PREVIEW_ROWS) -> dg.MetadataValue:
-    if frame.empty:
-        return dg.MetadataValue.md("_none_")
-    return dg.MetadataValue.md(frame.head(rows).to_markdown(index=False))
 
 
 @dg.asset(
@@ -82,16 +75,16 @@ def registry_tables(context: dg.AssetExecutionContext, settings: PipelineSetting
             "projects": len(load.projects),
             "credit_transactions": len(load.credits),
             "credits_with_unknown_project": unknown,
-            "load_audit": _markdown(audit.drop(columns=["file_sha256"]), rows=20),
-            "rejected_preview": _markdown(load.rejected[["dataset", "source_line", "reason"]]),
-            "projects_preview": _markdown(load.projects[["project_id", "name", "status", "protocol", "activity"]]),
+            "load_audit": markdown_table(audit.drop(columns=["file_sha256"])),
+            "rejected_preview": markdown_table(load.rejected[["dataset", "source_line", "reason"]]),
+            "projects_preview": markdown_table(load.projects[["project_id", "name", "status", "protocol", "activity"]]),
             "notes": dg.MetadataValue.md("\n".join(f"- {n}" for n in load.notes) or "_none_"),
         },
         check_results=[
             dg.AssetCheckResult(
                 check_name="rows_conserved",
                 passed=conserved,
-                metadata={"files": _markdown(audit.drop(columns=["file_sha256"]), rows=20)},
+                metadata={"files": markdown_table(audit.drop(columns=["file_sha256"]))},
             ),
             dg.AssetCheckResult(
                 check_name="transactions_have_known_projects",
@@ -99,7 +92,9 @@ def registry_tables(context: dg.AssetExecutionContext, settings: PipelineSetting
                 severity=dg.AssetCheckSeverity.WARN,
                 metadata={
                     "transactions_with_unknown_project": unknown,
-                    "most_frequent_unknown_projects": _markdown(unknown_sample.rename("transactions").reset_index()),
+                    "most_frequent_unknown_projects": markdown_table(
+                        unknown_sample.rename("transactions").reset_index()
+                    ),
                 },
             ),
         ],
@@ -186,21 +181,24 @@ def warehouse(context: dg.AssetExecutionContext, settings: PipelineSettings):
         asset_key="projects",
         metadata={
             "dagster/row_count": counts["projects"],
-            "by_registry": _markdown(projects_by_registry),
+            "by_registry": markdown_table(projects_by_registry),
             "nature_based": int(nature_based),
         },
     )
     yield dg.MaterializeResult(
         asset_key="credits",
-        metadata={"dagster/row_count": counts["credits"], "by_registry_and_type": _markdown(credits_by_type, 30)},
+        metadata={"dagster/row_count": counts["credits"], "by_registry_and_type": markdown_table(credits_by_type, 30)},
     )
     yield dg.MaterializeResult(
         asset_key="rejected_rows",
-        metadata={"dagster/row_count": counts["rejected_rows"], "by_registry": _markdown(rejected_by_registry, 30)},
+        metadata={
+            "dagster/row_count": counts["rejected_rows"],
+            "by_registry": markdown_table(rejected_by_registry, 30),
+        },
     )
     yield dg.MaterializeResult(
         asset_key="load_audit",
-        metadata={"dagster/row_count": counts["load_audit"], "rows_by_registry": _markdown(per_registry)},
+        metadata={"dagster/row_count": counts["load_audit"], "rows_by_registry": markdown_table(per_registry)},
     )
     for table, check in (("projects", "projects_contract"), ("credits", "credits_contract")):
         cases = failures[table]
@@ -211,7 +209,7 @@ def warehouse(context: dg.AssetExecutionContext, settings: PipelineSettings):
             metadata={
                 "failed_checks": len(cases),
                 "failing_rows": int(cases["failing_rows"].fillna(0).sum()),
-                "failure_cases": _markdown(cases, rows=20),
+                "failure_cases": markdown_table(cases),
             },
         )
     yield dg.AssetCheckResult(
@@ -219,11 +217,11 @@ def warehouse(context: dg.AssetExecutionContext, settings: PipelineSettings):
         check_name="credits_with_unknown_project",
         passed=unknown.empty,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={"by_registry": _markdown(unknown)},
+        metadata={"by_registry": markdown_table(unknown)},
     )
     yield dg.AssetCheckResult(
         asset_key="load_audit",
         check_name="rows_conserved",
         passed=not_conserved == 0,
-        metadata={"files_not_conserved": int(not_conserved), "rows_by_registry": _markdown(per_registry)},
+        metadata={"files_not_conserved": int(not_conserved), "rows_by_registry": markdown_table(per_registry)},
     )

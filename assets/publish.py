@@ -4,8 +4,8 @@ from datetime import timedelta
 
 import dagster as dg
 import duckdb
-import pandas as pd
 
+from assets.metadata import markdown_table
 from assets.resources import PipelineSettings
 from pipeline.inventory import (
     INVENTORY_TABLE,
@@ -24,12 +24,6 @@ RECONCILIATION_CHECK = "available_reconciles_with_credits"
 TONNES_REMOVED_CHECK = "eligible_tonnes_removed"
 REJECTED_SHARE_CHECK = "rejected_share_jump"
 DICTIONARY_CHECK = "data_dictionary_complete"
-
-
-def _markdown(frame: pd.DataFrame, rows: int = 15) -> dg.MetadataValue:
-    if frame.empty:
-        return dg.MetadataValue.md("_none_")
-    return dg.MetadataValue.md(frame.head(rows).to_markdown(index=False))
 
 
 def _max_published_age() -> timedelta:
@@ -59,8 +53,8 @@ def _inventory_summary(conn: duckdb.DuckDBPyConnection, table: str = INVENTORY_T
         "dagster/row_count": rows,
         "available_tonnes": tonnes,
         "risk_adjusted_tonnes": risk_adjusted,
-        "tonnes_by_activity": _markdown(by_activity),
-        "tier_distribution": _markdown(by_tier),
+        "tonnes_by_activity": markdown_table(by_activity),
+        "tier_distribution": markdown_table(by_tier),
     }
 
 
@@ -99,7 +93,7 @@ def available_reconciles_with_credits(settings: PipelineSettings) -> dg.AssetChe
         description=None if mismatches.empty else f"{len(mismatches)} reconciliation problem(s) with credits",
         metadata={
             "mismatches": len(mismatches),
-            "mismatch_details": _markdown(mismatches, rows=30),
+            "mismatch_details": markdown_table(mismatches, rows=30),
             "rows_checked": totals[0],
             "available_tonnes_checked": totals[1],
         },
@@ -169,7 +163,7 @@ def published_inventory(context: dg.AssetExecutionContext, settings: PipelineSet
             passed=raised.empty,
             severity=dg.AssetCheckSeverity.WARN,
             description=None if raised.empty else " | ".join(raised["message"]),
-            metadata={"alerts": len(raised), "details": _markdown(raised[["registry", "metric", "message"]])},
+            metadata={"alerts": len(raised), "details": markdown_table(raised[["registry", "metric", "message"]])},
         )
 
     return dg.MaterializeResult(
@@ -183,7 +177,7 @@ def published_inventory(context: dg.AssetExecutionContext, settings: PipelineSet
             "entered": int((changes["change"] == "entered").sum()),
             "left": int((changes["change"] == "left").sum()),
             "tier_changed": int((changes["change"] == "tier_changed").sum()),
-            "biggest_changes": _markdown(
+            "biggest_changes": markdown_table(
                 biggest[["change", "project_id", "vintage", "tonnes_delta", "reason"]], rows=20
             ),
             "alerts": len(result.alerts),

@@ -1,9 +1,9 @@
 """Scoring: every issued project-vintage in the working DuckDB scored against the policy and the reference tables."""
 
 import dagster as dg
-import pandas as pd
 import pandera.pandas as pa
 
+from assets.metadata import markdown_table
 from assets.resources import PipelineSettings
 from pipeline.quality.engine import score_warehouse
 from pipeline.quality.external_ratings import read_external_ratings
@@ -17,15 +17,9 @@ EXPLAINED_CHECK = "every_low_score_explained"
 JUSTIFIED_CHECK = "every_ineligible_row_justified"
 
 
-def _markdown(frame: pd.DataFrame, rows: int = 40) -> dg.MetadataValue:
-    if frame.empty:
-        return dg.MetadataValue.md("_none_")
-    return dg.MetadataValue.md(frame.head(rows).to_markdown(index=False))
-
-
 def _contract_failure(error: pa.errors.SchemaErrors) -> dg.MaterializeResult:
     cases = error.failure_cases
-    metadata = {"num_failures": len(cases), "failure_cases": _markdown(cases.astype(str), 20)}
+    metadata = {"num_failures": len(cases), "failure_cases": markdown_table(cases.astype(str), 20)}
     skipped = {"note": f"{TABLE} was not replaced: the scores failed their contract"}
     return dg.MaterializeResult(
         metadata={"note": skipped["note"]},
@@ -97,8 +91,8 @@ def quality_scores(context: dg.AssetExecutionContext, settings: PipelineSettings
             "eligible_issued_tonnes": int(scores.loc[scores["is_eligible"], "issued"].sum()),
             "eligible_risk_adjusted_tonnes": int(scores.loc[scores["is_eligible"], "risk_adjusted_issued"].sum()),
             **{f"tier_{tier}": int(tiers.get(tier, 0)) for tier in ("high", "eligible", "watchlist", "ineligible")},
-            "tier_distribution": _markdown(distribution),
-            "top_ineligibility_reasons": _markdown(reasons),
+            "tier_distribution": markdown_table(distribution),
+            "top_ineligibility_reasons": markdown_table(reasons),
             "external_ratings": str(ratings_file) if ratings is not None else "none",
         },
         check_results=[
@@ -106,12 +100,12 @@ def quality_scores(context: dg.AssetExecutionContext, settings: PipelineSettings
             dg.AssetCheckResult(
                 check_name=EXPLAINED_CHECK,
                 passed=unexplained.empty,
-                metadata={"unexplained": len(unexplained), "sample": _markdown(unexplained, 20)},
+                metadata={"unexplained": len(unexplained), "sample": markdown_table(unexplained, 20)},
             ),
             dg.AssetCheckResult(
                 check_name=JUSTIFIED_CHECK,
                 passed=unjustified.empty,
-                metadata={"unjustified": len(unjustified), "sample": _markdown(unjustified.astype(str), 20)},
+                metadata={"unjustified": len(unjustified), "sample": markdown_table(unjustified.astype(str), 20)},
             ),
         ],
     )

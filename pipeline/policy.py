@@ -12,8 +12,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict
 
 from pipeline.buyers.policy import BuyerPolicy
-from pipeline.quality.policy import ScoringPolicy
 from pipeline.publish.policy import PublishPolicy
+from pipeline.quality.policy import ScoringPolicy
 
 
 class Policy(BaseModel):
