@@ -39,6 +39,13 @@ OVERRIDABLE_METHODOLOGY_COLUMNS = (
 )
 
 
+def _all_known(values: list[str], known: tuple[str, ...], what: str) -> list[str]:
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ValueError(f"unknown {what} {unknown}; known: {list(known)}")
+    return values
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -89,26 +96,17 @@ class GatePolicy(_Section):
     @field_validator("programs")
     @classmethod
     def _known_programs(cls, value: list[str]) -> list[str]:
-        unknown = sorted(set(value) - set(REGISTRY_KEYS))
-        if unknown:
-            raise ValueError(f"unknown registries {unknown}; known: {list(REGISTRY_KEYS)}")
-        return value
+        return _all_known(value, REGISTRY_KEYS, "registries")
 
     @field_validator("eligible_statuses")
     @classmethod
     def _known_statuses(cls, value: list[str]) -> list[str]:
-        unknown = sorted(set(value) - set(PROJECT_STATUSES))
-        if unknown:
-            raise ValueError(f"unknown statuses {unknown}; known: {list(PROJECT_STATUSES)}")
-        return value
+        return _all_known(value, PROJECT_STATUSES, "statuses")
 
     @field_validator("rejected_ccp_statuses")
     @classmethod
     def _known_ccp(cls, value: list[str]) -> list[str]:
-        unknown = sorted(set(value) - set(CCP_STATUSES))
-        if unknown:
-            raise ValueError(f"unknown ICVCM statuses {unknown}; known: {list(CCP_STATUSES)}")
-        return value
+        return _all_known(value, CCP_STATUSES, "ICVCM statuses")
 
 
 class AdditionalityPolicy(_Section):
