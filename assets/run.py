@@ -15,11 +15,11 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from assets.automation import DOWNSTREAM_ASSETS, REGISTRY_ASSETS
 from assets.definitions import defs
 from assets.resources import PipelineSettings
 from pipeline.registries import REGISTRY_KEYS
 
-PARTITIONED = dg.AssetSelection.assets("registry_snapshot", "registry_tables")
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 """Step-by-step logs stay in the run history (make ui); the terminal gets warnings, failures and the summary."""
 
@@ -36,7 +36,7 @@ def run_pipeline(settings: PipelineSettings, instance: dg.DagsterInstance) -> di
     for registry in REGISTRY_KEYS:
         result = dg.materialize(
             _materializable(),
-            selection=PARTITIONED,
+            selection=REGISTRY_ASSETS,
             partition_key=registry,
             instance=instance,
             resources=resources,
@@ -50,7 +50,7 @@ def run_pipeline(settings: PipelineSettings, instance: dg.DagsterInstance) -> di
             print(f"  {registry}: FAILED: {_failure(result)}", file=sys.stderr)
     result = dg.materialize(
         _materializable(),
-        selection=dg.AssetSelection.all() - PARTITIONED,
+        selection=DOWNSTREAM_ASSETS,
         instance=instance,
         resources=resources,
         raise_on_error=False,
