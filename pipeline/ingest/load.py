@@ -25,6 +25,7 @@ from pipeline.ingest.schemas import (
     empty_frame,
 )
 from pipeline.registries import REGISTRY_KEYS
+from pipeline.snapshots import latest_snapshot
 
 SUPPORTED_EXTENSIONS = (".csv", ".xlsx", ".json")
 
@@ -61,14 +62,6 @@ class RegistryLoad:
         return int((~self.credits["project_known"]).sum())
 
 
-def snapshot_dir(raw_dir: Path, registry: str) -> Path | None:
-    """The folder to read for ``registry``: its latest complete dated snapshot, else the registry folder itself;
-    None when there is nothing to read."""
-    from pipeline.snapshots import latest_snapshot
-
-    return latest_snapshot(Path(raw_dir), registry)
-
-
 def dataset_files(folder: Path, registry: str) -> tuple[dict[str, Path], list[str]]:
     """Map dataset name -> file in ``folder``; notes for files that are not a dataset of this registry."""
     readers = _reader_module(registry).DATASETS
@@ -95,7 +88,7 @@ def _reader_module(registry: str):
 def load_registry(registry: str, raw_dir: Path) -> RegistryLoad | None:
     """Read, harmonize and validate every dataset file of ``registry``; None (with nothing read) when the
     registry has no raw files."""
-    folder = snapshot_dir(raw_dir, registry)
+    folder = latest_snapshot(Path(raw_dir), registry)
     if folder is None:
         return None
     files, notes = dataset_files(folder, registry)
