@@ -291,16 +291,18 @@ def _no_malformed() -> pd.DataFrame:
 
 
 def _label_flags(label: pd.Series, column_present: bool) -> dict[str, pd.Series]:
-    """``ccp_label`` and ``is_removal`` from the comma-separated ``Label`` cell, once per distinct value."""
-    ccp, removal = {}, {}
-    for value in label.dropna().unique():
+    """``ccp_label`` and ``is_removal`` from the comma-separated ``Label`` cell, worked out once per distinct
+    value and broadcast by position."""
+    codes, uniques = pd.factorize(label)  # missing labels get code -1: the last entry of each lookup below
+    ccp, removal = [], []
+    for value in uniques:
         tags = [t.strip().casefold() for t in str(value).split(",")]
-        ccp[value] = any(t.startswith("icvcm ccp") for t in tags)
-        removal[value] = True if "emission removal" in tags else (False if "emission reduction" in tags else None)
+        ccp.append(any(t.startswith("icvcm ccp") for t in tags))
+        removal.append(True if "emission removal" in tags else (False if "emission reduction" in tags else None))
     absent_ccp = False if column_present else None
     return {
-        "ccp_label": label.map(ccp).where(label.notna(), absent_ccp).astype("boolean"),
-        "is_removal": label.map(removal).where(label.notna(), None).astype("boolean"),
+        "ccp_label": pd.Series(pd.array([*ccp, absent_ccp], dtype="boolean").take(codes), index=label.index),
+        "is_removal": pd.Series(pd.array([*removal, None], dtype="boolean").take(codes), index=label.index),
     }
 
 
@@ -311,15 +313,22 @@ def _methodology_version(methodology: pd.Series) -> pd.Series:
     return normalize.as_object(version)
 
 
+@per_distinct_value
 def _authorization(text: pd.Series) -> pd.Series:
     """Corresponding adjustment from ``Article Six Authorization``: authorized -> true, not -> false."""
-    folded = text.astype("string").str.casefold()
+    folded = text.astype("string").str.strip().str.casefold()
     authorized = folded.str.contains("authori", regex=False) & ~folded.str.contains(r"\bnot\b|\bno\b|unauthori")
     not_authorized = folded.isin(["not applicable", "no", "not authorized", "not authorised"])
     result = pd.Series(pd.NA, index=text.index, dtype="boolean")
     result[authorized.fillna(False).astype(bool)] = True
     result[not_authorized.fillna(False).astype(bool)] = False
     return result
+
+
+@per_distinct_value
+def _product_types(raw: pd.Series) -> pd.Series:
+    """``Product Type`` cleaned and upper-cased (``ver`` -> ``VER``)."""
+    return normalize.as_object(clean_text(raw).astype("string").str.upper())
 
 
 def _credits(raw: RawTable, checks: RowChecks, *, issuance_date_required: bool) -> pd.DataFrame:
@@ -332,7 +341,7 @@ def _credits(raw: RawTable, checks: RowChecks, *, issuance_date_required: bool) 
     vintage = vintages(checks, vintage_number)
     quantity = whole_numbers(checks, records["quantity"], "quantity", required=True)
 
-    product_type = clean_text(records["product_type"]).astype("string").str.upper()
+    product_type = _product_types(records["product_type"])
     fail_values(
         checks,
         (product_type.notna() & ~product_type.isin(PRODUCT_TYPES)).to_numpy(dtype=bool),
@@ -343,7 +352,10 @@ def _credits(raw: RawTable, checks: RowChecks, *, issuance_date_required: bool) 
 
     parts = extract(records["serial_number"], SERIAL, numbers=("gsid", "vintage", "first", "last"))
     shaped = parts["serial"].notna().to_numpy()
-    serial = parts["serial"].where(shaped, clean_text(records["serial_number"].where(~shaped)))
+    serial = parts["serial"]
+    if not shaped.all():  # only the few serials of another shape (CDM, placeholders) need cleaning
+        serial = serial.copy()
+        serial[~shaped] = clean_text(records["serial_number"][~shaped]).to_numpy()
     checks.fail(serial.isna().to_numpy(), "serial number is missing")
     gsid, _ = parse_int(records["gsid"])
     fail_values(
@@ -402,11 +414,11 @@ def _credits(raw: RawTable, checks: RowChecks, *, issuance_date_required: bool) 
             "serial_number": serial,
             "buffer_quantity": pd.Series(pd.NA, index=records.index, dtype="Int64"),
             "methodology_version": _methodology_version(clean_text(column(records, "methodology"))),
-            "product_type": normalize.as_object(product_type),
+            "product_type": product_type,
             **_label_flags(label, "label" in records),
             "corsia_phase": None,
             "corsia_eligible": corsia_eligible,
-            "corresponding_adjustment": _authorization(article6_raw.astype("string").str.strip()),
+            "corresponding_adjustment": _authorization(article6_raw),
             "article6_authorization": article6,
             "is_reversible": pd.Series(pd.NA, index=records.index, dtype="boolean"),
             "additional_certifications": label,
@@ -437,6 +449,13 @@ def read_issuances(path: Path) -> DatasetLoad:
 RETIREMENT_STATUSES = {"retired": "retirement", "canceled": "cancellation", "cancelled": "cancellation"}
 
 
+@per_distinct_value
+def _credit_statuses(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(cleaned ``Credit Status``, its transaction type or missing)."""
+    status = clean_text(raw)
+    return status, normalize.as_object(status.astype("string").str.casefold().map(RETIREMENT_STATUSES))
+
+
 def read_retirements(path: Path) -> DatasetLoad:
     """Gold Standard retirements (both header variants) -> ``credits`` retirement and cancellation rows."""
     raw = read_table(path, RETIREMENTS_LAYOUT)
@@ -444,8 +463,7 @@ def read_retirements(path: Path) -> DatasetLoad:
     checks = RowChecks(records.index)
     credits = _credits(raw, checks, issuance_date_required=False)
 
-    status = clean_text(records["credit_status"])
-    transaction_type = status.astype("string").str.casefold().map(RETIREMENT_STATUSES)
+    status, transaction_type = _credit_statuses(records["credit_status"])
     fail_values(
         checks,
         (status.notna() & transaction_type.isna()).to_numpy(),
@@ -473,7 +491,7 @@ def read_retirements(path: Path) -> DatasetLoad:
         pd.Series(np.where(retired_for_corsia.fillna(False).astype(bool), "CORSIA", None), index=records.index),
     )
     credits = credits.assign(
-        transaction_type=normalize.as_object(transaction_type),
+        transaction_type=transaction_type,
         transaction_date=retired_on,
         retirement_beneficiary=normalize.first_non_null(
             clean_text(column(records, "using_entity")), clean_text(column(records, "aeroplane_operator"))
