@@ -124,20 +124,33 @@ def _product_sums(conn: duckdb.DuckDBPyConnection) -> str:
     )
 
 
+def _label_matches(column: str, patterns: dict[str, str]) -> str:
+    """One row per distinct value of ``credits.<column>`` with a boolean per label pattern: each regular
+    expression runs once per distinct text (a dozen), not once per credit."""
+    matches = ", ".join(f"regexp_matches(value, {_sql_text(p)}, 'i') AS {name}" for name, p in patterns.items())
+    return f"SELECT value, {matches} FROM (SELECT DISTINCT {column}::VARCHAR AS value FROM credits)"
+
+
 def project_vintages_sql(conn: duckdb.DuckDBPyConnection) -> str:
     """The SELECT of registry facts per issued project-vintage from the ``credits`` and ``projects`` relations
     on ``conn``: aggregated in DuckDB, so only one row per project-vintage reaches pandas."""
     return f"""
-    WITH vintaged AS (
-        SELECT project_id::VARCHAR AS project_id, vintage::BIGINT AS vintage, registry::VARCHAR AS registry,
-               transaction_type = 'issuance' AS issuance, quantity::BIGINT AS quantity,
-               buffer_quantity::BIGINT AS buffer_quantity, transaction_date,
-               methodology_version::VARCHAR AS methodology_version, product_type::VARCHAR AS product_type,
-               ccp_label::BOOLEAN AS ccp_label, corresponding_adjustment::BOOLEAN AS corresponding_adjustment,
-               is_reversible::BOOLEAN AS is_reversible, corsia_phase::VARCHAR AS corsia_phase,
-               additional_certifications::VARCHAR AS certifications, source_file, source_line
-        FROM credits
-        WHERE vintage IS NOT NULL AND project_id IS NOT NULL
+    WITH certification_labels AS (
+        {_label_matches("additional_certifications", {"ccb": CCB, "sd_vista": SD_VISTA, "social_carbon": SOCIAL_CARBON})}
+    ),
+    corsia_labels AS ({_label_matches("corsia_phase", {"pilot": CORSIA_PILOT, "first": CORSIA_FIRST})}),
+    vintaged AS (
+        SELECT c.project_id::VARCHAR AS project_id, c.vintage::BIGINT AS vintage, c.registry::VARCHAR AS registry,
+               c.transaction_type = 'issuance' AS issuance, c.quantity::BIGINT AS quantity,
+               c.buffer_quantity::BIGINT AS buffer_quantity, c.transaction_date,
+               c.methodology_version::VARCHAR AS methodology_version, c.product_type::VARCHAR AS product_type,
+               c.ccp_label::BOOLEAN AS ccp_label, c.corresponding_adjustment::BOOLEAN AS corresponding_adjustment,
+               c.is_reversible::BOOLEAN AS is_reversible, c.source_file, c.source_line,
+               corsia.pilot, corsia.first, certification.ccb, certification.sd_vista, certification.social_carbon
+        FROM credits AS c
+        LEFT JOIN corsia_labels AS corsia ON c.corsia_phase::VARCHAR = corsia.value
+        LEFT JOIN certification_labels AS certification ON c.additional_certifications::VARCHAR = certification.value
+        WHERE c.vintage IS NOT NULL AND c.project_id IS NOT NULL
     ),
     facts AS (
         -- issuance facts, and labels carried by any transaction of the vintage (ART and CAR mark the CCP
@@ -155,12 +168,11 @@ def project_vintages_sql(conn: duckdb.DuckDBPyConnection) -> str:
                coalesce(bool_or(ccp_label), false) AS ccp_label,
                bool_or(corresponding_adjustment) AS corresponding_adjustment,
                bool_or(is_reversible) AS credit_is_reversible,
-               coalesce(bool_or(regexp_matches(corsia_phase, {_sql_text(CORSIA_PILOT)}, 'i')), false) AS pilot,
-               coalesce(bool_or(regexp_matches(corsia_phase, {_sql_text(CORSIA_FIRST)}, 'i')), false) AS first,
-               coalesce(bool_or(regexp_matches(certifications, {_sql_text(CCB)}, 'i')), false) AS has_ccb,
-               coalesce(bool_or(regexp_matches(certifications, {_sql_text(SD_VISTA)}, 'i')), false) AS has_sd_vista,
-               coalesce(bool_or(regexp_matches(certifications, {_sql_text(SOCIAL_CARBON)}, 'i')), false)
-                   AS has_social_carbon
+               coalesce(bool_or(pilot), false) AS pilot,
+               coalesce(bool_or(first), false) AS first,
+               coalesce(bool_or(ccb), false) AS has_ccb,
+               coalesce(bool_or(sd_vista), false) AS has_sd_vista,
+               coalesce(bool_or(social_carbon), false) AS has_social_carbon
         FROM vintaged
         GROUP BY project_id, vintage
         HAVING bool_or(issuance)
@@ -169,8 +181,7 @@ def project_vintages_sql(conn: duckdb.DuckDBPyConnection) -> str:
            CASE WHEN f.pilot AND f.first THEN 'pilot;first' WHEN f.pilot THEN 'pilot'
                 WHEN f.first THEN 'first' END AS corsia_phase,
            {", ".join(f"p.{c}" for c in PROJECT_COLUMNS)},
-           p.source_file AS project_source_file, p.source_line AS project_source_line,
-           lag(f.vintage) OVER (PARTITION BY f.project_id ORDER BY f.vintage)::DOUBLE AS prev_issued_vintage
+           p.source_file AS project_source_file, p.source_line AS project_source_line
     FROM facts AS f
     LEFT JOIN (SELECT project_id::VARCHAR AS project_id, * EXCLUDE (project_id) FROM projects) AS p
         USING (project_id)
@@ -195,6 +206,10 @@ def project_vintages(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     pv["buffer_pct_observed"] = np.where(
         pv["buffer_reported"] & (total > 0), 100.0 * pv["buffer_issued"] / total.where(total > 0, 1), np.nan
     )
+    # The previous issued vintage of the same project: the rows are sorted by project and vintage already,
+    # so a shift does what a window over a wide row would (the window sorted every column again).
+    same_project = pv["project_id"].eq(pv["project_id"].shift()).to_numpy()
+    pv["prev_issued_vintage"] = pv["vintage"].shift().astype(float).where(same_project)
     pv["project_known"] = pv["status"].notna()
     pv["status"] = pv["status"].fillna("unknown")
     pv["is_nature_based"] = pv["is_nature_based"].astype("boolean").fillna(False).astype(bool)
