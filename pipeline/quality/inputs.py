@@ -98,6 +98,7 @@ PROJECT_COLUMNS = (
 # Label patterns, matched case-insensitively on any transaction of the vintage (DuckDB regular expressions).
 CORSIA_PILOT, CORSIA_FIRST = "pilot", "first"
 CCB, SD_VISTA, SOCIAL_CARBON = r"\bCCB", "SD VISta", "social ?carbon"
+CERTIFICATION_LABELS = {"ccb": CCB, "sd_vista": SD_VISTA, "social_carbon": SOCIAL_CARBON}
 
 # Ties on the transaction date keep the export's order (the warehouse stores credits in that order).
 EXPORT_ORDER = "transaction_date ASC NULLS FIRST, source_file, source_line"
@@ -135,9 +136,7 @@ def project_vintages_sql(conn: duckdb.DuckDBPyConnection) -> str:
     """The SELECT of registry facts per issued project-vintage from the ``credits`` and ``projects`` relations
     on ``conn``: aggregated in DuckDB, so only one row per project-vintage reaches pandas."""
     return f"""
-    WITH certification_labels AS (
-        {_label_matches("additional_certifications", {"ccb": CCB, "sd_vista": SD_VISTA, "social_carbon": SOCIAL_CARBON})}
-    ),
+    WITH certification_labels AS ({_label_matches("additional_certifications", CERTIFICATION_LABELS)}),
     corsia_labels AS ({_label_matches("corsia_phase", {"pilot": CORSIA_PILOT, "first": CORSIA_FIRST})}),
     vintaged AS (
         SELECT c.project_id::VARCHAR AS project_id, c.vintage::BIGINT AS vintage, c.registry::VARCHAR AS registry,
@@ -224,6 +223,13 @@ def distinct_rows(frame: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, 
     return codes, frame[columns].iloc[first].reset_index(drop=True)
 
 
+def spread(per_combination: pd.DataFrame, combination: np.ndarray, index: pd.Index) -> pd.DataFrame:
+    """``per_combination``'s row for each row's combination number, indexed like the rows (no further copy)."""
+    rows = per_combination.take(combination)
+    rows.index = index
+    return rows
+
+
 def apply_overrides(methodologies: pd.DataFrame, policy: ScoringPolicy) -> pd.DataFrame:
     """The reference rows with the policy's per-protocol overrides applied (overridden cells are noted)."""
     table = methodologies.copy()
@@ -255,8 +261,8 @@ def _methodology_table(methodologies: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def join_methodologies(pv: pd.DataFrame, methodologies: pd.DataFrame) -> pd.DataFrame:
-    """Attach one methodology row per project-vintage: the protocol's row whose version range holds the
+def methodology_columns(pv: pd.DataFrame, methodologies: pd.DataFrame) -> pd.DataFrame:
+    """One methodology row per project-vintage (indexed like ``pv``): the protocol's row whose version range holds the
     vintage's methodology version, preferring the registry's own program; when the version is unknown or
     outside every range, the protocol's most conservative row (worst ICVCM status), marked
     ``methodology_version_matched = False``."""
@@ -314,18 +320,26 @@ def join_methodologies(pv: pd.DataFrame, methodologies: pd.DataFrame) -> pd.Data
         "candidates": "methodology_candidates",
     }
     attached = chosen.set_index("row")[[c for c in keep if c in chosen.columns]].rename(columns=keep)
-    out = pv.join(attached.reindex(np.arange(len(left))).take(combination).set_axis(pv.index))
-    out["methodology_found"] = out["ccp_status"].notna()
+    # Typed per combination (a few hundred rows), then spread over the project-vintages.
+    per_combination = attached.reindex(np.arange(len(left)))
+    per_combination["methodology_found"] = per_combination["ccp_status"].notna()
     for column in ("methodology_is_reversible", "inactive_or_superseded", "legacy_project_baseline_redd"):
-        out[column] = out[column].astype("boolean")
-    out["methodology_version_matched"] = out["methodology_version_matched"].astype("boolean").fillna(False)
-    return out
+        per_combination[column] = per_combination[column].astype("boolean")
+    matched = per_combination["methodology_version_matched"].astype("boolean").fillna(False)
+    per_combination["methodology_version_matched"] = matched
+    return spread(per_combination, combination, pv.index)
 
 
-def join_project_types(pv: pd.DataFrame, project_types: pd.DataFrame) -> pd.DataFrame:
-    """The first ``project_types.csv`` row (file order) whose activity equals the project's and one of whose
-    ``match_project_type`` substrings occurs in its project type or name; else the activity's default type
-    (``is_default_for_activity``), with ``project_type_matched = False``."""
+def join_methodologies(pv: pd.DataFrame, methodologies: pd.DataFrame) -> pd.DataFrame:
+    """``pv`` with its ``methodology_columns``."""
+    return pd.concat([pv, methodology_columns(pv, methodologies)], axis=1)
+
+
+def project_type_columns(pv: pd.DataFrame, project_types: pd.DataFrame) -> pd.DataFrame:
+    """Per project-vintage (indexed like ``pv``): the first ``project_types.csv`` row (file order) whose
+    activity equals the project's and one of whose ``match_project_type`` substrings occurs in its project
+    type or name; else the activity's default type (``is_default_for_activity``), with
+    ``project_type_matched = False``."""
     # Matched once per distinct (activity, project type, name): a project's vintages share them.
     described, distinct = distinct_rows(pv, ["activity", "project_type", "name"])
     haystack = (
@@ -355,37 +369,53 @@ def join_project_types(pv: pd.DataFrame, project_types: pd.DataFrame) -> pd.Data
             "project_type_source_url": key.map(types["source_url"]).astype(object),
         }
     )
-    return pv.assign(**{column: per_type[column].take(described).set_axis(pv.index) for column in per_type.columns})
+    return spread(per_type, described, pv.index)
 
 
-def join_flags(pv: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
-    """Per project, its flag entries (``project_flags.csv``): the strongest effect and a dated description."""
-    out = pv.copy()
+def join_project_types(pv: pd.DataFrame, project_types: pd.DataFrame) -> pd.DataFrame:
+    """``pv`` with its ``project_type_columns``."""
+    return pd.concat([pv, project_type_columns(pv, project_types)], axis=1)
+
+
+FLAG_COLUMNS = {
+    "flag": "flag",
+    "flag_effect": "effect",
+    "flag_description": "description",
+    "flagged_on": "flagged_on",
+    "flag_source_url": "source_url",
+}
+
+
+def flag_columns(pv: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
+    """Per project-vintage (indexed like ``pv``), its project's flag entries (``project_flags.csv``): the
+    strongest effect and a dated description; missing (NaN) for a project without flags."""
     if flags.empty:
-        for column in ("flag", "flag_effect", "flag_description", "flagged_on", "flag_source_url"):
-            out[column] = pd.Series(pd.NA, index=pv.index, dtype=object)
-        return out
+        return pd.DataFrame({column: pd.Series(pd.NA, index=pv.index, dtype=object) for column in FLAG_COLUMNS})
     ordered = flags.assign(strength=(flags["effect"] == "ineligible").astype(int)).sort_values(
         ["project_id", "strength", "flagged_on"], ascending=[True, False, False], kind="stable"
     )
     first = ordered.drop_duplicates("project_id").set_index("project_id")
-    for column, source in (
-        ("flag", "flag"),
-        ("flag_effect", "effect"),
-        ("flag_description", "description"),
-        ("flagged_on", "flagged_on"),
-        ("flag_source_url", "source_url"),
-    ):
-        out[column] = out["project_id"].map(first[source].astype(str)).astype(object)
-    return out
+    per_flag = pd.DataFrame({column: first[source].astype(str) for column, source in FLAG_COLUMNS.items()})
+    # One row per flagged project plus an all-missing row for every other project.
+    per_flag = per_flag.reset_index(drop=True).reindex(np.arange(len(first) + 1)).astype(object)
+    found = first.index.get_indexer(pv["project_id"])
+    return spread(per_flag, np.where(found >= 0, found, len(first)), pv.index)
+
+
+def join_flags(pv: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
+    """``pv`` with its ``flag_columns``."""
+    return pd.concat([pv, flag_columns(pv, flags)], axis=1)
 
 
 def scoring_frame(conn: duckdb.DuckDBPyConnection, reference: Reference, policy: ScoringPolicy) -> pd.DataFrame:
     """Every input of every rule, one row per issued project-vintage of the ``credits`` relation on ``conn``."""
     pv = project_vintages(conn)
-    pv = join_methodologies(pv, apply_overrides(reference.methodologies, policy))
-    pv = join_project_types(pv, reference.project_types)
-    pv = join_flags(pv, reference.project_flags)
+    joined = (
+        methodology_columns(pv, apply_overrides(reference.methodologies, policy)),
+        project_type_columns(pv, reference.project_types),
+        flag_columns(pv, reference.project_flags),
+    )
+    pv = pd.concat([pv, *joined], axis=1, copy=False)  # the frames' blocks side by side, not copied
     reversible = (
         pv["credit_is_reversible"]
         .fillna(pv["methodology_is_reversible"])
