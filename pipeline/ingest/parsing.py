@@ -196,11 +196,40 @@ def _read_csv(path: Path, layout: Layout) -> RawTable:
     kept = table.filter(keep) if pc.any(blank).as_py() else table
     position = {header: i for i, header in reversed(list(enumerate(headers)))}  # the first of repeated headers
     records = pd.DataFrame(
-        {canonical: kept.column(position[raw]).to_pandas() for canonical, raw in mapping.items()},
+        {canonical: arrow_text(kept.column(position[raw])) for canonical, raw in mapping.items()},
         index=pd.RangeIndex(kept.num_rows),
     )
     records["source_line"] = lines[keep.to_numpy(zero_copy_only=False)]
     return RawTable(path, records, mapping, _empty_malformed(), sha256, encoding, extra)
+
+
+ARROW_TEXT = pd.StringDtype("pyarrow")
+"""The dtype of the text columns :func:`read_table` returns for CSV files: Arrow-backed, so a million values never
+become a million Python objects (parsers work on the distinct values, see :func:`per_distinct_value`)."""
+
+
+def arrow_text(values: pa.ChunkedArray | pa.Array) -> pd.Series:
+    """An Arrow string column as a pandas ``string[pyarrow]`` Series, without building Python strings."""
+    return pd.Series(pd.arrays.ArrowStringArray(values), copy=False)
+
+
+def arrow_strings(series: pd.Series) -> pa.Array:
+    """A text column as one Arrow string array: zero-copy when it is Arrow-backed, else converted (missing values
+    become nulls)."""
+    strings = _arrow_strings(series)
+    if strings is None:
+        strings = pa.array(series.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+    return strings
+
+
+def _arrow_strings(series: pd.Series) -> pa.Array | None:
+    """The Arrow array behind an Arrow-backed string Series (one chunk), else None."""
+    if getattr(series.dtype, "storage", None) != "pyarrow":
+        return None
+    values = pa.chunked_array(series.array.__arrow_array__())
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        return None
+    return values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
 
 
 def _arrow_records(data: bytes, width: int) -> pa.Table | None:
@@ -369,10 +398,10 @@ def per_distinct_value(parser):
     def wrapper(series: pd.Series, *args, **kwargs):
         if len(series) < 2048:
             return parser(series, *args, **kwargs)
-        codes, uniques = pd.factorize(series, use_na_sentinel=False)
+        codes, uniques = _factorize(series)
         if len(uniques) * 4 > len(series):
             return parser(series, *args, **kwargs)
-        result = parser(pd.Series(uniques, dtype=series.dtype), *args, **kwargs)
+        result = parser(uniques, *args, **kwargs)
 
         def broadcast(values: pd.Series) -> pd.Series:
             return values.take(codes).set_axis(series.index)
@@ -380,6 +409,17 @@ def per_distinct_value(parser):
         return tuple(map(broadcast, result)) if isinstance(result, tuple) else broadcast(result)
 
     return wrapper
+
+
+def _factorize(series: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """(code per row, distinct values in order of appearance, missing included as a value); Arrow-backed text is
+    dictionary-encoded in C++ rather than hashed as Python objects."""
+    strings = _arrow_strings(series)
+    if strings is None:
+        codes, uniques = pd.factorize(series, use_na_sentinel=False)
+        return codes, pd.Series(uniques, dtype=series.dtype)
+    encoded = strings.dictionary_encode(null_encoding="encode")
+    return encoded.indices.to_numpy(zero_copy_only=False), arrow_text(encoded.dictionary).astype(series.dtype)
 
 
 @per_distinct_value
@@ -592,16 +632,15 @@ def extract(series: pd.Series, pattern: str, numbers: tuple[str, ...] = ()) -> p
     """``Series.str.extract`` for mostly-distinct columns (serial numbers), run by Arrow's RE2 engine in C++:
     one column per named group of ``pattern`` (``(?P<name>...)``), missing where the value does not match.
     Groups named in ``numbers`` are digit runs returned as float64 (exact below 2**53), the others as str."""
-    text = pa.array(series.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
-    groups = pc.extract_regex(text, pattern)
+    groups = pc.extract_regex(arrow_strings(series), pattern)
     matched = groups.is_valid()  # a struct's fields ignore the struct's own nulls
     columns = {}
     for i in range(groups.type.num_fields):
-        name = groups.type.field(i).name
-        field = pc.if_else(matched, groups.field(i), pa.scalar(None, pa.string()))
+        name, missing = groups.type.field(i).name, pa.scalar(None, groups.type.field(i).type)
+        field = pc.if_else(matched, groups.field(i), missing)
         if name in numbers:
             # An optional group that did not take part in the match comes back as "", not null.
-            field = pc.if_else(pc.equal(field, ""), pa.scalar(None, pa.string()), field)
+            field = pc.if_else(pc.equal(field, ""), missing, field)
             columns[name] = pc.cast(field, pa.float64()).to_numpy(zero_copy_only=False)
         else:
             columns[name] = field.to_numpy(zero_copy_only=False)

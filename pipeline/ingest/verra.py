@@ -43,6 +43,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.ingest import normalize
 from pipeline.ingest.dataset import DatasetLoad, finish, flag_duplicate_projects
@@ -50,10 +52,10 @@ from pipeline.ingest.parsing import (
     Column,
     Layout,
     RowChecks,
+    arrow_strings,
     clean_text,
     column,
     dates,
-    extract,
     fail_values,
     parse_int,
     read_table,
@@ -121,6 +123,10 @@ covers several Berkeley types)."""
 SERIAL = r"^\s*(?P<serial>\d+-(?P<first>\d+)-(?P<last>\d+)-[A-Z0-9-]+?-(?P<project>\d+)-\d{8}-\d{8}-\d+)\s*$"
 """``<batch>-<from>-<to>-VCS-VCU-<n>-VER-<ISO2>-<scope>-<project>-<DDMMYYYY>-<DDMMYYYY>-<flag>`` and the older
 ``4147-176338408-176338907-VCU-016-MER-AU-14-641-16042012-15042013-0``."""
+SERIAL_HEAD = r"^\s*\d+-(?P<first>\d+)-(?P<last>\d+)-"
+SERIAL_TAIL = r"-(?P<project>\d+)-\d{8}-\d{8}-\d+\s*$"
+"""The groups of :data:`SERIAL`, found from each end of a serial that matches it: after the lazy middle part the
+rest must be exactly four dash-separated digit runs, so ``project`` is the fourth field from the end."""
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -234,6 +240,33 @@ def read_projects(path: Path) -> DatasetLoad:
 # --------------------------------------------------------------------------------------------------------------
 
 
+def serial_parts(raw: pd.Series) -> pd.DataFrame:
+    """``extract(raw, SERIAL, numbers=("first", "last", "project"))``, same result, a third of the cost: RE2 needs
+    its slow capturing engine for SERIAL's lazy middle part over every character of a million serials, so the
+    shape is checked by its fast matcher and the groups are captured by two short anchored patterns."""
+    text = arrow_strings(raw)
+    shaped = pc.fill_null(pc.match_substring_regex(text, SERIAL), False)
+    nothing = pa.scalar(None, text.type)
+    head = pc.extract_regex(text, SERIAL_HEAD)
+    tail = pc.extract_regex(text, SERIAL_TAIL)
+
+    def number(groups: pa.StructArray, name: str) -> np.ndarray:
+        digits = pc.if_else(shaped, pc.struct_field(groups, name), nothing)
+        return pc.cast(digits, pa.float64()).to_numpy(zero_copy_only=False)
+
+    serial = pc.if_else(shaped, pc.utf8_trim(text, "\t\n\f\r "), nothing)  # RE2's \s, which SERIAL strips
+    return pd.DataFrame(
+        {
+            "serial": serial.to_numpy(zero_copy_only=False),
+            "first": number(head, "first"),
+            "last": number(head, "last"),
+            "project": number(tail, "project"),
+        },
+        index=raw.index,
+    )
+
+
+
 def _certification_flags(certifications: pd.Series, column_present: bool) -> dict[str, pd.Series]:
     """Credit flags from ``Additional Certifications`` (see the module docstring), once per distinct value."""
     lookups: dict[str, dict] = {"ccp_label": {}, "corsia_phase": {}, "corresponding_adjustment": {}, "is_removal": {}}
@@ -297,7 +330,7 @@ def read_transactions(path: Path) -> DatasetLoad:
         "retired on {value}, before the block was issued",
     )
 
-    parts = extract(records["serial_number"], SERIAL, numbers=("first", "last", "project"))
+    parts = serial_parts(records["serial_number"])
     shaped = parts["serial"].notna().to_numpy()
     serial = parts["serial"].where(shaped, clean_text(records["serial_number"].where(~shaped)))
     fail_values(checks, serial.notna().to_numpy() & ~shaped, serial, "serial number {value} is not a Verra VCU serial")

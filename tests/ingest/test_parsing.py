@@ -197,6 +197,33 @@ def test_parsing_distinct_values_once_matches_parsing_every_row(pool, rows, rnd)
     pd.testing.assert_series_equal(clean_text(series), clean_text.__wrapped__(series), obj="clean_text")
 
 
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.large_base_example])
+@given(st.lists(VALUES, min_size=1, max_size=12), st.integers(min_value=2048, max_value=6000), st.randoms())
+def test_arrow_backed_text_parses_exactly_like_python_strings(pool, rows, rnd):
+    series = pd.Series([rnd.choice(pool) for _ in range(rows)], index=np.arange(rows) * 3 + 5)
+    series.iloc[::97] = None
+    arrow = series.astype("string[pyarrow]")  # what read_table returns for CSV files
+    for arrow_out, object_out, what in zip(
+        parse_int(arrow), parse_int.__wrapped__(series), ("parse_int values", "parse_int failures"), strict=True
+    ):
+        pd.testing.assert_series_equal(arrow_out, object_out, obj=f"{what} of Arrow-backed text")
+    pd.testing.assert_series_equal(
+        parse_date(arrow, ("%Y-%m-%d",))[0], parse_date.__wrapped__(series, ("%Y-%m-%d",))[0], obj="Arrow dates"
+    )
+    pd.testing.assert_series_equal(clean_text(arrow), clean_text.__wrapped__(series), obj="Arrow clean_text")
+
+
+def test_read_table_returns_arrow_backed_text_with_exact_values(tmp_path):
+    path = write(tmp_path / "export.csv", 'ID,Name,Note\n1," Alpha ",\n2,"Multi\nline",N/A\n')
+    records = read_table(path, LAYOUT).records
+    for name in ("id", "name", "note"):
+        dtype = records[name].dtype
+        assert dtype == "string" and dtype.storage == "pyarrow", f"{name} is not Arrow-backed text: {dtype}"
+    assert records["name"].tolist() == [" Alpha ", "Multi\nline"], "values are kept verbatim (no strip)"
+    assert records["note"].tolist() == ["", "N/A"], "empty and placeholder cells stay text until clean_text"
+    assert records["source_line"].tolist() == [2, 3], "record start lines are exact"
+
+
 def test_extract_returns_named_groups_and_numbers_missing_where_no_match():
     serials = pd.Series([" 1-10-19-VCS-641-0 ", None, "garbage"], index=[10, 11, 12])
     parts = extract(serials, r"^\s*(?P<serial>\d+-(?P<first>\d+)-(?P<last>\d+)-.*)\s*$", numbers=("first", "last"))

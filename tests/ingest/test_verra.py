@@ -11,10 +11,12 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.ingest import normalize, verra
 from pipeline.ingest.load import load_registry
-from pipeline.ingest.parsing import IngestError
+from pipeline.ingest.parsing import IngestError, extract
 from pipeline.settings import REPO_ROOT
 
 SHARED = REPO_ROOT.parent / "shared" / "registry-data"
@@ -477,3 +479,22 @@ def test_xlsx_export_with_an_excel_damaged_id_cell(tmp_path):
         f"got {rejected_reasons(load)}"
     )
     assert load.accepted["project_id"].tolist() == ["VCS1340"], "the clean row loads"
+
+
+SERIAL_LIKE = st.lists(
+    st.sampled_from(["1", "12345678", "0641", "VCS", "VCU", "a", "", " ", "\t", "\u00a0", "-", "8"]), max_size=14
+).map("-".join)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(SERIAL_LIKE, st.none(), st.text(max_size=30)), min_size=1, max_size=20))
+def test_serial_parts_equals_the_full_serial_pattern(values):
+    real = ["6476-796998892-797012569-VCS-VCU-219-VER-CN-1-5286-01012025-31122025-1"]
+    older = [" 4147-176338408-176338907-VCU-016-MER-AU-14-641-16042012-15042013-0\n"]
+    for dtype in (object, "string[pyarrow]"):
+        serials = pd.Series(real + older + values, dtype=dtype)
+        pd.testing.assert_frame_equal(
+            verra.serial_parts(serials),
+            extract(serials, verra.SERIAL, numbers=("first", "last", "project")),
+            obj=f"serial parts of {dtype} serials",
+        )
