@@ -160,8 +160,11 @@ def score_warehouse(
     }
     columns = OUTPUT_COLUMNS + (RATING_COLUMNS if ratings is not None else [])
     # pv, the rules' outputs and the list columns all share pv's RangeIndex (one row per project-vintage).
-    out = pd.DataFrame({name: computed[name] if name in computed else pv[name] for name in columns}, index=pv.index)
+    # Column by column: a DataFrame built from a dict consolidates the string columns (a copy of every cell).
     dtypes = dict.fromkeys(("vintage", "issued", "buffer_issued"), "int64") | dict.fromkeys(STRING_COLUMNS, "string")
-    for name, dtype in dtypes.items():
-        out[name] = out[name].astype(dtype)  # column by column: no copy of the whole frame
+    out = pd.DataFrame(index=pv.index)
+    for name in columns:
+        out[name] = computed[name] if name in computed else pv[name]
+        if name in dtypes:
+            out[name] = out[name].astype(dtypes[name])
     return QualityScoresSchema.validate(out, lazy=True, inplace=True)

@@ -415,7 +415,10 @@ def scoring_frame(conn: duckdb.DuckDBPyConnection, reference: Reference, policy:
         project_type_columns(pv, reference.project_types),
         flag_columns(pv, reference.project_flags),
     )
-    pv = pd.concat([pv, *joined], axis=1, copy=False)  # the frames' blocks side by side, not copied
+    # Column by column: concat would consolidate the string columns into one block (a copy of every cell).
+    for columns in joined:
+        for name, values in columns.items():
+            pv[name] = values
     reversible = (
         pv["credit_is_reversible"]
         .fillna(pv["methodology_is_reversible"])

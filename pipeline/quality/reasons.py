@@ -75,20 +75,25 @@ def _piece(part: Part, rows: np.ndarray) -> str | pa.Array:
     return _shown(part, rows, "unknown")
 
 
-def _render(sentence: Sentence, rows: np.ndarray) -> tuple[np.ndarray, pa.Array]:
+def _part_values(part: Part) -> pd.Series | np.ndarray:
+    return part.values if isinstance(part, Shown | Upper) else part
+
+
+def _render(sentence: Sentence, rows: np.ndarray, codes_of) -> tuple[np.ndarray, pa.Array]:
     """The sentence for each of ``rows``, as codes into its distinct texts.
 
     A sentence's parts take few distinct values (protocols, scores, vintages), so each distinct combination
-    of them is rendered once (by Arrow) and every row holds a code: millions of reasons, a few thousand texts."""
+    of them is rendered once (by Arrow) and every row holds a code: millions of reasons, a few thousand texts.
+    ``codes_of(values)`` numbers a column's distinct values over all rows (see ``ReasonLog._codes``)."""
     parts = sentence if isinstance(sentence, tuple) else (sentence,)
     combination = np.zeros(len(rows), dtype=np.int64)
     for part in parts:
         if not isinstance(part, str):
-            values = part.values if isinstance(part, Shown | Upper) else part
-            codes, distinct = pd.factorize(pd.Series(values).iloc[rows])
-            # Refactorized at each step, so the key stays below len(rows) ** 2 (no overflow).
-            combination = pd.factorize(combination * (len(distinct) + 1) + (codes + 1))[0]
-    _, first = np.unique(combination, return_index=True)
+            codes, size = codes_of(_part_values(part))
+            # Refactorized at each step, so the key stays below len(rows) * (size + 1) (no overflow).
+            combination = pd.factorize(combination * (size + 1) + (codes[rows] + 1))[0]
+    # Combination numbers follow first appearance, so each number's first row is where the running max grows.
+    first = np.flatnonzero(np.diff(np.maximum.accumulate(combination), prepend=-1) > 0)
     pieces = [_piece(part, rows[first]) for part in parts]
     if all(isinstance(piece, str) for piece in pieces):
         return combination.astype(np.int32), pa.array(["".join(pieces)] * len(first), pa.string())
@@ -97,11 +102,24 @@ def _render(sentence: Sentence, rows: np.ndarray) -> tuple[np.ndarray, pa.Array]
 
 @dataclass
 class ReasonLog:
-    """Reasons for ``n`` rows, in the order rules add them."""
+    """Reasons for ``n`` rows, in the order rules add them.
+
+    Rules pass the same columns again and again (protocol, source URL, scores): each column's values are
+    numbered once per log, by identity, so the columns must not be modified in place while rules run."""
 
     n: int
     _rows: list[np.ndarray] = field(default_factory=list)
     _fields: list[dict[str, tuple[np.ndarray, pa.Array]]] = field(default_factory=list)
+    _numbered: dict[int, tuple[object, np.ndarray, int]] = field(default_factory=dict)
+
+    def _codes(self, values: pd.Series | np.ndarray) -> tuple[np.ndarray, int]:
+        """``values``' distinct-value number per row (missing: -1) and the number of distinct values."""
+        known = self._numbered.get(id(values))
+        if known is None:
+            codes, distinct = pd.factorize(pd.Series(values).reset_index(drop=True))
+            # The values are kept with their numbers so that their id cannot be reused by another column.
+            known = self._numbered[id(values)] = (values, codes, len(distinct))
+        return known[1], known[2]
 
     def add(
         self, mask: np.ndarray | pd.Series, code: Sentence, criterion: str, message: Sentence, source: Sentence
@@ -113,10 +131,10 @@ class ReasonLog:
         self._rows.append(rows.astype(np.int64))
         self._fields.append(
             {
-                "code": _render(code, rows),
-                "criterion": _render(criterion, rows),
-                "message": _render(message, rows),
-                "source": _render(source, rows),
+                "code": _render(code, rows, self._codes),
+                "criterion": _render(criterion, rows, self._codes),
+                "message": _render(message, rows, self._codes),
+                "source": _render(source, rows, self._codes),
             }
         )
 
@@ -129,6 +147,7 @@ class ReasonLog:
         values = pa.StructArray.from_arrays([self._sorted(name, order) for name in REASON_FIELDS], REASON_FIELDS)
         self._rows.clear()
         self._fields.clear()
+        self._numbered.clear()
         return pd.Series(pd.arrays.ArrowExtensionArray(_lists(rows[order], values, self.n)))
 
     def _sorted(self, name: str, order: np.ndarray) -> pa.DictionaryArray:
