@@ -54,6 +54,7 @@ from pipeline.ingest.apx import (
     corsia_phase_column,
     corsia_phases,
     credit_rows,
+    fail_period_order,
     flag_column,
     project_classification,
     project_numbers,
@@ -248,9 +249,7 @@ def read_projects(path: Path) -> DatasetLoad:
     compliance = clean_text(column(records, "compliance_status"))
     start = apx_dates(checks, column(records, "crediting_period_start"), "current crediting period start")
     end = apx_dates(checks, column(records, "crediting_period_end"), "current crediting period end")
-    fail_values(
-        checks, (start > end).to_numpy(), start.dt.strftime("%Y-%m-%d"), "crediting period starts {value} after it ends"
-    )
+    fail_period_order(checks, start, end, "crediting period starts {value} after it ends")
     projects = _project_frame(
         raw,
         project_id=project_id,
@@ -339,12 +338,7 @@ def read_issuances(path: Path) -> DatasetLoad:
     )
     vintage_start = apx_dates(checks, column(records, "vintage_start"), "reporting period begin")
     vintage_end = apx_dates(checks, column(records, "vintage_end"), "reporting period end")
-    fail_values(
-        checks,
-        (vintage_start > vintage_end).to_numpy(),
-        vintage_start.dt.strftime("%Y-%m-%d"),
-        "reporting period begins {value} after it ends",
-    )
+    fail_period_order(checks, vintage_start, vintage_end, "reporting period begins {value} after it ends")
     credits = credit_rows(
         records,
         ACR.key,

@@ -25,13 +25,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.ingest import normalize
 from pipeline.ingest.normalize import as_object
 from pipeline.ingest.parsing import (
     RowChecks,
     clean_text,
-    column,
     extract,
     fail_values,
     parse_bool,
@@ -64,29 +65,67 @@ _DATE = (
 _DATE_PARTS = ("month", "day", "year", "hour", "minute", "second")
 
 
+def _arrow_text(text: pd.Series) -> pa.Array:
+    """``text`` as one Arrow string array, without Python strings when it is Arrow-backed already."""
+    if isinstance(text.dtype, pd.StringDtype):
+        values = pa.array(text.array)
+    else:
+        values = pa.array(text.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
+def _date_fields(text: pd.Series) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """(the numeric parts of each APX date, 0 where absent; mask of values matching :data:`_DATE`). The parts
+    stay in Arrow until they are integers: a date's parts never become Python strings."""
+    groups = pc.extract_regex(_arrow_text(text), _DATE)
+    matched = groups.is_valid().to_numpy(zero_copy_only=False)
+    names = [groups.type.field(i).name for i in range(groups.type.num_fields)]
+    # A group that did not take part in the match (or a value that did not match) is "": "0" + "" reads as 0.
+    text_type = groups.type.field(0).type  # string, or large_string when the column is Arrow-backed
+    zero, empty = pa.scalar("0", text_type), pa.scalar("", text_type)
+    fields = {
+        name: pc.cast(pc.binary_join_element_wise(zero, groups.field(i), empty), pa.int64()).to_numpy()
+        for i, name in enumerate(names)
+        if name in _DATE_PARTS
+    }
+    half = groups.field(names.index("half"))
+    fields["twelve_hour"] = pc.greater(pc.utf8_length(half), 0).to_numpy(zero_copy_only=False)
+    fields["afternoon"] = pc.match_substring(half, "p", ignore_case=True).to_numpy(zero_copy_only=False)
+    return fields, matched
+
+
 @per_distinct_value
 def parse_apx_dates(text: pd.Series) -> tuple[pd.Series, pd.Series]:
     """(datetime64 values, mask of present values that are not APX dates). The parts are extracted by RE2
     and assembled numerically, because the status-effective column is nearly all distinct timestamps and
-    ``strptime``-style parsing of three candidate formats costs seconds per million rows."""
-    parts, text = extract_present(text, _DATE, _DATE_PARTS)
-    month, day, year, hour, minute, second = (parts[name].fillna(0).to_numpy() for name in _DATE_PARTS)
-    half = parts["half"]  # "" when the group is absent
-    afternoon = half.isin(["PM", "pm", "Pm", "pM"]).to_numpy(dtype=bool)
-    twelve_hour = afternoon | half.isin(["AM", "am", "Am", "aM"]).to_numpy(dtype=bool)
+    ``strptime``-style parsing of three candidate formats costs seconds per million rows. Values that do not
+    match as they are (whitespace around them, placeholders such as ``N/A``) are cleaned and matched again."""
+    fields, matched = _date_fields(text)
+    present = text.notna().to_numpy(dtype=bool)
+    retry = present & ~matched
+    if retry.any():
+        cleaned = clean_text(text[retry])
+        again, again_matched = _date_fields(cleaned.fillna(""))
+        fields = {name: values.copy() for name, values in fields.items()}  # Arrow's buffers are read-only
+        for name, values in again.items():
+            fields[name][retry] = values
+        matched = matched.copy()
+        matched[retry] = again_matched
+        present[retry] = cleaned.notna().to_numpy(dtype=bool)
+    month, day, year, hour, minute, second = (fields[name] for name in _DATE_PARTS)
+    afternoon, twelve_hour = fields["afternoon"], fields["twelve_hour"]
     bad_time = np.where(twelve_hour, (hour < 1) | (hour > 12), hour > 23) | (minute > 59) | (second > 59)
     hour = np.where(twelve_hour, hour % 12 + np.where(afternoon, 12, 0), hour)
     # Calendar arithmetic in numpy: month start + (day - 1), valid only if it stays within that month.
-    month_index = ((year - 1970) * 12 + month - 1).astype("int64")
+    month_index = (year - 1970) * 12 + month - 1
     month_start = month_index.astype("datetime64[M]").astype("datetime64[D]")
     next_month = (month_index + 1).astype("datetime64[M]").astype("datetime64[D]")
-    calendar_day = month_start + (day - 1).astype("int64").astype("timedelta64[D]")
-    valid = (month >= 1) & (month <= 12) & (day >= 1) & (calendar_day < next_month) & ~bad_time
-    valid &= parts["year"].notna().to_numpy()
-    seconds = (hour * 3600 + minute * 60 + second).astype("int64").astype("timedelta64[s]")
+    calendar_day = month_start + (day - 1).astype("timedelta64[D]")
+    valid = matched & (month >= 1) & (month <= 12) & (day >= 1) & (calendar_day < next_month) & ~bad_time
+    seconds = (hour * 3600 + minute * 60 + second).astype("timedelta64[s]")
     stamps = (calendar_day.astype("datetime64[s]") + seconds).astype("datetime64[ns]")
     values = pd.Series(np.where(valid, stamps, np.datetime64("NaT", "ns")), index=text.index)
-    return values, text.notna() & values.isna()
+    return values, pd.Series(present & ~valid, index=text.index)
 
 
 def apx_dates(checks: RowChecks, raw: pd.Series, what: str, *, required: bool = False) -> pd.Series:
@@ -99,6 +138,13 @@ def apx_dates(checks: RowChecks, raw: pd.Series, what: str, *, required: bool = 
     return values
 
 
+def fail_period_order(checks: RowChecks, start: pd.Series, end: pd.Series, message: str) -> None:
+    """Reject records whose period starts after it ends; ``{value}`` in ``message`` is the start date."""
+    later = (start > end).to_numpy()
+    if later.any():  # dates are rendered as text for the failing records' reasons only
+        fail_values(checks, later, start.dt.strftime("%Y-%m-%d"), message)
+
+
 def yes_no(checks: RowChecks, raw: pd.Series, what: str, *, blank: bool | None, present: bool = True) -> pd.Series:
     """A ``Yes``/``No`` flag column as nullable booleans.
 
@@ -106,38 +152,50 @@ def yes_no(checks: RowChecks, raw: pd.Series, what: str, *, blank: bool | None, 
     otherwise, so ``blank`` says what a blank cell means for this column (``False``, or ``None`` for
     unknown). A column the export dropped (``present=False``) is unknown everywhere. Any other text rejects
     the record instead of being read as either answer."""
-    values, bad = parse_bool(raw)
+    values, bad = _yes_no_values(raw, blank)
     fail_values(checks, bad.to_numpy(), raw, f"{what} {{value}} is not Yes or No")
     if not present:
         return pd.Series(pd.NA, index=raw.index, dtype="boolean")
+    return values
+
+
+@per_distinct_value
+def _yes_no_values(raw: pd.Series, blank: bool | None) -> tuple[pd.Series, pd.Series]:
+    """(nullable booleans, blank cells read as ``blank``; mask of text that is neither yes nor no)."""
+    values, bad = parse_bool(raw)
     if blank is not None:
         values = values.fillna(blank).where(~bad, pd.NA)
-    return values.astype("boolean")
+    return values.astype("boolean"), bad
 
 
 def flag_column(checks: RowChecks, records: pd.DataFrame, name: str, what: str, *, blank: bool | None) -> pd.Series:
     """:func:`yes_no` of the optional layout column ``name``: unknown everywhere when the export dropped it."""
-    return yes_no(checks, column(records, name), what, blank=blank, present=name in records)
+    if name not in records:
+        return pd.Series(pd.NA, index=records.index, dtype="boolean")
+    return yes_no(checks, records[name], what, blank=blank)
 
 
 def corsia_phase_column(checks: RowChecks, records: pd.DataFrame, pilot_what: str, first_what: str) -> pd.Series:
     """``corsia_phase`` from the optional ``corsia_pilot`` and ``corsia_first`` flag columns (blank = not
-    eligible); unknown everywhere when the export has neither column."""
-    pilot = yes_no(checks, column(records, "corsia_pilot"), pilot_what, blank=False)
-    first = yes_no(checks, column(records, "corsia_first"), first_what, blank=False)
+    eligible, as is a dropped column beside one that is there); unknown everywhere when the export has
+    neither column."""
     if "corsia_pilot" not in records and "corsia_first" not in records:
         return pd.Series(None, index=records.index, dtype=object)
-    return corsia_phases(pilot, first)
+    not_eligible = pd.Series(False, index=records.index, dtype="boolean")
+    pilot = yes_no(checks, records["corsia_pilot"], pilot_what, blank=False) if "corsia_pilot" in records else None
+    first = yes_no(checks, records["corsia_first"], first_what, blank=False) if "corsia_first" in records else None
+    return corsia_phases(not_eligible if pilot is None else pilot, not_eligible if first is None else first)
+
+
+CORSIA_PHASES = np.array([None, "first", "pilot", "pilot;first"], dtype=object)
+"""Indexed by 2 * pilot + first."""
 
 
 def corsia_phases(pilot: pd.Series, first: pd.Series) -> pd.Series:
     """``pilot``, ``first`` or ``pilot;first`` from the two CORSIA compliance-period eligibility flags."""
-    pilot_text = np.where(pilot.fillna(False).to_numpy(dtype=bool), "pilot", "")
-    first_text = np.where(first.fillna(False).to_numpy(dtype=bool), "first", "")
-    joined = pd.Series(
-        np.char.strip(np.char.add(np.char.add(pilot_text, ";"), first_text).astype(str), ";"), index=pilot.index
-    )
-    return as_object(joined.where(joined != "", None))
+    pilot_bit = pilot.fillna(False).to_numpy(dtype=bool).astype(np.int8)
+    first_bit = first.fillna(False).to_numpy(dtype=bool).astype(np.int8)
+    return pd.Series(CORSIA_PHASES[2 * pilot_bit + first_bit], index=pilot.index, dtype=object)
 
 
 @dataclass(frozen=True)
@@ -246,6 +304,7 @@ def project_numbers(project_id: pd.Series) -> pd.Series:
 _SDG = re.compile(r"(?:^|;)\s*0*(\d{1,2})\s*[:.]")
 
 
+@per_distinct_value
 def sdg_numbers(raw: pd.Series) -> pd.Series:
     """SDG numbers ``;``-joined (``03: Good Health…;13: Climate Action`` -> ``3;13``), once per distinct value."""
     text = clean_text(raw)
@@ -259,6 +318,7 @@ def sdg_numbers(raw: pd.Series) -> pd.Series:
 _VERSION = re.compile(r"(v(?:ersion)?\.?\s*\d+(?:\.\d+)*|[A-Z][a-z]+ \d{1,2}, \d{4})\s*$", re.IGNORECASE)
 
 
+@per_distinct_value
 def protocol_versions(raw: pd.Series) -> pd.Series:
     """The version at the end of a protocol string (``Forestry - MX - Version 3.0`` -> ``Version 3.0``;
     ``… Mine Methane Capture, April 25, 2014`` -> ``April 25, 2014``); the whole text when it is nothing

@@ -61,6 +61,7 @@ from pipeline.ingest.parsing import (
     clean_text,
     column,
     fail_values,
+    per_distinct_value,
     read_table,
     registry_project_ids,
     vintages,
@@ -268,17 +269,23 @@ def _either(
     checks: RowChecks, raw: pd.Series, what: str, true_text: str, false_text: str, *, present: bool
 ) -> pd.Series:
     """A two-valued text column (``Removal``/``Reduction``) as booleans; blank is unknown, other text rejects."""
+    if not present:
+        return pd.Series(pd.NA, index=raw.index, dtype="boolean")
+    values, other_text = _two_valued(raw, true_text, false_text)
+    fail_values(
+        checks, other_text.to_numpy(dtype=bool), raw, f"{what} {{value}} is neither {true_text} nor {false_text}"
+    )
+    return values
+
+
+@per_distinct_value
+def _two_valued(raw: pd.Series, true_text: str, false_text: str) -> tuple[pd.Series, pd.Series]:
+    """(``true_text`` -> true, ``false_text`` -> false, case-insensitive; mask of any other text)."""
     text = clean_text(raw).astype("string").str.casefold()
     values = pd.Series(pd.NA, index=raw.index, dtype="boolean")
     values[(text == true_text.casefold()).fillna(False).astype(bool)] = True
     values[(text == false_text.casefold()).fillna(False).astype(bool)] = False
-    fail_values(
-        checks,
-        (text.notna() & values.isna()).to_numpy(dtype=bool),
-        raw,
-        f"{what} {{value}} is neither {true_text} nor {false_text}",
-    )
-    return values if present else pd.Series(pd.NA, index=raw.index, dtype="boolean")
+    return values, text.notna() & values.isna()
 
 
 def _credit_flags(records: pd.DataFrame, checks: RowChecks) -> tuple[pd.Series, pd.Series, dict[str, object]]:
