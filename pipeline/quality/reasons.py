@@ -173,10 +173,11 @@ def _lists(rows: np.ndarray, values: pa.Array, n: int) -> pa.ListArray:
 def label_lists(labels: dict[str, np.ndarray | pd.Series], n: int) -> pd.Series:
     """An Arrow ``list<string>`` column: for each row, the labels whose mask is true, in dict order."""
     rows = [np.flatnonzero(np.asarray(mask, dtype=bool)) for mask in labels.values()]
-    names = [np.full(len(r), label, dtype=object) for r, label in zip(rows, labels, strict=True)]
-    order_in = np.concatenate([np.full(len(r), i) for i, r in enumerate(rows)]) if rows else np.array([], int)
+    which = (
+        np.concatenate([np.full(len(r), i, np.int32) for i, r in enumerate(rows)]) if rows else np.array([], np.int32)
+    )
     all_rows = np.concatenate(rows) if rows else np.array([], np.int64)
-    all_names = np.concatenate(names) if names else np.array([], object)
-    order = np.lexsort((order_in, all_rows))
-    values = pa.array(all_names[order].tolist(), pa.string())
+    order = np.lexsort((which, all_rows))
+    # Each label is one Arrow string, taken per row (no Python string per row).
+    values = pa.array(list(labels), pa.string()).take(pa.array(which[order]))
     return pd.Series(pd.arrays.ArrowExtensionArray(_lists(all_rows[order].astype(np.int64), values, n)))
