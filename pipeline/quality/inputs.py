@@ -15,6 +15,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from pipeline.quality.combinations import first_rows, number_combinations
 from pipeline.quality.policy import CCP_STATUSES, ScoringPolicy
 
 REGISTRY_PROGRAM = {
@@ -218,9 +219,9 @@ def project_vintages(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 def distinct_rows(frame: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
     """Each row's combination number and one row per combination of ``columns`` (missing values included),
     so a rule runs once per combination and ``result.take(codes)`` spreads it back over the rows."""
-    codes = frame.groupby(columns, dropna=False, sort=False).ngroup().to_numpy()
-    _, first = np.unique(codes, return_index=True)
-    return codes, frame[columns].iloc[first].reset_index(drop=True)
+    factorized = (pd.factorize(frame[column]) for column in columns)
+    combination = number_combinations(((codes, len(distinct)) for codes, distinct in factorized), len(frame))
+    return combination, frame[columns].iloc[first_rows(combination)].reset_index(drop=True)
 
 
 def spread(per_combination: pd.DataFrame, combination: np.ndarray, index: pd.Index) -> pd.DataFrame:

@@ -15,6 +15,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipeline.quality.combinations import first_rows, number_combinations
+
 FRAMEWORK = "data/reference/quality-framework.md"
 
 REASON_FIELDS = ["code", "criterion", "message", "source"]
@@ -86,14 +88,9 @@ def _render(sentence: Sentence, rows: np.ndarray, codes_of) -> tuple[np.ndarray,
     of them is rendered once (by Arrow) and every row holds a code: millions of reasons, a few thousand texts.
     ``codes_of(values)`` numbers a column's distinct values over all rows (see ``ReasonLog._codes``)."""
     parts = sentence if isinstance(sentence, tuple) else (sentence,)
-    combination = np.zeros(len(rows), dtype=np.int64)
-    for part in parts:
-        if not isinstance(part, str):
-            codes, size = codes_of(_part_values(part))
-            # Refactorized at each step, so the key stays below len(rows) * (size + 1) (no overflow).
-            combination = pd.factorize(combination * (size + 1) + (codes[rows] + 1))[0]
-    # Combination numbers follow first appearance, so each number's first row is where the running max grows.
-    first = np.flatnonzero(np.diff(np.maximum.accumulate(combination), prepend=-1) > 0)
+    numbered = (codes_of(_part_values(part)) for part in parts if not isinstance(part, str))
+    combination = number_combinations(((codes[rows], distinct) for codes, distinct in numbered), len(rows))
+    first = first_rows(combination)
     pieces = [_piece(part, rows[first]) for part in parts]
     if all(isinstance(piece, str) for piece in pieces):
         return combination.astype(np.int32), pa.array(["".join(pieces)] * len(first), pa.string())
