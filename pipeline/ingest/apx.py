@@ -57,14 +57,6 @@ def extract_present(raw: pd.Series, pattern: str, numbers: tuple[str, ...]) -> t
     return parts, text
 
 
-DATE_EXPECTED = "M/D/YYYY, optionally with h:mm:ss AM/PM"
-_DATE = (
-    r"^(?P<month>\d{1,2})/(?P<day>\d{1,2})/(?P<year>\d{4})"
-    r"(?: (?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2}))?(?: ?(?P<half>[AaPp][Mm]))?)?$"
-)
-_DATE_PARTS = ("month", "day", "year", "hour", "minute", "second")
-
-
 def _arrow_text(text: pd.Series) -> pa.Array:
     """``text`` as one Arrow string array, without Python strings when it is Arrow-backed already."""
     if isinstance(text.dtype, pd.StringDtype):
@@ -72,6 +64,36 @@ def _arrow_text(text: pd.Series) -> pa.Array:
     else:
         values = pa.array(text.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
     return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
+PLAIN_COUNT = r"^[0-9]{1,15}$"
+"""Digits only, and few enough that the float64 :func:`~pipeline.ingest.parsing.whole_numbers` reads them
+through holds them exactly: such a value's count is its integer, whatever else the rules say."""
+
+
+def counts(checks: RowChecks, raw: pd.Series, what: str, *, required: bool) -> pd.Series:
+    """:func:`~pipeline.ingest.parsing.whole_numbers` for quantity columns, which are mostly distinct: plain
+    digit strings (``74377``, nearly every value an export writes) are read by Arrow in C++, and every other
+    value goes through whole_numbers' rules and reasons unchanged (plain values stand in as ``0`` there, so
+    it parses only the few distinct others)."""
+    if not isinstance(raw.dtype, pd.StringDtype):  # JSON values may be numbers already
+        return whole_numbers(checks, raw, what, required=required)
+    text = _arrow_text(raw)
+    plain = pc.fill_null(pc.match_substring_regex(text, PLAIN_COUNT), False)
+    is_plain = plain.to_numpy(zero_copy_only=False)
+    values = whole_numbers(checks, raw.where(~is_plain, "0"), what, required=required)
+    if is_plain.any():
+        as_integers = pc.cast(pc.if_else(plain, text, pa.scalar("0", text.type)), pa.int64()).to_numpy()
+        values[is_plain] = as_integers[is_plain]
+    return values
+
+
+DATE_EXPECTED = "M/D/YYYY, optionally with h:mm:ss AM/PM"
+_DATE = (
+    r"^(?P<month>\d{1,2})/(?P<day>\d{1,2})/(?P<year>\d{4})"
+    r"(?: (?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2}))?(?: ?(?P<half>[AaPp][Mm]))?)?$"
+)
+_DATE_PARTS = ("month", "day", "year", "hour", "minute", "second")
 
 
 def _date_fields(text: pd.Series) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -274,7 +296,7 @@ def serial_block_columns(
     """The checked ``credits`` columns every APX retirements or cancellations export yields, one row per serial
     block: the block's quantity (``quantity_what`` names it in reasons), its serial range checked against the
     row (:func:`serial_ranges`) and the status-effective date as the transaction date."""
-    quantity = whole_numbers(checks, records["quantity"], quantity_what, required=True)
+    quantity = counts(checks, records["quantity"], quantity_what, required=True)
     serial = serial_ranges(
         checks,
         records["serial_number"],

@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.ingest import normalize
+from pipeline.ingest.apx import counts
 from pipeline.ingest.dataset import DatasetLoad, finish, flag_duplicate_projects
 from pipeline.ingest.parsing import (
     Column,
@@ -339,7 +340,7 @@ def _credits(raw: RawTable, checks: RowChecks, *, issuance_date_required: bool) 
     fail_values(checks, vintage_bad.to_numpy(), records["vintage"], "vintage {value} is not a year")
     checks.fail((vintage_number.isna() & ~vintage_bad).to_numpy(), "vintage is missing")
     vintage = vintages(checks, vintage_number)
-    quantity = whole_numbers(checks, records["quantity"], "quantity", required=True)
+    quantity = counts(checks, records["quantity"], "quantity", required=True)
 
     product_type = _product_types(records["product_type"])
     fail_values(
