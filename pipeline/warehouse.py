@@ -2,10 +2,17 @@
 
 Each registry's load lands in its own staging tables (``staging.<table>_<registry>``), replaced in one
 transaction, so one registry's failed run never touches another's rows and a crash mid-write leaves the
-previous slice intact. :func:`build_warehouse` then unions the slices into the contract tables ``projects``,
-``credits``, ``rejected_rows`` and ``load_audit`` (``UNION ALL BY NAME``, so a reader that gains a column
-does not break older slices), and :func:`contract_failures` checks the union against the pandera contract in
-DuckDB (every row of every registry, without loading the tables into pandas).
+previous slice intact. :func:`build_warehouse` then defines the contract relations ``projects``, ``credits``,
+``rejected_rows`` and ``load_audit`` as views that union the slices (``UNION ALL BY NAME``, so a reader that
+gains a column does not break older slices), and :func:`contract_failures` checks them against the pandera
+contract in DuckDB (every row of every registry, without loading the tables into pandas).
+
+Why views: DuckDB's cost is writing compressed columns to disk, and a physical union would write every credit
+a second time per run only for the publish step to write it a third time into the analyst file. Each slice is
+stored in the warehouse's key order (:data:`SLICE_ORDER`) and the views list the slices in registry order, so
+a plain scan returns every relation in ``registry, <key>`` order without sorting a million rows; the publish
+step copies them into the analyst file in that order. The views read the latest slices: re-ingesting a
+registry changes what they return, and the ``warehouse`` asset re-checks the contract.
 """
 
 from __future__ import annotations
@@ -31,12 +38,14 @@ SCHEMAS = {
 }
 WAREHOUSE_TABLES = tuple(SCHEMAS)
 
-TABLE_ORDER = {
-    "projects": "registry, project_id",
-    "credits": "registry, project_id, vintage, transaction_type, source_file, source_line",
-    "rejected_rows": "registry, dataset, source_line",
-    "load_audit": "registry, dataset",
+SLICE_ORDER = {
+    "projects": ["project_id"],
+    "credits": ["project_id", "vintage", "transaction_type", "source_file", "source_line"],
+    "rejected_rows": ["dataset", "source_line"],
+    "load_audit": ["dataset"],
 }
+"""The order rows are stored in within a registry's slice (the warehouse order is ``registry`` first, then this):
+ascending, missing values last, as DuckDB's ``ORDER BY``."""
 
 
 def _staging_name(table: str, registry: str) -> str:
@@ -44,7 +53,7 @@ def _staging_name(table: str, registry: str) -> str:
 
 
 def replace_registry_slice(conn: duckdb.DuckDBPyConnection, load: RegistryLoad) -> None:
-    """Atomically replace ``load.registry``'s staging tables with this load."""
+    """Atomically replace ``load.registry``'s staging tables with this load, each in :data:`SLICE_ORDER`."""
     frames = {
         "projects": load.projects,
         "credits": load.credits,
@@ -55,7 +64,7 @@ def replace_registry_slice(conn: duckdb.DuckDBPyConnection, load: RegistryLoad) 
     conn.execute("BEGIN TRANSACTION")
     try:
         for table, frame in frames.items():
-            conn.register("incoming", frame.assign(registry=load.registry))
+            conn.register("incoming", _slice_frame(frame, table, load.registry))
             name = _staging_name(table, load.registry)
             conn.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM incoming")
             conn.unregister("incoming")
@@ -64,6 +73,14 @@ def replace_registry_slice(conn: duckdb.DuckDBPyConnection, load: RegistryLoad) 
     except Exception:
         conn.execute("ROLLBACK")
         raise
+
+
+def _slice_frame(frame: pd.DataFrame, table: str, registry: str) -> pd.DataFrame:
+    """``frame`` in :data:`SLICE_ORDER` with its ``registry`` column set: one new frame, ``frame`` untouched."""
+    # pandas compares text by code point and DuckDB by UTF-8 bytes: the same order.
+    ordered = frame.sort_values(SLICE_ORDER[table], na_position="last", kind="stable", ignore_index=True)
+    ordered["registry"] = registry
+    return ordered
 
 
 def _type_all_null_columns(conn: duckdb.DuckDBPyConnection, table: str, registry: str) -> None:
@@ -79,13 +96,20 @@ def _type_all_null_columns(conn: duckdb.DuckDBPyConnection, table: str, registry
 
 
 def clear_registry_slice(conn: duckdb.DuckDBPyConnection, registry: str) -> bool:
-    """Drop a registry's staging tables (its raw folder is gone); True if there was anything to drop."""
+    """Drop a registry's staging tables (its raw folder is gone); True if there was anything to drop. Contract
+    views already defined are redefined over the remaining slices, so they never name a dropped table."""
     conn.execute("CREATE SCHEMA IF NOT EXISTS staging")
     existed = registry in loaded_registries(conn)
     conn.execute("BEGIN TRANSACTION")
-    for table in WAREHOUSE_TABLES:
-        conn.execute(f"DROP TABLE IF EXISTS {_staging_name(table, registry)}")
-    conn.execute("COMMIT")
+    try:
+        for table in WAREHOUSE_TABLES:
+            conn.execute(f"DROP TABLE IF EXISTS {_staging_name(table, registry)}")
+        if existed and _relation_kinds(conn, "credits"):
+            _define_relations(conn, loaded_registries(conn))
+        conn.execute("COMMIT")
+    except Exception:
+        conn.execute("ROLLBACK")
+        raise
     return existed
 
 
@@ -97,26 +121,43 @@ def loaded_registries(conn: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def build_warehouse(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """(Re)build the four contract tables from every registry's staging slice; returns row counts."""
-    registries = loaded_registries(conn)
-    counts = {}
+    """(Re)define the four contract relations over every registry's staging slice; returns row counts.
+
+    Each is a view listing the slices in registry order (see the module docstring); with nothing loaded yet it
+    is an empty table with the contract's columns, so downstream stages still find it."""
     conn.execute("BEGIN TRANSACTION")
     try:
-        for table in WAREHOUSE_TABLES:
-            if registries:
-                union = " UNION ALL BY NAME ".join(f"SELECT * FROM {_staging_name(table, r)}" for r in registries)
-            else:  # nothing loaded yet: the contract tables still exist, empty, for downstream stages
-                conn.register(f"empty_{table}", empty_frame(SCHEMAS[table]))
-                union = f"SELECT * FROM empty_{table}"
-            conn.execute(
-                f"CREATE OR REPLACE TABLE main.{table} AS SELECT * FROM ({union}) ORDER BY {TABLE_ORDER[table]}"
-            )
-            counts[table] = conn.execute(f"SELECT count(*) FROM main.{table}").fetchall()[0][0]
+        _define_relations(conn, loaded_registries(conn))
+        counts = {t: conn.execute(f"SELECT count(*) FROM main.{t}").fetchall()[0][0] for t in WAREHOUSE_TABLES}
         conn.execute("COMMIT")
     except Exception:
         conn.execute("ROLLBACK")
         raise
     return counts
+
+
+def _define_relations(conn: duckdb.DuckDBPyConnection, registries: list[str]) -> None:
+    for table in WAREHOUSE_TABLES:
+        for kind in _relation_kinds(conn, table):
+            conn.execute(f"DROP {kind} main.{table}")
+        if registries:
+            union = " UNION ALL BY NAME ".join(f"SELECT * FROM {_staging_name(table, r)}" for r in registries)
+            conn.execute(f"CREATE VIEW main.{table} AS {union}")
+        else:
+            conn.register(f"empty_{table}", empty_frame(SCHEMAS[table]))
+            conn.execute(f"CREATE TABLE main.{table} AS SELECT * FROM empty_{table}")
+            conn.unregister(f"empty_{table}")
+
+
+def _relation_kinds(conn: duckdb.DuckDBPyConnection, name: str) -> list[str]:
+    """``['VIEW']``, ``['TABLE']`` (an empty warehouse, or a work DB built before the views) or ``[]``."""
+    rows = conn.execute(
+        "SELECT 'TABLE' FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' "
+        "AND table_name = $name UNION ALL SELECT 'VIEW' FROM duckdb_views() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND view_name = $name",
+        {"name": name},
+    ).fetchall()
+    return [kind for (kind,) in rows]
 
 
 CONTRACT_CHECKED = ("projects", "credits", "rejected_rows")

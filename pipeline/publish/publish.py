@@ -372,7 +372,12 @@ def publish_inventory(
 
 
 def _has_relation(conn: duckdb.DuckDBPyConnection, catalog: str, table: str) -> bool:
-    query = "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND schema_name = 'main' AND table_name = ?"
+    """Whether ``catalog`` has ``table`` as a table or a view (the work DB's warehouse relations are views)."""
+    query = (
+        "SELECT count(*) FROM (SELECT table_name AS name, database_name, schema_name FROM duckdb_tables() "
+        "UNION ALL SELECT view_name, database_name, schema_name FROM duckdb_views()) "
+        "WHERE database_name = ? AND schema_name = 'main' AND name = ?"
+    )
     return conn.execute(query, [catalog, table]).fetchone()[0] > 0
 
 
