@@ -57,7 +57,7 @@ def extract_present(raw: pd.Series, pattern: str, numbers: tuple[str, ...]) -> t
     return parts, text
 
 
-def _arrow_text(text: pd.Series) -> pa.Array:
+def arrow_strings(text: pd.Series) -> pa.Array:
     """``text`` as one Arrow string array, without Python strings when it is Arrow-backed already."""
     if isinstance(text.dtype, pd.StringDtype):
         values = pa.array(text.array)
@@ -78,7 +78,7 @@ def counts(checks: RowChecks, raw: pd.Series, what: str, *, required: bool) -> p
     it parses only the few distinct others)."""
     if not isinstance(raw.dtype, pd.StringDtype):  # JSON values may be numbers already
         return whole_numbers(checks, raw, what, required=required)
-    text = _arrow_text(raw)
+    text = arrow_strings(raw)
     plain = pc.fill_null(pc.match_substring_regex(text, PLAIN_COUNT), False)
     is_plain = plain.to_numpy(zero_copy_only=False)
     values = whole_numbers(checks, raw.where(~is_plain, "0"), what, required=required)
@@ -99,7 +99,7 @@ _DATE_PARTS = ("month", "day", "year", "hour", "minute", "second")
 def _date_fields(text: pd.Series) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """(the numeric parts of each APX date, 0 where absent; mask of values matching :data:`_DATE`). The parts
     stay in Arrow until they are integers: a date's parts never become Python strings."""
-    groups = pc.extract_regex(_arrow_text(text), _DATE)
+    groups = pc.extract_regex(arrow_strings(text), _DATE)
     matched = groups.is_valid().to_numpy(zero_copy_only=False)
     names = [groups.type.field(i).name for i in range(groups.type.num_fields)]
     # A group that did not take part in the match (or a value that did not match) is "": "0" + "" reads as 0.
