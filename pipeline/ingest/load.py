@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 from pandera.config import ValidationDepth, config_context
 
 from pipeline.ingest.dataset import DatasetLoad
@@ -95,7 +96,12 @@ def load_registry(registry: str, raw_dir: Path) -> RegistryLoad | None:
     if not files:
         return None
     readers = _reader_module(registry).DATASETS
-    loads: list[DatasetLoad] = [readers[dataset](path) for dataset, path in files.items()]
+    loads: list[DatasetLoad] = []
+    for dataset, path in files.items():
+        loads.append(readers[dataset](path))
+        # What the reader freed stays with Arrow's allocator unless handed back: pandas, NumPy and DuckDB allocate
+        # elsewhere, so the peak memory of a registry would add up across its files.
+        pa.default_memory_pool().release_unused()
 
     project_frames = [d.accepted for d in loads if d.dataset == "projects"]
     projects = project_frames[0] if project_frames else empty_frame(ProjectsSchema)

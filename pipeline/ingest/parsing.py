@@ -162,7 +162,11 @@ def read_table(path: Path, layout: Layout) -> RawTable:
     if suffix in (".xlsx", ".xlsm"):
         return _read_xlsx(path, layout)
     if suffix in (".csv", ".txt"):
-        return _read_csv(path, layout)
+        table = _read_csv(path, layout)
+        # The parse's own buffers are free now; hand them back rather than let Arrow's allocator hold them while
+        # pandas and NumPy allocate elsewhere (a few hundred MiB of peak memory on a million-row export).
+        pa.default_memory_pool().release_unused()
+        return table
     raise IngestError(f"{path}: unsupported file type {suffix!r} for {layout.description} (expected .csv or .xlsx)")
 
 
@@ -192,13 +196,17 @@ def _read_csv(path: Path, layout: Layout) -> RawTable:
         for column in table.columns[1:]:
             blank = pc.and_(blank, pc.equal(column, ""))
     lines = _record_start_lines(data, table)
+    del data  # the table holds its own copy of every value
     keep = pc.invert(blank)
-    kept = table.filter(keep) if pc.any(blank).as_py() else table
+    if pc.any(blank).as_py():
+        table = table.filter(keep)
     position = {header: i for i, header in reversed(list(enumerate(headers)))}  # the first of repeated headers
-    records = pd.DataFrame(
-        {canonical: arrow_text(kept.column(position[raw])) for canonical, raw in mapping.items()},
-        index=pd.RangeIndex(kept.num_rows),
-    )
+    used = {canonical: table.column(position[raw]) for canonical, raw in mapping.items()}
+    rows = table.num_rows
+    del table  # unused columns are freed now, each used one once it is rewritten below
+    # One chunk per column: the parsers dictionary-encode and take from these columns many times over.
+    text = {canonical: arrow_text(used.pop(canonical).combine_chunks()) for canonical in list(used)}
+    records = pd.DataFrame(text, index=pd.RangeIndex(rows))
     records["source_line"] = lines[keep.to_numpy(zero_copy_only=False)]
     return RawTable(path, records, mapping, _empty_malformed(), sha256, encoding, extra)
 
@@ -208,9 +216,9 @@ ARROW_TEXT = pd.StringDtype("pyarrow")
 become a million Python objects (parsers work on the distinct values, see :func:`per_distinct_value`)."""
 
 
-def arrow_text(values: pa.ChunkedArray | pa.Array) -> pd.Series:
+def arrow_text(values: pa.ChunkedArray | pa.Array, index: pd.Index | None = None) -> pd.Series:
     """An Arrow string column as a pandas ``string[pyarrow]`` Series, without building Python strings."""
-    return pd.Series(pd.arrays.ArrowStringArray(values), copy=False)
+    return pd.Series(pd.arrays.ArrowStringArray(values), index=index, copy=False)
 
 
 def arrow_strings(series: pd.Series) -> pa.Array:
@@ -428,6 +436,18 @@ def clean_text(series: pd.Series) -> pd.Series:
     text = series.astype("string").str.strip()
     is_placeholder = text.str.casefold().isin(PLACEHOLDERS) | text.isna()
     return text.mask(is_placeholder).astype(object).where(~is_placeholder, None)
+
+
+@per_distinct_value
+def clean_arrow_text(series: pd.Series) -> pd.Series:
+    """:func:`clean_text` as Arrow-backed text (``string[pyarrow]``, missing as NA): computed on the distinct values
+    and broadcast by an Arrow take, so a million-row column never holds a million Python strings."""
+    return clean_text(series).astype(ARROW_TEXT)
+
+
+def text_column(value: str | None, length: int) -> pd.Series:
+    """``length`` copies of ``value`` (missing when None) as Arrow-backed text."""
+    return arrow_text(pa.repeat(pa.scalar(value, pa.large_string()), length))
 
 
 _NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")

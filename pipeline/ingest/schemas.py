@@ -39,6 +39,12 @@ def empty_frame(schema: type[pa.DataFrameModel]) -> pd.DataFrame:
     return pd.DataFrame({name: pd.Series(dtype=col.dtype.type) for name, col in schema.to_schema().columns.items()})
 
 
+def text(**checks) -> object:
+    """A text column of the contract: ``string[pyarrow]``, so a million values are one Arrow buffer, not a million
+    Python objects (the readers broadcast per-distinct values in Arrow, and validation and DuckDB read it as is)."""
+    return pa.Field(dtype_kwargs={"storage": "pyarrow"}, **checks)
+
+
 PROJECT_ID_PATTERN = r"^(VCS|GLD|ACR|CAR|ART)[1-9][0-9]*$"
 
 
@@ -54,30 +60,30 @@ def str_matches_distinct(series: pd.Series, *, pattern: str) -> pd.Series:
 class ProjectsSchema(pa.DataFrameModel):
     """One row per registry project (table ``projects``)."""
 
-    project_id: Series[pd.StringDtype] = pa.Field(unique=True, str_matches_distinct={"pattern": PROJECT_ID_PATTERN})
-    registry: Series[pd.StringDtype] = pa.Field(isin=REGISTRY_KEYS)
-    name: Series[pd.StringDtype] = pa.Field(nullable=True)
-    proponent: Series[pd.StringDtype] = pa.Field(nullable=True)
-    status_raw: Series[pd.StringDtype] = pa.Field(nullable=True)
-    status: Series[pd.StringDtype] = pa.Field(isin=PROJECT_STATUSES)
-    country_code: Series[pd.StringDtype] = pa.Field(nullable=True, str_matches=r"^[A-Z]{2}$")
-    country: Series[pd.StringDtype] = pa.Field(nullable=True)
-    methodology_raw: Series[pd.StringDtype] = pa.Field(nullable=True)
-    protocol: Series[pd.StringDtype] = pa.Field(nullable=True)
+    project_id: Series[pd.StringDtype] = text(unique=True, str_matches_distinct={"pattern": PROJECT_ID_PATTERN})
+    registry: Series[pd.StringDtype] = text(isin=REGISTRY_KEYS)
+    name: Series[pd.StringDtype] = text(nullable=True)
+    proponent: Series[pd.StringDtype] = text(nullable=True)
+    status_raw: Series[pd.StringDtype] = text(nullable=True)
+    status: Series[pd.StringDtype] = text(isin=PROJECT_STATUSES)
+    country_code: Series[pd.StringDtype] = text(nullable=True, str_matches=r"^[A-Z]{2}$")
+    country: Series[pd.StringDtype] = text(nullable=True)
+    methodology_raw: Series[pd.StringDtype] = text(nullable=True)
+    protocol: Series[pd.StringDtype] = text(nullable=True)
     """Primary methodology/protocol, as a CarbonPlan protocol key (``vm0007``, ``acm0002``, ``car-forest``,
     ``art-trees``; see data/reference/protocol-mapping.json); ``unknown`` when the raw string is not mapped."""
-    protocols: Series[pd.StringDtype] = pa.Field(nullable=True)
+    protocols: Series[pd.StringDtype] = text(nullable=True)
     """All protocol keys of the project, ``;``-joined, in raw order."""
-    project_type: Series[pd.StringDtype] = pa.Field(nullable=True)
-    category: Series[pd.StringDtype] = pa.Field(nullable=True)
+    project_type: Series[pd.StringDtype] = text(nullable=True)
+    category: Series[pd.StringDtype] = text(nullable=True)
     is_nature_based: Series[bool]
-    activity: Series[pd.StringDtype] = pa.Field(nullable=True, isin=NATURE_ACTIVITIES)
+    activity: Series[pd.StringDtype] = text(nullable=True, isin=NATURE_ACTIVITIES)
     """Nature-based activity; null for non-nature-based projects."""
     crediting_period_start: Series[pd.Timestamp] = pa.Field(nullable=True)
     crediting_period_end: Series[pd.Timestamp] = pa.Field(nullable=True)
     registration_date: Series[pd.Timestamp] = pa.Field(nullable=True)
     estimated_annual_reductions: Series[float] = pa.Field(nullable=True, ge=0)
-    source_file: Series[pd.StringDtype]
+    source_file: Series[pd.StringDtype] = text()
     source_line: Series[int] = pa.Field(ge=1)
 
     class Config:
@@ -88,30 +94,30 @@ class ProjectsSchema(pa.DataFrameModel):
 class CreditTransactionsSchema(pa.DataFrameModel):
     """One row per credit transaction, as a registry reader produces it (before projects are joined)."""
 
-    project_id: Series[pd.StringDtype] = pa.Field(str_matches_distinct={"pattern": PROJECT_ID_PATTERN})
-    registry: Series[pd.StringDtype] = pa.Field(isin=REGISTRY_KEYS)
-    transaction_type: Series[pd.StringDtype] = pa.Field(isin=TRANSACTION_TYPES)
+    project_id: Series[pd.StringDtype] = text(str_matches_distinct={"pattern": PROJECT_ID_PATTERN})
+    registry: Series[pd.StringDtype] = text(isin=REGISTRY_KEYS)
+    transaction_type: Series[pd.StringDtype] = text(isin=TRANSACTION_TYPES)
     vintage: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=1990, le=2100)
     quantity: Series[pd.Int64Dtype] = pa.Field(ge=0)
     """Credits transacted, excluding any buffer contribution (see ``buffer_quantity``)."""
     transaction_date: Series[pd.Timestamp] = pa.Field(nullable=True)
-    serial_number: Series[pd.StringDtype] = pa.Field(nullable=True)
+    serial_number: Series[pd.StringDtype] = text(nullable=True)
     buffer_quantity: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0)
     """Issuance only: credits contributed to the registry's buffer pool, where the export reports it."""
-    methodology_version: Series[pd.StringDtype] = pa.Field(nullable=True)
-    product_type: Series[pd.StringDtype] = pa.Field(nullable=True)
+    methodology_version: Series[pd.StringDtype] = text(nullable=True)
+    product_type: Series[pd.StringDtype] = text(nullable=True)
     """VER / PER / CER for Gold Standard; null elsewhere. PERs are forward credits, never eligible."""
     ccp_label: Series[pd.BooleanDtype] = pa.Field(nullable=True)
-    corsia_phase: Series[pd.StringDtype] = pa.Field(nullable=True)
+    corsia_phase: Series[pd.StringDtype] = text(nullable=True)
     """``pilot``, ``first`` or ``pilot;first`` where the export says the credits are CORSIA-eligible."""
     corresponding_adjustment: Series[pd.BooleanDtype] = pa.Field(nullable=True)
     is_removal: Series[pd.BooleanDtype] = pa.Field(nullable=True)
     is_reversible: Series[pd.BooleanDtype] = pa.Field(nullable=True)
-    additional_certifications: Series[pd.StringDtype] = pa.Field(nullable=True)
-    retirement_beneficiary: Series[pd.StringDtype] = pa.Field(nullable=True)
-    retirement_reason: Series[pd.StringDtype] = pa.Field(nullable=True)
-    retirement_note: Series[pd.StringDtype] = pa.Field(nullable=True)
-    source_file: Series[pd.StringDtype]
+    additional_certifications: Series[pd.StringDtype] = text(nullable=True)
+    retirement_beneficiary: Series[pd.StringDtype] = text(nullable=True)
+    retirement_reason: Series[pd.StringDtype] = text(nullable=True)
+    retirement_note: Series[pd.StringDtype] = text(nullable=True)
+    source_file: Series[pd.StringDtype] = text()
     source_line: Series[int] = pa.Field(ge=1)
 
     class Config:
@@ -129,12 +135,12 @@ class CreditsSchema(CreditTransactionsSchema):
 class RejectedRowsSchema(pa.DataFrameModel):
     """Every raw record that failed parsing or validation (table ``rejected_rows``)."""
 
-    registry: Series[pd.StringDtype] = pa.Field(isin=REGISTRY_KEYS)
-    dataset: Series[pd.StringDtype]
-    source_file: Series[pd.StringDtype]
+    registry: Series[pd.StringDtype] = text(isin=REGISTRY_KEYS)
+    dataset: Series[pd.StringDtype] = text()
+    source_file: Series[pd.StringDtype] = text()
     source_line: Series[int] = pa.Field(ge=1)
-    reason: Series[pd.StringDtype]
-    raw_record: Series[pd.StringDtype]
+    reason: Series[pd.StringDtype] = text()
+    raw_record: Series[pd.StringDtype] = text()
 
     class Config:
         strict = True
@@ -144,10 +150,10 @@ class RejectedRowsSchema(pa.DataFrameModel):
 class LoadAuditSchema(pa.DataFrameModel):
     """Row conservation per raw file (table ``load_audit``): rows_read = rows_accepted + rows_rejected."""
 
-    registry: Series[pd.StringDtype] = pa.Field(isin=REGISTRY_KEYS)
-    dataset: Series[pd.StringDtype]
-    file: Series[pd.StringDtype]
-    file_sha256: Series[pd.StringDtype]
+    registry: Series[pd.StringDtype] = text(isin=REGISTRY_KEYS)
+    dataset: Series[pd.StringDtype] = text()
+    file: Series[pd.StringDtype] = text()
+    file_sha256: Series[pd.StringDtype] = text()
     rows_read: Series[int] = pa.Field(ge=0)
     rows_accepted: Series[int] = pa.Field(ge=0)
     rows_rejected: Series[int] = pa.Field(ge=0)

@@ -49,17 +49,22 @@ import pyarrow.compute as pc
 from pipeline.ingest import normalize
 from pipeline.ingest.dataset import DatasetLoad, finish, flag_duplicate_projects
 from pipeline.ingest.parsing import (
+    ARROW_TEXT,
     Column,
     Layout,
     RowChecks,
     arrow_strings,
+    arrow_text,
+    clean_arrow_text,
     clean_text,
     column,
     dates,
     fail_values,
     parse_int,
+    per_distinct_value,
     read_table,
     registry_project_ids,
+    text_column,
     vintages,
     whole_numbers,
 )
@@ -241,7 +246,8 @@ def read_projects(path: Path) -> DatasetLoad:
 
 
 def serial_parts(raw: pd.Series) -> pd.DataFrame:
-    """``extract(raw, SERIAL, numbers=("first", "last", "project"))``, same result, a third of the cost: RE2 needs
+    """``extract(raw, SERIAL, numbers=("first", "last", "project"))`` with ``serial`` as Arrow-backed text (the same
+    values), at a third of the cost: RE2 needs
     its slow capturing engine for SERIAL's lazy middle part over every character of a million serials, so the
     shape is checked by its fast matcher and the groups are captured by two short anchored patterns."""
     text = arrow_strings(raw)
@@ -257,7 +263,7 @@ def serial_parts(raw: pd.Series) -> pd.DataFrame:
     serial = pc.if_else(shaped, pc.utf8_trim(text, "\t\n\f\r "), nothing)  # RE2's \s, which SERIAL strips
     return pd.DataFrame(
         {
-            "serial": serial.to_numpy(zero_copy_only=False),
+            "serial": arrow_text(serial, index=raw.index),
             "first": number(head, "first"),
             "last": number(head, "last"),
             "project": number(tail, "project"),
@@ -266,9 +272,12 @@ def serial_parts(raw: pd.Series) -> pd.DataFrame:
     )
 
 
-
-def _certification_flags(certifications: pd.Series, column_present: bool) -> dict[str, pd.Series]:
-    """Credit flags from ``Additional Certifications`` (see the module docstring), once per distinct value."""
+@per_distinct_value
+def _certifications(raw: pd.Series, column_present: bool) -> tuple[pd.Series, ...]:
+    """(``additional_certifications`` text, ``ccp_label``, ``corsia_phase``, ``corresponding_adjustment``,
+    ``is_removal``) from the raw ``Additional Certifications`` column (see the module docstring), worked out once
+    per distinct value."""
+    certifications = clean_text(raw)
     lookups: dict[str, dict] = {"ccp_label": {}, "corsia_phase": {}, "corresponding_adjustment": {}, "is_removal": {}}
     for value in certifications.dropna().unique():
         tags = [t.strip() for t in str(value).split(";")]
@@ -288,12 +297,13 @@ def _certification_flags(certifications: pd.Series, column_present: bool) -> dic
         mapped = certifications.map(lookup).astype(object)
         return mapped.where(certifications.notna(), absent if column_present else None)
 
-    return {
-        "ccp_label": label(lookups["ccp_label"], False).astype("boolean"),
-        "corsia_phase": normalize.as_object(label(lookups["corsia_phase"], None)),
-        "corresponding_adjustment": label(lookups["corresponding_adjustment"], False).astype("boolean"),
-        "is_removal": label(lookups["is_removal"], None).astype("boolean"),
-    }
+    return (
+        certifications.astype(ARROW_TEXT),
+        label(lookups["ccp_label"], False).astype("boolean"),
+        label(lookups["corsia_phase"], None).astype(ARROW_TEXT),
+        label(lookups["corresponding_adjustment"], False).astype("boolean"),
+        label(lookups["is_removal"], None).astype("boolean"),
+    )
 
 
 def read_transactions(path: Path) -> DatasetLoad:
@@ -332,7 +342,7 @@ def read_transactions(path: Path) -> DatasetLoad:
 
     parts = serial_parts(records["serial_number"])
     shaped = parts["serial"].notna().to_numpy()
-    serial = parts["serial"].where(shaped, clean_text(records["serial_number"].where(~shaped)))
+    serial = parts["serial"].where(shaped, clean_arrow_text(records["serial_number"].where(~shaped)))
     fail_values(checks, serial.notna().to_numpy() & ~shaped, serial, "serial number {value} is not a Verra VCU serial")
     checks.fail(serial.isna().to_numpy(), "serial number is missing")
     id_number, _ = parse_int(records["id"])
@@ -350,27 +360,8 @@ def read_transactions(path: Path) -> DatasetLoad:
         "serial range {value} does not hold Quantity Issued credits",
     )
 
-    certifications = clean_text(column(records, "additional_certifications"))
-    flags = _certification_flags(certifications, "additional_certifications" in records)
-    blocks = pd.DataFrame(
-        {
-            "project_id": project_id,
-            "registry": VERRA.key,
-            "vintage": vintage,
-            "vintage_start": vintage_start,
-            "vintage_end": vintage_end,
-            "issuance_date": issued_on,
-            "serial_number": serial,
-            "buffer_quantity": pd.Series(pd.NA, index=records.index, dtype="Int64"),
-            "methodology_version": None,
-            "product_type": None,
-            **flags,
-            "is_reversible": pd.Series(pd.NA, index=records.index, dtype="boolean"),
-            "additional_certifications": certifications,
-            "source_file": str(raw.path),
-            "source_line": records["source_line"],
-        },
-        copy=False,  # the columns are fresh; blocks is only read from (a million rows)
+    certifications, *flags = _certifications(
+        column(records, "additional_certifications"), "additional_certifications" in records
     )
 
     # Issuances: one per (project, vintage period, total vintage quantity) among blocks that parsed cleanly.
@@ -386,14 +377,14 @@ def read_transactions(path: Path) -> DatasetLoad:
             "source_line": records["source_line"],
             "total_vintage_quantity": vintage_total,
             "quantity": quantity,
-            "record": np.arange(len(blocks)),
+            "record": np.arange(len(records)),
         }
     )
     grouped = grouped.loc[valid].sort_values(["issuance_date", "source_line"], kind="stable")
     in_blocks = grouped.groupby(group_keys, sort=False)["quantity"].transform("sum")
     overdrawn = in_blocks > grouped["total_vintage_quantity"]
     if overdrawn.any():
-        over = np.zeros(len(blocks), dtype=bool)
+        over = np.zeros(len(records), dtype=bool)
         over[grouped.loc[overdrawn, "record"].to_numpy()] = True
         checks.fail(
             over,
@@ -401,26 +392,57 @@ def read_transactions(path: Path) -> DatasetLoad:
         )
         grouped = grouped.loc[~overdrawn]
     firsts = grouped.drop_duplicates(group_keys, keep="first")
+    del grouped
     # Rows: the issuances (on their group's earliest block), then one retirement per retired block.
     record_of_row = np.concatenate([firsts["record"].to_numpy(), np.flatnonzero(retired_on.notna().to_numpy())])
     is_issuance = np.arange(len(record_of_row)) < len(firsts)
-    credits = blocks.take(record_of_row)
-    credits.index = pd.RangeIndex(len(credits))  # in place: reset_index would copy every column again
-    credits["transaction_type"] = np.where(is_issuance, "issuance", "retirement")
-    credits["quantity"] = pd.Series(vintage_total.array[record_of_row]).where(
-        is_issuance, pd.Series(quantity.array[record_of_row])
+    issuance_rows = pa.array(is_issuance)
+    rows = len(record_of_row)
+
+    def of_block(values: pd.Series) -> pd.api.extensions.ExtensionArray | np.ndarray:
+        return values.take(record_of_row).array
+
+    def retirement_only(values: pd.Series) -> pd.Series:
+        taken = pc.take(arrow_strings(values), record_of_row)
+        return arrow_text(pc.if_else(issuance_rows, pa.scalar(None, taken.type), taken))
+
+    # Columns in the order of the contract; constant ones are made at the length of the credits, not taken.
+    credits = pd.DataFrame(
+        {
+            "project_id": of_block(project_id.astype(ARROW_TEXT)),
+            "registry": text_column(VERRA.key, rows),
+            "vintage": of_block(vintage),
+            "vintage_start": of_block(vintage_start),
+            "vintage_end": of_block(vintage_end),
+            "issuance_date": of_block(issued_on),
+            "serial_number": retirement_only(serial),
+            "buffer_quantity": pd.arrays.IntegerArray(np.zeros(rows, dtype=np.int64), np.ones(rows, dtype=bool)),
+            "methodology_version": text_column(None, rows),
+            "product_type": text_column(None, rows),
+            **{
+                name: of_block(flag)
+                for name, flag in zip(
+                    ("ccp_label", "corsia_phase", "corresponding_adjustment", "is_removal"), flags, strict=True
+                )
+            },
+            "is_reversible": pd.arrays.BooleanArray(np.zeros(rows, dtype=bool), np.ones(rows, dtype=bool)),
+            "additional_certifications": of_block(certifications),
+            "source_file": text_column(str(raw.path), rows),
+            "source_line": records["source_line"].to_numpy()[record_of_row],
+            "transaction_type": arrow_text(pc.if_else(issuance_rows, "issuance", "retirement")),
+            "quantity": pd.Series(vintage_total.array[record_of_row]).where(
+                is_issuance, pd.Series(quantity.array[record_of_row])
+            ),
+            "transaction_date": np.where(
+                is_issuance, issued_on.to_numpy()[record_of_row], retired_on.to_numpy()[record_of_row]
+            ),
+            "retirement_beneficiary": retirement_only(clean_arrow_text(column(records, "retirement_beneficiary"))),
+            "retirement_reason": retirement_only(clean_arrow_text(column(records, "retirement_reason"))),
+            "retirement_note": retirement_only(clean_arrow_text(column(records, "retirement_note"))),
+        },
+        index=pd.RangeIndex(rows),
+        copy=False,
     )
-    credits["transaction_date"] = np.where(
-        is_issuance, issued_on.to_numpy()[record_of_row], retired_on.to_numpy()[record_of_row]
-    )
-    retirement_only = {
-        "serial_number": serial,
-        "retirement_beneficiary": clean_text(column(records, "retirement_beneficiary")),
-        "retirement_reason": clean_text(column(records, "retirement_reason")),
-        "retirement_note": clean_text(column(records, "retirement_note")),
-    }
-    for name, values in retirement_only.items():
-        credits[name] = np.where(is_issuance, None, values.to_numpy(dtype=object)[record_of_row])
     return finish(raw, VERRA.key, "transactions", credits, checks, CreditTransactionsSchema, record_of_row)
 
 

@@ -493,8 +493,6 @@ def test_serial_parts_equals_the_full_serial_pattern(values):
     older = [" 4147-176338408-176338907-VCU-016-MER-AU-14-641-16042012-15042013-0\n"]
     for dtype in (object, "string[pyarrow]"):
         serials = pd.Series(real + older + values, dtype=dtype)
-        pd.testing.assert_frame_equal(
-            verra.serial_parts(serials),
-            extract(serials, verra.SERIAL, numbers=("first", "last", "project")),
-            obj=f"serial parts of {dtype} serials",
-        )
+        expected = extract(serials, verra.SERIAL, numbers=("first", "last", "project"))
+        expected["serial"] = expected["serial"].astype("string[pyarrow]")
+        pd.testing.assert_frame_equal(verra.serial_parts(serials), expected, obj=f"serial parts of {dtype} serials")
