@@ -263,9 +263,9 @@ def _methodology_table(methodologies: pd.DataFrame) -> pd.DataFrame:
 
 
 def methodology_columns(pv: pd.DataFrame, methodologies: pd.DataFrame) -> pd.DataFrame:
-    """One methodology row per project-vintage (indexed like ``pv``): the protocol's row whose version range holds the
-    vintage's methodology version, preferring the registry's own program; when the version is unknown or
-    outside every range, the protocol's most conservative row (worst ICVCM status), marked
+    """One methodology row per project-vintage (indexed like ``pv``): the protocol's row whose version range
+    holds the vintage's methodology version, preferring the registry's own program; when the version is
+    unknown or outside every range, the protocol's most conservative row (worst ICVCM status), marked
     ``methodology_version_matched = False``."""
     table = _methodology_table(methodologies)
     keys = pd.DataFrame(
