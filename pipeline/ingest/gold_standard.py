@@ -425,9 +425,11 @@ def _credits(raw: RawTable, checks: RowChecks, *, issuance_date_required: bool) 
         period_start,
         "monitoring period starts {value} after it ends",
     )
-    corsia_raw = clean_text(column(records, "corsia_eligible"))
-    corsia_eligible, corsia_bad = parse_bool(corsia_raw)
-    fail_values(checks, corsia_bad.to_numpy(), corsia_raw, "Eligible for CORSIA? {value} is not yes or no")
+    corsia_eligible = pd.Series(pd.NA, index=records.index, dtype="boolean")
+    if "corsia_eligible" in records:  # the older export variant only: nothing to parse otherwise
+        corsia_raw = clean_text(records["corsia_eligible"])
+        corsia_eligible, corsia_bad = parse_bool(corsia_raw)
+        fail_values(checks, corsia_bad.to_numpy(), corsia_raw, "Eligible for CORSIA? {value} is not yes or no")
     article6_raw = column(records, "article6_authorization")
     article6 = clean_text(article6_raw)
     label = clean_text(column(records, "label"))
@@ -506,13 +508,12 @@ def read_retirements(path: Path) -> DatasetLoad:
         "retirement date is missing for retired credits",
     )
 
-    retired_for_corsia, corsia_bad = parse_bool(clean_text(column(records, "retired_for_corsia")))
-    fail_values(
-        checks,
-        corsia_bad.to_numpy(),
-        column(records, "retired_for_corsia"),
-        "Retired for CORSIA? {value} is not yes or no",
-    )
+    retired_for_corsia = pd.Series(pd.NA, index=records.index, dtype="boolean")
+    if "retired_for_corsia" in records:  # the older export variant only
+        retired_for_corsia, corsia_bad = parse_bool(clean_text(records["retired_for_corsia"]))
+        fail_values(
+            checks, corsia_bad.to_numpy(), records["retired_for_corsia"], "Retired for CORSIA? {value} is not yes or no"
+        )
     reason = normalize.first_non_null(
         clean_text(column(records, "use_case")),
         pd.Series(np.where(retired_for_corsia.fillna(False).astype(bool), "CORSIA", None), index=records.index),
