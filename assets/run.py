@@ -89,7 +89,8 @@ def summary(settings: PipelineSettings) -> str:
     source = paths.curated_db if paths.curated_db.exists() else paths.work_db
     lines = []
     with duckdb.connect(str(source), read_only=True) as conn:
-        tables = {name for (name,) in conn.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        tables = {name for (name,) in conn.execute("SELECT table_name FROM duckdb_tables() UNION "
+                                                    "SELECT view_name FROM duckdb_views()").fetchall()}  # fmt: skip
         if "load_audit" in tables:
             lines.append(f"{'registry':<26}{'files':>6}{'rows read':>11}{'accepted':>10}{'rejected':>10}")
             for registry, files, read, accepted, rejected in conn.execute(
