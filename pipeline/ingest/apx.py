@@ -82,10 +82,10 @@ def counts(checks: RowChecks, raw: pd.Series, what: str, *, required: bool) -> p
     plain = pc.fill_null(pc.match_substring_regex(text, PLAIN_COUNT), False)
     is_plain = plain.to_numpy(zero_copy_only=False)
     values = whole_numbers(checks, raw.where(~is_plain, "0"), what, required=required)
-    if is_plain.any():
-        as_integers = pc.cast(pc.if_else(plain, text, pa.scalar("0", text.type)), pa.int64()).to_numpy()
-        values[is_plain] = as_integers[is_plain]
-    return values
+    if not is_plain.any():
+        return values
+    as_integers = pc.cast(pc.if_else(plain, text, pa.scalar("0", text.type)), pa.int64()).to_numpy()
+    return values.mask(is_plain, as_integers)
 
 
 DATE_EXPECTED = "M/D/YYYY, optionally with h:mm:ss AM/PM"
