@@ -32,6 +32,7 @@ from pipeline.ingest import normalize
 from pipeline.ingest.normalize import as_object
 from pipeline.ingest.parsing import (
     RowChecks,
+    arrow_strings,
     clean_text,
     extract,
     fail_values,
@@ -55,15 +56,6 @@ def extract_present(raw: pd.Series, pattern: str, numbers: tuple[str, ...]) -> t
         parts.loc[unmatched] = extract(cleaned.fillna(""), pattern, numbers=numbers).to_numpy()
         text[unmatched] = cleaned.to_numpy()
     return parts, text
-
-
-def arrow_strings(text: pd.Series) -> pa.Array:
-    """``text`` as one Arrow string array, without Python strings when it is Arrow-backed already."""
-    if isinstance(text.dtype, pd.StringDtype):
-        values = pa.array(text.array)
-    else:
-        values = pa.array(text.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
-    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
 
 PLAIN_COUNT = r"^[0-9]{1,15}$"

@@ -46,7 +46,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.ingest import normalize
-from pipeline.ingest.apx import arrow_strings, counts
+from pipeline.ingest.apx import counts
 from pipeline.ingest.dataset import DatasetLoad, finish, flag_duplicate_projects
 from pipeline.ingest.parsing import (
     Column,
@@ -54,6 +54,7 @@ from pipeline.ingest.parsing import (
     Layout,
     RawTable,
     RowChecks,
+    arrow_strings,
     clean_text,
     column,
     dates,
@@ -361,8 +362,7 @@ def _issuance_dates(checks: RowChecks, raw: pd.Series, *, required: bool) -> pd.
     except pa.ArrowInvalid:  # an impossible date among them (2023-02-29): let ``dates`` say which
         return dates(checks, raw, "issuance date", ISO_DATE, expected, required=required)
     values = dates(checks, raw.where(~is_plain, "2000-01-01"), "issuance date", ISO_DATE, expected, required=required)
-    values[is_plain] = stamps[is_plain]
-    return values
+    return values.mask(is_plain, stamps)
 
 
 def _credits(raw: RawTable, checks: RowChecks, *, issuance_date_required: bool) -> pd.DataFrame:
