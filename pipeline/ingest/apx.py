@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 from pipeline.ingest import normalize
 from pipeline.ingest.normalize import as_object
 from pipeline.ingest.parsing import (
+    ARROW_TEXT,
     RowChecks,
     arrow_strings,
     clean_text,
@@ -38,6 +39,7 @@ from pipeline.ingest.parsing import (
     fail_values,
     parse_bool,
     per_distinct_value,
+    text_column,
     whole_numbers,
 )
 from pipeline.ingest.schemas import CreditTransactionsSchema
@@ -342,7 +344,7 @@ def protocol_versions(raw: pd.Series) -> pd.Series:
     for value in text.dropna().unique():
         match = _VERSION.search(str(value))
         lookup[value] = match.group(1) if match else str(value)
-    return as_object(text.map(lookup))
+    return as_object(text.map(lookup)).astype(ARROW_TEXT)
 
 
 _CREDIT_COLUMNS = tuple(CreditTransactionsSchema.to_schema().columns)
@@ -358,14 +360,29 @@ _NULLABLE_DTYPES = {
 }
 
 
+_TEXT_COLUMNS = frozenset(
+    name
+    for name, column in CreditTransactionsSchema.to_schema().columns.items()
+    if isinstance(column.dtype.type, pd.StringDtype)
+)
+
+
 def credit_rows(records: pd.DataFrame, registry: str, source_file: str, **columns: object) -> pd.DataFrame:
     """A ``credits`` frame aligned with ``records``: every contract column, missing unless given in ``columns``
-    (extra columns are kept after the contract ones)."""
+    (extra columns are kept after the contract ones). Constant and missing text columns are made as Arrow-backed
+    text at length, as the contract types them, so validation has nothing to convert."""
     index = records.index
+
+    def constant_text(value: str | None) -> pd.Series:
+        return text_column(value, len(index)).set_axis(index)
+
     frame: dict[str, object] = {}
     for name in _CREDIT_COLUMNS:
-        if name in columns:
-            frame[name] = columns[name]
+        value = columns.get(name)
+        if name in _TEXT_COLUMNS and (value is None or isinstance(value, str)):
+            frame[name] = constant_text(value)
+        elif name in columns:
+            frame[name] = value
         elif name in _NULLABLE_DTYPES:
             frame[name] = pd.Series(
                 pd.NA if _NULLABLE_DTYPES[name] != "datetime64[ns]" else pd.NaT,
@@ -374,8 +391,8 @@ def credit_rows(records: pd.DataFrame, registry: str, source_file: str, **column
             )
         else:
             frame[name] = None
-    frame["registry"] = registry
-    frame["source_file"] = source_file
+    frame["registry"] = constant_text(registry)
+    frame["source_file"] = constant_text(source_file)
     frame["source_line"] = records["source_line"]
     frame.update({k: v for k, v in columns.items() if k not in frame})
     return pd.DataFrame(frame, index=index)

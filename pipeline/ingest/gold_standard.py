@@ -49,12 +49,14 @@ from pipeline.ingest import normalize
 from pipeline.ingest.apx import counts
 from pipeline.ingest.dataset import DatasetLoad, finish, flag_duplicate_projects
 from pipeline.ingest.parsing import (
+    ARROW_TEXT,
     Column,
     IngestError,
     Layout,
     RawTable,
     RowChecks,
     arrow_strings,
+    clean_arrow_text,
     clean_text,
     column,
     dates,
@@ -67,6 +69,7 @@ from pipeline.ingest.parsing import (
     per_distinct_value,
     read_table,
     registry_project_ids,
+    text_column,
     vintages,
     whole_numbers,
 )
@@ -314,7 +317,7 @@ def _label_flags(label: pd.Series, column_present: bool) -> dict[str, pd.Series]
 def _methodology_version(methodology: pd.Series) -> pd.Series:
     """``3.1`` from ``GS TPDDTEC v3.1`` / ``... Version 19.0``; missing where the text names no version."""
     version = methodology.astype("string").str.extract(r"\b[vV](?:ersion)?\s*\.?\s*(\d+(?:\.\d+)*)", expand=False)
-    return normalize.as_object(version)
+    return normalize.as_object(version).astype(ARROW_TEXT)
 
 
 @per_distinct_value
@@ -332,7 +335,7 @@ def _authorization(text: pd.Series) -> pd.Series:
 @per_distinct_value
 def _product_types(raw: pd.Series) -> pd.Series:
     """``Product Type`` cleaned and upper-cased (``ver`` -> ``VER``)."""
-    return normalize.as_object(clean_text(raw).astype("string").str.upper())
+    return normalize.as_object(clean_text(raw).astype("string").str.upper()).astype(ARROW_TEXT)
 
 
 PLAIN_TIMESTAMP = r"^(?:19|20|21)\d\d-\d\d-\d\d(?:T\d\d:\d\d:\d\d(?:\.\d{1,6})?)?$"
@@ -432,12 +435,12 @@ def _credits(raw: RawTable, checks: RowChecks, *, issuance_date_required: bool) 
         fail_values(checks, corsia_bad.to_numpy(), corsia_raw, "Eligible for CORSIA? {value} is not yes or no")
     article6_raw = column(records, "article6_authorization")
     article6 = clean_text(article6_raw)
-    label = clean_text(column(records, "label"))
+    label = clean_arrow_text(column(records, "label"))
 
     return pd.DataFrame(
         {
             "project_id": project_id,
-            "registry": GOLD_STANDARD.key,
+            "registry": text_column(GOLD_STANDARD.key, len(records)),
             "vintage": vintage,
             "quantity": quantity,
             "serial_number": serial,
@@ -445,7 +448,7 @@ def _credits(raw: RawTable, checks: RowChecks, *, issuance_date_required: bool) 
             "methodology_version": _methodology_version(clean_text(column(records, "methodology"))),
             "product_type": product_type,
             **_label_flags(label, "label" in records),
-            "corsia_phase": None,
+            "corsia_phase": text_column(None, len(records)),
             "corsia_eligible": corsia_eligible,
             "corresponding_adjustment": _authorization(article6_raw),
             "article6_authorization": article6,
@@ -454,7 +457,7 @@ def _credits(raw: RawTable, checks: RowChecks, *, issuance_date_required: bool) 
             "issuance_date": issued_on,
             "monitoring_period_start": period_start,
             "monitoring_period_end": period_end,
-            "source_file": str(raw.path),
+            "source_file": text_column(str(raw.path), len(records)),
             "source_line": records["source_line"],
         }
     )
@@ -465,12 +468,13 @@ def read_issuances(path: Path) -> DatasetLoad:
     raw = read_table(path, ISSUANCES_LAYOUT)
     checks = RowChecks(raw.records.index)
     credits = _credits(raw, checks, issuance_date_required=True)
+    rows = len(credits)
     credits = credits.assign(
-        transaction_type="issuance",
+        transaction_type=text_column("issuance", rows),
         transaction_date=credits["issuance_date"],
-        retirement_beneficiary=None,
-        retirement_reason=None,
-        retirement_note=None,
+        retirement_beneficiary=text_column(None, rows),
+        retirement_reason=text_column(None, rows),
+        retirement_note=text_column(None, rows),
     )
     return finish(raw, GOLD_STANDARD.key, "issuances", credits, checks, CreditTransactionsSchema)
 
@@ -482,7 +486,8 @@ RETIREMENT_STATUSES = {"retired": "retirement", "canceled": "cancellation", "can
 def _credit_statuses(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     """(cleaned ``Credit Status``, its transaction type or missing)."""
     status = clean_text(raw)
-    return status, normalize.as_object(status.astype("string").str.casefold().map(RETIREMENT_STATUSES))
+    transaction_type = status.astype("string").str.casefold().map(RETIREMENT_STATUSES)
+    return status, normalize.as_object(transaction_type).astype(ARROW_TEXT)
 
 
 def read_retirements(path: Path) -> DatasetLoad:
@@ -514,18 +519,18 @@ def read_retirements(path: Path) -> DatasetLoad:
         fail_values(
             checks, corsia_bad.to_numpy(), records["retired_for_corsia"], "Retired for CORSIA? {value} is not yes or no"
         )
-    reason = normalize.first_non_null(
-        clean_text(column(records, "use_case")),
-        pd.Series(np.where(retired_for_corsia.fillna(False).astype(bool), "CORSIA", None), index=records.index),
-    )
+    reason = clean_arrow_text(column(records, "use_case"))
+    for_corsia = retired_for_corsia.fillna(False).to_numpy(dtype=bool)
+    if for_corsia.any():  # the older variant names no use case: retired for CORSIA is the reason
+        reason = reason.where(reason.notna() | ~for_corsia, "CORSIA")
     credits = credits.assign(
         transaction_type=transaction_type,
         transaction_date=retired_on,
         retirement_beneficiary=normalize.first_non_null(
-            clean_text(column(records, "using_entity")), clean_text(column(records, "aeroplane_operator"))
+            clean_arrow_text(column(records, "using_entity")), clean_arrow_text(column(records, "aeroplane_operator"))
         ),
-        retirement_reason=normalize.as_object(reason),
-        retirement_note=clean_text(column(records, "note")),
+        retirement_reason=reason,
+        retirement_note=clean_arrow_text(column(records, "note")),
     )
     return finish(raw, GOLD_STANDARD.key, "retirements", credits, checks, CreditTransactionsSchema)
 

@@ -195,13 +195,15 @@ def test_protocol_versions_take_the_trailing_version_or_date():
             "",
         ]
     )
-    assert protocol_versions(raw).tolist() == [
+    versions = protocol_versions(raw)
+    assert versions.tolist()[:4] == [
         "Version 3.0",
         "April 25, 2014",
         "November 14, 2014",
         "Version 1.0",
-        None,
-    ]
+    ], f"protocol versions read wrongly: {versions.tolist()}"
+    assert pd.isna(versions.iloc[4]), "a blank protocol must give no version"
+    assert versions.dtype == "string[pyarrow]", "methodology_version is contract text: Arrow-backed, as validated"
 
 
 def test_credit_rows_carry_every_contract_column():
