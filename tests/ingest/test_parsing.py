@@ -213,6 +213,33 @@ def test_arrow_backed_text_parses_exactly_like_python_strings(pool, rows, rnd):
     pd.testing.assert_series_equal(clean_text(arrow), clean_text.__wrapped__(series), obj="Arrow clean_text")
 
 
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.large_base_example])
+@given(
+    st.lists(
+        st.one_of(
+            VALUES,
+            st.sampled_from(
+                ["74377", "0", "000123", "999999999999999", "1234567890123456", "٣", "12 345", "257,563", ",1,2,", ","]
+            ),
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    st.integers(min_value=1, max_value=3000),
+    st.booleans(),
+    st.randoms(),
+)
+def test_whole_numbers_of_arrow_text_equal_the_rules_on_python_strings(pool, rows, required, rnd):
+    series = pd.Series([rnd.choice(pool) for _ in range(rows)], index=np.arange(rows) * 2 + 1, dtype=object)
+    if rows > 5:
+        series.iloc[::5] = None
+    arrow_checks, object_checks = RowChecks(series.index), RowChecks(series.index)
+    arrow_values = whole_numbers(arrow_checks, series.astype("string[pyarrow]"), "quantity", required=required)
+    object_values = whole_numbers(object_checks, series, "quantity", required=required)
+    pd.testing.assert_series_equal(arrow_values, object_values, obj="whole numbers of Arrow-backed text")
+    pd.testing.assert_series_equal(arrow_checks.reasons(), object_checks.reasons(), obj="reasons of Arrow-backed text")
+
+
 def test_read_table_returns_arrow_backed_text_with_exact_values(tmp_path):
     path = write(tmp_path / "export.csv", 'ID,Name,Note\n1," Alpha ",\n2,"Multi\nline",N/A\n')
     records = read_table(path, LAYOUT).records
