@@ -53,7 +53,6 @@ from pipeline.ingest.apx import (
     apx_dates,
     corsia_phase_column,
     corsia_phases,
-    counts,
     credit_rows,
     fail_period_order,
     flag_column,
@@ -320,10 +319,10 @@ def read_issuances(path: Path) -> DatasetLoad:
     checks = RowChecks(records.index)
     project_id, flags = _credit_project(records, checks)
 
-    total = counts(checks, records["total_issued"], "total credits issued", required=True)
-    to_project = counts(checks, records["to_project"], "credits issued to project", required=True)
-    to_buffer = counts(checks, records["to_buffer"], "credits issued to buffer pool", required=True)
-    transferred = counts(
+    total = whole_numbers(checks, records["total_issued"], "total credits issued", required=True)
+    to_project = whole_numbers(checks, records["to_project"], "credits issued to project", required=True)
+    to_buffer = whole_numbers(checks, records["to_buffer"], "credits issued to buffer pool", required=True)
+    transferred = whole_numbers(
         checks, column(records, "transferred_to_buffer"), "credits transferred to buffer pool", required=False
     ).fillna(0)
     fail_values(
@@ -365,7 +364,7 @@ def _read_blocks(path: Path, layout: Layout, dataset: str) -> DatasetLoad:
     records = raw.records
     checks = RowChecks(records.index)
     project_id, flags = _credit_project(records, checks)
-    quantity = counts(checks, records["quantity"], "quantity of credits", required=True)
+    quantity = whole_numbers(checks, records["quantity"], "quantity of credits", required=True)
     vintage = _vintage(checks, records)
     serial = serial_ranges(
         checks,

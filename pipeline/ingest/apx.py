@@ -60,28 +60,6 @@ def extract_present(raw: pd.Series, pattern: str, numbers: tuple[str, ...]) -> t
     return parts, text
 
 
-PLAIN_COUNT = r"^[0-9]{1,15}$"
-"""Digits only, and few enough that the float64 :func:`~pipeline.ingest.parsing.whole_numbers` reads them
-through holds them exactly: such a value's count is its integer, whatever else the rules say."""
-
-
-def counts(checks: RowChecks, raw: pd.Series, what: str, *, required: bool) -> pd.Series:
-    """:func:`~pipeline.ingest.parsing.whole_numbers` for quantity columns, which are mostly distinct: plain
-    digit strings (``74377``, nearly every value an export writes) are read by Arrow in C++, and every other
-    value goes through whole_numbers' rules and reasons unchanged (plain values stand in as ``0`` there, so
-    it parses only the few distinct others)."""
-    if not isinstance(raw.dtype, pd.StringDtype):  # JSON values may be numbers already
-        return whole_numbers(checks, raw, what, required=required)
-    text = arrow_strings(raw)
-    plain = pc.fill_null(pc.match_substring_regex(text, PLAIN_COUNT), False)
-    is_plain = plain.to_numpy(zero_copy_only=False)
-    values = whole_numbers(checks, raw.where(~is_plain, "0"), what, required=required)
-    if not is_plain.any():
-        return values
-    as_integers = pc.cast(pc.if_else(plain, text, pa.scalar("0", text.type)), pa.int64()).to_numpy()
-    return values.mask(is_plain, as_integers)
-
-
 DATE_EXPECTED = "M/D/YYYY, optionally with h:mm:ss AM/PM"
 _DATE = (
     r"^(?P<month>\d{1,2})/(?P<day>\d{1,2})/(?P<year>\d{4})"
@@ -290,7 +268,7 @@ def serial_block_columns(
     """The checked ``credits`` columns every APX retirements or cancellations export yields, one row per serial
     block: the block's quantity (``quantity_what`` names it in reasons), its serial range checked against the
     row (:func:`serial_ranges`) and the status-effective date as the transaction date."""
-    quantity = counts(checks, records["quantity"], quantity_what, required=True)
+    quantity = whole_numbers(checks, records["quantity"], quantity_what, required=True)
     serial = serial_ranges(
         checks,
         records["serial_number"],

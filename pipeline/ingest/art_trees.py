@@ -40,7 +40,6 @@ from pipeline.ingest.apx import (
     SerialFormat,
     apx_dates,
     corsia_phase_column,
-    counts,
     credit_rows,
     flag_column,
     protocol_versions,
@@ -232,9 +231,9 @@ def read_issuances(path: Path) -> DatasetLoad:
     records = raw.records
     checks = RowChecks(records.index)
     project_id, vintage, flags = _program_flags(records, checks)
-    total = counts(checks, records["total_issued"], "total emission reductions/removals", required=True)
-    buffer = counts(checks, records["buffer"], "credits deposited in buffer", required=True)
-    verified = counts(checks, records["verified"], "credits verified", required=True)
+    total = whole_numbers(checks, records["total_issued"], "total emission reductions/removals", required=True)
+    buffer = whole_numbers(checks, records["buffer"], "credits deposited in buffer", required=True)
+    verified = whole_numbers(checks, records["verified"], "credits verified", required=True)
     fail_values(
         checks,
         (total != verified + buffer).fillna(False).to_numpy(dtype=bool),

@@ -45,7 +45,6 @@ from pipeline.ingest.apx import (
     SerialFormat,
     apx_dates,
     corsia_phase_column,
-    counts,
     credit_rows,
     flag_column,
     project_classification,
@@ -332,9 +331,11 @@ def read_issuances(path: Path) -> DatasetLoad:
     checks = RowChecks(records.index)
     project_id, vintage, flags = _credit_flags(records, checks)
 
-    total = counts(checks, records["total_issued"], "total offset credits issued", required=True)
-    reserve = counts(checks, column(records, "reserve_buffer"), "offset credits in reserve buffer pool", required=False)
-    compliance = counts(
+    total = whole_numbers(checks, records["total_issued"], "total offset credits issued", required=True)
+    reserve = whole_numbers(
+        checks, column(records, "reserve_buffer"), "offset credits in reserve buffer pool", required=False
+    )
+    compliance = whole_numbers(
         checks,
         column(records, "compliance_buffer"),
         "offset credits intended for compliance buffer pool",
@@ -350,7 +351,7 @@ def read_issuances(path: Path) -> DatasetLoad:
     )
 
     def count(name: str, what: str) -> pd.Series:
-        return counts(checks, column(records, name), what, required=False)
+        return whole_numbers(checks, column(records, name), what, required=False)
 
     credits = credit_rows(
         records,

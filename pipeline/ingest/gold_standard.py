@@ -46,7 +46,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.ingest import normalize
-from pipeline.ingest.apx import counts
 from pipeline.ingest.dataset import DatasetLoad, finish, flag_duplicate_projects
 from pipeline.ingest.parsing import (
     ARROW_TEXT,
@@ -376,7 +375,7 @@ def _credits(raw: RawTable, checks: RowChecks, *, issuance_date_required: bool) 
     fail_values(checks, vintage_bad.to_numpy(), records["vintage"], "vintage {value} is not a year")
     checks.fail((vintage_number.isna() & ~vintage_bad).to_numpy(), "vintage is missing")
     vintage = vintages(checks, vintage_number)
-    quantity = counts(checks, records["quantity"], "quantity", required=True)
+    quantity = whole_numbers(checks, records["quantity"], "quantity", required=True)
 
     product_type = _product_types(records["product_type"])
     fail_values(

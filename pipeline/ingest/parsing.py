@@ -617,15 +617,22 @@ def whole_numbers(checks: RowChecks, raw: pd.Series, what: str, *, required: boo
     return values
 
 
+LARGEST_WHOLE_NUMBER = 2**53
+"""Above this a float64 no longer holds every integer, so the count would not be exact: such a value (20 digits
+pasted into a quantity cell) rejects its record rather than be rounded."""
+
+
 def _whole_numbers_by_rules(checks: RowChecks, raw: pd.Series, what: str, *, required: bool) -> pd.Series:
     values, not_numeric = parse_float(raw)
     fail_values(checks, not_numeric, raw, f"{what} {{value}} is not a number")
     fractional = (values.notna() & (values != np.floor(values))).to_numpy()
     fail_values(checks, fractional, raw, f"{what} {{value}} is not a whole number")
     fail_values(checks, (values < 0).to_numpy(), raw, f"{what} {{value}} is negative")
+    too_large = (values.abs() > LARGEST_WHOLE_NUMBER).to_numpy(dtype=bool, na_value=False)
+    fail_values(checks, too_large, raw, f"{what} {{value}} is too large to be a count of credits")
     if required:
         checks.fail((values.isna() & ~not_numeric).to_numpy(), f"{what} is missing")
-    return values.where(~fractional).round().astype("Int64")
+    return values.where(~(fractional | too_large)).round().astype("Int64")
 
 
 def dates(

@@ -9,7 +9,6 @@ from pipeline.ingest.apx import (
     SerialFormat,
     apx_dates,
     corsia_phases,
-    counts,
     credit_rows,
     project_numbers,
     protocol_versions,
@@ -17,7 +16,7 @@ from pipeline.ingest.apx import (
     serial_ranges,
     yes_no,
 )
-from pipeline.ingest.parsing import RowChecks, whole_numbers
+from pipeline.ingest.parsing import RowChecks
 from pipeline.ingest.schemas import CreditTransactionsSchema
 
 ACR_SERIAL = SerialFormat("ACR", r"ACR-[A-Z]{2}-0*(?P<project>\d+)-(?P<vintage>\d{4})-\d+", "ACR-US-1-2020-1-1 to 2")
@@ -79,31 +78,6 @@ def test_apx_dates_padded_or_placeholder_values_are_cleaned_then_read(dtype):
         "status effective date ' 2/30/2025 ' is not a date (expected M/D/YYYY, optionally with h:mm:ss AM/PM)",
         "",
     ], f"only the impossible date rejects its record, quoted as written: {reasons(checks)}"
-
-
-@pytest.mark.parametrize("dtype", [object, "string", "string[pyarrow]"])
-def test_counts_read_like_whole_numbers_with_the_same_reasons(dtype):
-    written = [
-        "74377",
-        "007",
-        "1,454,054",
-        " 12 ",
-        "550369.0",
-        "12.5",
-        "-5",
-        "abc",
-        "",
-        None,
-        "N/A",
-        "12345678901234567",
-    ]
-    raw = pd.Series(written * 300, dtype=dtype)  # large enough for the per-distinct path of whole_numbers
-    expected_checks, got_checks = RowChecks(raw.index), RowChecks(raw.index)
-    expected = whole_numbers(expected_checks, raw, "quantity", required=True)
-    got = counts(got_checks, raw, "quantity", required=True)
-    pd.testing.assert_series_equal(got, expected, check_names=False, obj="counts vs whole_numbers")
-    assert reasons(got_checks) == reasons(expected_checks), "counts must reject exactly what whole_numbers rejects"
-    assert got.iloc[:3].tolist() == [74377, 7, 1454054], f"plain and formatted counts read wrongly: {got.tolist()[:3]}"
 
 
 def test_required_apx_date_missing_is_a_reason():

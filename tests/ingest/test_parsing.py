@@ -285,6 +285,20 @@ def test_whole_numbers_reasons():
     assert values.tolist()[0] == 1454054 and values.tolist()[5] == 550369, "separators and float artefacts parse"
 
 
+
+@pytest.mark.parametrize("dtype", [object, "string[pyarrow]"])
+def test_whole_numbers_reject_numbers_too_large_to_count_exactly(dtype):
+    raw = pd.Series(["9007199254740992", "123456789012345678901234", "99999999999999999999", "12"], dtype=dtype)
+    checks = RowChecks(raw.index)
+    values = whole_numbers(checks, raw, "quantity", required=True)
+    assert reasons_of(checks) == [
+        "",
+        "quantity '123456789012345678901234' is too large to be a count of credits",
+        "quantity '99999999999999999999' is too large to be a count of credits",
+        "",
+    ], f"a 20-digit quantity must reject its record, not crash or be rounded: {reasons_of(checks)}"
+    assert values.tolist() == [2**53, pd.NA, pd.NA, 12], f"2**53 is exact and kept: {values.tolist()}"
+
 def test_registry_project_ids_reasons():
     raw = pd.Series(["1340", "VCS0981", "1/28/1914", "2024-01-28", "ABC", "", "GS12"])
     checks = RowChecks(raw.index)
