@@ -445,6 +445,15 @@ def clean_arrow_text(series: pd.Series) -> pd.Series:
     return clean_text(series).astype(ARROW_TEXT)
 
 
+def clean_arrow_text_at(series: pd.Series, rows: pa.Array) -> pd.Series:
+    """``clean_arrow_text(series)`` at the positions ``rows`` (a null position gives a missing value), by one Arrow
+    take from the cleaned distinct values: the cleaned column is never built at full length only to be taken
+    from again."""
+    codes, uniques = _factorize(series)
+    cleaned = arrow_strings(clean_arrow_text(uniques))
+    return arrow_text(cleaned.take(pa.array(codes).take(rows)))
+
+
 def text_column(value: str | None, length: int) -> pd.Series:
     """``length`` copies of ``value`` (missing when None) as Arrow-backed text."""
     return arrow_text(pa.repeat(pa.scalar(value, pa.large_string()), length))

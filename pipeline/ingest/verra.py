@@ -56,6 +56,7 @@ from pipeline.ingest.parsing import (
     arrow_strings,
     arrow_text,
     clean_arrow_text,
+    clean_arrow_text_at,
     clean_text,
     column,
     dates,
@@ -398,13 +399,14 @@ def read_transactions(path: Path) -> DatasetLoad:
     is_issuance = np.arange(len(record_of_row)) < len(firsts)
     issuance_rows = pa.array(is_issuance)
     rows = len(record_of_row)
+    # The block of each retirement row, null on issuance rows: one take gives a retirement-only column.
+    retired_block = pa.array(record_of_row, mask=is_issuance)
 
     def of_block(values: pd.Series) -> pd.api.extensions.ExtensionArray | np.ndarray:
         return values.take(record_of_row).array
 
-    def retirement_only(values: pd.Series) -> pd.Series:
-        taken = pc.take(arrow_strings(values), record_of_row)
-        return arrow_text(pc.if_else(issuance_rows, pa.scalar(None, taken.type), taken))
+    def retirement_text(name: str) -> pd.Series:
+        return clean_arrow_text_at(column(records, name), retired_block)
 
     # Columns in the order of the contract; constant ones are made at the length of the credits, not taken.
     credits = pd.DataFrame(
@@ -415,7 +417,7 @@ def read_transactions(path: Path) -> DatasetLoad:
             "vintage_start": of_block(vintage_start),
             "vintage_end": of_block(vintage_end),
             "issuance_date": of_block(issued_on),
-            "serial_number": retirement_only(serial),
+            "serial_number": arrow_text(arrow_strings(serial).take(retired_block)),
             "buffer_quantity": pd.arrays.IntegerArray(np.zeros(rows, dtype=np.int64), np.ones(rows, dtype=bool)),
             "methodology_version": text_column(None, rows),
             "product_type": text_column(None, rows),
@@ -436,9 +438,9 @@ def read_transactions(path: Path) -> DatasetLoad:
             "transaction_date": np.where(
                 is_issuance, issued_on.to_numpy()[record_of_row], retired_on.to_numpy()[record_of_row]
             ),
-            "retirement_beneficiary": retirement_only(clean_arrow_text(column(records, "retirement_beneficiary"))),
-            "retirement_reason": retirement_only(clean_arrow_text(column(records, "retirement_reason"))),
-            "retirement_note": retirement_only(clean_arrow_text(column(records, "retirement_note"))),
+            "retirement_beneficiary": retirement_text("retirement_beneficiary"),
+            "retirement_reason": retirement_text("retirement_reason"),
+            "retirement_note": retirement_text("retirement_note"),
         },
         index=pd.RangeIndex(rows),
         copy=False,

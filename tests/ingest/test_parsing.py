@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import openpyxl
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,6 +20,8 @@ from pipeline.ingest.parsing import (
     IngestError,
     Layout,
     RowChecks,
+    clean_arrow_text,
+    clean_arrow_text_at,
     clean_text,
     dates,
     extract,
@@ -238,6 +241,24 @@ def test_whole_numbers_of_arrow_text_equal_the_rules_on_python_strings(pool, row
     object_values = whole_numbers(object_checks, series, "quantity", required=required)
     pd.testing.assert_series_equal(arrow_values, object_values, obj="whole numbers of Arrow-backed text")
     pd.testing.assert_series_equal(arrow_checks.reasons(), object_checks.reasons(), obj="reasons of Arrow-backed text")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.large_base_example])
+@given(
+    st.lists(VALUES, min_size=1, max_size=12),
+    st.integers(min_value=1, max_value=5000),
+    st.sampled_from(["object", "string[pyarrow]"]),
+    st.randoms(),
+)
+def test_cleaned_text_at_positions_equals_cleaning_then_taking(pool, rows, dtype, rnd):
+    series = pd.Series([rnd.choice(pool) for _ in range(rows)], index=np.arange(rows) * 3 + 5).astype(dtype)
+    if rows > 7:
+        series.iloc[::7] = None
+    positions = [rnd.randrange(rows) for _ in range(rnd.randrange(0, 2 * rows))]
+    missing = [rnd.random() < 0.2 for _ in positions]
+    expected = clean_arrow_text(series).iloc[positions].reset_index(drop=True).where(~pd.Series(missing, dtype=bool))
+    taken = clean_arrow_text_at(series, pa.array(np.asarray(positions, dtype=np.int64), mask=np.asarray(missing, dtype=bool)))
+    pd.testing.assert_series_equal(taken, expected, obj="cleaned text at positions (null position -> missing)")
 
 
 def test_read_table_returns_arrow_backed_text_with_exact_values(tmp_path):
