@@ -12,9 +12,9 @@ import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
-from pandera.config import ValidationDepth, config_context
 
 from pipeline.ingest.dataset import DatasetLoad
 from pipeline.ingest.parsing import IngestError
@@ -23,6 +23,7 @@ from pipeline.ingest.schemas import (
     LoadAuditSchema,
     ProjectsSchema,
     RejectedRowsSchema,
+    check_columns_and_dtypes,
     empty_frame,
 )
 from pipeline.registries import REGISTRY_KEYS
@@ -86,6 +87,27 @@ def _reader_module(registry: str):
     return importlib.import_module(READER_MODULES[registry])
 
 
+def union_of_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """``pd.concat(frames, ignore_index=True)``, same columns, dtypes and values, without pandas' cost on object
+    columns that hold no value in any frame (a field the export left empty): pandas tests every such value for
+    being missing one by one in Python, then fills the column with None; here the column is made at length."""
+    if len(frames) == 1:
+        return frames[0]
+    layout = pd.concat([frame.iloc[:0] for frame in frames], ignore_index=True)  # column order and presence
+    empty = [
+        name
+        for name in layout.columns
+        if all(
+            name in frame and frame[name].dtype == object and frame[name].iloc[0] is None and frame[name].isna().all()
+            for frame in frames
+        )
+    ]
+    union = pd.concat([frame.drop(columns=empty) for frame in frames], ignore_index=True)
+    for name in empty:  # in column order, so each lands where pandas puts it
+        union.insert(layout.columns.get_loc(name), name, np.full(len(union), None, dtype=object))
+    return union
+
+
 def load_registry(registry: str, raw_dir: Path) -> RegistryLoad | None:
     """Read, harmonize and validate every dataset file of ``registry``; None (with nothing read) when the
     registry has no raw files."""
@@ -108,13 +130,12 @@ def load_registry(registry: str, raw_dir: Path) -> RegistryLoad | None:
     if not project_frames:
         notes.append(f"no projects file for {registry}: every transaction is flagged project_known = false")
     credit_frames = [d.accepted for d in loads if d.dataset != "projects" and len(d.accepted)]
-    credits = pd.concat(credit_frames, ignore_index=True) if credit_frames else empty_frame(CreditsSchema)
+    credits = union_of_frames(credit_frames) if credit_frames else empty_frame(CreditsSchema)
     credits["project_known"] = credits["project_id"].isin(projects["project_id"])
     # Every row was validated against its table's contract in ``finish``; what is new here is the union of the
-    # files and ``project_known``, so the union is checked at schema level: columns present, dtypes coerced.
-    with config_context(validation_depth=ValidationDepth.SCHEMA_ONLY):
-        credits = CreditsSchema.validate(credits, lazy=True, inplace=True)
-        projects = ProjectsSchema.validate(projects, lazy=True, inplace=True)
+    # files and ``project_known``, so the union is checked at schema level: columns present with their dtypes.
+    check_columns_and_dtypes(credits, CreditsSchema)
+    check_columns_and_dtypes(projects, ProjectsSchema)
 
     rejected = pd.concat(
         [d.rejected.assign(registry=registry, dataset=d.dataset, source_file=d.file) for d in loads],

@@ -39,6 +39,24 @@ def empty_frame(schema: type[pa.DataFrameModel]) -> pd.DataFrame:
     return pd.DataFrame({name: pd.Series(dtype=col.dtype.type) for name, col in schema.to_schema().columns.items()})
 
 
+def check_columns_and_dtypes(frame: pd.DataFrame, schema: type[pa.DataFrameModel]) -> None:
+    """The contract's schema-level checks without coercion, for frames made of rows already validated (the union of
+    a registry's files): every column of ``schema`` is present, with exactly the contract's dtype, and without
+    missing values where the contract forbids them. Raises pandera's ``SchemaError`` naming every column that is
+    not so. (Pandera's own schema-only pass coerces every column again and renders the frame in its dtype check.)"""
+    contract = schema.to_schema()
+    problems = []
+    for name, column in contract.columns.items():
+        if name not in frame:
+            problems.append(f"column {name!r} is missing")
+        elif frame[name].dtype != column.dtype.type:
+            problems.append(f"column {name!r} has dtype {frame[name].dtype}, the contract's is {column.dtype.type}")
+        elif not column.nullable and frame[name].hasnans:
+            problems.append(f"column {name!r} has missing values, which the contract forbids")
+    if problems:
+        raise pa.errors.SchemaError(contract, frame, f"{schema.__name__}: " + "; ".join(problems))
+
+
 def text(**checks) -> object:
     """A text column of the contract: ``string[pyarrow]``, so a million values are one Arrow buffer, not a million
     Python objects (the readers broadcast per-distinct values in Arrow, and validation and DuckDB read it as is)."""

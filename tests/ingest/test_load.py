@@ -1,0 +1,94 @@
+"""load_registry's union of a registry's files and its schema-level check of that union."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+import pytest
+
+from pipeline.ingest.load import _reader_module, dataset_files, load_registry, union_of_frames
+from pipeline.ingest.schemas import CreditsSchema, ProjectsSchema, check_columns_and_dtypes
+from pipeline.snapshots import latest_snapshot
+from tests.conftest import BUNDLED_RAW
+
+APX_REGISTRIES = ("american-carbon-registry", "climate-action-reserve", "art-trees")
+
+
+def credit_frames(registry: str) -> list[pd.DataFrame]:
+    """The accepted credit frames of the bundled real files of ``registry``, as load_registry unions them."""
+    files, _ = dataset_files(latest_snapshot(BUNDLED_RAW, registry), registry)
+    readers = _reader_module(registry).DATASETS
+    frames = [readers[dataset](path).accepted for dataset, path in files.items() if dataset != "projects"]
+    return [frame for frame in frames if len(frame)]
+
+
+@pytest.mark.parametrize("registry", ["gold-standard", *APX_REGISTRIES])
+def test_union_equals_pandas_concat_on_real_files(registry):
+    frames = credit_frames(registry)
+    assert len(frames) > 1, f"{registry}: the bundled data should hold several credit files to union"
+    pd.testing.assert_frame_equal(
+        union_of_frames(frames), pd.concat(frames, ignore_index=True), obj=f"{registry} union of credit files"
+    )
+
+
+def test_union_keeps_pandas_semantics_for_empty_object_columns():
+    first = pd.DataFrame(
+        {
+            "a": [1, 2],
+            "empty_everywhere": np.array([None, None], dtype=object),
+            "empty_here": np.array([None, None], dtype=object),
+            "nan_first": np.array([np.nan, None], dtype=object),
+            "only_here": np.array([None, None], dtype=object),
+        }
+    )
+    second = pd.DataFrame(
+        {
+            "a": [3],
+            "empty_everywhere": np.array([None], dtype=object),
+            "empty_here": np.array(["x"], dtype=object),
+            "nan_first": np.array([None], dtype=object),
+            "extra": pd.array([True], dtype="boolean"),
+        }
+    )
+    union, expected = union_of_frames([first, second]), pd.concat([first, second], ignore_index=True)
+    pd.testing.assert_frame_equal(union, expected, obj="union with all-missing object columns")
+    assert list(union.columns) == list(expected.columns), "columns keep pandas' order"
+    assert union["empty_everywhere"].tolist() == [None, None, None], "an all-missing column holds None, not NaN"
+
+
+@pytest.mark.parametrize("registry", ["verra", "gold-standard", *APX_REGISTRIES])
+def test_loaded_registry_holds_the_contract_dtypes(registry):
+    load = load_registry(registry, BUNDLED_RAW)
+    for frame, schema in ((load.credits, CreditsSchema), (load.projects, ProjectsSchema)):
+        expected = {name: column.dtype.type for name, column in schema.to_schema().columns.items()}
+        actual = {name: frame[name].dtype for name in expected}
+        assert actual == expected, f"{registry}: {schema.__name__} columns do not hold the contract dtypes"
+
+
+def test_schema_level_check_names_each_broken_column():
+    credits = load_registry("art-trees", BUNDLED_RAW).credits
+    check_columns_and_dtypes(credits, CreditsSchema)  # the real union passes
+    broken = credits.drop(columns=["serial_number"]).assign(
+        quantity=credits["quantity"].astype("float64"),
+        transaction_date=credits["transaction_date"].astype("datetime64[us]"),
+        project_known=credits["project_known"].astype(object),
+    )
+    broken.loc[0, "project_known"] = None
+    with pytest.raises(pa.errors.SchemaError) as failure:
+        check_columns_and_dtypes(broken, CreditsSchema)
+    message = str(failure.value)
+    for expected in (
+        "column 'serial_number' is missing",
+        "column 'quantity' has dtype float64, the contract's is Int64",
+        "column 'transaction_date' has dtype datetime64[us]",
+        "column 'project_known' has dtype object",
+    ):
+        assert expected in message, f"the error does not say {expected!r}: {message}"
+
+
+def test_schema_level_check_rejects_missing_values_in_a_required_column():
+    projects = load_registry("art-trees", BUNDLED_RAW).projects
+    projects["project_id"] = projects["project_id"].where(projects.index != 0)
+    with pytest.raises(pa.errors.SchemaError, match="'project_id' has missing values"):
+        check_columns_and_dtypes(projects, ProjectsSchema)
