@@ -23,6 +23,7 @@ import hashlib
 import io
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -174,8 +175,19 @@ def _read_csv(path: Path, layout: Layout) -> RawTable:
     """The file's bytes are read once: hashed, checked for UTF-8, parsed by Arrow's multi-threaded CSV reader
     (every field as text), and scanned for line numbers; only the columns the layout uses become Python
     strings."""
-    data = path.read_bytes()
-    sha256 = hashlib.sha256(data).hexdigest()
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        return _parse_csv(path, layout, path.read_bytes(), worker)
+
+
+def _physical_lines(data: bytes) -> int:
+    return data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+
+
+def _parse_csv(path: Path, layout: Layout, data: bytes, worker: ThreadPoolExecutor) -> RawTable:
+    # Hashing and counting lines need only the bytes: the worker does both while Arrow parses (hashlib releases the
+    # GIL on large buffers, Arrow too). A cp1252 file's newlines are the same bytes once re-encoded as UTF-8.
+    digest = worker.submit(hashlib.sha256, data)
+    physical_lines = worker.submit(_physical_lines, data)
     encoding = _detect_encoding(data)
     if encoding != "utf-8-sig":  # ',', '"' and newlines keep their byte positions: line numbers still hold
         data = data.decode(encoding).encode("utf-8")
@@ -189,13 +201,13 @@ def _read_csv(path: Path, layout: Layout) -> RawTable:
     table = _arrow_records(data, len(headers))
     if table is None:  # a record with more or fewer fields than the header: quarantine it on the exact path
         text = data.decode("utf-8-sig")
-        return _read_csv_strict(path, layout, headers, mapping, extra, encoding, text, sha256)
+        return _read_csv_strict(path, layout, headers, mapping, extra, encoding, text, digest.result().hexdigest())
     # A blank line is a record of empty fields: skipped, yet counted for the line numbers of what follows.
     blank = pc.equal(table.column(0), "")
     if pc.any(blank).as_py():  # only then are the other columns worth comparing
         for column in table.columns[1:]:
             blank = pc.and_(blank, pc.equal(column, ""))
-    lines = _record_start_lines(data, table)
+    lines = _record_start_lines(physical_lines.result(), table)
     del data  # the table holds its own copy of every value
     keep = pc.invert(blank)
     if pc.any(blank).as_py():
@@ -208,7 +220,7 @@ def _read_csv(path: Path, layout: Layout) -> RawTable:
     text = {canonical: arrow_text(used.pop(canonical).combine_chunks()) for canonical in list(used)}
     records = pd.DataFrame(text, index=pd.RangeIndex(rows))
     records["source_line"] = lines[keep.to_numpy(zero_copy_only=False)]
-    return RawTable(path, records, mapping, _empty_malformed(), sha256, encoding, extra)
+    return RawTable(path, records, mapping, _empty_malformed(), digest.result().hexdigest(), encoding, extra)
 
 
 ARROW_TEXT = pd.StringDtype("pyarrow")
@@ -266,9 +278,9 @@ def _arrow_records(data: bytes, width: int) -> pa.Table | None:
     return None if malformed else table
 
 
-def _record_start_lines(data: bytes, table: pa.Table) -> np.ndarray:
-    """Physical line (1-based) where each record starts, counting newlines embedded in quoted fields."""
-    physical = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+def _record_start_lines(physical: int, table: pa.Table) -> np.ndarray:
+    """Physical line (1-based) where each record starts, counting newlines embedded in quoted fields (``physical``:
+    the file's number of lines)."""
     n = table.num_rows
     if physical <= n + 1:
         return np.arange(2, n + 2, dtype=np.int64)

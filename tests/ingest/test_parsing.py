@@ -4,6 +4,7 @@ files, header drift, the per-distinct-value fast path and the strict field rules
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from pathlib import Path
 
@@ -121,6 +122,24 @@ def test_cp1252_file_is_detected_and_decoded(tmp_path):
     table = read_table(path, LAYOUT)
     assert table.encoding == "cp1252", "bytes that are not UTF-8 are read as Windows-1252"
     assert table.records["name"].tolist() == ["Paraná Ambiental – Côte"], "accents and en dash must survive"
+
+
+@pytest.mark.parametrize(
+    ("encoding", "text"),
+    [
+        ("utf-8", MULTI_LINE),
+        ("cp1252", MULTI_LINE),  # line numbers are counted on the bytes before they are re-encoded as UTF-8
+        ("utf-8", MULTI_LINE.rstrip("\r\n") + "\r\n4,no,final newline"),
+        ("utf-8", MULTI_LINE + "4,too,many,fields\r\n"),  # the strict path
+    ],
+)
+def test_file_hash_and_line_numbers_are_those_of_the_raw_bytes(tmp_path, encoding, text):
+    path = write(tmp_path / "export.csv", text, encoding=encoding)
+    table = read_table(path, LAYOUT)
+    assert table.sha256 == hashlib.sha256(path.read_bytes()).hexdigest(), "the hash is not the file's own bytes'"
+    starts = csv_starts(path, "utf-8-sig" if encoding == "utf-8" else encoding)
+    expected_lines = [line for line in starts if line not in table.malformed["source_line"].tolist()]
+    assert table.records["source_line"].tolist() == expected_lines, f"record start lines differ ({encoding})"
 
 
 def test_utf8_bom_does_not_hide_the_first_header(tmp_path):
@@ -257,7 +276,9 @@ def test_cleaned_text_at_positions_equals_cleaning_then_taking(pool, rows, dtype
     positions = [rnd.randrange(rows) for _ in range(rnd.randrange(0, 2 * rows))]
     missing = [rnd.random() < 0.2 for _ in positions]
     expected = clean_arrow_text(series).iloc[positions].reset_index(drop=True).where(~pd.Series(missing, dtype=bool))
-    taken = clean_arrow_text_at(series, pa.array(np.asarray(positions, dtype=np.int64), mask=np.asarray(missing, dtype=bool)))
+    taken = clean_arrow_text_at(
+        series, pa.array(np.asarray(positions, dtype=np.int64), mask=np.asarray(missing, dtype=bool))
+    )
     pd.testing.assert_series_equal(taken, expected, obj="cleaned text at positions (null position -> missing)")
 
 
@@ -306,7 +327,6 @@ def test_whole_numbers_reasons():
     assert values.tolist()[0] == 1454054 and values.tolist()[5] == 550369, "separators and float artefacts parse"
 
 
-
 @pytest.mark.parametrize("dtype", [object, "string[pyarrow]"])
 def test_whole_numbers_reject_numbers_too_large_to_count_exactly(dtype):
     raw = pd.Series(["9007199254740992", "123456789012345678901234", "99999999999999999999", "12"], dtype=dtype)
@@ -319,6 +339,7 @@ def test_whole_numbers_reject_numbers_too_large_to_count_exactly(dtype):
         "",
     ], f"a 20-digit quantity must reject its record, not crash or be rounded: {reasons_of(checks)}"
     assert values.tolist() == [2**53, pd.NA, pd.NA, 12], f"2**53 is exact and kept: {values.tolist()}"
+
 
 def test_registry_project_ids_reasons():
     raw = pd.Series(["1340", "VCS0981", "1/28/1914", "2024-01-28", "ABC", "", "GS12"])
