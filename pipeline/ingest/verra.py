@@ -129,10 +129,6 @@ covers several Berkeley types)."""
 SERIAL = r"^\s*(?P<serial>\d+-(?P<first>\d+)-(?P<last>\d+)-[A-Z0-9-]+?-(?P<project>\d+)-\d{8}-\d{8}-\d+)\s*$"
 """``<batch>-<from>-<to>-VCS-VCU-<n>-VER-<ISO2>-<scope>-<project>-<DDMMYYYY>-<DDMMYYYY>-<flag>`` and the older
 ``4147-176338408-176338907-VCU-016-MER-AU-14-641-16042012-15042013-0``."""
-SERIAL_HEAD = r"^\s*\d+-(?P<first>\d+)-(?P<last>\d+)-"
-SERIAL_TAIL = r"-(?P<project>\d+)-\d{8}-\d{8}-\d+\s*$"
-"""The groups of :data:`SERIAL`, found from each end of a serial that matches it: after the lazy middle part the
-rest must be exactly four dash-separated digit runs, so ``project`` is the fourth field from the end."""
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -248,26 +244,26 @@ def read_projects(path: Path) -> DatasetLoad:
 
 def serial_parts(raw: pd.Series) -> pd.DataFrame:
     """``extract(raw, SERIAL, numbers=("first", "last", "project"))`` with ``serial`` as Arrow-backed text (the same
-    values), at a third of the cost: RE2 needs
-    its slow capturing engine for SERIAL's lazy middle part over every character of a million serials, so the
-    shape is checked by its fast matcher and the groups are captured by two short anchored patterns."""
+    values), at a fraction of the cost: RE2 needs its slow capturing engine for SERIAL's lazy middle part over every
+    character of a million serials, so the shape is checked by its fast matcher, and the groups of a serial of that
+    shape are dash-separated fields: ``first`` and ``last`` the second and third, ``project`` the fourth from the
+    end (after the lazy middle part come exactly four digit runs, and the whitespace SERIAL allows holds no dash)."""
     text = arrow_strings(raw)
     shaped = pc.fill_null(pc.match_substring_regex(text, SERIAL), False)
     nothing = pa.scalar(None, text.type)
-    head = pc.extract_regex(text, SERIAL_HEAD)
-    tail = pc.extract_regex(text, SERIAL_TAIL)
+    serials = pc.if_else(shaped, text, nothing)
+    head = pc.split_pattern(serials, "-", max_splits=3)
+    tail = pc.split_pattern(serials, "-", max_splits=4, reverse=True)
 
-    def number(groups: pa.StructArray, name: str) -> np.ndarray:
-        digits = pc.if_else(shaped, pc.struct_field(groups, name), nothing)
-        return pc.cast(digits, pa.float64()).to_numpy(zero_copy_only=False)
+    def number(fields: pa.Array, position: int) -> np.ndarray:
+        return pc.cast(pc.list_element(fields, position), pa.float64()).to_numpy(zero_copy_only=False)
 
-    serial = pc.if_else(shaped, pc.utf8_trim(text, "\t\n\f\r "), nothing)  # RE2's \s, which SERIAL strips
     return pd.DataFrame(
         {
-            "serial": arrow_text(serial, index=raw.index),
-            "first": number(head, "first"),
-            "last": number(head, "last"),
-            "project": number(tail, "project"),
+            "serial": arrow_text(pc.utf8_trim(serials, "\t\n\f\r "), index=raw.index),  # RE2's \s, which SERIAL strips
+            "first": number(head, 1),
+            "last": number(head, 2),
+            "project": number(tail, 1),
         },
         index=raw.index,
     )
