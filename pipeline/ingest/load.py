@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.ingest.dataset import DatasetLoad
-from pipeline.ingest.parsing import IngestError
+from pipeline.ingest.parsing import IngestError, arrow_strings
 from pipeline.ingest.schemas import (
     CreditsSchema,
     LoadAuditSchema,
@@ -108,6 +109,14 @@ def union_of_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return union
 
 
+def is_listed(ids: pd.Series, listed: pd.Series) -> np.ndarray:
+    """``ids.isin(listed)`` for text columns, by one Arrow ``is_in`` (pandas makes a Python scalar of every listed
+    id first): a missing id is listed when a listed id is missing too, as with pandas."""
+    text = arrow_strings(ids)
+    found = pc.is_in(text, value_set=arrow_strings(listed).cast(text.type))
+    return pc.fill_null(found, False).to_numpy(zero_copy_only=False)
+
+
 def load_registry(registry: str, raw_dir: Path) -> RegistryLoad | None:
     """Read, harmonize and validate every dataset file of ``registry``; None (with nothing read) when the
     registry has no raw files."""
@@ -131,7 +140,7 @@ def load_registry(registry: str, raw_dir: Path) -> RegistryLoad | None:
         notes.append(f"no projects file for {registry}: every transaction is flagged project_known = false")
     credit_frames = [d.accepted for d in loads if d.dataset != "projects" and len(d.accepted)]
     credits = union_of_frames(credit_frames) if credit_frames else empty_frame(CreditsSchema)
-    credits["project_known"] = credits["project_id"].isin(projects["project_id"])
+    credits["project_known"] = is_listed(credits["project_id"], projects["project_id"])
     # Every row was validated against its table's contract in ``finish``; what is new here is the union of the
     # files and ``project_known``, so the union is checked at schema level: columns present with their dtypes.
     check_columns_and_dtypes(credits, CreditsSchema)
