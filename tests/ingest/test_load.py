@@ -7,8 +7,9 @@ import pandas as pd
 import pandera.pandas as pa
 import pytest
 
+from pipeline.ingest.dataset import schema_failures
 from pipeline.ingest.load import _reader_module, dataset_files, is_listed, load_registry, union_of_frames
-from pipeline.ingest.schemas import CreditsSchema, ProjectsSchema, check_columns_and_dtypes
+from pipeline.ingest.schemas import CreditsSchema, CreditTransactionsSchema, ProjectsSchema, check_columns_and_dtypes
 from pipeline.snapshots import latest_snapshot
 from tests.conftest import BUNDLED_RAW
 
@@ -101,3 +102,20 @@ def test_is_listed_equals_pandas_isin_missing_values_included(listed_ids, dtype)
     listed = pd.Series(listed_ids, dtype=dtype)
     expected = ids.isin(listed).to_numpy(dtype=bool)
     assert is_listed(ids, listed).tolist() == expected.tolist(), f"project_known differs from isin for {listed_ids}"
+
+
+def test_finish_validation_coerces_only_columns_off_the_contract_dtype():
+    credits = load_registry("art-trees", BUNDLED_RAW).credits.drop(columns=["project_known"])
+    off_contract = credits.assign(
+        transaction_date=credits["transaction_date"].dt.strftime("%Y-%m-%d"),
+        source_line=credits["source_line"].astype("int32"),
+    )
+    reasons = schema_failures(off_contract, CreditTransactionsSchema)
+    assert (reasons == "").all(), f"valid rows were rejected: {reasons[reasons != ''].head().tolist()}"
+    assert off_contract["transaction_date"].dtype == "datetime64[ns]", "a text date column is coerced to the contract"
+    assert off_contract["source_line"].dtype == "int64", "an int32 column is coerced to the contract's int64"
+    pd.testing.assert_series_equal(off_contract["transaction_date"], credits["transaction_date"], obj="coerced dates")
+    bad = credits.assign(quantity=credits["quantity"].where(credits.index != 0, -5))
+    assert (
+        schema_failures(bad, CreditTransactionsSchema).iloc[0].startswith("quantity failed greater_than_or_equal_to")
+    ), "a column already on the contract dtype is still checked row by row"
