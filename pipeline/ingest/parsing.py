@@ -175,19 +175,19 @@ def _read_csv(path: Path, layout: Layout) -> RawTable:
     """The file's bytes are read once: hashed, checked for UTF-8, parsed by Arrow's multi-threaded CSV reader
     (every field as text), and scanned for line numbers; only the columns the layout uses become Python
     strings."""
-    with ThreadPoolExecutor(max_workers=1) as worker:
-        return _parse_csv(path, layout, path.read_bytes(), worker)
+    with ThreadPoolExecutor(max_workers=2) as workers:
+        return _parse_csv(path, layout, path.read_bytes(), workers)
 
 
 def _physical_lines(data: bytes) -> int:
     return data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
 
 
-def _parse_csv(path: Path, layout: Layout, data: bytes, worker: ThreadPoolExecutor) -> RawTable:
-    # Hashing and counting lines need only the bytes: the worker does both while Arrow parses (hashlib releases the
+def _parse_csv(path: Path, layout: Layout, data: bytes, workers: ThreadPoolExecutor) -> RawTable:
+    # Hashing and counting lines need only the bytes: the workers do both while Arrow parses (hashlib releases the
     # GIL on large buffers, Arrow too). A cp1252 file's newlines are the same bytes once re-encoded as UTF-8.
-    digest = worker.submit(hashlib.sha256, data)
-    physical_lines = worker.submit(_physical_lines, data)
+    digest = workers.submit(hashlib.sha256, data)
+    physical_lines = workers.submit(_physical_lines, data)
     encoding = _detect_encoding(data)
     if encoding != "utf-8-sig":  # ',', '"' and newlines keep their byte positions: line numbers still hold
         data = data.decode(encoding).encode("utf-8")
@@ -216,8 +216,14 @@ def _parse_csv(path: Path, layout: Layout, data: bytes, worker: ThreadPoolExecut
     used = {canonical: table.column(position[raw]) for canonical, raw in mapping.items()}
     rows = table.num_rows
     del table  # unused columns are freed now, each used one once it is rewritten below
-    # One chunk per column: the parsers dictionary-encode and take from these columns many times over.
-    text = {canonical: arrow_text(used.pop(canonical).combine_chunks()) for canonical in list(used)}
+
+    # One chunk per column: the parsers dictionary-encode and take from these columns many times over. Arrow copies
+    # without the GIL, so the two workers merge two columns at a time, each chunked column freed once merged.
+    def one_chunk(canonical: str) -> pd.Series:
+        return arrow_text(used.pop(canonical).combine_chunks())
+
+    names = list(used)
+    text = dict(zip(names, workers.map(one_chunk, names), strict=True))
     records = pd.DataFrame(text, index=pd.RangeIndex(rows))
     records["source_line"] = lines[keep.to_numpy(zero_copy_only=False)]
     return RawTable(path, records, mapping, _empty_malformed(), digest.result().hexdigest(), encoding, extra)
