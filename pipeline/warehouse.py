@@ -64,23 +64,20 @@ def replace_registry_slice(conn: duckdb.DuckDBPyConnection, load: RegistryLoad) 
     conn.execute("BEGIN TRANSACTION")
     try:
         for table, frame in frames.items():
-            conn.register("incoming", _slice_frame(frame, table, load.registry))
+            conn.register("incoming", frame)
             name = _staging_name(table, load.registry)
-            conn.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM incoming")
+            order = ", ".join(f"{key} ASC NULLS LAST" for key in SLICE_ORDER[table])
+            conn.execute(
+                f"CREATE OR REPLACE TABLE {name} AS SELECT * REPLACE ($registry AS registry) FROM incoming "
+                f"ORDER BY {order}",
+                {"registry": load.registry},
+            )
             conn.unregister("incoming")
             _type_all_null_columns(conn, table, load.registry)
         conn.execute("COMMIT")
     except Exception:
         conn.execute("ROLLBACK")
         raise
-
-
-def _slice_frame(frame: pd.DataFrame, table: str, registry: str) -> pd.DataFrame:
-    """``frame`` in :data:`SLICE_ORDER` with its ``registry`` column set: one new frame, ``frame`` untouched."""
-    # pandas compares text by code point and DuckDB by UTF-8 bytes: the same order.
-    ordered = frame.sort_values(SLICE_ORDER[table], na_position="last", kind="stable", ignore_index=True)
-    ordered["registry"] = registry
-    return ordered
 
 
 def _type_all_null_columns(conn: duckdb.DuckDBPyConnection, table: str, registry: str) -> None:
