@@ -1,4 +1,4 @@
-"""Ingest: each registry's raw files -> validated, harmonized warehouse tables in the working DuckDB."""
+"""Ingest: each registry's raw files -> validated, harmonized warehouse relations in the working DuckDB."""
 
 import dagster as dg
 import pandas as pd
@@ -147,8 +147,8 @@ WAREHOUSE_DESCRIPTIONS = {
     can_subset=False,
 )
 def warehouse(context: dg.AssetExecutionContext, settings: PipelineSettings):
-    """Unions every registry's latest slice into the contract tables ``projects``, ``credits``,
-    ``rejected_rows`` and ``load_audit`` in the working DuckDB, then checks the whole tables against the pandera
+    """Defines the contract relations ``projects``, ``credits``, ``rejected_rows`` and ``load_audit`` in the
+    working DuckDB as views over every registry's latest slice, then checks them whole against the pandera
     contract in DuckDB (every row of every registry; cross-registry rules such as a unique ``project_id``)."""
     with settings.work_db_connection() as conn:
         counts = build_warehouse(conn)
