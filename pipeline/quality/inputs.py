@@ -331,11 +331,6 @@ def methodology_columns(pv: pd.DataFrame, methodologies: pd.DataFrame) -> pd.Dat
     return spread(per_combination, combination, pv.index)
 
 
-def join_methodologies(pv: pd.DataFrame, methodologies: pd.DataFrame) -> pd.DataFrame:
-    """``pv`` with its ``methodology_columns``."""
-    return pd.concat([pv, methodology_columns(pv, methodologies)], axis=1)
-
-
 def project_type_columns(pv: pd.DataFrame, project_types: pd.DataFrame) -> pd.DataFrame:
     """Per project-vintage (indexed like ``pv``): the first ``project_types.csv`` row (file order) whose
     activity equals the project's and one of whose ``match_project_type`` substrings occurs in its project
@@ -401,11 +396,6 @@ def flag_columns(pv: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
     per_flag = per_flag.reset_index(drop=True).reindex(np.arange(len(first) + 1)).astype(object)
     found = first.index.get_indexer(pv["project_id"])
     return spread(per_flag, np.where(found >= 0, found, len(first)), pv.index)
-
-
-def join_flags(pv: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
-    """``pv`` with its ``flag_columns``."""
-    return pd.concat([pv, flag_columns(pv, flags)], axis=1)
 
 
 def scoring_frame(conn: duckdb.DuckDBPyConnection, reference: Reference, policy: ScoringPolicy) -> pd.DataFrame:
