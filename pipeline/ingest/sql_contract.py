@@ -1,6 +1,6 @@
 """A pandera ``DataFrameModel`` checked in DuckDB, over a whole table, without loading it into pandas.
 
-The warehouse tables hold every registry's rows (a million credits and more); pulling them back into pandas only
+The warehouse relations hold every registry's rows (a million credits and more); pulling them back into pandas only
 to validate them costs seconds and gigabytes. :func:`contract_failures` reads the model (columns, dtypes,
 ``nullable``, ``unique`` and each check's name and statistics) and runs the same checks as SQL, in one scan
 for the row-level ones, so the pandera model stays the one statement of the contract. The meaning follows
