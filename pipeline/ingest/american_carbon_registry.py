@@ -65,6 +65,7 @@ from pipeline.ingest.apx import (
 )
 from pipeline.ingest.dataset import DatasetLoad, finish, flag_duplicate_projects
 from pipeline.ingest.parsing import (
+    ISO_DATE,
     Column,
     IngestError,
     Layout,
@@ -87,8 +88,6 @@ from pipeline.registries import ACR
 SERIAL = SerialFormat(
     "ACR", r"ACR-[A-Z]{2}-0*(?P<project>\d+)-(?P<vintage>\d{4})-\d+", "ACR-US-1185-2025-3078-1 to 85847"
 )
-ISO_DATE = ("%Y-%m-%d", "ISO8601")
-
 # --------------------------------------------------------------------------------------------------------------
 # APX CSV layouts
 # --------------------------------------------------------------------------------------------------------------

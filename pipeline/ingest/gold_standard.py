@@ -42,19 +42,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from pipeline.ingest import normalize
 from pipeline.ingest.dataset import DatasetLoad, finish, flag_duplicate_projects
 from pipeline.ingest.parsing import (
     ARROW_TEXT,
+    ISO_DATE,
     Column,
     IngestError,
     Layout,
     RawTable,
     RowChecks,
-    arrow_strings,
     clean_arrow_text,
     clean_text,
     column,
@@ -75,7 +73,6 @@ from pipeline.ingest.parsing import (
 from pipeline.ingest.schemas import CreditTransactionsSchema, ProjectsSchema
 from pipeline.registries import GOLD_STANDARD
 
-ISO_DATE = ("%Y-%m-%d", "ISO8601")
 PRODUCT_TYPES = ("VER", "PER", "CER")
 
 PROJECTS_LAYOUT = Layout(
@@ -337,36 +334,6 @@ def _product_types(raw: pd.Series) -> pd.Series:
     return normalize.as_object(clean_text(raw).astype("string").str.upper()).astype(ARROW_TEXT)
 
 
-PLAIN_TIMESTAMP = r"^(?:19|20|21)\d\d-\d\d-\d\d(?:T\d\d:\d\d:\d\d(?:\.\d{1,6})?)?$"
-"""``2025-03-29T22:20:26.713259`` as the issuances export writes it: no zone, well inside datetime64[ns]."""
-MAYBE_ZONED = r"[Tt ][0-9:.\s]*[^0-9:.\s]"
-"""Anything after the time but digits, ``:`` and ``.``: a ``Z``, an offset, or text pandas might read as one."""
-
-
-def _issuance_dates(checks: RowChecks, raw: pd.Series, *, required: bool) -> pd.Series:
-    """``Issuance Date`` by :func:`~pipeline.ingest.parsing.dates`' rules. The issuances export stamps each
-    issuance to the microsecond, so the column is all distinct: plain timestamps are read by Arrow's ISO
-    parser in C++ (which rejects an impossible date, as pandas does; the whole column then goes the usual
-    way), every other value goes through ``dates`` unchanged (plain ones stand in as a valid date there)."""
-    expected = "YYYY-MM-DD[Thh:mm:ss]"
-    if not isinstance(raw.dtype, pd.StringDtype):
-        return dates(checks, raw, "issuance date", ISO_DATE, expected, required=required)
-    text = arrow_strings(raw)
-    if pc.any(pc.match_substring_regex(text, MAYBE_ZONED)).as_py():
-        # pandas reads a zone-less value after a zoned one in that zone: only the whole column read together
-        # gives the same answer as ``dates``.
-        return dates(checks, raw, "issuance date", ISO_DATE, expected, required=required)
-    plain = pc.fill_null(pc.match_substring_regex(text, PLAIN_TIMESTAMP), False)
-    is_plain = plain.to_numpy(zero_copy_only=False)
-    stand_in = pa.scalar("2000-01-01", text.type)
-    try:
-        stamps = pc.cast(pc.if_else(plain, text, stand_in), pa.timestamp("ns")).to_numpy(zero_copy_only=False)
-    except pa.ArrowInvalid:  # an impossible date among them (2023-02-29): let ``dates`` say which
-        return dates(checks, raw, "issuance date", ISO_DATE, expected, required=required)
-    values = dates(checks, raw.where(~is_plain, "2000-01-01"), "issuance date", ISO_DATE, expected, required=required)
-    return values.mask(is_plain, stamps)
-
-
 def _credits(raw: RawTable, checks: RowChecks, *, issuance_date_required: bool) -> pd.DataFrame:
     """The columns issuances and retirements share, parsed strictly."""
     records = raw.records
@@ -414,7 +381,14 @@ def _credits(raw: RawTable, checks: RowChecks, *, issuance_date_required: bool) 
         "serial range {value} does not hold Quantity credits",
     )
 
-    issued_on = _issuance_dates(checks, records["issuance_date"], required=issuance_date_required)
+    issued_on = dates(
+        checks,
+        records["issuance_date"],
+        "issuance date",
+        ISO_DATE,
+        "YYYY-MM-DD[Thh:mm:ss]",
+        required=issuance_date_required,
+    )
     period_start = dates(
         checks, column(records, "monitoring_period_start"), "monitoring period start", ISO_DATE, "YYYY-MM-DD"
     )

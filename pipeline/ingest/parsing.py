@@ -508,12 +508,28 @@ def parse_float(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     return pd.to_numeric(text, errors="coerce").astype("float64"), bad
 
 
+ISO_DATE = ("%Y-%m-%d", "ISO8601")
+"""``2024-03-01`` or an ISO 8601 timestamp (``2025-03-29T22:20:26.713259``), as Verra, Gold Standard and ACR's
+platform write dates."""
+PLAIN_TIMESTAMP = r"^(?:19|20|21)\d\d-\d\d-\d\d(?:T\d\d:\d\d:\d\d(?:\.\d{1,6})?)?$"
+"""An :data:`ISO_DATE` without a zone, well inside datetime64[ns] (Gold Standard stamps each issuance so)."""
+MAYBE_ZONED = r"[Tt ][0-9:.\s]*[^0-9:.\s]"
+"""Anything after the time but digits, ``:`` and ``.``: a ``Z``, an offset, or text pandas might read as one."""
+
+
 @per_distinct_value
 def parse_date(series: pd.Series, formats: tuple[str, ...]) -> tuple[pd.Series, pd.Series]:
     """Dates in any of ``formats`` (tried in order, each vectorized). Returns (datetime64 values, mask of
-    present values matching none of the formats)."""
-    text = clean_text(series).astype("string")
+    present values matching none of the formats).
+
+    With :data:`ISO_DATE`, Arrow-backed plain timestamps (:data:`PLAIN_TIMESTAMP`) are read by Arrow's ISO parser
+    in C++ and only the other values by the formats: Gold Standard stamps each issuance to the microsecond, so
+    :func:`per_distinct_value` finds nothing to share there."""
     result = pd.Series(pd.NaT, index=series.index, dtype="datetime64[ns]")
+    plain = _plain_iso_stamps(series) if formats == ISO_DATE else None
+    if plain is not None:
+        result[plain.notna()] = plain[plain.notna()]
+    text = clean_text(series.where(result.isna())).astype("string")
     for fmt in formats:
         todo = result.isna() & text.notna()
         if not todo.any():
@@ -525,6 +541,23 @@ def parse_date(series: pd.Series, formats: tuple[str, ...]) -> tuple[pd.Series, 
         result.loc[todo] = parsed
     bad = text.notna() & result.isna()
     return result, bad
+
+
+def _plain_iso_stamps(series: pd.Series) -> pd.Series | None:
+    """The :data:`PLAIN_TIMESTAMP` values of Arrow-backed text as datetime64 (NaT elsewhere); None when the rules
+    must read the whole column: it is not Arrow-backed, holds a plain yet impossible date (``2023-02-29``, the
+    rules say which), or anything zoned (pandas reads a zone-less value after a zoned one in that zone)."""
+    strings = _arrow_strings(series)
+    if strings is None or pc.any(pc.match_substring_regex(strings, MAYBE_ZONED)).as_py():
+        return None
+    plain = pc.fill_null(pc.match_substring_regex(strings, PLAIN_TIMESTAMP), False)
+    if not pc.any(plain).as_py():
+        return None
+    try:
+        stamps = pc.cast(pc.if_else(plain, strings, pa.scalar(None, strings.type)), pa.timestamp("ns"))
+    except pa.ArrowInvalid:
+        return None
+    return pd.Series(stamps.to_numpy(zero_copy_only=False), index=series.index, dtype="datetime64[ns]")
 
 
 _TRUE = frozenset({"yes", "y", "true", "t", "1", "eligible", "approved"})

@@ -50,6 +50,7 @@ from pipeline.ingest import normalize
 from pipeline.ingest.dataset import DatasetLoad, finish, flag_duplicate_projects
 from pipeline.ingest.parsing import (
     ARROW_TEXT,
+    ISO_DATE,
     Column,
     Layout,
     RowChecks,
@@ -71,8 +72,6 @@ from pipeline.ingest.parsing import (
 )
 from pipeline.ingest.schemas import CreditTransactionsSchema, ProjectsSchema
 from pipeline.registries import VERRA
-
-ISO_DATE = ("%Y-%m-%d", "ISO8601")
 
 PROJECTS_LAYOUT = Layout(
     "Verra projects export (allprojects.csv, or .xlsx sheet 'Results')",

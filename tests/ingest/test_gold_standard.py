@@ -14,7 +14,7 @@ import pytest
 
 from pipeline.ingest import gold_standard
 from pipeline.ingest.load import load_registry
-from pipeline.ingest.parsing import IngestError, RowChecks, dates
+from pipeline.ingest.parsing import IngestError
 from pipeline.settings import REPO_ROOT
 
 SHARED = REPO_ROOT.parent / "shared" / "registry-data"
@@ -405,30 +405,3 @@ def test_api_projects_json_bad_values_and_layouts(tmp_path):
     path.write_text(json.dumps([{k: v for k, v in good.items() if k != "sustaincert_id"}]))
     with pytest.raises(IngestError, match="missing required column\\(s\\) 'sustaincert_id'"):
         gold_standard.read_projects(path)
-
-
-@pytest.mark.parametrize(
-    "odd_value",
-    [
-        "2024-02-29T23:59:59",  # plain and possible: every value takes Arrow's path
-        "2023-02-29T10:00:00.5",  # plain but impossible: the whole column is read by ``dates``
-        "2021-06-01T08:00:00+02:00",  # zoned: pandas reads later zone-less values in that zone
-    ],
-)
-def test_issuance_dates_read_exactly_like_the_toolkit_dates(odd_value):
-    stamps = [
-        f"20{10 + i % 15}-0{1 + i % 9}-1{i % 10}T{i % 24:02d}:{i % 60:02d}:{i % 59:02d}.{i:06d}" for i in range(3000)
-    ]
-    written = [odd_value, *stamps, "2025-01-01", " 2025-01-02 ", "N/A", "", "yesterday", "2025-13-01T00:00:00"]
-    raw = pd.Series(written, dtype="string[pyarrow]")
-    expected_checks, got_checks = RowChecks(raw.index), RowChecks(raw.index)
-    expected = dates(
-        expected_checks, raw, "issuance date", gold_standard.ISO_DATE, "YYYY-MM-DD[Thh:mm:ss]", required=True
-    )
-    got = gold_standard._issuance_dates(got_checks, raw, required=True)
-    pd.testing.assert_series_equal(got, expected, check_names=False, obj=f"issuance dates beside {odd_value!r}")
-    assert got_checks.reasons().tolist() == expected_checks.reasons().tolist(), (
-        f"issuance dates must reject exactly what dates() rejects (beside {odd_value!r})"
-    )
-    if "+" not in odd_value:  # beside a zoned value pandas (and so dates()) shifts it into that zone
-        assert got.iloc[1] == pd.Timestamp("2010-01-10"), f"a microsecond stamp read wrongly: {got.iloc[1]}"

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.ingest.parsing import (
+    ISO_DATE,
     Column,
     IngestError,
     Layout,
@@ -339,6 +340,33 @@ def test_whole_numbers_reject_numbers_too_large_to_count_exactly(dtype):
         "",
     ], f"a 20-digit quantity must reject its record, not crash or be rounded: {reasons_of(checks)}"
     assert values.tolist() == [2**53, pd.NA, pd.NA, 12], f"2**53 is exact and kept: {values.tolist()}"
+
+
+@pytest.mark.parametrize(
+    "odd_value",
+    [
+        "2024-02-29T23:59:59",  # plain and possible: every value takes Arrow's path
+        "2023-02-29T10:00:00.5",  # plain but impossible: the whole column is read by the rules
+        "2021-06-01T08:00:00+02:00",  # zoned: pandas reads later zone-less values in that zone, so the rules read all
+    ],
+)
+def test_gold_standard_issuance_stamps_read_by_arrow_exactly_like_the_rules(odd_value):
+    stamps = [
+        f"20{10 + i % 15}-0{1 + i % 9}-1{i % 10}T{i % 24:02d}:{i % 60:02d}:{i % 59:02d}.{i:06d}" for i in range(3000)
+    ]
+    written = [odd_value, *stamps, "2025-01-01", " 2025-01-02 ", "N/A", "", "yesterday", "2025-13-01T00:00:00"]
+    raw = pd.Series(written, dtype="string[pyarrow]")
+    expected_checks, got_checks = RowChecks(raw.index), RowChecks(raw.index)
+    expected = dates(  # Python strings: the rules, value by distinct value
+        expected_checks, raw.astype(object), "issuance date", ISO_DATE, "YYYY-MM-DD[Thh:mm:ss]", required=True
+    )
+    got = dates(got_checks, raw, "issuance date", ISO_DATE, "YYYY-MM-DD[Thh:mm:ss]", required=True)
+    pd.testing.assert_series_equal(got, expected, check_names=False, obj=f"issuance dates beside {odd_value!r}")
+    assert got_checks.reasons().tolist() == expected_checks.reasons().tolist(), (
+        f"Arrow-read dates must reject exactly what the rules reject (beside {odd_value!r})"
+    )
+    if "+" not in odd_value:  # beside a zoned value pandas (and so the rules) shifts it into that zone
+        assert got.iloc[1] == pd.Timestamp("2010-01-10"), f"a microsecond stamp read wrongly: {got.iloc[1]}"
 
 
 def test_registry_project_ids_reasons():
