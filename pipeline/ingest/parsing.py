@@ -173,8 +173,8 @@ def read_table(path: Path, layout: Layout) -> RawTable:
 
 def _read_csv(path: Path, layout: Layout) -> RawTable:
     """The file's bytes are read once: hashed, checked for UTF-8, parsed by Arrow's multi-threaded CSV reader
-    (every field as text), and scanned for line numbers; only the columns the layout uses become Python
-    strings."""
+    (every field as text), and scanned for line numbers; the columns the layout uses stay Arrow-backed text
+    (:data:`ARROW_TEXT`), never Python strings."""
     with ThreadPoolExecutor(max_workers=2) as workers:
         return _parse_csv(path, layout, path.read_bytes(), workers)
 
