@@ -135,13 +135,15 @@ def available_reconciles_with_credits(settings: PipelineSettings) -> dg.AssetChe
     ],
 )
 def published_inventory(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
-    """The analyst-facing DuckDB file (``Paths.curated_db``), rebuilt from the work DB into a new file,
-    validated (row counts, reconciliation with credits, schema, a comment on every table and column) and
-    swapped in atomically; a failed run leaves the previous file untouched and readers are never blocked.
+    """The analyst-facing DuckDB file (``Paths.curated_db``): a new file started as a copy of the work DB's
+    file and pruned to what is published, validated (row counts, reconciliation with credits, schema, a comment
+    on every table and column) and swapped in atomically; a failed run leaves the previous file untouched and
+    readers are never blocked.
 
-    Holds projects, credits, quality_scores with reasons, eligible_inventory (re-netted against the ledger at
-    publish time), rejected_rows, load_audit, buyer tables and the ledger's retirements when present, the
-    carried-forward history (publishes, inventory_history, inventory_changes, alerts) and analyst views."""
+    Holds projects, credits, rejected_rows and load_audit (views over the per-registry slices in ``staging``),
+    quality_scores with reasons, eligible_inventory (re-netted against the ledger at publish time), buyer tables
+    and the ledger's retirements when present, the carried-forward history (publishes, inventory_history,
+    inventory_changes, alerts) and analyst views."""
     paths = settings.paths
     policy = settings.policy()
     with settings.work_db_connection(read_only=True) as conn:

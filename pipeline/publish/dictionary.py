@@ -370,10 +370,36 @@ def describe(table: str, column: str, upstream: str | None = None) -> str | None
     return COLUMNS.get(table, {}).get(column) or COMMON_COLUMNS.get(column) or upstream
 
 
-def apply_comments(conn: duckdb.DuckDBPyConnection, catalog: str, upstream_catalog: str | None = None) -> list[str]:
-    """COMMENT ON every table, view and column in ``catalog``; returns the undocumented ``table.column``s.
+SLICES = "staging"
+"""The schema of the warehouse's per-registry slices (``<table>_<registry>``), which the published warehouse
+relations are views over."""
 
-    ``upstream_catalog`` (the attached work DB) supplies comments its stages set on their own columns."""
+
+def _slice_of(name: str) -> tuple[str, str] | None:
+    """``(warehouse table, registry)`` of a staging slice's table name, e.g. ``credits_gold_standard``."""
+    for table in ("projects", "credits", "rejected_rows", "load_audit"):
+        if name.startswith(f"{table}_"):
+            return table, name.removeprefix(f"{table}_").replace("_", "-")
+    return None
+
+
+def _table_comment(schema: str, table: str) -> str | None:
+    if schema != SLICES:
+        return TABLES.get(table)
+    sliced = _slice_of(table)
+    if sliced is None:
+        return None
+    return f"The {sliced[1]} slice of {sliced[0]} (query {sliced[0]}, the view over every registry's slice). " + (
+        TABLES[sliced[0]]
+    )
+
+
+def apply_comments(conn: duckdb.DuckDBPyConnection, catalog: str, upstream_catalog: str | None = None) -> list[str]:
+    """COMMENT ON every table, view and column in ``catalog``'s ``main`` and slice schemas; returns the
+    undocumented ``table.column``s.
+
+    ``upstream_catalog`` (the attached work DB) supplies comments its stages set on their own columns. A slice
+    and its columns are described as the warehouse relation it belongs to."""
     upstream: dict[tuple[str, str], str] = {}
     if upstream_catalog:
         upstream = {
@@ -386,46 +412,50 @@ def apply_comments(conn: duckdb.DuckDBPyConnection, catalog: str, upstream_catal
         }
     columns = conn.execute(
         """
-        SELECT c.table_name, CASE WHEN v.view_name IS NULL THEN 'TABLE' ELSE 'VIEW' END, c.column_name
+        SELECT c.schema_name, c.table_name, CASE WHEN v.view_name IS NULL THEN 'TABLE' ELSE 'VIEW' END,
+               c.column_name
         FROM duckdb_columns() AS c
         LEFT JOIN duckdb_views() AS v
           ON v.database_name = c.database_name AND v.schema_name = c.schema_name AND v.view_name = c.table_name
-        WHERE c.database_name = ? AND c.schema_name = 'main'
-        ORDER BY c.table_name, c.column_index
+        WHERE c.database_name = ? AND c.schema_name IN ('main', ?)
+        ORDER BY c.schema_name, c.table_name, c.column_index
         """,
-        [catalog],
+        [catalog, SLICES],
     ).fetchall()
     statements, undocumented, seen = [], [], set()
-    for table, kind, column in columns:
-        if table not in seen:
-            seen.add(table)
-            statements.append(f"COMMENT ON {kind} {catalog}.main.{table} IS {_quote(TABLES.get(table, UNDOCUMENTED))}")
-            if table not in TABLES:
+    for schema, table, kind, column in columns:
+        name = f"{catalog}.{schema}.{table}"
+        described_as = (_slice_of(table) or (table,))[0] if schema == SLICES else table
+        if name not in seen:
+            seen.add(name)
+            comment = _table_comment(schema, table)
+            statements.append(f"COMMENT ON {kind} {name} IS {_quote(comment or UNDOCUMENTED)}")
+            if comment is None:
                 undocumented.append(table)
-        text = describe(table, column, upstream.get((table, column)))
+        text = describe(described_as, column, upstream.get((described_as, column)))
         if text is None:
             undocumented.append(f"{table}.{column}")
             text = UNDOCUMENTED
-        statements.append(f'COMMENT ON COLUMN {catalog}.main.{table}."{column}" IS {_quote(text)}')
+        statements.append(f'COMMENT ON COLUMN {name}."{column}" IS {_quote(text)}')
     # One transaction: a comment per statement costs a catalog commit each otherwise.
     conn.execute("BEGIN TRANSACTION;\n" + ";\n".join(statements) + ";\nCOMMIT;")
     return undocumented
 
 
 def missing_comments(conn: duckdb.DuckDBPyConnection, catalog: str | None = None) -> list[str]:
-    """Tables, views and columns in ``catalog`` (default: current) without a comment."""
+    """Tables, views and columns in ``catalog``'s (default: current) ``main`` and slice schemas without a comment."""
     catalog = catalog or conn.execute("SELECT current_database()").fetchone()[0]
     rows = conn.execute(
         """
         SELECT table_name FROM duckdb_tables()
-        WHERE database_name = $1 AND schema_name = 'main' AND coalesce(comment, '') = ''
+        WHERE database_name = $1 AND schema_name IN ('main', $2) AND coalesce(comment, '') = ''
         UNION ALL
         SELECT view_name FROM duckdb_views()
-        WHERE database_name = $1 AND schema_name = 'main' AND coalesce(comment, '') = ''
+        WHERE database_name = $1 AND schema_name IN ('main', $2) AND coalesce(comment, '') = ''
         UNION ALL
         SELECT table_name || '.' || column_name FROM duckdb_columns()
-        WHERE database_name = $1 AND schema_name = 'main' AND coalesce(comment, '') = ''
+        WHERE database_name = $1 AND schema_name IN ('main', $2) AND coalesce(comment, '') = ''
         """,
-        [catalog],
+        [catalog, SLICES],
     ).fetchall()
     return sorted(r[0] for r in rows)

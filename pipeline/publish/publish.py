@@ -2,10 +2,11 @@
 
 Analysts hold read-only connections on the published file at any time, so it is never written in place:
 
-1. a new temporary file is created next to it (same filesystem, so the final rename is atomic);
-2. the work DB's tables are copied in (``CREATE TABLE AS`` through ``ATTACH``), the ledger's
-   ``retirements`` too, and ``eligible_inventory`` is re-netted against the ledger as it is *now*
-   (the buyers stage may have retired since the inventory was built);
+1. the work DB's file is copied to a temporary file next to it (same filesystem, so the final rename is
+   atomic): the warehouse slices and ``quality_scores`` keep their compressed blocks, and ``projects``,
+   ``credits``, ``rejected_rows`` and ``load_audit`` stay views over the slices, inside the new file;
+2. what is not published is dropped, the ledger's tables are copied in, and ``eligible_inventory`` is
+   re-netted against the ledger as it is *now* (the buyers stage may have retired since it was built);
 3. history is carried forward from the current published file (attached read-only) and this publish is
    appended: ``publishes``, ``inventory_history``, ``inventory_changes``, ``alerts``;
 4. analyst views and a ``COMMENT ON`` for every table, view and column are added;
@@ -24,8 +25,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import shutil
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -60,6 +61,7 @@ from pipeline.publish.history import (
 )
 from pipeline.publish.views import create_views
 from pipeline.settings import Paths
+from pipeline.warehouse import WAREHOUSE_TABLES
 
 WORK_TABLES = ("projects", "credits", "quality_scores", INVENTORY_TABLE, "rejected_rows", "load_audit")
 """Work-DB tables every publish needs."""
@@ -184,11 +186,15 @@ def _record_publish(
 
 
 def _row_counts(conn: duckdb.DuckDBPyConnection, catalog: str) -> dict[str, int]:
-    tables = conn.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = 'main' ORDER BY table_name",
-        [catalog],
+    """Rows of every published relation in ``catalog``: its tables and the warehouse relations, which are views
+    over the per-registry slices (the analyst views are derived, so not counted)."""
+    relations = conn.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = $db AND schema_name = 'main' "
+        "UNION ALL SELECT view_name FROM duckdb_views() WHERE database_name = $db AND schema_name = 'main' "
+        "AND view_name IN (SELECT unnest($warehouse::VARCHAR[])) ORDER BY 1",
+        {"db": catalog, "warehouse": list(WAREHOUSE_TABLES)},
     ).fetchall()
-    return {t: conn.execute(f"SELECT count(*) FROM {catalog}.main.{t}").fetchone()[0] for (t,) in tables}
+    return {name: _count(conn, catalog, name) for (name,) in relations}
 
 
 def validate_published(path: Path, expected_counts: dict[str, int], publish_id: int) -> list[str]:
@@ -236,66 +242,67 @@ def _using(conn: duckdb.DuckDBPyConnection, catalog: str) -> Iterator[None]:
         conn.execute(f"USE {current}")
 
 
-LARGEST_TABLE = "credits"
-"""Copied on a connection of its own while the other tables are copied on a second one (see _copy_tables)."""
+def _snapshot_work_db(work: duckdb.DuckDBPyConnection, target: Path) -> None:
+    """Copy the work DB's file (and its write-ahead log, if any) to ``target``: the new file starts as the work DB.
+
+    Why a file copy: DuckDB compresses every column it writes, and re-writing ``credits`` and
+    ``quality_scores`` into a new file was nearly all of a publish (about 3 s at a million credits); a copy
+    of the already compressed blocks takes a fraction of that. The work connection is ours and idle, so a
+    checkpoint leaves the file complete; a read-only one cannot checkpoint, so its log is copied with it and
+    replayed when the copy is attached."""
+    path, read_only = work.execute(
+        "SELECT path, readonly FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchone()
+    if not path:
+        raise PublishError("the work DB is in memory; publishing copies the work DB's file, so it must be one")
+    if not read_only:
+        work.execute("CHECKPOINT")
+    shutil.copyfile(path, target)
+    log = Path(f"{path}.wal")
+    if log.exists():
+        shutil.copyfile(log, Path(f"{target}.wal"))
 
 
-COPY_SETTINGS = {"threads": 1, "write_buffer_row_group_count": 1}
-"""DuckDB settings while the tables are copied into the new file (see :func:`_copy_tables`)."""
+def _prune(conn: duckdb.DuckDBPyConnection, published: set[str]) -> None:
+    """Drop from the new file what the work DB holds but the analyst file does not publish: relations of
+    ``main`` not in ``published`` and schemas other than ``main`` and the warehouse's ``staging``."""
+    relations = conn.execute(
+        "SELECT 'TABLE', table_name FROM duckdb_tables() WHERE database_name = $db AND schema_name = 'main' "
+        "UNION ALL SELECT 'VIEW', view_name FROM duckdb_views() WHERE database_name = $db AND schema_name = 'main' "
+        "AND NOT internal",
+        {"db": PUB},
+    ).fetchall()
+    for kind, name in relations:
+        if name not in published:
+            conn.execute(f'DROP {kind} {PUB}.main."{name}"')
+    schemas = conn.execute(
+        "SELECT schema_name FROM duckdb_schemas() WHERE database_name = ? AND NOT internal "
+        "AND schema_name NOT IN ('main', 'staging')",
+        [PUB],
+    ).fetchall()
+    for (schema,) in schemas:
+        conn.execute(f'DROP SCHEMA {PUB}."{schema}" CASCADE')
 
 
-@contextmanager
-def _copy_settings(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """Apply :data:`COPY_SETTINGS` meanwhile (they are per database instance); restore the previous values."""
-    previous = {name: conn.execute(f"SELECT current_setting('{name}')").fetchone()[0] for name in COPY_SETTINGS}
-    try:
-        for name, value in COPY_SETTINGS.items():
-            conn.execute(f"SET {name} = {value}")
-        yield
-    finally:
-        for name, value in previous.items():
-            conn.execute(f"SET {name} = {int(value)}")
-
-
-def _copy_tables(work: duckdb.DuckDBPyConnection, sources: list[tuple[str, str]]) -> dict[str, int]:
-    """Copy each ``(catalog, table)`` into the new file; returns the source row counts.
-
-    Why this shape: DuckDB compresses every column it writes, and that is nearly all of a publish. A query on
-    two threads copying a view over several slices leaves partial row groups that the next checkpoint
-    recompresses (about 1 s more CPU and a 83 MB instead of 67 MB file at 1M credits); on one thread every
-    row group is written full, once. So each copy runs on one thread, and the largest table is copied on a
-    connection of its own while the others are copied on a second one, keeping both cores busy. Each copy
-    flushes its row groups one at a time rather than five, so the two together hold about 350 MB less."""
-    counts: dict[str, int] = {}
-
-    def copy_all(lane: list[tuple[str, str]]) -> None:
-        with work.cursor() as cursor:  # a connection of its own to the same database instance
-            for catalog, table in lane:
-                cursor.execute(f"CREATE TABLE {PUB}.main.{table} AS SELECT * FROM {catalog}.main.{table}")
-                counts[table] = cursor.execute(f"SELECT count(*) FROM {catalog}.main.{table}").fetchone()[0]
-
-    lanes = [[s for s in sources if s[1] == LARGEST_TABLE], [s for s in sources if s[1] != LARGEST_TABLE]]
-    with _copy_settings(work), ThreadPoolExecutor(max_workers=len(lanes)) as pool:
-        copies = [pool.submit(copy_all, lane) for lane in lanes]
-    for copy in copies:
-        copy.result()  # raises the first lane's error, after both lanes have finished
-    return counts
-
-
-def _copy_sources(work: duckdb.DuckDBPyConnection, work_catalog: str, ledger_db: Path) -> dict[str, int]:
-    """Copy the work DB's tables and the ledger's into the new file, re-net the inventory against the ledger
-    as it is now; returns the source row count of every copied table, for validation."""
+def _publish_sources(work: duckdb.DuckDBPyConnection, work_catalog: str, ledger_db: Path) -> dict[str, int]:
+    """Make the new file (a copy of the work DB, see :func:`_snapshot_work_db`) hold what is published: the
+    work DB's relations, the ledger's tables, and ``eligible_inventory`` re-netted against the ledger as it is
+    now. Returns the source row count of every published relation, for validation."""
     with ledger_view(work, ledger_db) as has_ledger:
-        sources = [
-            (work_catalog, table)
-            for table in (*WORK_TABLES, *OPTIONAL_WORK_TABLES)
-            if table != INVENTORY_TABLE and _has_relation(work, work_catalog, table)
-        ]
-        sources += [("ledger", t) for t in (LEDGER_TABLES if has_ledger else ()) if _has_relation(work, "ledger", t)]
-        counts = _copy_tables(work, sources)
+        published = [t for t in (*WORK_TABLES, *OPTIONAL_WORK_TABLES) if _has_relation(work, work_catalog, t)]
+        _prune(work, set(published) - {INVENTORY_TABLE})
+        counts = {t: _count(work, work_catalog, t) for t in published if t != INVENTORY_TABLE}
+        for table in LEDGER_TABLES if has_ledger else ():
+            if _has_relation(work, "ledger", table):
+                work.execute(f"CREATE TABLE {PUB}.main.{table} AS SELECT * FROM ledger.main.{table}")
+                counts[table] = _count(work, "ledger", table)
         with _using(work, PUB):
             _renet_inventory(work, work_catalog)
     return counts
+
+
+def _count(conn: duckdb.DuckDBPyConnection, catalog: str, relation: str) -> int:
+    return conn.execute(f"SELECT count(*) FROM {catalog}.main.{relation}").fetchone()[0]
 
 
 def _append_history(
@@ -357,6 +364,7 @@ def publish_inventory(
     tmp = temp_path_for(target)
     attached: list[str] = []
     try:
+        _snapshot_work_db(work, tmp)
         work.execute(f"ATTACH '{tmp}' AS {PUB} (READ_WRITE)")
         attached.append(PUB)
         prev = _attach_previous(work, target)
@@ -365,7 +373,7 @@ def publish_inventory(
         publish_id = (previous_id or 0) + 1
         step("attached")
 
-        expected_counts = _copy_sources(work, work_catalog, paths.ledger_db)
+        expected_counts = _publish_sources(work, work_catalog, paths.ledger_db)
         step("copied")
         alerts = _append_history(work, prev, publish_id, previous_id, published_at, policy)
         step("history")

@@ -7,6 +7,8 @@ Run as ``python -m tests.publish.processes <command> ...`` from the repository r
 - ``as-of DB``: a fresh process's new connection prints ``<as_of> <rows>``.
 - ``publish WORK_DB CURATED_DB LEDGER_DB POLICY CRASH_AT``: publishes and, when the step named CRASH_AT
   completes, kills itself with SIGKILL (a real crash: no cleanup, no exception handling runs).
+- ``write-and-die DB SQL``: runs SQL on a read-write connection, then kills itself with SIGKILL before
+  DuckDB checkpoints, so the committed change is only in DB's write-ahead log.
 """
 
 from __future__ import annotations
@@ -63,6 +65,13 @@ def publish(work_db: str, curated_db: str, ledger_db: str, policy_file: str, cra
     print("PUBLISHED", flush=True)
 
 
+def write_and_die(db: str, sql: str) -> None:
+    conn = duckdb.connect(db)
+    conn.execute(sql)
+    print("WRITTEN", flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
-    {"reader": reader, "as-of": as_of, "publish": publish}[command](*args)
+    {"reader": reader, "as-of": as_of, "publish": publish, "write-and-die": write_and_die}[command](*args)

@@ -130,3 +130,30 @@ def test_an_unreadable_published_file_is_not_silently_replaced(paths, policy):
     with pytest.raises(PublishError, match="carry its history forward"):
         publish(paths, policy)
     assert paths.curated_db.read_bytes() == b"not a duckdb file", "history must never be dropped silently"
+
+
+def test_changes_only_in_the_work_dbs_write_ahead_log_are_published(paths, policy):
+    stage(first_snapshot(), paths)
+    renamed = run("write-and-die", str(paths.work_db), "UPDATE projects SET name = 'Renamed' WHERE project_id = 'CAR1335'")
+    assert renamed.returncode == -signal.SIGKILL and "WRITTEN" in renamed.stdout, renamed.stderr
+    assert Path(f"{paths.work_db}.wal").exists(), "the scenario needs a work DB whose last change is only in its log"
+
+    publish(paths, policy)  # from a read-only connection, which cannot checkpoint the log into the file
+    with duckdb.connect(str(paths.curated_db), read_only=True) as conn:
+        name = conn.execute("SELECT name FROM projects WHERE project_id = 'CAR1335'").fetchone()[0]
+    assert name == "Renamed", "the published file must hold the work DB's committed state, log included"
+    assert temp_files(paths) == [], "the copied log must not be left next to the published file"
+
+
+def test_what_the_work_db_holds_beyond_the_published_relations_stays_out(paths, policy):
+    stage(first_snapshot(), paths)
+    with duckdb.connect(str(paths.work_db)) as conn:
+        conn.execute("CREATE TABLE scratch_notes AS SELECT 'an engineer was here' AS note")
+        conn.execute("CREATE SCHEMA experiments; CREATE TABLE experiments.trial AS SELECT 1 AS x")
+    publish(paths, policy)
+    with duckdb.connect(str(paths.curated_db), read_only=True) as conn:
+        tables = {f"{s}.{t}" for s, t in conn.execute("SELECT schema_name, table_name FROM duckdb_tables()").fetchall()}
+        schemas = {s for (s,) in conn.execute("SELECT schema_name FROM duckdb_schemas() WHERE NOT internal").fetchall()}
+    assert "main.scratch_notes" not in tables, "a work-DB table no stage publishes must not reach analysts"
+    assert "experiments" not in schemas, f"only main and the warehouse's slices are published, got {sorted(schemas)}"
+    assert {"main.credits", "main.quality_scores", "main.eligible_inventory"} <= tables, sorted(tables)
