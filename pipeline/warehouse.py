@@ -48,8 +48,25 @@ SLICE_ORDER = {
 ascending, missing values last, as DuckDB's ``ORDER BY``."""
 
 
+STAGING_SCHEMA = "staging"
+"""The schema of the per-registry slices, ``<table>_<registry>`` (dashes as underscores)."""
+
+
+def _slice_table(table: str, registry: str) -> str:
+    return f"{table}_{registry.replace('-', '_')}"
+
+
 def _staging_name(table: str, registry: str) -> str:
-    return f'staging."{table}_{registry.replace("-", "_")}"'
+    return f'{STAGING_SCHEMA}."{_slice_table(table, registry)}"'
+
+
+def slice_of(table_name: str) -> tuple[str, str] | None:
+    """``(warehouse table, registry)`` of a slice's table name such as ``credits_gold_standard``; None for
+    any other name."""
+    for table in WAREHOUSE_TABLES:
+        if table_name.startswith(f"{table}_"):
+            return table, table_name.removeprefix(f"{table}_").replace("_", "-")
+    return None
 
 
 def replace_registry_slice(conn: duckdb.DuckDBPyConnection, load: RegistryLoad) -> None:
@@ -60,7 +77,7 @@ def replace_registry_slice(conn: duckdb.DuckDBPyConnection, load: RegistryLoad) 
         "rejected_rows": load.rejected,
         "load_audit": load.audit,
     }
-    conn.execute("CREATE SCHEMA IF NOT EXISTS staging")
+    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {STAGING_SCHEMA}")
     conn.execute("BEGIN TRANSACTION")
     try:
         for table, frame in frames.items():
@@ -84,9 +101,8 @@ def _type_all_null_columns(conn: duckdb.DuckDBPyConnection, table: str, registry
     """A column with no value in this registry's export arrives untyped (DuckDB type NULL); make it VARCHAR so
     the slices union cleanly with registries that do fill it."""
     untyped = conn.execute(
-        "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'staging' AND table_name = ? "
-        "AND data_type = '\"NULL\"'",
-        [f"{table}_{registry.replace('-', '_')}"],
+        "SELECT column_name FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? AND data_type = '\"NULL\"'",
+        [STAGING_SCHEMA, _slice_table(table, registry)],
     ).fetchall()
     for (column,) in untyped:
         conn.execute(f'ALTER TABLE {_staging_name(table, registry)} ALTER COLUMN "{column}" TYPE VARCHAR')
@@ -95,7 +111,7 @@ def _type_all_null_columns(conn: duckdb.DuckDBPyConnection, table: str, registry
 def clear_registry_slice(conn: duckdb.DuckDBPyConnection, registry: str) -> bool:
     """Drop a registry's staging tables (its raw folder is gone); True if there was anything to drop. Contract
     views already defined are redefined over the remaining slices, so they never name a dropped table."""
-    conn.execute("CREATE SCHEMA IF NOT EXISTS staging")
+    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {STAGING_SCHEMA}")
     existed = registry in loaded_registries(conn)
     conn.execute("BEGIN TRANSACTION")
     try:
@@ -112,9 +128,10 @@ def clear_registry_slice(conn: duckdb.DuckDBPyConnection, registry: str) -> bool
 
 def loaded_registries(conn: duckdb.DuckDBPyConnection) -> list[str]:
     rows = conn.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'staging' AND table_name LIKE 'load_audit_%'"
+        "SELECT table_name FROM duckdb_tables() WHERE schema_name = ? AND table_name LIKE 'load_audit_%'",
+        [STAGING_SCHEMA],
     ).fetchall()
-    return sorted(name.removeprefix("load_audit_").replace("_", "-") for (name,) in rows)
+    return sorted(slice_of(name)[1] for (name,) in rows)
 
 
 def build_warehouse(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:

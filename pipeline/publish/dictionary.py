@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import duckdb
 
+from pipeline.warehouse import STAGING_SCHEMA, slice_of
+
 UNDOCUMENTED = "Undocumented: describe it in pipeline/publish/dictionary.py (or COMMENT ON it in the work DB)."
 
 TABLES: dict[str, str] = {
@@ -370,27 +372,16 @@ def describe(table: str, column: str, upstream: str | None = None) -> str | None
     return COLUMNS.get(table, {}).get(column) or COMMON_COLUMNS.get(column) or upstream
 
 
-SLICES = "staging"
-"""The schema of the warehouse's per-registry slices (``<table>_<registry>``), which the published warehouse
-relations are views over."""
-
-
-def _slice_of(name: str) -> tuple[str, str] | None:
-    """``(warehouse table, registry)`` of a staging slice's table name, e.g. ``credits_gold_standard``."""
-    for table in ("projects", "credits", "rejected_rows", "load_audit"):
-        if name.startswith(f"{table}_"):
-            return table, name.removeprefix(f"{table}_").replace("_", "-")
-    return None
-
-
 def _table_comment(schema: str, table: str) -> str | None:
-    if schema != SLICES:
+    if schema != STAGING_SCHEMA:
         return TABLES.get(table)
-    sliced = _slice_of(table)
+    sliced = slice_of(table)
     if sliced is None:
         return None
-    return f"The {sliced[1]} slice of {sliced[0]} (query {sliced[0]}, the view over every registry's slice). " + (
-        TABLES[sliced[0]]
+    table_of, registry = sliced
+    return (
+        f"The {registry} slice of {table_of} (query {table_of}, the view over every registry's slice). "
+        + TABLES[table_of]
     )
 
 
@@ -420,12 +411,12 @@ def apply_comments(conn: duckdb.DuckDBPyConnection, catalog: str, upstream_catal
         WHERE c.database_name = ? AND c.schema_name IN ('main', ?)
         ORDER BY c.schema_name, c.table_name, c.column_index
         """,
-        [catalog, SLICES],
+        [catalog, STAGING_SCHEMA],
     ).fetchall()
     statements, undocumented, seen = [], [], set()
     for schema, table, kind, column in columns:
         name = f"{catalog}.{schema}.{table}"
-        described_as = (_slice_of(table) or (table,))[0] if schema == SLICES else table
+        described_as = (slice_of(table) or (table,))[0] if schema == STAGING_SCHEMA else table
         if name not in seen:
             seen.add(name)
             comment = _table_comment(schema, table)
@@ -456,6 +447,6 @@ def missing_comments(conn: duckdb.DuckDBPyConnection, catalog: str | None = None
         SELECT table_name || '.' || column_name FROM duckdb_columns()
         WHERE database_name = $1 AND schema_name IN ('main', $2) AND coalesce(comment, '') = ''
         """,
-        [catalog, SLICES],
+        [catalog, STAGING_SCHEMA],
     ).fetchall()
     return sorted(r[0] for r in rows)

@@ -61,7 +61,7 @@ from pipeline.publish.history import (
 )
 from pipeline.publish.views import create_views
 from pipeline.settings import Paths
-from pipeline.warehouse import WAREHOUSE_TABLES
+from pipeline.warehouse import STAGING_SCHEMA, WAREHOUSE_TABLES
 
 WORK_TABLES = ("projects", "credits", "quality_scores", INVENTORY_TABLE, "rejected_rows", "load_audit")
 """Work-DB tables every publish needs."""
@@ -188,13 +188,9 @@ def _record_publish(
 def _row_counts(conn: duckdb.DuckDBPyConnection, catalog: str) -> dict[str, int]:
     """Rows of every published relation in ``catalog``: its tables and the warehouse relations, which are views
     over the per-registry slices (the analyst views are derived, so not counted)."""
-    relations = conn.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE database_name = $db AND schema_name = 'main' "
-        "UNION ALL SELECT view_name FROM duckdb_views() WHERE database_name = $db AND schema_name = 'main' "
-        "AND view_name IN (SELECT unnest($warehouse::VARCHAR[])) ORDER BY 1",
-        {"db": catalog, "warehouse": list(WAREHOUSE_TABLES)},
-    ).fetchall()
-    return {name: _count(conn, catalog, name) for (name,) in relations}
+    relations = _relations(conn, catalog)
+    counted = sorted(name for name, kind in relations.items() if kind == "TABLE" or name in WAREHOUSE_TABLES)
+    return {name: _count(conn, catalog, name) for name in counted}
 
 
 def validate_published(path: Path, expected_counts: dict[str, int], publish_id: int) -> list[str]:
@@ -265,20 +261,14 @@ def _snapshot_work_db(work: duckdb.DuckDBPyConnection, target: Path) -> None:
 
 def _prune(conn: duckdb.DuckDBPyConnection, published: set[str]) -> None:
     """Drop from the new file what the work DB holds but the analyst file does not publish: relations of
-    ``main`` not in ``published`` and schemas other than ``main`` and the warehouse's ``staging``."""
-    relations = conn.execute(
-        "SELECT 'TABLE', table_name FROM duckdb_tables() WHERE database_name = $db AND schema_name = 'main' "
-        "UNION ALL SELECT 'VIEW', view_name FROM duckdb_views() WHERE database_name = $db AND schema_name = 'main' "
-        "AND NOT internal",
-        {"db": PUB},
-    ).fetchall()
-    for kind, name in relations:
+    ``main`` not in ``published`` and schemas other than ``main`` and the warehouse's slices."""
+    for name, kind in _relations(conn, PUB).items():
         if name not in published:
             conn.execute(f'DROP {kind} {PUB}.main."{name}"')
     schemas = conn.execute(
         "SELECT schema_name FROM duckdb_schemas() WHERE database_name = ? AND NOT internal "
-        "AND schema_name NOT IN ('main', 'staging')",
-        [PUB],
+        "AND schema_name NOT IN ('main', ?)",
+        [PUB, STAGING_SCHEMA],
     ).fetchall()
     for (schema,) in schemas:
         conn.execute(f'DROP SCHEMA {PUB}."{schema}" CASCADE')
@@ -289,11 +279,12 @@ def _publish_sources(work: duckdb.DuckDBPyConnection, work_catalog: str, ledger_
     work DB's relations, the ledger's tables, and ``eligible_inventory`` re-netted against the ledger as it is
     now. Returns the source row count of every published relation, for validation."""
     with ledger_view(work, ledger_db) as has_ledger:
-        published = [t for t in (*WORK_TABLES, *OPTIONAL_WORK_TABLES) if _has_relation(work, work_catalog, t)]
+        present = _relations(work, work_catalog)
+        published = [t for t in (*WORK_TABLES, *OPTIONAL_WORK_TABLES) if t in present]
         _prune(work, set(published) - {INVENTORY_TABLE})
         counts = {t: _count(work, work_catalog, t) for t in published if t != INVENTORY_TABLE}
         for table in LEDGER_TABLES if has_ledger else ():
-            if _has_relation(work, "ledger", table):
+            if table in _relations(work, "ledger"):
                 work.execute(f"CREATE TABLE {PUB}.main.{table} AS SELECT * FROM ledger.main.{table}")
                 counts[table] = _count(work, "ledger", table)
         with _using(work, PUB):
@@ -421,14 +412,16 @@ def publish_inventory(
     )
 
 
-def _has_relation(conn: duckdb.DuckDBPyConnection, catalog: str, table: str) -> bool:
-    """Whether ``catalog`` has ``table`` as a table or a view (the work DB's warehouse relations are views)."""
-    query = (
-        "SELECT count(*) FROM (SELECT table_name AS name, database_name, schema_name FROM duckdb_tables() "
-        "UNION ALL SELECT view_name, database_name, schema_name FROM duckdb_views()) "
-        "WHERE database_name = ? AND schema_name = 'main' AND name = ?"
-    )
-    return conn.execute(query, [catalog, table]).fetchone()[0] > 0
+def _relations(conn: duckdb.DuckDBPyConnection, catalog: str) -> dict[str, str]:
+    """The tables and views of ``catalog``'s ``main`` schema: name -> ``'TABLE'`` or ``'VIEW'`` (the work DB's
+    warehouse relations are views)."""
+    rows = conn.execute(
+        "SELECT table_name, 'TABLE' FROM duckdb_tables() WHERE database_name = $db AND schema_name = 'main' "
+        "UNION ALL SELECT view_name, 'VIEW' FROM duckdb_views() WHERE database_name = $db AND schema_name = 'main' "
+        "AND NOT internal",
+        {"db": catalog},
+    ).fetchall()
+    return dict(rows)
 
 
 def read_publishes(curated_db: Path) -> pd.DataFrame:

@@ -134,7 +134,9 @@ def test_an_unreadable_published_file_is_not_silently_replaced(paths, policy):
 
 def test_changes_only_in_the_work_dbs_write_ahead_log_are_published(paths, policy):
     stage(first_snapshot(), paths)
-    renamed = run("write-and-die", str(paths.work_db), "UPDATE projects SET name = 'Renamed' WHERE project_id = 'CAR1335'")
+    renamed = run(
+        "write-and-die", str(paths.work_db), "UPDATE projects SET name = 'Renamed' WHERE project_id = 'CAR1335'"
+    )
     assert renamed.returncode == -signal.SIGKILL and "WRITTEN" in renamed.stdout, renamed.stderr
     assert Path(f"{paths.work_db}.wal").exists(), "the scenario needs a work DB whose last change is only in its log"
 

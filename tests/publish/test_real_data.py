@@ -143,3 +143,9 @@ def test_published_warehouse_relations_are_self_contained_and_in_warehouse_order
             assert published == expected[table], f"published {table} must be the work DB's rows in ({order}) order"
         registries = conn.execute("SELECT count(DISTINCT registry) FROM credits").fetchone()[0]
         assert registries >= 4, f"the order must be checked across registries, got {registries}"
+        (slice_comment,) = conn.execute(
+            "SELECT comment FROM duckdb_tables() WHERE schema_name = 'staging' AND table_name = 'credits_verra'"
+        ).fetchone()
+    assert slice_comment.startswith("The verra slice of credits (query credits"), (
+        f"a slice must tell analysts which relation to query instead, got {slice_comment!r}"
+    )
