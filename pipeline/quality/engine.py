@@ -15,6 +15,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from pipeline.ingest.parsing import ARROW_TEXT
 from pipeline.policy import Policy
 from pipeline.quality.additionality import score_additionality
 from pipeline.quality.external_ratings import RATING_COLUMNS, join_external_ratings
@@ -161,7 +162,7 @@ def score_warehouse(
     columns = OUTPUT_COLUMNS + (RATING_COLUMNS if ratings is not None else [])
     # pv, the rules' outputs and the list columns all share pv's RangeIndex (one row per project-vintage).
     # Column by column: a DataFrame built from a dict consolidates the string columns (a copy of every cell).
-    dtypes = dict.fromkeys(("vintage", "issued", "buffer_issued"), "int64") | dict.fromkeys(STRING_COLUMNS, "string")
+    dtypes = dict.fromkeys(("vintage", "issued", "buffer_issued"), "int64") | dict.fromkeys(STRING_COLUMNS, ARROW_TEXT)
     out = pd.DataFrame(index=pv.index)
     for name in columns:
         out[name] = computed[name] if name in computed else pv[name]
