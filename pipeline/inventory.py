@@ -45,6 +45,7 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 from pipeline.registries import REGISTRIES, REGISTRY_KEYS
+from pipeline.warehouse import main_relations
 
 INVENTORY_TABLE = "eligible_inventory"
 LEDGER_VIEW = "ledger_retirements"
@@ -107,14 +108,7 @@ REQUIRED_TABLES = ("projects", "credits", "quality_scores", "load_audit")
 def require_tables(conn: duckdb.DuckDBPyConnection, tables: tuple[str, ...], catalog: str | None = None) -> None:
     """Raise :class:`InventoryError` naming every missing table (in ``catalog``, default the current one)."""
     catalog = catalog or conn.execute("SELECT current_database()").fetchone()[0]
-    present = {
-        row[0]
-        for row in conn.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = 'main' "
-            "UNION SELECT view_name FROM duckdb_views() WHERE database_name = ? AND schema_name = 'main'",
-            [catalog, catalog],
-        ).fetchall()
-    }
+    present = main_relations(conn, catalog)
     missing = [t for t in tables if t not in present]
     if missing:
         raise InventoryError(

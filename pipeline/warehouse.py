@@ -117,7 +117,7 @@ def clear_registry_slice(conn: duckdb.DuckDBPyConnection, registry: str) -> bool
     try:
         for table in WAREHOUSE_TABLES:
             conn.execute(f"DROP TABLE IF EXISTS {_staging_name(table, registry)}")
-        if existed and _relation_kinds(conn, "credits"):
+        if existed and "credits" in main_relations(conn):
             _define_relations(conn, loaded_registries(conn))
         conn.execute("COMMIT")
     except Exception:
@@ -152,7 +152,8 @@ def build_warehouse(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
 
 def _define_relations(conn: duckdb.DuckDBPyConnection, registries: list[str]) -> None:
     for table in WAREHOUSE_TABLES:
-        for kind in _relation_kinds(conn, table):
+        kind = main_relations(conn).get(table)
+        if kind:
             conn.execute(f"DROP {kind} main.{table}")
         if registries:
             union = " UNION ALL BY NAME ".join(f"SELECT * FROM {_staging_name(table, r)}" for r in registries)
@@ -163,15 +164,17 @@ def _define_relations(conn: duckdb.DuckDBPyConnection, registries: list[str]) ->
             conn.unregister(f"empty_{table}")
 
 
-def _relation_kinds(conn: duckdb.DuckDBPyConnection, name: str) -> list[str]:
-    """``['VIEW']``, ``['TABLE']`` (an empty warehouse, or a work DB built before the views) or ``[]``."""
+def main_relations(conn: duckdb.DuckDBPyConnection, catalog: str | None = None) -> dict[str, str]:
+    """The tables and views of ``catalog``'s (default: the current database's) ``main`` schema: name ->
+    ``'TABLE'`` or ``'VIEW'``. The warehouse relations are views, or tables in an empty warehouse."""
+    catalog = catalog or conn.execute("SELECT current_database()").fetchone()[0]
     rows = conn.execute(
-        "SELECT 'TABLE' FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' "
-        "AND table_name = $name UNION ALL SELECT 'VIEW' FROM duckdb_views() WHERE database_name = current_database() "
-        "AND schema_name = 'main' AND view_name = $name",
-        {"name": name},
+        "SELECT table_name, 'TABLE' FROM duckdb_tables() WHERE database_name = $db AND schema_name = 'main' "
+        "UNION ALL SELECT view_name, 'VIEW' FROM duckdb_views() WHERE database_name = $db AND schema_name = 'main' "
+        "AND NOT internal",
+        {"db": catalog},
     ).fetchall()
-    return [kind for (kind,) in rows]
+    return dict(rows)
 
 
 CONTRACT_CHECKED = ("projects", "credits", "rejected_rows")

@@ -61,7 +61,7 @@ from pipeline.publish.history import (
 )
 from pipeline.publish.views import create_views
 from pipeline.settings import Paths
-from pipeline.warehouse import STAGING_SCHEMA, WAREHOUSE_TABLES
+from pipeline.warehouse import STAGING_SCHEMA, WAREHOUSE_TABLES, main_relations
 
 WORK_TABLES = ("projects", "credits", "quality_scores", INVENTORY_TABLE, "rejected_rows", "load_audit")
 """Work-DB tables every publish needs."""
@@ -188,7 +188,7 @@ def _record_publish(
 def _row_counts(conn: duckdb.DuckDBPyConnection, catalog: str) -> dict[str, int]:
     """Rows of every published relation in ``catalog``: its tables and the warehouse relations, which are views
     over the per-registry slices (the analyst views are derived, so not counted)."""
-    relations = _relations(conn, catalog)
+    relations = main_relations(conn, catalog)
     counted = sorted(name for name, kind in relations.items() if kind == "TABLE" or name in WAREHOUSE_TABLES)
     return {name: _count(conn, catalog, name) for name in counted}
 
@@ -263,7 +263,7 @@ def _snapshot_work_db(work: duckdb.DuckDBPyConnection, target: Path) -> None:
 def _prune(conn: duckdb.DuckDBPyConnection, published: set[str]) -> None:
     """Drop from the new file what the work DB holds but the analyst file does not publish: relations of
     ``main`` not in ``published`` and schemas other than ``main`` and the warehouse's slices."""
-    for name, kind in _relations(conn, PUB).items():
+    for name, kind in main_relations(conn, PUB).items():
         if name not in published:
             conn.execute(f'DROP {kind} {PUB}.main."{name}"')
     schemas = conn.execute(
@@ -280,12 +280,13 @@ def _publish_sources(work: duckdb.DuckDBPyConnection, work_catalog: str, ledger_
     work DB's relations, the ledger's tables, and ``eligible_inventory`` re-netted against the ledger as it is
     now. Returns the source row count of every published relation, for validation."""
     with ledger_view(work, ledger_db) as has_ledger:
-        present = _relations(work, work_catalog)
+        present = main_relations(work, work_catalog)
         published = [t for t in (*WORK_TABLES, *OPTIONAL_WORK_TABLES) if t in present]
         _prune(work, set(published) - {INVENTORY_TABLE})
         counts = {t: _count(work, work_catalog, t) for t in published if t != INVENTORY_TABLE}
-        for table in LEDGER_TABLES if has_ledger else ():
-            if table in _relations(work, "ledger"):
+        ledger = main_relations(work, "ledger") if has_ledger else {}
+        for table in LEDGER_TABLES:
+            if table in ledger:
                 work.execute(f"CREATE TABLE {PUB}.main.{table} AS SELECT * FROM ledger.main.{table}")
                 counts[table] = _count(work, "ledger", table)
         with _using(work, PUB):
@@ -411,18 +412,6 @@ def publish_inventory(
         undocumented=undocumented,
         webhook_error=send_webhook(alerts, policy.publish.alerts),
     )
-
-
-def _relations(conn: duckdb.DuckDBPyConnection, catalog: str) -> dict[str, str]:
-    """The tables and views of ``catalog``'s ``main`` schema: name -> ``'TABLE'`` or ``'VIEW'`` (the work DB's
-    warehouse relations are views)."""
-    rows = conn.execute(
-        "SELECT table_name, 'TABLE' FROM duckdb_tables() WHERE database_name = $db AND schema_name = 'main' "
-        "UNION ALL SELECT view_name, 'VIEW' FROM duckdb_views() WHERE database_name = $db AND schema_name = 'main' "
-        "AND NOT internal",
-        {"db": catalog},
-    ).fetchall()
-    return dict(rows)
 
 
 def read_publishes(curated_db: Path) -> pd.DataFrame:
