@@ -1,14 +1,16 @@
-# Two commands do everything on a fresh machine with Python 3.11: `make run` and `make test`.
-PYTHON ?= python3.11
+# Two commands do everything on a fresh machine with Python 3.11 or newer: `make run` and `make test`.
+# The first of python3.11, python3.12, python3.13, python3 on PATH; override with PYTHON=/path/to/python3.x.
+PYTHON ?= $(firstword $(foreach p,python3.11 python3.12 python3.13 python3,$(shell command -v $(p) 2>/dev/null)))
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: run test ui bench export lint clean
+.PHONY: run test ui sql bench export lint clean
 
 $(PY):
-	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11+"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+		|| { echo "Python >= 3.11 needed ('$(PYTHON)' is not); set PYTHON=/path/to/python3.11+"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): pyproject.toml | $(PY)
@@ -31,6 +33,10 @@ test: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 ## Start the Dagster UI on http://127.0.0.1:3000 (schedules and sensors run while it is up).
 ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+## A read-only SQL shell on the published DuckDB file (statements end with ';', .tables, .quit).
+sql: $(STAMP)
+	$(PY) -m pipeline.publish.shell
 
 ## Benchmarks beside the peer (offsets-db-data) and the I/O floor; writes benchmarks/RESULTS.md.
 bench: $(STAMP)
