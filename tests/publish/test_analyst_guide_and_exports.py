@@ -15,6 +15,7 @@ from pipeline.settings import REPO_ROOT
 from tests.publish.conftest import stage
 from tests.publish.scenario import first_snapshot, second_snapshot
 
+
 def guide_source() -> Path:
     return REPO_ROOT / "docs" / "analyst-guide.md"
 
