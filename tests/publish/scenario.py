@@ -18,7 +18,9 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from pipeline.ingest.load import RegistryLoad
 from pipeline.ingest.schemas import CreditsSchema, LoadAuditSchema, ProjectsSchema, RejectedRowsSchema
+from pipeline.warehouse import build_warehouse, replace_registry_slice
 
 POLICY_VERSION = "2026.11-v1"
 
@@ -179,18 +181,18 @@ class Snapshot:
         return RejectedRowsSchema.validate(frame, lazy=True)
 
     def write(self, work_db: Path) -> None:
-        """Write the contract tables into the work DB, replacing any previous state."""
+        """Write the contract relations into the work DB as the ingest and warehouse stages do: one slice per
+        registry (replacing the previous one) and ``projects``, ``credits``, ``rejected_rows`` and
+        ``load_audit`` as views over the slices, as in production; then ``quality_scores``."""
         work_db.parent.mkdir(parents=True, exist_ok=True)
+        frames = {"projects": self.projects(), "credits": self.credits_frame(), "audit": self.load_audit(),
+                  "rejected": self.rejected_rows()}  # fmt: skip
         with duckdb.connect(str(work_db)) as conn:
-            for name, frame in (
-                ("projects", self.projects()),
-                ("credits", self.credits_frame()),
-                ("load_audit", self.load_audit()),
-                ("rejected_rows", self.rejected_rows()),
-            ):
-                conn.register("frame", frame)
-                conn.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM frame")
-                conn.unregister("frame")
+            for registry in sorted(frames["audit"]["registry"]):
+                mine = {name: frame.loc[frame["registry"] == registry].reset_index(drop=True)
+                        for name, frame in frames.items()}  # fmt: skip
+                replace_registry_slice(conn, RegistryLoad(registry, Path(work_db).parent, **mine))
+            build_warehouse(conn)
             conn.execute(QUALITY_SCORES_DDL)
             conn.register("frame", self.quality_scores())
             conn.execute("INSERT INTO quality_scores BY NAME SELECT * FROM frame")
