@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import duckdb
 
+from pipeline.sql import identifier, literal
 from pipeline.warehouse import STAGING_SCHEMA, slice_of
 
 UNDOCUMENTED = "Undocumented: describe it in pipeline/publish/dictionary.py (or COMMENT ON it in the work DB)."
@@ -363,10 +364,6 @@ COLUMNS: dict[str, dict[str, str]] = {
 COLUMNS["latest_changes"] = COLUMNS["inventory_changes"]
 
 
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def describe(table: str, column: str, upstream: str | None = None) -> str | None:
     """The description of ``table.column``, or None when nothing describes it."""
     return COLUMNS.get(table, {}).get(column) or COMMON_COLUMNS.get(column) or upstream
@@ -415,19 +412,19 @@ def apply_comments(conn: duckdb.DuckDBPyConnection, catalog: str, upstream_catal
     ).fetchall()
     statements, undocumented, seen = [], [], set()
     for schema, table, kind, column in columns:
-        name = f"{catalog}.{schema}.{table}"
+        name = identifier(catalog, schema, table)
         described_as = (slice_of(table) or (table,))[0] if schema == STAGING_SCHEMA else table
         if name not in seen:
             seen.add(name)
             comment = _table_comment(schema, table)
-            statements.append(f"COMMENT ON {kind} {name} IS {_quote(comment or UNDOCUMENTED)}")
+            statements.append(f"COMMENT ON {kind} {name} IS {literal(comment or UNDOCUMENTED)}")
             if comment is None:
                 undocumented.append(table)
         text = describe(described_as, column, upstream.get((described_as, column)))
         if text is None:
             undocumented.append(f"{table}.{column}")
             text = UNDOCUMENTED
-        statements.append(f'COMMENT ON COLUMN {name}."{column}" IS {_quote(text)}')
+        statements.append(f"COMMENT ON COLUMN {name}.{identifier(column)} IS {literal(text)}")
     # One transaction: a comment per statement costs a catalog commit each otherwise.
     conn.execute("BEGIN TRANSACTION;\n" + ";\n".join(statements) + ";\nCOMMIT;")
     return undocumented

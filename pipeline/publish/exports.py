@@ -38,7 +38,7 @@ def export_inventory(curated_db: Path) -> list[Path]:
         ):
             tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
             try:
-                conn.execute(f"COPY ({query}) TO '{tmp}' ({options})")
+                conn.execute(f"COPY ({query}) TO $path ({options})", {"path": str(tmp)})
                 os.replace(tmp, target)
             finally:
                 tmp.unlink(missing_ok=True)
