@@ -110,6 +110,7 @@ class Snapshot:
     credits: list = field(default_factory=lambda: list(CREDITS))
     scores: dict = field(default_factory=lambda: dict(SCORES))
     statuses: dict = field(default_factory=dict)
+    names: dict = field(default_factory=dict)
     rejected: dict = field(default_factory=lambda: {"climate-action-reserve": 0})
     file_suffix: str = "2026-04-14"
 
@@ -117,8 +118,8 @@ class Snapshot:
         rows = []
         for line, (pid, reg, name, cc, country, activity, protocol, status) in enumerate(PROJECTS, start=2):
             rows.append(
-                {"project_id": pid, "registry": reg, "name": name, "proponent": None, "status_raw": status,
-                 "status": self.statuses.get(pid, status), "country_code": cc, "country": country,
+                {"project_id": pid, "registry": reg, "name": self.names.get(pid, name), "proponent": None,
+                 "status_raw": status, "status": self.statuses.get(pid, status), "country_code": cc, "country": country,
                  "methodology_raw": protocol, "protocol": protocol, "protocols": protocol, "project_type": None,
                  "category": "forest" if activity else "industrial", "is_nature_based": activity is not None,
                  "activity": activity, "crediting_period_start": None, "crediting_period_end": None,
