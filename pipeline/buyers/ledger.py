@@ -103,11 +103,27 @@ class LedgerError(Exception):
     """The ledger or its inputs are unusable; the message says which."""
 
 
+class LedgerBusy(LedgerError):
+    """Another process has the ledger file open (DuckDB lets a file be written only when no other process holds
+    it, even read-only), so nothing was written: the buyers stage is deferred to its next run."""
+
+
 def open_ledger(path: Path) -> duckdb.DuckDBPyConnection:
-    """A read-write connection to the ledger, creating the file and its tables if they do not exist yet."""
+    """A read-write connection to the ledger, creating the file and its tables if they do not exist yet.
+
+    Raises :class:`LedgerBusy` when another process holds the file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    conn = duckdb.connect(str(path))
+    try:
+        conn = duckdb.connect(str(path))
+    except duckdb.IOException as exc:
+        if "lock" not in str(exc).lower():
+            raise
+        raise LedgerBusy(
+            f"the ledger {path} is open in another process, so nothing can be retired or recorded now ({exc}). "
+            "Close that connection; to read the ledger without blocking, query its copy in the published file "
+            "(tables retirements, registry_recognitions, order_executions)."
+        ) from exc
     for ddl in LEDGER_DDL:
         conn.execute(ddl)
     return conn

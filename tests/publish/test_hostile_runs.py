@@ -4,6 +4,9 @@ data: a copy of the bundled real exports, edited the way a registry or a user mi
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -12,14 +15,21 @@ import pandas as pd
 import pytest
 
 from assets.run import run_pipeline
-from tests.conftest import make_settings
+from pipeline.buyers.ledger import read_ledger
+from pipeline.settings import REPO_ROOT
+from tests.conftest import BUNDLED_RAW, make_settings
 
 pytestmark = pytest.mark.slow
 
 
-def run(settings) -> dict[str, bool]:
+def run(settings, instance: dg.DagsterInstance | None = None) -> dict[str, bool]:
     """One ``make run`` on ``settings``: every registry partition, then everything downstream."""
-    return run_pipeline(settings, dg.DagsterInstance.ephemeral())
+    return run_pipeline(settings, instance or dg.DagsterInstance.ephemeral())
+
+
+def latest_metadata(instance: dg.DagsterInstance, asset: str) -> dict:
+    record = instance.fetch_materializations(dg.AssetKey(asset), limit=1).records[0]
+    return {key: getattr(value, "value", value) for key, value in record.asset_materialization.metadata.items()}
 
 
 def published(settings, sql: str) -> list[tuple]:
@@ -44,13 +54,15 @@ def edit_csv(path: Path, edit) -> None:
 
 
 @pytest.fixture
-def settings(tmp_path):
+def after_first_run(tmp_path):
     settings = make_settings(tmp_path)
     assert all(run(settings).values()), "the first run on the bundled data must succeed"
     return settings
 
 
-def test_an_alert_never_fails_the_publish_nor_any_later_run(settings):
+def test_an_alert_never_fails_the_publish_nor_any_later_run(after_first_run):
+    settings = after_first_run
+
     def inactive(frame):
         frame.loc[frame["Program ID"] == "ART102", "Status"] = "Inactive"
         return frame
@@ -69,7 +81,9 @@ def test_an_alert_never_fails_the_publish_nor_any_later_run(settings):
     assert published(settings, "SELECT max(publish_id) FROM publishes") == [(3,)], "three runs, three publishes"
 
 
-def test_a_jump_in_rejected_rows_raises_an_alert_and_still_publishes(settings):
+def test_a_jump_in_rejected_rows_raises_an_alert_and_still_publishes(after_first_run):
+    settings = after_first_run
+
     def malformed(frame):
         frame.loc[frame.index[:1_176], "AFOLU Activities"] = "XYZ"  # not one of Verra's six AFOLU codes
         return frame
@@ -81,3 +95,46 @@ def test_a_jump_in_rejected_rows_raises_an_alert_and_still_publishes(settings):
     assert [(a["registry"], a["rows_rejected"], a["previous_share"]) for a in raised] == [("verra", 1_176, 0.0)], (
         f"1,176 of 4,702 Verra rows rejected (25%) must raise one rejected-share alert for verra, got {raised}"
     )
+
+
+def test_a_raw_folder_of_registry_exports_only_publishes_the_inventory(tmp_path):
+    raw = tmp_path / "exports"
+    shutil.copytree(BUNDLED_RAW, raw, ignore=shutil.ignore_patterns("buyers"))
+    settings = make_settings(tmp_path, raw_dir=raw)
+    instance = dg.DagsterInstance.ephemeral()
+    outcome = run(settings, instance)
+    assert all(outcome.values()), f"without buyers/ every run must succeed: {outcome}"
+    assert published(settings, "SELECT count(*) > 0, max(publish_id) FROM eligible_inventory, publishes") == [
+        (True, 1)
+    ], "the inventory is published"
+    for asset in ("buyer_eligibility", "order_allocations", "retirement_ledger"):
+        note = latest_metadata(instance, asset).get("skipped", "")
+        assert note.startswith(("no buyer program inputs", "no ledger")), f"{asset} must say why it skipped: {note!r}"
+    assert not Path(settings.ledger_db).exists(), "no ledger is created without a buyer program"
+
+
+def test_an_analyst_holding_the_ledger_defers_the_buyers_but_never_the_publish(after_first_run):
+    settings = after_first_run
+    orders = Path(settings.raw_dir) / "buyers" / "orders.csv"
+    orders.write_text(orders.read_text().replace(",true\n", ",false\n"))  # the bundled orders, executed for real
+    analyst = subprocess.Popen(
+        [sys.executable, "-m", "tests.publish.processes", "reader", settings.ledger_db],
+        cwd=REPO_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    instance = dg.DagsterInstance.ephemeral()
+    try:
+        assert analyst.stdout.readline().strip() == "READY", f"the analyst's session did not start: {analyst.stderr}"
+        outcome = run(settings, instance)
+    finally:
+        analyst.stdin.close()
+        analyst.wait(timeout=60)
+    assert all(outcome.values()), f"a read-only connection on the ledger must not fail any run: {outcome}"
+    note = latest_metadata(instance, "order_allocations").get("skipped", "")
+    assert note.startswith("deferred to the next run") and "open in another process" in note, note
+    assert published(settings, "SELECT max(publish_id) FROM publishes") == [(2,)], "the inventory is published"
+    assert read_ledger(settings.ledger_db).empty, "nothing is retired while the ledger is held"
+
+    assert all(run(settings, instance).values()), "the next run, with the ledger free, runs the buyers stage"
+    retired = int(read_ledger(settings.ledger_db)["tonnes"].sum())
+    assert retired > 0, "the orders deferred by the held ledger are retired on the next run"
+    assert published(settings, "SELECT sum(tonnes) FROM retirements") == [(retired,)], "and published"
