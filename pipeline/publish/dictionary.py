@@ -37,7 +37,8 @@ TABLES: dict[str, str] = {
     "publishes": "One row per publish of this file: when, under which policy, from which input files.",
     "inventory_history": "The eligible inventory of every publish (one copy per publish_id).",
     "inventory_changes": "Project-vintages that entered, left or changed tier at each publish, with the reason.",
-    "alerts": "Alerts raised by publishes: eligible tonnes removed, jumps in a registry's rejected-row share.",
+    "alerts": "Alerts raised by publishes: eligible tonnes removed, jumps in a registry's rejected-row share, "
+    "registry files that shrank.",
     "inventory_by_activity": "Eligible inventory totals per nature-based activity.",
     "inventory_by_country": "Eligible inventory totals per country.",
     "inventory_by_registry": "Eligible inventory totals per registry.",
@@ -344,7 +345,7 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
     "alerts": {
         "raised_at": "When the alert was raised (UTC).",
-        "alert_type": "eligible_tonnes_removed or rejected_share_jump.",
+        "alert_type": "eligible_tonnes_removed, rejected_share_jump or registry_file_shrank.",
         "severity": "warning (the publish went ahead; a person should look).",
         "metric": "Measured value: tonnes removed, or the rejected-row share.",
         "threshold": "Policy threshold that was reached (data/policy.yaml, publish.alerts).",

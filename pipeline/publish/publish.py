@@ -301,6 +301,7 @@ def _count(conn: duckdb.DuckDBPyConnection, catalog: str, relation: str) -> int:
 
 def _append_history(
     work: duckdb.DuckDBPyConnection,
+    work_catalog: str,
     prev: str | None,
     publish_id: int,
     previous_id: int | None,
@@ -310,7 +311,7 @@ def _append_history(
     """History, change log and alerts of the new file, carried from ``prev``; returns this publish's alerts."""
     append_inventory_history(work, PUB, prev, publish_id)
     append_inventory_changes(work, PUB, prev, publish_id, previous_id)
-    alerts = append_alerts(work, PUB, prev, publish_id, published_at.replace(tzinfo=None), policy.publish.alerts)
+    alerts = append_alerts(work, PUB, prev, work_catalog, publish_id, published_at.replace(tzinfo=None), policy.publish)
     carry_forward(work, PUB, prev, "publishes", PUBLISHES_DDL)
     with _using(work, PUB):
         _record_publish(work, publish_id, published_at, policy, _row_counts(work, PUB))
@@ -369,7 +370,7 @@ def publish_inventory(
 
         expected_counts = _publish_sources(work, work_catalog, paths.ledger_db)
         step("copied")
-        alerts = _append_history(work, prev, publish_id, previous_id, published_at, policy)
+        alerts = _append_history(work, work_catalog, prev, publish_id, previous_id, published_at, policy)
         step("history")
         create_views(work, PUB)
         undocumented = apply_comments(work, PUB, upstream_catalog=work_catalog)

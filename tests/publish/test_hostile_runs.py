@@ -13,7 +13,9 @@ import dagster as dg
 import duckdb
 import pandas as pd
 import pytest
+import yaml
 
+from assets.resources import PipelineSettings
 from assets.run import run_pipeline
 from pipeline.buyers.ledger import read_ledger
 from pipeline.settings import REPO_ROOT
@@ -81,8 +83,18 @@ def test_an_alert_never_fails_the_publish_nor_any_later_run(after_first_run):
     assert published(settings, "SELECT max(publish_id) FROM publishes") == [(3,)], "three runs, three publishes"
 
 
+def with_publish_policy(settings, **shrunk_files) -> PipelineSettings:
+    """``settings`` with a copy of the policy file whose ``publish.shrunk_files`` section has these changes."""
+    policy = yaml.safe_load(Path(settings.policy_file).read_text())
+    policy["publish"]["shrunk_files"].update(shrunk_files)
+    policy_file = Path(settings.curated_db).parent / "policy.yaml"
+    policy_file.write_text(yaml.safe_dump(policy))
+    return PipelineSettings(**{**settings.model_dump(), "policy_file": str(policy_file)})
+
+
 def test_a_jump_in_rejected_rows_raises_an_alert_and_still_publishes(after_first_run):
-    settings = after_first_run
+    # A quarter of the Verra projects rejected also leaves a quarter fewer accepted: published here, not held.
+    settings = with_publish_policy(after_first_run, hold_previous_slice=False)
 
     def malformed(frame):
         frame.loc[frame.index[:1_176], "AFOLU Activities"] = "XYZ"  # not one of Verra's six AFOLU codes
@@ -138,3 +150,35 @@ def test_an_analyst_holding_the_ledger_defers_the_buyers_but_never_the_publish(a
     retired = int(read_ledger(settings.ledger_db)["tonnes"].sum())
     assert retired > 0, "the orders deferred by the held ledger are retired on the next run"
     assert published(settings, "SELECT sum(tonnes) FROM retirements") == [(retired,)], "and published"
+
+
+def truncate_half(path: Path) -> int:
+    """Cut the file after half of its lines, as a transfer that stopped halfway would; returns the lines kept."""
+    lines = path.read_bytes().splitlines(keepends=True)
+    kept = len(lines) // 2
+    path.write_bytes(b"".join(lines[:kept]))
+    return kept - 1
+
+
+def verra_projects(settings) -> int:
+    return published(settings, "SELECT count(*) FROM projects WHERE registry = 'verra'")[0][0]
+
+
+@pytest.mark.parametrize("hold", [True, False], ids=["held", "published"])
+def test_a_registry_file_cut_in_half_raises_an_alert_and_by_policy_keeps_the_previous_load(after_first_run, hold):
+    settings = after_first_run
+    if not hold:
+        settings = with_publish_policy(settings, hold_previous_slice=False)
+    before = verra_projects(settings)
+    kept = truncate_half(Path(settings.raw_dir) / "verra" / "projects.csv")
+
+    assert all(run(settings).values()), "a shrunk file is an alert, not a failed run"
+    raised = alerts(settings, 2).get("registry_file_shrank", [])
+    assert [(a["registry"], a["dataset"], a["previous_rows_accepted"], a["held_previous_slice"]) for a in raised] == [
+        ("verra", "projects", before, hold)
+    ], f"the Verra projects file cut to {kept:,} of {before:,} rows must raise one alert, got {raised}"
+    assert raised[0]["rows_accepted"] < before * 0.55, raised
+    expected = before if hold else raised[0]["rows_accepted"]
+    assert verra_projects(settings) == expected, (
+        "held: the previous Verra projects stay published; not held: the smaller file is published"
+    )

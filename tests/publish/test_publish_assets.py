@@ -12,6 +12,7 @@ from assets.publish import (
     DICTIONARY_CHECK,
     RECONCILIATION_CHECK,
     REJECTED_SHARE_CHECK,
+    SHRUNK_FILE_CHECK,
     TONNES_REMOVED_CHECK,
     available_reconciles_with_credits,
     eligible_inventory,
@@ -44,6 +45,7 @@ def test_inventory_publish_and_exports_materialize_with_passing_checks(settings)
         RECONCILIATION_CHECK: True,
         TONNES_REMOVED_CHECK: True,
         REJECTED_SHARE_CHECK: True,
+        SHRUNK_FILE_CHECK: True,
         DICTIONARY_CHECK: True,
     }
     published = result.asset_materializations_for_node("published_inventory")[0].metadata
