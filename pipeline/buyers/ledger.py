@@ -45,6 +45,7 @@ import pandas as pd
 from pipeline.buyers.allocation import allocate
 from pipeline.buyers.policy import BuyerPolicy
 from pipeline.buyers.schemas import OrderAllocationsSchema, OrdersSchema, RetirementsSchema
+from pipeline.warehouse import main_relations
 
 RETIREMENTS = "retirements"
 ORDER_EXECUTIONS = "order_executions"
@@ -220,9 +221,7 @@ RECOGNITION_SQL = f"""
 
 
 def _require(conn: duckdb.DuckDBPyConnection, tables: tuple[str, ...]) -> None:
-    present = {r[0] for r in conn.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' "
-                                          "UNION SELECT view_name FROM duckdb_views() WHERE NOT internal")
-               .fetchall()}  # fmt: skip
+    present = main_relations(conn)
     missing = [t for t in tables if t not in present]
     if missing:
         raise LedgerError(f"work DB lacks table(s) {', '.join(missing)}; run the stages that build them first")
@@ -506,8 +505,7 @@ def ledger_totals(ledger_db_path: Path) -> pd.DataFrame:
     if not path.exists():
         return empty
     with duckdb.connect(str(path), read_only=True) as conn:
-        present = {r[0] for r in conn.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-        if not {RETIREMENTS, RECOGNITIONS} <= present:
+        if not {RETIREMENTS, RECOGNITIONS} <= main_relations(conn).keys():
             return empty
         return conn.execute(LEDGER_TOTALS_SQL).df()
 
