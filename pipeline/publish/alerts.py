@@ -130,12 +130,12 @@ def shrunk_file_alerts(
 ) -> list[dict]:
     """One alert per registry file that shrank by the policy's threshold since the previous publish, or whose
     load is held back in the work DB ``work`` (its registry's previous slice kept)."""
-    found = [conn.execute(f"SELECT * FROM {identifier(work, 'main', HELD_LOADS)}").df()] if has_table(
-        conn, work, HELD_LOADS) else []  # fmt: skip
+    found = []
     if has_table(conn, prev, "load_audit"):
-        published = shrunk_files(conn, f"SELECT * FROM {pub}.main.load_audit", f"SELECT * FROM {prev}.main.load_audit",
-                                 policy)  # fmt: skip
-        found.insert(0, published.assign(held=False))
+        current, previous = (f"SELECT * FROM {catalog}.main.load_audit" for catalog in (pub, prev))
+        found.append(shrunk_files(conn, current, previous, policy).assign(held=False))
+    if has_table(conn, work, HELD_LOADS):  # held last: it wins over the same file seen in the publish
+        found.append(conn.execute(f"SELECT * FROM {identifier(work, 'main', HELD_LOADS)}").df())
     files = [f for f in found if len(f)]
     if not files:
         return []
