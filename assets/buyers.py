@@ -8,8 +8,9 @@ import pandas as pd
 
 from assets.metadata import markdown_table
 from assets.resources import PipelineSettings
-from pipeline.buyers.inputs import buyer_input_paths, read_buyers, read_orders
+from pipeline.buyers.inputs import buyer_input_paths, buyer_program_absent, read_buyers, read_orders
 from pipeline.buyers.ledger import (
+    LedgerBusy,
     availability_violations,
     execute_orders,
     ledger_totals,
@@ -21,6 +22,8 @@ from pipeline.buyers.statement import write_buyer_statements
 
 STATEMENTS_DIR = "buyer-statements"
 """Per-buyer statement CSVs, next to the analyst file (``<curated dir>/buyer-statements/<buyer_id>.csv``)."""
+CHANGED_ORDERS_CHECK = "no_changed_executed_orders"
+AVAILABILITY_CHECK = "ledger_within_availability"
 
 
 class BuyerRunConfig(dg.Config):
@@ -32,6 +35,17 @@ class BuyerRunConfig(dg.Config):
 
 def _as_of(config: BuyerRunConfig) -> pd.Timestamp:
     return pd.Timestamp(config.as_of or datetime.now(UTC).date().isoformat()).normalize()
+
+
+def _skipped(context: dg.AssetExecutionContext, note: str, checks: tuple[str, ...] = ()) -> dg.MaterializeResult:
+    """A buyer step that did nothing this run (no buyer program inputs, or the ledger held by another process):
+    the note says why, in the run's log and the materialization; the inventory is published without waiting."""
+    context.log.warning(f"{context.asset_key.to_user_string()}: {note}")
+    return dg.MaterializeResult(
+        metadata={"skipped": note},
+        check_results=[dg.AssetCheckResult(check_name=c, passed=True, description=f"not evaluated: {note}")
+                       for c in checks],
+    )  # fmt: skip
 
 
 def _replace_table(conn: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
@@ -59,7 +73,11 @@ def buyer_eligibility(
     input value and a plain reason: (1) a net-zero target no later than 2050 covering scopes 1, 2 and 3;
     (2) a public emissions disclosure within the last 18 months, disclosed at least annually; (3) a validated
     science-based target, or a commitment less than 24 months old. ``is_eligible`` = all three pass.
-    An invalid buyers file fails the run naming line, column and value; the previous table stays."""
+    An invalid buyers file fails the run naming line, column and value; the previous table stays. Without
+    buyer program inputs (a raw folder of registry exports only) it is skipped with a note."""
+    absent = buyer_program_absent(settings.paths.raw_dir)
+    if absent:
+        return _skipped(context, absent)
     policy = settings.policy()
     buyers_path, _ = buyer_input_paths(settings.paths.raw_dir)
     as_of = _as_of(config)
@@ -87,7 +105,7 @@ def buyer_eligibility(
     deps=["buyer_eligibility", "eligible_inventory", "credits"],
     check_specs=[
         dg.AssetCheckSpec(
-            "no_changed_executed_orders",
+            CHANGED_ORDERS_CHECK,
             asset="order_allocations",
             description="Warns when an already executed order's row in orders.csv was edited afterwards: "
             "executed orders are never re-allocated, so the edit has no effect until a new order is placed.",
@@ -106,23 +124,32 @@ def order_allocations(
     retirement in our ledger that the registry does not show yet. Allocation and the ledger write happen in
     one transaction of the ledger DB, so a crash leaves no half-retired order, and an executed order is never
     retired again: re-running appends nothing. Made-up example orders (``is_fictional``) are only simulated
-    on what real orders leave (``dry_run``) and never reach the ledger."""
+    on what real orders leave (``dry_run``) and never reach the ledger.
+
+    Skipped with a note without buyer program inputs, and deferred to the next run (nothing retired, the
+    previous table kept) while another process holds the ledger file."""
+    absent = buyer_program_absent(settings.paths.raw_dir)
+    if absent:
+        return _skipped(context, absent, checks=(CHANGED_ORDERS_CHECK,))
     policy = settings.policy()
     _, orders_path = buyer_input_paths(settings.paths.raw_dir)
     orders = read_orders(orders_path)
     as_of = _as_of(config)
     with settings.work_db_connection() as conn:
         eligibility = conn.execute("SELECT * FROM buyer_eligibility").df()
-        execution = execute_orders(
-            conn,
-            settings.paths.ledger_db,
-            orders,
-            eligibility,
-            policy.buyers,
-            policy.policy_version,
-            as_of=as_of,
-            now=pd.Timestamp(datetime.now(UTC)).tz_localize(None),
-        )
+        try:
+            execution = execute_orders(
+                conn,
+                settings.paths.ledger_db,
+                orders,
+                eligibility,
+                policy.buyers,
+                policy.policy_version,
+                as_of=as_of,
+                now=pd.Timestamp(datetime.now(UTC)).tz_localize(None),
+            )
+        except LedgerBusy as exc:
+            return _skipped(context, f"deferred to the next run: {exc}", checks=(CHANGED_ORDERS_CHECK,))
         _replace_table(conn, "order_allocations", execution.order_allocations)
     frame = execution.order_allocations
     counts = frame["status"].value_counts()
@@ -145,7 +172,7 @@ def order_allocations(
         },
         check_results=[
             dg.AssetCheckResult(
-                check_name="no_changed_executed_orders",
+                check_name=CHANGED_ORDERS_CHECK,
                 passed=conflicts.empty,
                 severity=dg.AssetCheckSeverity.WARN,
                 metadata={"conflicting_orders": markdown_table(conflicts)},
@@ -160,7 +187,7 @@ def order_allocations(
     deps=["order_allocations", "credits"],
     check_specs=[
         dg.AssetCheckSpec(
-            "ledger_within_availability",
+            AVAILABILITY_CHECK,
             asset="retirement_ledger",
             blocking=True,
             description="Per project-vintage, our retirements that the registry does not show yet never exceed "
@@ -176,15 +203,26 @@ def retirement_ledger(context: dg.AssetExecutionContext, settings: PipelineSetti
     This step records which ledger retirements the latest registry data now shows (by the retirement id in
     the registry's retirement note, else by beneficiary, tonnes and date; see ``pipeline.buyers.ledger``),
     checks the ledger against registry availability, and exports one statement CSV per buyer (what was
-    retired for them, from which projects, at which quality) to ``<curated dir>/buyer-statements/``."""
+    retired for them, from which projects, at which quality) to ``<curated dir>/buyer-statements/``.
+
+    Skipped with a note while there is no ledger (no order executed yet). While another process holds the
+    ledger file, recording recognitions is deferred to the next run; the check and the statements only read."""
     ledger_path = settings.paths.ledger_db
+    if not ledger_path.exists():
+        return _skipped(context, f"no ledger at {ledger_path} yet: no order executed", checks=(AVAILABILITY_CHECK,))
     now = pd.Timestamp(datetime.now(UTC)).tz_localize(None)
+    deferred = {}
     with settings.work_db_connection(read_only=True) as conn:
-        ledger = open_ledger(ledger_path)
         try:
-            recognized = recognize_in_registry(conn, ledger, now)
-        finally:
-            ledger.close()
+            ledger = open_ledger(ledger_path)
+        except LedgerBusy as exc:
+            recognized, deferred = 0, {"deferred": f"recording registry recognitions deferred to the next run: {exc}"}
+            context.log.warning(deferred["deferred"])
+        else:
+            try:
+                recognized = recognize_in_registry(conn, ledger, now)
+            finally:
+                ledger.close()
         violations = availability_violations(conn, ledger_path)
     totals = ledger_totals(ledger_path)
     statements = write_buyer_statements(ledger_path, settings.paths.curated_dir / STATEMENTS_DIR)
@@ -195,6 +233,7 @@ def retirement_ledger(context: dg.AssetExecutionContext, settings: PipelineSetti
             "tonnes_pending_in_registry": int(totals["tonnes_pending_in_registry"].sum()),
             "project_vintages": len(totals),
             "recognitions_appended": recognized,
+            **deferred,
             "buyer_statements": dg.MetadataValue.md(
                 "\n".join(f"- {b}: `{p}`" for b, p in statements.items()) or "_none_"
             ),  # fmt: skip
@@ -202,7 +241,7 @@ def retirement_ledger(context: dg.AssetExecutionContext, settings: PipelineSetti
         },
         check_results=[
             dg.AssetCheckResult(
-                check_name="ledger_within_availability",
+                check_name=AVAILABILITY_CHECK,
                 passed=violations.empty,
                 metadata={"violations": len(violations), "details": markdown_table(violations)},
             )

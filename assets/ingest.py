@@ -8,7 +8,8 @@ from assets.partitions import registry_partitions
 from assets.resources import PipelineSettings
 from pipeline.ingest.load import load_registry
 from pipeline.ingest.parsing import IngestError
-from pipeline.warehouse import build_warehouse, clear_registry_slice, contract_failures, replace_registry_slice
+from pipeline.publish.shrunk_files import replace_unless_shrunk, shrunk_file_message
+from pipeline.warehouse import build_warehouse, clear_registry_slice, contract_failures
 
 
 @dg.asset(
@@ -37,7 +38,8 @@ def registry_tables(context: dg.AssetExecutionContext, settings: PipelineSetting
 
     Rows that fail parsing or validation go to ``rejected_rows`` with file, line and reason. A registry with no
     raw files is skipped with a note and its previous slice removed. A file that cannot be read at all fails
-    the run with a message naming the file; the other registries' slices are untouched."""
+    the run with a message naming the file; the other registries' slices are untouched. A file much smaller
+    than at the previous load is noted and, by policy (``publish.shrunk_files``), the previous slice kept."""
     registry = context.partition_key
     try:
         load = load_registry(registry, settings.paths.raw_dir)
@@ -58,7 +60,8 @@ def registry_tables(context: dg.AssetExecutionContext, settings: PipelineSetting
                     dg.AssetCheckResult(check_name="transactions_have_known_projects", passed=True),
                 ],
             )
-        replace_registry_slice(conn, load)
+        shrunk = replace_unless_shrunk(conn, load, settings.policy().publish.shrunk_files)
+    load.notes.extend(shrunk_file_message(file) for file in shrunk.itertuples())
 
     for note in load.notes:
         context.log.warning(note)

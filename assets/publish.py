@@ -23,6 +23,7 @@ from pipeline.settings import Paths
 RECONCILIATION_CHECK = "available_reconciles_with_credits"
 TONNES_REMOVED_CHECK = "eligible_tonnes_removed"
 REJECTED_SHARE_CHECK = "rejected_share_jump"
+SHRUNK_FILE_CHECK = "registry_file_shrank"
 DICTIONARY_CHECK = "data_dictionary_complete"
 
 
@@ -127,6 +128,13 @@ def available_reconciles_with_credits(settings: PipelineSettings) -> dg.AssetChe
             "least the policy threshold.",
         ),
         dg.AssetCheckSpec(
+            SHRUNK_FILE_CHECK,
+            asset="published_inventory",
+            description="Warns when a registry file's accepted rows fell by the policy threshold since the previous "
+            "publish (a file cut off in transfer), or a registry's previous load is held back because its new file "
+            "shrank (policy publish.shrunk_files).",
+        ),
+        dg.AssetCheckSpec(
             DICTIONARY_CHECK,
             asset="published_inventory",
             description="Warns when a published column has no description (add it to "
@@ -187,6 +195,7 @@ def published_inventory(context: dg.AssetExecutionContext, settings: PipelineSet
         check_results=[
             alert_result(TONNES_REMOVED_CHECK, "eligible_tonnes_removed"),
             alert_result(REJECTED_SHARE_CHECK, "rejected_share_jump"),
+            alert_result(SHRUNK_FILE_CHECK, "registry_file_shrank"),
             dg.AssetCheckResult(
                 check_name=DICTIONARY_CHECK,
                 passed=not result.undocumented,

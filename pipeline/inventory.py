@@ -45,6 +45,7 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 from pipeline.registries import REGISTRIES, REGISTRY_KEYS
+from pipeline.sql import identifier
 from pipeline.warehouse import main_relations
 
 INVENTORY_TABLE = "eligible_inventory"
@@ -150,9 +151,10 @@ def pending_retirements_sql(conn: duckdb.DuckDBPyConnection, catalog: str | None
     recognized = column_type(conn, "registry_recognitions", "retirement_id", catalog=catalog) is not None
     return (
         "SELECT r.project_id::VARCHAR AS project_id, r.vintage::BIGINT AS vintage, r.tonnes::BIGINT AS tonnes, "
-        f"r.retired_at::TIMESTAMP AS retired_at FROM {catalog}.main.retirements AS r"
+        f"r.retired_at::TIMESTAMP AS retired_at FROM {identifier(catalog, 'main', 'retirements')} AS r"
         + (
-            f" WHERE r.retirement_id NOT IN (SELECT retirement_id FROM {catalog}.main.registry_recognitions)"
+            " WHERE r.retirement_id NOT IN "
+            f"(SELECT retirement_id FROM {identifier(catalog, 'main', 'registry_recognitions')})"
             if recognized
             else ""
         )
@@ -168,7 +170,7 @@ def ledger_view(conn: duckdb.DuckDBPyConnection, ledger_db: Path | None) -> Iter
     attached = False
     try:
         if ledger_db is not None and Path(ledger_db).exists():
-            conn.execute(f"ATTACH '{Path(ledger_db)}' AS ledger (READ_ONLY)")
+            conn.execute("ATTACH $path AS ledger (READ_ONLY)", {"path": str(ledger_db)})
             attached = True
         found = attached and column_type(conn, "retirements", "tonnes", catalog="ledger") is not None
         source = pending_retirements_sql(conn, "ledger" if attached else None)

@@ -36,6 +36,17 @@ def buyer_input_paths(raw_dir: Path) -> tuple[Path, Path]:
     return folder / BUYERS_FILE, folder / ORDERS_FILE
 
 
+def buyer_program_absent(raw_dir: Path) -> str | None:
+    """Why the buyer program has nothing to run on, or None when it has inputs.
+
+    The program is optional: a raw folder of registry exports alone holds neither ``buyers.csv`` nor
+    ``orders.csv``. When one of them is there, the other is required (reading it fails naming the file)."""
+    buyers, orders = buyer_input_paths(raw_dir)
+    if buyers.is_file() or orders.is_file():
+        return None
+    return f"no buyer program inputs ({buyers} and {orders} are absent): skipped, nothing screened or retired"
+
+
 def _read(path: Path, schema: type[pa.DataFrameModel]) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():

@@ -45,6 +45,7 @@ import pandas as pd
 from pipeline.buyers.allocation import allocate
 from pipeline.buyers.policy import BuyerPolicy
 from pipeline.buyers.schemas import OrderAllocationsSchema, OrdersSchema, RetirementsSchema
+from pipeline.warehouse import main_relations
 
 RETIREMENTS = "retirements"
 ORDER_EXECUTIONS = "order_executions"
@@ -103,11 +104,27 @@ class LedgerError(Exception):
     """The ledger or its inputs are unusable; the message says which."""
 
 
+class LedgerBusy(LedgerError):
+    """Another process has the ledger file open (DuckDB lets a file be written only when no other process holds
+    it, even read-only), so nothing was written: the buyers stage is deferred to its next run."""
+
+
 def open_ledger(path: Path) -> duckdb.DuckDBPyConnection:
-    """A read-write connection to the ledger, creating the file and its tables if they do not exist yet."""
+    """A read-write connection to the ledger, creating the file and its tables if they do not exist yet.
+
+    Raises :class:`LedgerBusy` when another process holds the file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    conn = duckdb.connect(str(path))
+    try:
+        conn = duckdb.connect(str(path))
+    except duckdb.IOException as exc:
+        if "lock" not in str(exc).lower():
+            raise
+        raise LedgerBusy(
+            f"the ledger {path} is open in another process, so nothing can be retired or recorded now ({exc}). "
+            "Close that connection; to read the ledger without blocking, query its copy in the published file "
+            "(tables retirements, registry_recognitions, order_executions)."
+        ) from exc
     for ddl in LEDGER_DDL:
         conn.execute(ddl)
     return conn
@@ -204,9 +221,7 @@ RECOGNITION_SQL = f"""
 
 
 def _require(conn: duckdb.DuckDBPyConnection, tables: tuple[str, ...]) -> None:
-    present = {r[0] for r in conn.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' "
-                                          "UNION SELECT view_name FROM duckdb_views() WHERE NOT internal")
-               .fetchall()}  # fmt: skip
+    present = main_relations(conn)
     missing = [t for t in tables if t not in present]
     if missing:
         raise LedgerError(f"work DB lacks table(s) {', '.join(missing)}; run the stages that build them first")
@@ -490,8 +505,7 @@ def ledger_totals(ledger_db_path: Path) -> pd.DataFrame:
     if not path.exists():
         return empty
     with duckdb.connect(str(path), read_only=True) as conn:
-        present = {r[0] for r in conn.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-        if not {RETIREMENTS, RECOGNITIONS} <= present:
+        if not {RETIREMENTS, RECOGNITIONS} <= main_relations(conn).keys():
             return empty
         return conn.execute(LEDGER_TOTALS_SQL).df()
 

@@ -7,7 +7,6 @@ one CSV per buyer.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -15,9 +14,11 @@ import duckdb
 import pandas as pd
 
 from pipeline.buyers.ledger import RECOGNITIONS, RETIREMENTS
+from pipeline.csv_files import write_csv
 
 STATEMENT_VIEW = "buyer_statements"
 SUMMARY_VIEW = "buyer_statement_summary"
+STATEMENT_ORDER = "buyer_id, retired_at, order_id, project_id, vintage"
 
 
 def buyer_statement_view_sql(temporary: bool = False) -> str:
@@ -59,7 +60,7 @@ def buyer_statements(ledger_db_path: Path, buyer_id: str | None = None) -> pd.Da
         conn.execute(buyer_statement_view_sql(temporary=True))
         where = "WHERE buyer_id = ?" if buyer_id is not None else ""
         return conn.execute(
-            f"SELECT * FROM {STATEMENT_VIEW} {where} ORDER BY buyer_id, retired_at, order_id, project_id, vintage",
+            f"SELECT * FROM {STATEMENT_VIEW} {where} ORDER BY {STATEMENT_ORDER}",
             [buyer_id] if buyer_id is not None else [],
         ).df()
 
@@ -69,18 +70,23 @@ def _file_name(buyer_id: str) -> str:
 
 
 def write_buyer_statements(ledger_db_path: Path, out_dir: Path) -> dict[str, Path]:
-    """Write ``<buyer_id>.csv`` per buyer with retirements into ``out_dir``; each file is replaced atomically,
-    so a reader sees the old statement or the new one, never half of one. Returns buyer_id -> path."""
-    out_dir = Path(out_dir)
-    statements = buyer_statements(ledger_db_path)
-    if statements.empty:
+    """Write ``<buyer_id>.csv`` per buyer with retirements into ``out_dir`` with
+    :func:`pipeline.csv_files.write_csv` (replaced atomically, text cells never evaluated as spreadsheet
+    formulas). Returns buyer_id -> path."""
+    path, out_dir = Path(ledger_db_path), Path(out_dir)
+    if not path.exists():
         return {}
-    out_dir.mkdir(parents=True, exist_ok=True)
     written = {}
-    for buyer_id, rows in statements.groupby("buyer_id", sort=True):
-        target = out_dir / _file_name(buyer_id)
-        partial = target.with_suffix(".csv.partial")
-        rows.to_csv(partial, index=False, date_format="%Y-%m-%dT%H:%M:%S")
-        os.replace(partial, target)
-        written[buyer_id] = target
+    with duckdb.connect(str(path), read_only=True) as conn:
+        conn.execute(buyer_statement_view_sql(temporary=True))
+        buyers = [b for (b,) in conn.execute(f"SELECT DISTINCT buyer_id FROM {STATEMENT_VIEW} ORDER BY 1").fetchall()]
+        for buyer_id in buyers:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            written[buyer_id] = write_csv(
+                conn,
+                f"SELECT * FROM {STATEMENT_VIEW} WHERE buyer_id = $buyer ORDER BY {STATEMENT_ORDER}",
+                out_dir / _file_name(buyer_id),
+                params={"buyer": buyer_id},
+                timestamp_format="%Y-%m-%dT%H:%M:%S",
+            )
     return written

@@ -1,12 +1,15 @@
-"""Alerts a publish raises, so that news reaches a person: eligible tonnes removed, rejected-share jumps.
+"""Alerts a publish raises, so that news reaches a person: eligible tonnes removed, rejected-share jumps,
+registry files that shrank.
 
-Both compare the new file with the previous publish (nothing to compare on the first publish):
+They compare the new file with the previous publish (nothing to compare on the first publish):
 
 - ``eligible_tonnes_removed``: the previous publish's ``available_net`` of project-vintages that left the
   inventory because they became ineligible or vanished from the registry data. Credits that sold out
   (retired at the registry or for our buyers) are business as usual and do not count.
 - ``rejected_share_jump``: per registry, ``sum(rows_rejected) / sum(rows_read)`` over its files in
   ``load_audit``, against the same share at the previous publish.
+- ``registry_file_shrank``: per registry file, its accepted rows against the previous publish's, and every load
+  held back at ingest because its file shrank (:mod:`pipeline.publish.shrunk_files`).
 
 Alerts are appended to the published ``alerts`` table (history is carried like the change log), surfaced
 by warning checks in Dagster, and optionally POSTed to a webhook (off by default).
@@ -23,7 +26,9 @@ import duckdb
 import pandas as pd
 
 from pipeline.publish.history import has_table
-from pipeline.publish.policy import AlertPolicy
+from pipeline.publish.policy import AlertPolicy, PublishPolicy, ShrunkFilesPolicy
+from pipeline.publish.shrunk_files import HELD_LOADS, shrunk_file_message, shrunk_files
+from pipeline.sql import identifier
 
 log = logging.getLogger(__name__)
 
@@ -120,21 +125,59 @@ def rejected_share_alerts(
     ]
 
 
+def shrunk_file_alerts(
+    conn: duckdb.DuckDBPyConnection, pub: str, prev: str | None, work: str, policy: ShrunkFilesPolicy
+) -> list[dict]:
+    """One alert per registry file that shrank by the policy's threshold since the previous publish, or whose
+    load is held back in the work DB ``work`` (its registry's previous slice kept)."""
+    found = []
+    if has_table(conn, prev, "load_audit"):
+        current, previous = (f"SELECT * FROM {catalog}.main.load_audit" for catalog in (pub, prev))
+        found.append(shrunk_files(conn, current, previous, policy).assign(held=False))
+    if has_table(conn, work, HELD_LOADS):  # held last: it wins over the same file seen in the publish
+        found.append(conn.execute(f"SELECT * FROM {identifier(work, 'main', HELD_LOADS)}").df())
+    files = [f for f in found if len(f)]
+    if not files:
+        return []
+    shrunk = pd.concat(files, ignore_index=True).drop_duplicates(["registry", "dataset"], keep="last")
+    return [
+        {
+            "alert_type": "registry_file_shrank",
+            "registry": file.registry,
+            "metric": float(file.drop_share),
+            "threshold": policy.threshold,
+            "message": shrunk_file_message(file),
+            "details": {
+                "dataset": file.dataset,
+                "file": file.file,
+                "previous_file": file.previous_file,
+                "rows_accepted": int(file.rows_accepted),
+                "previous_rows_accepted": int(file.previous_rows_accepted),
+                "held_previous_slice": bool(file.held),
+            },
+        }
+        for file in shrunk.sort_values(["registry", "dataset"]).itertuples()
+    ]
+
+
 def append_alerts(
     conn: duckdb.DuckDBPyConnection,
     pub: str,
     prev: str | None,
+    work: str,
     publish_id: int,
     raised_at: datetime,
-    policy: AlertPolicy,
+    policy: PublishPolicy,
 ) -> pd.DataFrame:
-    """Create ``pub.alerts`` (previous alerts + this publish's) and return this publish's alerts."""
+    """Create ``pub.alerts`` (previous alerts + this publish's) and return this publish's alerts; ``work`` is the
+    work DB's catalog (loads held back)."""
     if has_table(conn, prev, "alerts"):
         conn.execute(f"CREATE TABLE {pub}.main.alerts AS SELECT * FROM {prev}.main.alerts")
     else:
         conn.execute(f"CREATE TABLE {pub}.main.alerts ({ALERTS_DDL})")
-    found = [a for a in [removed_tonnes_alert(conn, pub, prev, publish_id, policy)] if a]
-    found += rejected_share_alerts(conn, pub, prev, policy)
+    found = [a for a in [removed_tonnes_alert(conn, pub, prev, publish_id, policy.alerts)] if a]
+    found += rejected_share_alerts(conn, pub, prev, policy.alerts)
+    found += shrunk_file_alerts(conn, pub, prev, work, policy.shrunk_files)
     new = pd.DataFrame(
         [
             {

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import duckdb
 
+from pipeline.sql import identifier, literal
 from pipeline.warehouse import STAGING_SCHEMA, slice_of
 
 UNDOCUMENTED = "Undocumented: describe it in pipeline/publish/dictionary.py (or COMMENT ON it in the work DB)."
@@ -36,7 +37,8 @@ TABLES: dict[str, str] = {
     "publishes": "One row per publish of this file: when, under which policy, from which input files.",
     "inventory_history": "The eligible inventory of every publish (one copy per publish_id).",
     "inventory_changes": "Project-vintages that entered, left or changed tier at each publish, with the reason.",
-    "alerts": "Alerts raised by publishes: eligible tonnes removed, jumps in a registry's rejected-row share.",
+    "alerts": "Alerts raised by publishes: eligible tonnes removed, jumps in a registry's rejected-row share, "
+    "registry files that shrank.",
     "inventory_by_activity": "Eligible inventory totals per nature-based activity.",
     "inventory_by_country": "Eligible inventory totals per country.",
     "inventory_by_registry": "Eligible inventory totals per registry.",
@@ -343,7 +345,7 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
     "alerts": {
         "raised_at": "When the alert was raised (UTC).",
-        "alert_type": "eligible_tonnes_removed or rejected_share_jump.",
+        "alert_type": "eligible_tonnes_removed, rejected_share_jump or registry_file_shrank.",
         "severity": "warning (the publish went ahead; a person should look).",
         "metric": "Measured value: tonnes removed, or the rejected-row share.",
         "threshold": "Policy threshold that was reached (data/policy.yaml, publish.alerts).",
@@ -361,10 +363,6 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
 }
 COLUMNS["latest_changes"] = COLUMNS["inventory_changes"]
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def describe(table: str, column: str, upstream: str | None = None) -> str | None:
@@ -415,19 +413,19 @@ def apply_comments(conn: duckdb.DuckDBPyConnection, catalog: str, upstream_catal
     ).fetchall()
     statements, undocumented, seen = [], [], set()
     for schema, table, kind, column in columns:
-        name = f"{catalog}.{schema}.{table}"
+        name = identifier(catalog, schema, table)
         described_as = (slice_of(table) or (table,))[0] if schema == STAGING_SCHEMA else table
         if name not in seen:
             seen.add(name)
             comment = _table_comment(schema, table)
-            statements.append(f"COMMENT ON {kind} {name} IS {_quote(comment or UNDOCUMENTED)}")
+            statements.append(f"COMMENT ON {kind} {name} IS {literal(comment or UNDOCUMENTED)}")
             if comment is None:
                 undocumented.append(table)
         text = describe(described_as, column, upstream.get((described_as, column)))
         if text is None:
             undocumented.append(f"{table}.{column}")
             text = UNDOCUMENTED
-        statements.append(f'COMMENT ON COLUMN {name}."{column}" IS {_quote(text)}')
+        statements.append(f"COMMENT ON COLUMN {name}.{identifier(column)} IS {literal(text)}")
     # One transaction: a comment per statement costs a catalog commit each otherwise.
     conn.execute("BEGIN TRANSACTION;\n" + ";\n".join(statements) + ";\nCOMMIT;")
     return undocumented

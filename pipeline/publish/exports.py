@@ -1,7 +1,8 @@
 """Exports of the published inventory for people without DuckDB: Parquet and CSV next to the database.
 
 Each export is written to a temporary name and renamed into place, so a reader never sees half a file.
-The CSV joins ``badges`` with ``"; "`` (CSV has no lists); the Parquet keeps it a list.
+The CSV joins ``badges`` with ``"; "`` (CSV has no lists) and is written by :func:`pipeline.csv_files.write_csv`,
+which keeps a text cell from being evaluated as a spreadsheet formula; the Parquet keeps every value as published.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import os
 from pathlib import Path
 
 import duckdb
+
+from pipeline.csv_files import write_csv
 
 EXPORTED_TABLE = "eligible_inventory"
 
@@ -30,17 +33,12 @@ def export_inventory(curated_db: Path) -> list[Path]:
     parquet, csv = export_paths(curated_db)
     ordered = f"SELECT * FROM {EXPORTED_TABLE} ORDER BY registry, project_id, vintage"
     flat = f"SELECT * REPLACE (array_to_string(badges, '; ') AS badges) FROM ({ordered})"
-    written = []
     with duckdb.connect(str(curated_db), read_only=True) as conn:
-        for target, query, options in (
-            (parquet, ordered, "FORMAT parquet, COMPRESSION zstd"),
-            (csv, flat, "FORMAT csv, HEADER true"),
-        ):
-            tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-            try:
-                conn.execute(f"COPY ({query}) TO '{tmp}' ({options})")
-                os.replace(tmp, target)
-            finally:
-                tmp.unlink(missing_ok=True)
-            written.append(target)
-    return written
+        tmp = parquet.with_name(f".{parquet.name}.{os.getpid()}.tmp")
+        try:
+            conn.execute(f"COPY ({ordered}) TO $path (FORMAT parquet, COMPRESSION zstd)", {"path": str(tmp)})
+            os.replace(tmp, parquet)
+        finally:
+            tmp.unlink(missing_ok=True)
+        write_csv(conn, flat, csv)
+    return [parquet, csv]

@@ -18,6 +18,7 @@ import duckdb
 
 from pipeline.inventory import credit_totals_sql
 from pipeline.publish.views import first_failed_reason_sql, format_reason_sql
+from pipeline.warehouse import main_relations
 
 HISTORY_TABLES = ("publishes", "inventory_history", "inventory_changes", "alerts")
 
@@ -37,11 +38,9 @@ PUBLISHES_DDL = """
 
 
 def has_table(conn: duckdb.DuckDBPyConnection, catalog: str | None, table: str) -> bool:
-    """Whether ``catalog`` (None = no previous file) has the table."""
-    if catalog is None:
-        return False
-    query = "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND schema_name = 'main' AND table_name = ?"
-    return conn.execute(query, [catalog, table]).fetchone()[0] > 0
+    """Whether ``catalog`` (None = no previous file) has the relation, table or view: the warehouse relations
+    (``load_audit``, ``credits``, ...) are views in every published file."""
+    return catalog is not None and table in main_relations(conn, catalog)
 
 
 def previous_publish_id(conn: duckdb.DuckDBPyConnection, prev: str | None) -> int | None:

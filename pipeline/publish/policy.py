@@ -24,9 +24,23 @@ class AlertPolicy(BaseModel):
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
 
 
+class ShrunkFilesPolicy(BaseModel):
+    """When a registry file comes in much smaller than its previous load (cut off in transfer, a partial export)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    threshold: float = Field(default=0.2, gt=0, le=1)
+    """Alert when a file's accepted rows fell by at least this share since the registry's previous load
+    (0.2 = a fifth of its rows gone; a file that vanished from the snapshot fell by all of them)."""
+    hold_previous_slice: bool = True
+    """... and keep the registry's previous load (its slice) instead of replacing it, at every run until the
+    file is whole again. False: load and publish the smaller file, with the alert."""
+
+
 class PublishPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     max_published_age_hours: float = Field(default=36.0, gt=0)
     """Freshness expectation: analysts should never see a published file older than this."""
     alerts: AlertPolicy = AlertPolicy()
+    shrunk_files: ShrunkFilesPolicy = ShrunkFilesPolicy()

@@ -61,6 +61,7 @@ from pipeline.publish.history import (
 )
 from pipeline.publish.views import create_views
 from pipeline.settings import Paths
+from pipeline.sql import identifier
 from pipeline.warehouse import STAGING_SCHEMA, WAREHOUSE_TABLES, main_relations
 
 WORK_TABLES = ("projects", "credits", "quality_scores", INVENTORY_TABLE, "rejected_rows", "load_audit")
@@ -136,7 +137,7 @@ def _renet_inventory(conn: duckdb.DuckDBPyConnection, work: str) -> None:
                 floor((i.available - coalesce(p.retired_for_buyers, 0))
                       * greatest(0, 1 - coalesce(i.haircut_pct, 0) / 100))::BIGINT AS risk_adjusted_available
             )
-            FROM {work}.main.{INVENTORY_TABLE} AS i
+            FROM {identifier(work, "main", INVENTORY_TABLE)} AS i
             LEFT JOIN pending AS p ON p.project_id = i.project_id AND p.vintage = i.vintage
         )
         WHERE available_net > 0
@@ -231,11 +232,11 @@ def validate_published(path: Path, expected_counts: dict[str, int], publish_id: 
 def _using(conn: duckdb.DuckDBPyConnection, catalog: str) -> Iterator[None]:
     """Make ``catalog`` the current database for SQL that names tables without a catalog."""
     current = conn.execute("SELECT current_database()").fetchone()[0]
-    conn.execute(f"USE {catalog}")
+    conn.execute(f"USE {identifier(catalog)}")
     try:
         yield
     finally:
-        conn.execute(f"USE {current}")
+        conn.execute(f"USE {identifier(current)}")
 
 
 def _snapshot_work_db(work: duckdb.DuckDBPyConnection, target: Path) -> None:
@@ -265,14 +266,14 @@ def _prune(conn: duckdb.DuckDBPyConnection, published: set[str]) -> None:
     ``main`` not in ``published`` and schemas other than ``main`` and the warehouse's slices."""
     for name, kind in main_relations(conn, PUB).items():
         if name not in published:
-            conn.execute(f'DROP {kind} {PUB}.main."{name}"')
+            conn.execute(f"DROP {kind} {identifier(PUB, 'main', name)}")
     schemas = conn.execute(
         "SELECT schema_name FROM duckdb_schemas() WHERE database_name = ? AND NOT internal "
         "AND schema_name NOT IN ('main', ?)",
         [PUB, STAGING_SCHEMA],
     ).fetchall()
     for (schema,) in schemas:
-        conn.execute(f'DROP SCHEMA {PUB}."{schema}" CASCADE')
+        conn.execute(f"DROP SCHEMA {identifier(PUB, schema)} CASCADE")
 
 
 def _publish_sources(work: duckdb.DuckDBPyConnection, work_catalog: str, ledger_db: Path) -> dict[str, int]:
@@ -295,11 +296,12 @@ def _publish_sources(work: duckdb.DuckDBPyConnection, work_catalog: str, ledger_
 
 
 def _count(conn: duckdb.DuckDBPyConnection, catalog: str, relation: str) -> int:
-    return conn.execute(f"SELECT count(*) FROM {catalog}.main.{relation}").fetchone()[0]
+    return conn.execute(f"SELECT count(*) FROM {identifier(catalog, 'main', relation)}").fetchone()[0]
 
 
 def _append_history(
     work: duckdb.DuckDBPyConnection,
+    work_catalog: str,
     prev: str | None,
     publish_id: int,
     previous_id: int | None,
@@ -309,7 +311,7 @@ def _append_history(
     """History, change log and alerts of the new file, carried from ``prev``; returns this publish's alerts."""
     append_inventory_history(work, PUB, prev, publish_id)
     append_inventory_changes(work, PUB, prev, publish_id, previous_id)
-    alerts = append_alerts(work, PUB, prev, publish_id, published_at.replace(tzinfo=None), policy.publish.alerts)
+    alerts = append_alerts(work, PUB, prev, work_catalog, publish_id, published_at.replace(tzinfo=None), policy.publish)
     carry_forward(work, PUB, prev, "publishes", PUBLISHES_DDL)
     with _using(work, PUB):
         _record_publish(work, publish_id, published_at, policy, _row_counts(work, PUB))
@@ -321,7 +323,7 @@ def _attach_previous(work: duckdb.DuckDBPyConnection, target: Path) -> str | Non
     if not target.exists():
         return None
     try:
-        work.execute(f"ATTACH '{target}' AS {PREV} (READ_ONLY)")
+        work.execute(f"ATTACH $path AS {PREV} (READ_ONLY)", {"path": str(target)})
     except duckdb.Error as exc:
         raise PublishError(
             f"cannot read the current published file {target} to carry its history forward: {exc}. "
@@ -358,7 +360,7 @@ def publish_inventory(
     attached: list[str] = []
     try:
         _snapshot_work_db(work, tmp)
-        work.execute(f"ATTACH '{tmp}' AS {PUB} (READ_WRITE)")
+        work.execute(f"ATTACH $path AS {PUB} (READ_WRITE)", {"path": str(tmp)})
         attached.append(PUB)
         prev = _attach_previous(work, target)
         attached += [prev] if prev else []
@@ -368,7 +370,7 @@ def publish_inventory(
 
         expected_counts = _publish_sources(work, work_catalog, paths.ledger_db)
         step("copied")
-        alerts = _append_history(work, prev, publish_id, previous_id, published_at, policy)
+        alerts = _append_history(work, work_catalog, prev, publish_id, previous_id, published_at, policy)
         step("history")
         create_views(work, PUB)
         undocumented = apply_comments(work, PUB, upstream_catalog=work_catalog)
@@ -396,7 +398,7 @@ def publish_inventory(
         while attached:
             with contextlib.suppress(duckdb.Error):
                 work.execute(f"DETACH {attached.pop()}")
-        work.execute(f"USE {work_catalog}")
+        work.execute(f"USE {identifier(work_catalog)}")
         for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
             leftover.unlink(missing_ok=True)
         raise

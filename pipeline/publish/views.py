@@ -11,6 +11,7 @@ import duckdb
 
 from pipeline.buyers.statement import STATEMENT_VIEW, SUMMARY_VIEW, buyer_statement_view_sql
 from pipeline.inventory import column_type, list_expression
+from pipeline.sql import identifier
 
 STATEMENT_TABLES = ("retirements", "registry_recognitions")
 """Ledger tables the buyers stage's statement views read (``pipeline/buyers/statement.py``)."""
@@ -56,7 +57,7 @@ def create_views(conn: duckdb.DuckDBPyConnection, catalog: str) -> list[str]:
     """Create the analyst views in ``catalog``; returns their names."""
     created = []
     current = conn.execute("SELECT current_database()").fetchone()[0]
-    conn.execute(f"USE {catalog}")
+    conn.execute(f"USE {identifier(catalog)}")
     try:
         for view, dimension in BY_DIMENSION.items():
             conn.execute(
@@ -101,5 +102,5 @@ def create_views(conn: duckdb.DuckDBPyConnection, catalog: str) -> list[str]:
             conn.execute(buyer_statement_view_sql())
             created += [STATEMENT_VIEW, SUMMARY_VIEW]
     finally:
-        conn.execute(f"USE {current}")
+        conn.execute(f"USE {identifier(current)}")
     return created

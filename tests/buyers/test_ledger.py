@@ -325,3 +325,33 @@ def test_made_up_example_orders_are_simulated_never_retired(dbs):
     assert result.at["EXAMPLE", "reason"].startswith("dry run, made-up example order not retired"), result.at[
         "EXAMPLE", "reason"
     ]
+
+
+def test_a_partially_filled_order_stays_partial_on_every_later_run(dbs):
+    """A partial fill is executed once: re-runs with the same supply, with new supply on the same project-vintage
+    and on another one never retire more for it, nor report it refused or executed again."""
+    work, ledger_db = dbs
+    orders = orders_frame({"order_id": "O1", "tonnes": 9000, "activities": "ARR"})  # 7,496 t of ARR available
+    first = run(work, ledger_db, orders)
+    o1 = first.order_allocations.set_index("order_id").loc["O1"]
+    assert (o1["status"], o1["tonnes_allocated"], o1["executed_this_run"]) == ("partially_filled", 7496, True), (
+        f"the first run fills 7,496 of 9,000 t, got {o1.to_dict()}"
+    )
+    executed = ledger_rows(ledger_db)
+    new_issuance = ("CAR1745", "climate-action-reserve", "issuance", 2025, 2_000, "2026-11-01", None, None)
+    other_vintage = ("CAR1749", "climate-action-reserve", "issuance", 2024, 3_000, "2026-11-01", None, None)
+    supplies = {
+        "the same supply": (CREDITS, TIERS),
+        "new supply on the same project-vintage": ([*CREDITS, new_issuance], TIERS),
+        "new supply on another project-vintage": (
+            [*CREDITS, new_issuance, other_vintage], {**TIERS, ("CAR1749", 2024): ("high", 4)}),
+    }  # fmt: skip
+    for day, (supply, (credits_rows, tiers)) in enumerate(supplies.items(), start=1):
+        write_work_db(work, credits_rows, tiers)
+        again = run(work, ledger_db, orders, now=f"2026-12-0{day} 10:00")
+        o1 = again.order_allocations.set_index("order_id").loc["O1"]
+        assert (o1["status"], o1["tonnes_allocated"], o1["executed_this_run"]) == ("partially_filled", 7496, False), (
+            f"with {supply}, O1 must stay partially filled at 7,496 t and not be executed again, got {o1.to_dict()}"
+        )
+        assert again.retirements_appended == 0, f"with {supply}, nothing more may enter the ledger"
+        pd.testing.assert_frame_equal(ledger_rows(ledger_db), executed, obj=f"ledger after a re-run with {supply}")

