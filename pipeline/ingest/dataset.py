@@ -197,23 +197,22 @@ def finish(
 
 def flag_duplicate_projects(frame: pd.DataFrame, checks: RowChecks, compare: list[str]) -> None:
     """A project id must appear once. Exact repeats (same values in ``compare``) keep the first copy and reject
-    the others as duplicates; copies that disagree are all rejected, because we cannot know which is right."""
+    the others as duplicates; copies that disagree are all rejected, because we cannot know which is right.
+    Each reason names the first copy's line and the number of copies (its text does not grow with them)."""
     ids = frame["project_id"]
     repeated = ids.notna() & ids.duplicated(keep=False)
     if not repeated.any():
         return
     group = frame.loc[repeated, ["project_id", "source_line", *compare]].astype(str)
+    by_id = group.groupby("project_id")
     distinct = group.drop_duplicates(subset=["project_id", *compare]).groupby("project_id").size()
-    lines = group.groupby("project_id")["source_line"].agg(", ".join)
     conflicting = ids.isin(distinct[distinct > 1].index) & repeated
+    first_line = ids.map(by_id["source_line"].first()).astype(str)
+    copies = ids.map(by_id.size()).fillna(0).astype("int64").astype(str)
     checks.fail(
         conflicting,
-        "duplicate project id "
-        + ids.astype(str)
-        + " with conflicting data on lines "
-        + ids.map(lines).astype(str)
-        + "; every copy rejected",
-    )
-    first_line = ids.map(group.groupby("project_id")["source_line"].first())
+        "duplicate project id " + ids.astype(str) + " with conflicting data in " + copies
+        + " copies, the first on line " + first_line + "; every copy rejected",
+    )  # fmt: skip
     exact_repeat = repeated & ~conflicting & ids.duplicated(keep="first")
-    checks.fail(exact_repeat, "exact duplicate of project " + ids.astype(str) + " on line " + first_line.astype(str))
+    checks.fail(exact_repeat, "exact duplicate of project " + ids.astype(str) + " on line " + first_line)
