@@ -7,7 +7,10 @@ import csv
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from pipeline.ingest import art_trees, verra
+from pipeline.ingest.parsing import IngestError
 from tests.conftest import BUNDLED_RAW
 
 COPIES = 50_000
@@ -47,3 +50,35 @@ def test_50000_conflicting_copies_of_a_project_are_all_rejected_naming_the_first
     reasons = Counter(load.rejected["reason"])
     expected = f"duplicate project id {program} with conflicting data in {COPIES} copies, the first on line 2"
     assert reasons == {f"{expected}; every copy rejected": COPIES}, reasons.most_common(3)
+
+
+READERS = {
+    "art-trees": (art_trees.read_issuances, "issuances.csv"),
+    "verra": (verra.read_transactions, "transactions.csv"),
+}
+
+
+@pytest.mark.parametrize("registry", READERS)
+def test_random_bytes_are_refused_naming_file_line_and_what_was_expected(tmp_path, registry):
+    reader, name = READERS[registry]
+    path = tmp_path / name
+    path.write_bytes(b"Vintage,Program ID\n" + bytes(range(0x80, 0x100)) * 64)  # 0x81, 0x8d ... are no cp1252 text
+    with pytest.raises(IngestError) as refused:
+        reader(path)
+    message = str(refused.value)
+    assert message.startswith(f"{path}: line 2: byte 0x81 is neither UTF-8 nor Windows-1252 text"), message
+    assert "expected a CSV text export" in message, message
+
+
+@pytest.mark.parametrize("registry", READERS)
+def test_a_50_mb_field_is_refused_naming_file_line_and_what_was_expected(tmp_path, registry):
+    reader, name = READERS[registry]
+    header, body = project_rows(BUNDLED_RAW / registry / name)
+    huge = list(body[0])
+    huge[1] = "x" * 50_000_000  # a well-formed record whose second field is 50 MB
+    path = write(tmp_path / name, header, [body[1], huge])
+    with pytest.raises(IngestError) as refused:
+        reader(path)
+    message = str(refused.value)
+    assert message.startswith(f"{path}: line 3: not a CSV record of "), message
+    assert "field larger than field limit" in message and "expected fields of at most 131,072 characters" in message
