@@ -42,11 +42,13 @@ Verra ``<batch>-<first>-<last>-VCS-VCU-...``, Gold Standard ``GS1-1-<ISO2>-GS<gs
 (ACR, CAR, ART) ``<block>-<first> to <last>``. A serial of another shape (Gold Standard's CDM serials, an ACR
 platform issuance listing several holdings) has no range: only the exact-repeat rule applies to it."""
 
-SCOPES = {"issuance": "issued", "retirement": "used", "cancellation": "used", "block": "block"}
+SCOPES = {
+    "issuance": "issuance",
+    "retirement": "retirement/cancellation",
+    "cancellation": "retirement/cancellation",
+    "block": "VCU block",
+}
 """Serial ranges overlap only within a scope: a retirement lies inside its issuance's range by design."""
-
-RECORDS_COLUMNS = ("source_file", "file_rank", "source_line", "record_key", "scope", "serial_number")
-"""What :func:`repeated_records` reads: one row per accepted raw record."""
 
 _REPEATS = """
 WITH copies AS (
@@ -131,8 +133,9 @@ def serial_ranges(registry: str, serials: pd.Series) -> pa.Table:
 
 def repeated_records(registry: str, records: pd.DataFrame) -> pd.DataFrame:
     """The records (``source_file``, ``source_line``, ``reason``) that repeat or overlap another (module
-    docstring); ``records`` has :data:`RECORDS_COLUMNS`, one row per accepted raw record, ``file_rank`` the
-    file's place in the load (the earlier file keeps a range two files share)."""
+    docstring). ``records`` holds one row per accepted raw record: ``source_file``, ``file_rank`` (the file's
+    place in the load: the earlier file keeps a range two files share), ``source_line``, ``record_key``
+    (:func:`record_keys`), ``scope`` (:data:`SCOPES`) and ``serial_number``."""
     columns = {
         "source_file": arrow_strings(records["source_file"]),
         "file_rank": pa.array(records["file_rank"].to_numpy(dtype=np.int64)),

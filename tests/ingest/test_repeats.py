@@ -114,9 +114,9 @@ def test_an_overlapping_serial_range_is_rejected_naming_the_range_kept(tmp_path)
 
     load = load_registry("climate-action-reserve", tmp_path)
     assert repeat_rows(load)["reason"].tolist() == [
-        "serial range 'CAR-1-US-1335-31-983-KS-2025-9205-4001 to 9000' overlaps other used serial ranges of this "
-        "registry; the first of them, kept, is 'CAR-1-US-1335-31-983-KS-2025-9205-1 to 5000' on line 2 of "
-        "retirements.csv"
+        "serial range 'CAR-1-US-1335-31-983-KS-2025-9205-4001 to 9000' overlaps other retirement/cancellation "
+        "serial ranges of this registry; the first of them, kept, is 'CAR-1-US-1335-31-983-KS-2025-9205-1 to 5000' "
+        "on line 2 of retirements.csv"
     ]
     assert_conserved(load)
 
