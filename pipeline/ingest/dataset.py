@@ -17,7 +17,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from pipeline.ingest.parsing import RawTable, RowChecks, rejected_from
-from pipeline.ingest.repeats import SCOPES, record_keys
+from pipeline.ingest.repeats import SCOPES, first_copies
 
 
 @dataclass
@@ -56,12 +56,12 @@ class DatasetLoad:
         """The accepted records for :func:`pipeline.ingest.repeats.repeated_records` (``file_rank`` aside): one
         per accepted credit row, which is one per record wherever the reader leaves the check to the registry."""
         records = self.raw.records
-        keys = record_keys(records)[pd.Index(records["source_line"]).get_indexer(self.accepted["source_line"])]
+        first = first_copies(records)[pd.Index(records["source_line"]).get_indexer(self.accepted["source_line"])]
         return pd.DataFrame(
             {
                 "source_file": self.file,
                 "source_line": self.accepted["source_line"].to_numpy(),
-                "record_key": keys,
+                "first_copy": first,
                 "scope": self.accepted["transaction_type"].map(SCOPES).to_numpy(),
                 "serial_number": self.accepted["serial_number"].to_numpy(),
             }

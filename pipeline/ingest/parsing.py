@@ -453,7 +453,7 @@ def per_distinct_value(parser):
     def wrapper(series: pd.Series, *args, **kwargs):
         if len(series) < 2048:
             return parser(series, *args, **kwargs)
-        codes, uniques = factorize(series)
+        codes, uniques = _factorize(series)
         if len(uniques) * 4 > len(series):
             return parser(series, *args, **kwargs)
         result = parser(uniques, *args, **kwargs)
@@ -466,7 +466,7 @@ def per_distinct_value(parser):
     return wrapper
 
 
-def factorize(series: pd.Series) -> tuple[np.ndarray, pd.Series]:
+def _factorize(series: pd.Series) -> tuple[np.ndarray, pd.Series]:
     """(code per row, distinct values in order of appearance, missing included as a value); Arrow-backed text is
     dictionary-encoded in C++ rather than hashed as Python objects."""
     strings = _arrow_strings(series)
@@ -496,7 +496,7 @@ def clean_arrow_text_at(series: pd.Series, rows: pa.Array) -> pd.Series:
     """``clean_arrow_text(series)`` at the positions ``rows`` (a null position gives a missing value), by one Arrow
     take from the cleaned distinct values: the cleaned column is never built at full length only to be taken
     from again."""
-    codes, uniques = factorize(series)
+    codes, uniques = _factorize(series)
     cleaned = arrow_strings(clean_arrow_text(uniques))
     return arrow_text(cleaned.take(pa.array(codes).take(rows)))
 

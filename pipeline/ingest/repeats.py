@@ -7,7 +7,8 @@ once. :func:`repeated_records` states the rule once, for every registry, as one 
 accepted records of a registry's transaction files:
 
 - **exact repeat**: a record whose raw values (every column the reader reads, the line number aside) equal an
-  earlier record of the same file is rejected, naming the line it repeats; the first copy is kept;
+  earlier record of the same file (:func:`first_copies`) is rejected, naming the line it repeats; the first
+  copy is kept;
 - **overlap**: serial ranges of the same block (the serial with its first and last number taken out, e.g.
   ``CAR-1-US-1335-31-983-KS-2025-9205``) that share a credit, within the same scope (issued blocks, or used
   ones: retirements and cancellations together; Verra's VCU blocks are one scope, each block being issued and
@@ -27,20 +28,20 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.ingest.parsing import arrow_strings, factorize
+from pipeline.ingest.parsing import arrow_strings
 
-_APX_RANGE = r"^(?P<head>.+)-(?P<first>\d+) to (?P<last>\d+)(?P<tail>)$"
-SERIAL_RANGES = {
-    "verra": r"^(?P<head>\d+)-(?P<first>\d+)-(?P<last>\d+)-(?P<tail>.+)$",
-    "gold-standard": r"^(?P<head>GS.+)-(?P<first>\d+)-(?P<last>\d+)(?P<tail>)$",
-    "american-carbon-registry": _APX_RANGE,
-    "climate-action-reserve": _APX_RANGE,
-    "art-trees": _APX_RANGE,
+SERIAL_SHAPES = {
+    "verra": "verra",
+    "gold-standard": "gold-standard",
+    "american-carbon-registry": "apx",
+    "climate-action-reserve": "apx",
+    "art-trees": "apx",
 }
-"""Each registry's serial range split into its block (``head`` and ``tail``) and its ``first``/``last`` credit:
-Verra ``<batch>-<first>-<last>-VCS-VCU-...``, Gold Standard ``GS1-1-<ISO2>-GS<gsid>-...-<first>-<last>``, APX
-(ACR, CAR, ART) ``<block>-<first> to <last>``. A serial of another shape (Gold Standard's CDM serials, an ACR
-platform issuance listing several holdings) has no range: only the exact-repeat rule applies to it."""
+"""How each registry writes a serial range, split (:func:`serial_ranges`) into its block and its first and last
+credit: ``verra`` ``<batch>-<first>-<last>-VCS-VCU-...`` (the block is the rest), ``gold-standard``
+``GS1-1-<ISO2>-GS<gsid>-...-<first>-<last>``, ``apx`` (ACR, CAR, ART) ``<block>-<first> to <last>``. A serial
+of another shape (Gold Standard's CDM serials, an ACR platform issuance listing several holdings) has no range:
+only the exact-repeat rule applies to it."""
 
 SCOPES = {
     "issuance": "issuance",
@@ -51,104 +52,140 @@ SCOPES = {
 """Serial ranges overlap only within a scope: a retirement lies inside its issuance's range by design."""
 
 _REPEATS = """
-WITH copies AS (
-    SELECT *,
-        row_number() OVER same AS copy,
-        min(source_line) OVER same AS original_line
-    FROM records
-    WINDOW same AS (PARTITION BY source_file, record_key ORDER BY source_line)
+WITH ranged AS (SELECT * FROM records WHERE source_line = first_copy AND block IS NOT NULL),
+shared AS (  -- only ranges sharing their scope and block with another can overlap
+    SELECT scope, block FROM ranged GROUP BY ALL HAVING count(*) > 1
 ),
-blocks AS (
-    SELECT * FROM copies WHERE copy = 1 AND block IS NOT NULL
-),
-reach AS (  -- the last credit of every block before this one in serial order
+reach AS (  -- the last credit of every range before this one in serial order
     SELECT *, max(last_credit) OVER (
         PARTITION BY scope, block ORDER BY first_credit, file_rank, source_line
         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
     ) AS reached
-    FROM blocks
+    FROM ranged SEMI JOIN shared USING (scope, block)
 ),
 clusters AS (  -- a new cluster starts where no earlier range reaches this one's first credit
-    SELECT *, sum(CASE WHEN reached >= first_credit THEN 0 ELSE 1 END) OVER (
+    SELECT *, sum((reached IS NULL OR reached < first_credit)::INTEGER) OVER (
         PARTITION BY scope, block ORDER BY first_credit, file_rank, source_line ROWS UNBOUNDED PRECEDING
     ) AS cluster
     FROM reach
 ),
-kept AS (
-    SELECT *,
-        count(*) OVER cluster_of AS size,
-        arg_min(source_file, file_rank * 4294967296 + source_line) OVER cluster_of AS kept_file,
-        arg_min(source_line, file_rank * 4294967296 + source_line) OVER cluster_of AS kept_line,
-        arg_min(serial_number, file_rank * 4294967296 + source_line) OVER cluster_of AS kept_serial
-    FROM clusters
-    WINDOW cluster_of AS (PARTITION BY scope, block, cluster)
+kept AS (  -- the first range of each cluster of several, in file order
+    SELECT scope, block, cluster, min((file_rank, source_line)) AS place
+    FROM clusters GROUP BY ALL HAVING count(*) > 1
 )
 SELECT source_file, source_line,
-    'exact duplicate of line ' || original_line || ' of ' || parse_filename(source_file)
+    'exact duplicate of line ' || first_copy || ' of ' || parse_filename(source_file)
         || ' (every value repeated; the first copy is kept)' AS reason
-FROM copies WHERE copy > 1
+FROM records WHERE source_line <> first_copy
 UNION ALL
-SELECT source_file, source_line,
-    'serial range ''' || serial_number || ''' overlaps other ' || scope || ' serial ranges of this registry; the '
-        || 'first of them, kept, is ''' || kept_serial || ''' on line ' || kept_line || ' of '
-        || parse_filename(kept_file) AS reason
-FROM kept WHERE size > 1 AND NOT (source_file = kept_file AND source_line = kept_line)
+SELECT c.source_file, c.source_line,
+    'serial range ''' || c.serial_number || ''' overlaps other ' || c.scope || ' serial ranges of this registry; '
+        || 'the first of them, kept, is ''' || k.serial_number || ''' on line ' || k.source_line || ' of '
+        || parse_filename(k.source_file) AS reason
+FROM clusters AS c
+JOIN kept USING (scope, block, cluster)
+JOIN records AS k ON (k.file_rank, k.source_line) = kept.place
+WHERE (c.file_rank, c.source_line) <> kept.place
 """
 
 
-def record_keys(records: pd.DataFrame) -> np.ndarray:
-    """One integer per raw record of a file, equal exactly when every value the reader read is equal (the line
-    number aside): each column is dictionary-encoded (in Arrow for Arrow-backed text) and the codes grouped."""
+def first_copies(records: pd.DataFrame) -> np.ndarray:
+    """Per raw record of one file, the line of the first record holding exactly the same values (its own line
+    when it is the first): every column the reader read is compared, the line number aside. DuckDB hashes each
+    record and compares the values of those whose hash repeats, so a file without repeats costs one hash pass."""
     values = [name for name in records.columns if name != "source_line"]
-    if not len(records):
-        return np.zeros(0, dtype=np.int64)
-    codes = pd.DataFrame({name: _codes(records[name]) for name in values}, index=records.index)
-    return codes.groupby(values, sort=False).ngroup().to_numpy(dtype=np.int64)
+    lines = records["source_line"].to_numpy(dtype=np.int64)
+    if not values or not len(records):
+        return lines
+    columns = [f"c{i}" for i in range(len(values))]
+    table = pa.table(
+        {
+            **{column: _as_text(records[name]) for column, name in zip(columns, values, strict=True)},
+            "source_line": pa.array(lines),
+        }
+    )
+    key = ", ".join(columns)
+    with duckdb.connect() as conn:
+        conn.register("raw", table)
+        copies = conn.execute(
+            f"""
+            WITH hashed AS (SELECT *, hash({key}) AS h FROM raw),
+            candidates AS (SELECT * FROM hashed WHERE h IN (SELECT h FROM hashed GROUP BY h HAVING count(*) > 1))
+            SELECT source_line, first_copy FROM (
+                SELECT source_line, min(source_line) OVER (PARTITION BY {key}) AS first_copy FROM candidates
+            ) WHERE source_line <> first_copy
+            """
+        ).fetchnumpy()
+    first = lines.copy()
+    first[np.searchsorted(lines, copies["source_line"])] = copies["first_copy"]
+    return first
 
 
-def _codes(values: pd.Series) -> np.ndarray:
+def _as_text(values: pd.Series) -> pa.Array:
+    """A raw column as Arrow text; the lists and objects of a JSON export by their ``repr`` (small files)."""
     try:
-        return factorize(values)[0]
-    except TypeError:  # lists and objects of a JSON export: compared by their text (small files only)
-        return factorize(values.map(repr))[0]
+        return arrow_strings(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return arrow_strings(values.map(lambda value: None if value is None else repr(value)))
 
 
 def serial_ranges(registry: str, serials: pd.Series) -> pa.Table:
-    """``block``, ``first_credit`` and ``last_credit`` of each serial (:data:`SERIAL_RANGES`; null where it has
-    none), by Arrow's RE2 in C++. Credit numbers are float64, exact below 2**53 (as every parser here reads them)."""
+    """``block`` (a number per distinct block), ``first_credit`` and ``last_credit`` of each serial
+    (:data:`SERIAL_SHAPES`; null where it has none), by Arrow's string kernels in C++. Credit numbers are
+    float64, exact below 2**53 (as every parser here reads them)."""
     text = pc.utf8_trim_whitespace(arrow_strings(serials).cast(pa.large_string()))
-    parts = pc.extract_regex(text, SERIAL_RANGES[registry])
-    matched = parts.is_valid()
+    shape = SERIAL_SHAPES[registry]
+    if shape == "verra":
+        head, first, last, tail = _fields(text, "-", 4)
+        block = pc.binary_join_element_wise(head, tail, pa.scalar("-", pa.large_string()))
+    elif shape == "gold-standard":
+        block, first, last = _fields(text, "-", 3, reverse=True)
+    else:
+        start, last = _fields(text, " to ", 2)
+        block, first = _fields(start, "-", 2, reverse=True)
+    ranged = pc.and_(pc.and_(_digits(first), _digits(last)), pc.not_equal(block, ""))
     nothing = pa.scalar(None, pa.large_string())
+    return pa.table(
+        {
+            # Blocks are compared, never shown: their dictionary codes stand in for the text.
+            "block": pc.dictionary_encode(pc.if_else(ranged, block, nothing)).indices,
+            "first_credit": pc.cast(pc.if_else(ranged, first, nothing), pa.float64()),
+            "last_credit": pc.cast(pc.if_else(ranged, last, nothing), pa.float64()),
+        }
+    )
 
-    def part(name: str) -> pa.Array:
-        return pc.if_else(matched, pc.struct_field(parts, name), nothing)
 
-    def number(name: str) -> pa.Array:
-        return pc.cast(part(name), pa.float64())
+def _fields(text: pa.Array, separator: str, count: int, *, reverse: bool = False) -> list[pa.Array]:
+    """The ``count`` fields of each value split at ``separator`` (at the last ones when ``reverse``); empty
+    fields where a value has fewer."""
+    parts = pc.split_pattern(text, separator, max_splits=count - 1, reverse=reverse)
+    whole = pc.equal(pc.list_value_length(parts), count)
+    padded = pc.if_else(whole, parts, pa.scalar([""] * count, parts.type))
+    return [pc.list_element(padded, i) for i in range(count)]
 
-    block = pc.binary_join_element_wise(part("head"), part("tail"), pa.scalar("|", pa.large_string()))
-    return pa.table({"block": block, "first_credit": number("first"), "last_credit": number("last")})
+
+def _digits(text: pa.Array) -> pa.Array:
+    return pc.fill_null(pc.match_substring_regex(text, r"^[0-9]{1,15}$"), False)
 
 
 def repeated_records(registry: str, records: pd.DataFrame) -> pd.DataFrame:
     """The records (``source_file``, ``source_line``, ``reason``) that repeat or overlap another (module
     docstring). ``records`` holds one row per accepted raw record: ``source_file``, ``file_rank`` (the file's
-    place in the load: the earlier file keeps a range two files share), ``source_line``, ``record_key``
-    (:func:`record_keys`), ``scope`` (:data:`SCOPES`) and ``serial_number``."""
-    columns = {
-        "source_file": arrow_strings(records["source_file"]),
-        "file_rank": pa.array(records["file_rank"].to_numpy(dtype=np.int64)),
-        "source_line": pa.array(records["source_line"].to_numpy(dtype=np.int64)),
-        "record_key": pa.array(records["record_key"].to_numpy(dtype=np.int64)),
-        "scope": arrow_strings(records["scope"]),
-        "serial_number": arrow_strings(records["serial_number"]),
-    }
+    place in the load: the earlier file keeps a range two files share), ``source_line``, ``first_copy``
+    (:func:`first_copies`), ``scope`` (:data:`SCOPES`) and ``serial_number``."""
     ranges = serial_ranges(registry, records["serial_number"])
-    table = pa.table({**columns, **{name: ranges.column(name) for name in ranges.column_names}})
-    conn = duckdb.connect()
-    try:
+    table = pa.table(
+        {
+            "source_file": arrow_strings(records["source_file"]),
+            **{
+                name: pa.array(records[name].to_numpy(dtype=np.int64))
+                for name in ("file_rank", "source_line", "first_copy")
+            },
+            "scope": arrow_strings(records["scope"]),
+            "serial_number": arrow_strings(records["serial_number"]),
+            **dict(zip(ranges.column_names, ranges.columns, strict=True)),
+        }
+    )
+    with duckdb.connect() as conn:
         conn.register("records", table)
         return conn.execute(_REPEATS).df()
-    finally:
-        conn.close()

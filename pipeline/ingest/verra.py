@@ -70,7 +70,7 @@ from pipeline.ingest.parsing import (
     vintages,
     whole_numbers,
 )
-from pipeline.ingest.repeats import record_keys, repeated_records
+from pipeline.ingest.repeats import first_copies, repeated_records
 from pipeline.ingest.schemas import CreditTransactionsSchema, ProjectsSchema
 from pipeline.registries import VERRA
 
@@ -370,7 +370,7 @@ def read_transactions(path: Path) -> DatasetLoad:
                 "source_file": str(raw.path),
                 "file_rank": 0,
                 "source_line": records["source_line"].to_numpy()[parsed],
-                "record_key": record_keys(records)[parsed],
+                "first_copy": first_copies(records)[parsed],
                 "scope": "block",
                 "serial_number": serial[parsed],
             }
