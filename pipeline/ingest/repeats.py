@@ -109,10 +109,9 @@ def first_copies(records: pd.DataFrame) -> np.ndarray:
         conn.register("raw", table)
         copies = conn.execute(
             f"""
-            WITH hashed AS (SELECT *, hash({key}) AS h FROM raw),
-            candidates AS (SELECT * FROM hashed WHERE h IN (SELECT h FROM hashed GROUP BY h HAVING count(*) > 1))
             SELECT source_line, first_copy FROM (
-                SELECT source_line, min(source_line) OVER (PARTITION BY {key}) AS first_copy FROM candidates
+                SELECT source_line, min(source_line) OVER (PARTITION BY {key}) AS first_copy
+                FROM raw WHERE hash({key}) IN (SELECT hash({key}) FROM raw GROUP BY ALL HAVING count(*) > 1)
             ) WHERE source_line <> first_copy
             """
         ).fetchnumpy()
@@ -133,7 +132,7 @@ def serial_ranges(registry: str, serials: pd.Series) -> pa.Table:
     """``block`` (a number per distinct block), ``first_credit`` and ``last_credit`` of each serial
     (:data:`SERIAL_SHAPES`; null where it has none), by Arrow's string kernels in C++. Credit numbers are
     float64, exact below 2**53 (as every parser here reads them)."""
-    text = pc.utf8_trim_whitespace(arrow_strings(serials).cast(pa.large_string()))
+    text = arrow_strings(serials).cast(pa.large_string())  # the readers' serials, cleaned
     shape = SERIAL_SHAPES[registry]
     if shape == "verra":
         head, first, last, tail = _fields(text, "-", 4)
@@ -143,7 +142,7 @@ def serial_ranges(registry: str, serials: pd.Series) -> pa.Table:
     else:
         start, last = _fields(text, " to ", 2)
         block, first = _fields(start, "-", 2, reverse=True)
-    ranged = pc.and_(pc.and_(_digits(first), _digits(last)), pc.not_equal(block, ""))
+    ranged = pc.fill_null(pc.and_(pc.and_(_digits(first), _digits(last)), pc.not_equal(block, "")), False)
     nothing = pa.scalar(None, pa.large_string())
     return pa.table(
         {
@@ -156,12 +155,12 @@ def serial_ranges(registry: str, serials: pd.Series) -> pa.Table:
 
 
 def _fields(text: pa.Array, separator: str, count: int, *, reverse: bool = False) -> list[pa.Array]:
-    """The ``count`` fields of each value split at ``separator`` (at the last ones when ``reverse``); empty
-    fields where a value has fewer."""
+    """The ``count`` fields of each value split at ``separator`` (at the last ones when ``reverse``); null
+    where a value has fewer. Each field is one take from the split's values, so no list is copied."""
     parts = pc.split_pattern(text, separator, max_splits=count - 1, reverse=reverse)
-    whole = pc.equal(pc.list_value_length(parts), count)
-    padded = pc.if_else(whole, parts, pa.scalar([""] * count, parts.type))
-    return [pc.list_element(padded, i) for i in range(count)]
+    whole = pc.fill_null(pc.equal(pc.list_value_length(parts), count), False).to_numpy(zero_copy_only=False)
+    starts = parts.offsets.to_numpy()[:-1]
+    return [parts.values.take(pa.array(starts + i, mask=~whole)) for i in range(count)]
 
 
 def _digits(text: pa.Array) -> pa.Array:

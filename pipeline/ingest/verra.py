@@ -376,13 +376,13 @@ def read_transactions(path: Path) -> DatasetLoad:
             }
         ),
     )
-    if len(repeats):
+    repeated = records["source_line"].isin(repeats["source_line"]).to_numpy()
+    if repeated.any():
         reason = pd.Series(repeats["reason"].to_numpy(), index=repeats["source_line"].to_numpy())
-        repeated = records["source_line"].isin(reason.index)
-        checks.fail(repeated.to_numpy(), records["source_line"].map(reason))
+        checks.fail(repeated, records["source_line"].map(reason))
 
     # Issuances: one per (project, vintage period, total vintage quantity) among blocks that parsed cleanly.
-    valid = (checks.reasons() == "").to_numpy()
+    valid = parsed & ~repeated
     group_keys = ["project_id", "vintage_start", "vintage_end", "total_vintage_quantity"]
     # Only the columns the grouping needs are sorted, not every column of a million blocks.
     grouped = pd.DataFrame(
