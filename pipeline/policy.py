@@ -25,10 +25,30 @@ class Policy(BaseModel):
     publish: PublishPolicy
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader refusing a mapping that states a key twice (plain YAML lets the last one win
+    silently, so an analyst's edit lower in the file could be undone by a forgotten line above)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[object, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice: on line {seen[key]} and line {line}", key_node.start_mark
+                )
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_policy(path: Path) -> Policy:
-    """Read and validate the policy file; a typo or an unknown key is an error naming the field."""
+    """Read and validate the policy file; a typo, an unknown key, a key stated twice or a value out of its range
+    is an error naming the field."""
     try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        raw = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
     except FileNotFoundError as exc:
         raise FileNotFoundError(f"policy file not found: {path}") from exc
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
     return Policy.model_validate(raw)

@@ -522,13 +522,20 @@ def read_ledger(ledger_db_path: Path, table: str = RETIREMENTS) -> pd.DataFrame:
 
 
 AVAILABILITY_VIOLATIONS_SQL = """
-    WITH registry AS (
-        SELECT project_id, vintage::BIGINT AS vintage,
-               coalesce(sum(quantity) FILTER (transaction_type = 'issuance'), 0)::BIGINT AS issued,
-               (coalesce(sum(quantity) FILTER (transaction_type = 'issuance'), 0)
-                - coalesce(sum(quantity) FILTER (transaction_type = 'retirement'), 0)
-                - coalesce(sum(quantity) FILTER (transaction_type = 'cancellation'), 0))::BIGINT AS available
-        FROM credits WHERE vintage IS NOT NULL GROUP BY ALL
+    WITH issuances AS (  -- each issuance once, however often the registry data lists it
+        SELECT DISTINCT * EXCLUDE (source_file, source_line)
+        FROM credits WHERE transaction_type = 'issuance' AND vintage IS NOT NULL
+    ),
+    issued AS (
+        SELECT project_id, vintage::BIGINT AS vintage, sum(quantity)::BIGINT AS issued FROM issuances GROUP BY ALL
+    ),
+    used AS (
+        SELECT project_id, vintage::BIGINT AS vintage, sum(quantity)::BIGINT AS used
+        FROM credits WHERE transaction_type IN ('retirement', 'cancellation') AND vintage IS NOT NULL GROUP BY ALL
+    ),
+    registry AS (
+        SELECT project_id, vintage, coalesce(issued, 0) AS issued, coalesce(issued, 0) - coalesce(used, 0) AS available
+        FROM issued FULL JOIN used USING (project_id, vintage)
     ),
     ours AS (
         SELECT l.project_id, l.vintage::BIGINT AS vintage, sum(l.tonnes)::BIGINT AS retired_for_buyers,
@@ -550,7 +557,11 @@ AVAILABILITY_VIOLATIONS_SQL = """
 def availability_violations(work_conn: duckdb.DuckDBPyConnection, ledger_db_path: Path) -> pd.DataFrame:
     """Project-vintages where the ledger exceeds what the registry data (``credits`` on ``work_conn``) allows:
     pending retirements above the registry's available credits, or all our retirements above its issuance.
-    Empty when the ledger is within availability everywhere."""
+    Empty when the ledger is within availability everywhere.
+
+    The supply is counted here independently of the one orders were allocated from (:data:`SUPPLY_SQL`): an
+    issuance listed twice counts once (identical but for its source line), every retirement and cancellation
+    counts, so supply a repeated issuance inflated upstream cannot pass this check."""
     rows = read_ledger(ledger_db_path, RETIREMENTS)
     if rows.empty:
         rows = pd.DataFrame({"retirement_id": [], "project_id": [], "vintage": [], "tonnes": [], "beneficiary": [],

@@ -17,6 +17,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from pipeline.ingest.parsing import RawTable, RowChecks, rejected_from
+from pipeline.ingest.repeats import SCOPES, first_copies
 
 
 @dataclass
@@ -32,6 +33,9 @@ class DatasetLoad:
     accepted: pd.DataFrame  # harmonized rows (several per raw record possible)
     rejected: pd.DataFrame  # source_line, reason, raw_record (one per rejected raw record)
     rows_accepted: int  # raw records accepted
+    raw: RawTable | None = None
+    """The raw records, kept until the registry-wide repeat check (:mod:`pipeline.ingest.repeats`) has run; None
+    where the reader ran it itself."""
 
     @property
     def rows_rejected(self) -> int:
@@ -47,6 +51,35 @@ class DatasetLoad:
             "rows_accepted": self.rows_accepted,
             "rows_rejected": self.rows_rejected,
         }
+
+    def transaction_records(self) -> pd.DataFrame:
+        """The accepted records for :func:`pipeline.ingest.repeats.repeated_records` (``file_rank`` aside): one
+        per accepted credit row, which is one per record wherever the reader leaves the check to the registry."""
+        records = self.raw.records
+        first = first_copies(records)[pd.Index(records["source_line"]).get_indexer(self.accepted["source_line"])]
+        return pd.DataFrame(
+            {
+                "source_file": self.file,
+                "source_line": self.accepted["source_line"].to_numpy(),
+                "first_copy": first,
+                "scope": self.accepted["transaction_type"].map(SCOPES).to_numpy(),
+                "serial_number": self.accepted["serial_number"].to_numpy(),
+            }
+        )
+
+    def reject_records(self, lines: pd.Series, reasons: pd.Series) -> None:
+        """Move the accepted records at ``lines`` (their rows too) to the rejected rows with ``reasons``."""
+        self.accepted = self.accepted.loc[~self.accepted["source_line"].isin(lines).to_numpy()].reset_index(drop=True)
+        records = self.raw.records
+        reason = pd.Series(reasons.to_numpy(), index=lines.to_numpy())
+        at = records["source_line"].isin(lines).to_numpy()
+        per_record = pd.Series("", index=records.index, dtype=object)
+        per_record[at] = reason.loc[records["source_line"][at]].to_numpy()
+        repeated = rejected_from(records, self.raw.raw_headers, per_record)
+        self.rejected = pd.concat([self.rejected, repeated], ignore_index=True).sort_values(
+            "source_line", kind="stable", ignore_index=True
+        )
+        self.rows_accepted -= int(at.sum())
 
 
 def schema_failures(frame: pd.DataFrame, schema: type[pa.DataFrameModel]) -> pd.Series:
@@ -107,6 +140,8 @@ def finish(
     checks: RowChecks,
     schema: type[pa.DataFrameModel],
     record_of_row: np.ndarray | None = None,
+    *,
+    repeats_checked: bool = False,
 ) -> DatasetLoad:
     """Split accepted from rejected records, validate, and account for every raw record.
 
@@ -114,7 +149,8 @@ def finish(
     cleanly are validated (and coerced to the contract's dtypes); a row failing a check is rejected with the
     check in plain words. ``harmonized`` rows map to raw records positionally, or through ``record_of_row``
     (an index into ``raw.records`` per harmonized row) when one raw record yields several rows; any failing row
-    rejects its whole raw record, so a record is never half-loaded."""
+    rejects its whole raw record, so a record is never half-loaded. The raw records are kept for the
+    registry-wide repeat check unless the reader ran it (``repeats_checked``)."""
     if record_of_row is None:
         record_of_row = np.arange(len(harmonized))
     if not harmonized.index.equals(pd.RangeIndex(len(harmonized))):
@@ -155,28 +191,28 @@ def finish(
         accepted=accepted,
         rejected=rejected,
         rows_accepted=int((~rejected_records).sum()),
+        raw=None if repeats_checked else raw,
     )
 
 
 def flag_duplicate_projects(frame: pd.DataFrame, checks: RowChecks, compare: list[str]) -> None:
     """A project id must appear once. Exact repeats (same values in ``compare``) keep the first copy and reject
-    the others as duplicates; copies that disagree are all rejected, because we cannot know which is right."""
+    the others as duplicates; copies that disagree are all rejected, because we cannot know which is right.
+    Each reason names the first copy's line and the number of copies (its text does not grow with them)."""
     ids = frame["project_id"]
     repeated = ids.notna() & ids.duplicated(keep=False)
     if not repeated.any():
         return
     group = frame.loc[repeated, ["project_id", "source_line", *compare]].astype(str)
+    by_id = group.groupby("project_id")
     distinct = group.drop_duplicates(subset=["project_id", *compare]).groupby("project_id").size()
-    lines = group.groupby("project_id")["source_line"].agg(", ".join)
     conflicting = ids.isin(distinct[distinct > 1].index) & repeated
+    first_line = ids.map(by_id["source_line"].first()).astype(str)
+    copies = ids.map(by_id.size()).fillna(0).astype("int64").astype(str)
     checks.fail(
         conflicting,
-        "duplicate project id "
-        + ids.astype(str)
-        + " with conflicting data on lines "
-        + ids.map(lines).astype(str)
-        + "; every copy rejected",
-    )
-    first_line = ids.map(group.groupby("project_id")["source_line"].first())
+        "duplicate project id " + ids.astype(str) + " with conflicting data in " + copies
+        + " copies, the first on line " + first_line + "; every copy rejected",
+    )  # fmt: skip
     exact_repeat = repeated & ~conflicting & ids.duplicated(keep="first")
-    checks.fail(exact_repeat, "exact duplicate of project " + ids.astype(str) + " on line " + first_line.astype(str))
+    checks.fail(exact_repeat, "exact duplicate of project " + ids.astype(str) + " on line " + first_line)

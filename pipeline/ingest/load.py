@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 
 from pipeline.ingest.dataset import DatasetLoad
 from pipeline.ingest.parsing import IngestError, arrow_strings
+from pipeline.ingest.repeats import repeated_records
 from pipeline.ingest.schemas import (
     CreditsSchema,
     LoadAuditSchema,
@@ -117,6 +118,25 @@ def is_listed(ids: pd.Series, listed: pd.Series) -> np.ndarray:
     return pc.fill_null(found, False).to_numpy(zero_copy_only=False)
 
 
+def reject_repeats(registry: str, loads: list[DatasetLoad]) -> None:
+    """Reject the transaction records that repeat or overlap another of the registry's (one rule for every
+    registry: :func:`pipeline.ingest.repeats.repeated_records`, over the union of its transaction files), each
+    as a rejected row of its own file and line; then let go of the raw records kept for it."""
+    checked = [load for load in loads if load.dataset != "projects" and load.raw is not None]
+    if checked:
+        records = pd.concat(
+            [load.transaction_records().assign(file_rank=rank) for rank, load in enumerate(checked)],
+            ignore_index=True,
+        )
+        found = repeated_records(registry, records)
+        for load in checked:
+            mine = found[found["source_file"] == load.file]
+            if len(mine):
+                load.reject_records(mine["source_line"], mine["reason"])
+    for load in loads:
+        load.raw = None
+
+
 def load_registry(registry: str, raw_dir: Path) -> RegistryLoad | None:
     """Read, harmonize and validate every dataset file of ``registry``; None (with nothing read) when the
     registry has no raw files."""
@@ -133,6 +153,7 @@ def load_registry(registry: str, raw_dir: Path) -> RegistryLoad | None:
         # What the reader freed stays with Arrow's allocator unless handed back: pandas, NumPy and DuckDB allocate
         # elsewhere, so the peak memory of a registry would add up across its files.
         pa.default_memory_pool().release_unused()
+    reject_repeats(registry, loads)
 
     project_frames = [d.accepted for d in loads if d.dataset == "projects"]
     projects = project_frames[0] if project_frames else empty_frame(ProjectsSchema)

@@ -17,12 +17,14 @@ collect a plain-words reason for every value that does not parse, so a bad row i
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import hashlib
 import io
 import json
 import re
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -179,6 +181,32 @@ def _read_csv(path: Path, layout: Layout) -> RawTable:
         return _parse_csv(path, layout, path.read_bytes(), workers)
 
 
+def _as_utf8(path: Path, data: bytes, encoding: str, layout: Layout) -> bytes:
+    """``data`` (not UTF-8) re-encoded from ``encoding`` as UTF-8; bytes that are no text in it either (binary
+    data, another file saved under the export's name) are an :class:`IngestError` naming the line."""
+    try:
+        return data.decode(encoding).encode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise IngestError(
+            f"{path}: line {line}: byte 0x{data[exc.start]:02x} is neither UTF-8 nor Windows-1252 text; expected "
+            f"a CSV text export ({layout.description}), not binary data"
+        ) from exc
+
+
+@contextlib.contextmanager
+def _csv_errors(path: Path, layout: Layout, line: Callable[[], int]):
+    """Turn the ``csv`` module's errors (a field over its size limit, a stray NUL) into an :class:`IngestError`
+    naming the file, the line where the record starts (``line()``) and what was expected."""
+    try:
+        yield
+    except csv.Error as exc:
+        raise IngestError(
+            f"{path}: line {line()}: not a CSV record of {layout.description}: {exc} (expected fields of at most "
+            f"{csv.field_size_limit():,} characters, as registry exports write them)"
+        ) from exc
+
+
 def _physical_lines(data: bytes) -> int:
     return data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
 
@@ -190,12 +218,13 @@ def _parse_csv(path: Path, layout: Layout, data: bytes, workers: ThreadPoolExecu
     physical_lines = workers.submit(_physical_lines, data)
     encoding = _detect_encoding(data)
     if encoding != "utf-8-sig":  # ',', '"' and newlines keep their byte positions: line numbers still hold
-        data = data.decode(encoding).encode("utf-8")
+        data = _as_utf8(path, data, encoding, layout)
     header_end = data.find(b"\n")
     header_text = (data[: header_end + 1] if header_end >= 0 else data).decode("utf-8-sig")
     if not header_text.strip():
         raise IngestError(f"{path}: the first line is blank; expected a header row for {layout.description}")
-    headers = next(csv.reader([header_text]))
+    with _csv_errors(path, layout, lambda: 1):
+        headers = next(csv.reader([header_text]))
     mapping, extra = map_columns(path, headers, layout)
 
     table = _arrow_records(data, len(headers))
@@ -316,21 +345,21 @@ def _read_csv_strict(
     good_lines: list[int] = []
     bad: list[tuple[int, str, str]] = []
     start = reader.line_num + 1
-    for fields in reader:
-        end = reader.line_num
-        if not fields or all(f == "" for f in fields) and len(fields) <= 1:
+    with _csv_errors(path, layout, lambda: start):  # ``start``: where the record being read begins
+        for fields in reader:
+            end = reader.line_num
+            if not fields or all(f == "" for f in fields) and len(fields) <= 1:
+                start = end + 1
+                continue
+            if len(fields) == width:
+                good_rows.append(fields)
+                good_lines.append(start)
+            else:
+                raw = "".join(physical_lines[start - 1 : end]).rstrip("\r\n")
+                what = "more" if len(fields) > width else "fewer"
+                reason = f"malformed record: {len(fields)} fields, {what} than the header's {width}; not shifted"
+                bad.append((start, reason, raw))
             start = end + 1
-            continue
-        if len(fields) == width:
-            good_rows.append(fields)
-            good_lines.append(start)
-        else:
-            raw = "".join(physical_lines[start - 1 : end]).rstrip("\r\n")
-            what = "more" if len(fields) > width else "fewer"
-            bad.append(
-                (start, f"malformed record: {len(fields)} fields, {what} than the header's {width}; not shifted", raw)
-            )
-        start = end + 1
     frame = pd.DataFrame(good_rows, columns=headers, dtype=object) if good_rows else pd.DataFrame(columns=headers)
     records = frame[list(mapping.values())].copy()
     records.columns = list(mapping.keys())

@@ -70,6 +70,7 @@ from pipeline.ingest.parsing import (
     vintages,
     whole_numbers,
 )
+from pipeline.ingest.repeats import first_copies, repeated_records
 from pipeline.ingest.schemas import CreditTransactionsSchema, ProjectsSchema
 from pipeline.registries import VERRA
 
@@ -360,8 +361,28 @@ def read_transactions(path: Path) -> DatasetLoad:
         column(records, "additional_certifications"), "additional_certifications" in records
     )
 
+    # A block repeating or overlapping another is rejected before its credits count towards an issuance.
+    parsed = (checks.reasons() == "").to_numpy()
+    repeats = repeated_records(
+        VERRA.key,
+        pd.DataFrame(
+            {
+                "source_file": str(raw.path),
+                "file_rank": 0,
+                "source_line": records["source_line"].to_numpy()[parsed],
+                "first_copy": first_copies(records)[parsed],
+                "scope": "block",
+                "serial_number": serial[parsed],
+            }
+        ),
+    )
+    repeated = records["source_line"].isin(repeats["source_line"]).to_numpy()
+    if repeated.any():
+        reason = pd.Series(repeats["reason"].to_numpy(), index=repeats["source_line"].to_numpy())
+        checks.fail(repeated, records["source_line"].map(reason))
+
     # Issuances: one per (project, vintage period, total vintage quantity) among blocks that parsed cleanly.
-    valid = (checks.reasons() == "").to_numpy()
+    valid = parsed & ~repeated
     group_keys = ["project_id", "vintage_start", "vintage_end", "total_vintage_quantity"]
     # Only the columns the grouping needs are sorted, not every column of a million blocks.
     grouped = pd.DataFrame(
@@ -440,7 +461,9 @@ def read_transactions(path: Path) -> DatasetLoad:
         index=pd.RangeIndex(rows),
         copy=False,
     )
-    return finish(raw, VERRA.key, "transactions", credits, checks, CreditTransactionsSchema, record_of_row)
+    return finish(
+        raw, VERRA.key, "transactions", credits, checks, CreditTransactionsSchema, record_of_row, repeats_checked=True
+    )
 
 
 DATASETS = {"projects": read_projects, "transactions": read_transactions}

@@ -11,14 +11,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from pipeline.ingest.parsing import VINTAGE_RANGE
 from pipeline.ingest.schemas import PROJECT_STATUSES
 from pipeline.quality.reference import (
     ADDITIONALITY_CLASSES,
     BASELINE_CLASSES,
     CCP_STATUSES,
     LEAKAGE_APPROACHES,
+    MethodologiesSchema,
 )
 from pipeline.registries import REGISTRY_KEYS
 
@@ -37,6 +40,38 @@ OVERRIDABLE_METHODOLOGY_COLUMNS = (
     "transition_deadline",
     "legacy_project_baseline_redd",
 )
+
+
+_KINDS = {"float64": "a number", "bool": "true or false", "str": "text", "datetime64[ns]": "a date (YYYY-MM-DD)"}
+_CHECK_WORDS = {
+    "greater_than_or_equal_to": ">= {min_value}",
+    "greater_than": "> {min_value}",
+    "less_than_or_equal_to": "<= {max_value}",
+    "isin": "one of {allowed_values}",
+}
+
+
+def _reference_values(column: str, value: object) -> str | None:
+    """What ``methodologies.csv``'s ``column`` allows (its contract, :class:`MethodologiesSchema`, the one the
+    reference loader enforces) when ``value`` is not such a value; None when it is."""
+    spec = MethodologiesSchema.to_schema().columns[column]
+    kind = str(spec.dtype)
+    bounds = " and ".join(_CHECK_WORDS[check.name].format(**check.statistics) for check in spec.checks)
+    allowed = bounds if kind == "str" and bounds else " ".join(filter(None, [_KINDS[kind], bounds]))
+    allowed += ", or null" if spec.nullable else ""
+    if value is None:
+        return None if spec.nullable else allowed
+    if kind == "bool":
+        typed = isinstance(value, bool)
+    elif kind == "float64":
+        typed = isinstance(value, int | float) and not isinstance(value, bool) and value == value  # not NaN
+    elif kind.startswith("datetime"):
+        typed = isinstance(value, str | dt.date) and pd.notna(pd.to_datetime(value, errors="coerce"))
+    else:
+        typed = isinstance(value, str)
+    if not typed or not all(bool(check(pd.Series([value])).check_passed) for check in spec.checks):
+        return allowed
+    return None
 
 
 def _all_known(values: list[str], known: tuple[str, ...], what: str) -> list[str]:
@@ -84,9 +119,9 @@ class GatePolicy(_Section):
     """G4 buyer policy: all legacy project-baseline AUD REDD vintages (VM0006, VM0007 AUD, VM0009, VM0015, VM0037)."""
     exclude_unassessed_methodology: bool = True
     """G4: a protocol with no row in ``methodologies.csv`` cannot be traced to a rule, so it cannot be eligible."""
-    min_vintage: int = 2016
-    """G5: the CORSIA pilot cut-off."""
-    max_vintage_age_years: int | None = 5
+    min_vintage: int = Field(2016, ge=VINTAGE_RANGE[0], le=VINTAGE_RANGE[1])
+    """G5: the CORSIA pilot cut-off (a year the ingest accepts as a vintage)."""
+    max_vintage_age_years: int | None = Field(5, ge=0)
     """G5 (framework's default recommendation): vintage >= assessment year - this; null switches it off."""
     require_reversal_mechanism: bool = True
     """G6: a reversible project-vintage whose methodology has no reversal mechanism fails."""
@@ -219,6 +254,15 @@ class OverCreditingPolicy(_Section):
     """Empirical over-crediting (framework section 6): for the ``sensitivity_adjusted_issued`` column only."""
     unassessed: int = Field(1, ge=1, le=5)
 
+    @field_validator("sensitivity_haircut_pct")
+    @classmethod
+    def _haircuts(cls, value: dict[str, float]) -> dict[str, float]:
+        _all_known(list(value), BASELINE_CLASSES, "baseline classes")
+        bad = {key: pct for key, pct in value.items() if not 0 <= pct <= 100}
+        if bad:
+            raise ValueError(f"haircuts are percentages, 0-100; got {bad}")
+        return value
+
     @field_validator("score_by_baseline_class")
     @classmethod
     def _classes(cls, value: dict[str, int]) -> dict[str, int]:
@@ -257,6 +301,15 @@ class TierPolicy(_Section):
     watchlist_is_eligible: bool = False
     """Watchlist rows are held back from the eligible inventory until reviewed."""
 
+    @model_validator(mode="after")
+    def _high_above_eligible(self) -> TierPolicy:
+        if self.high_min_score < self.eligible_min_score:
+            raise ValueError(
+                f"high_min_score ({self.high_min_score}) must be at least eligible_min_score "
+                f"({self.eligible_min_score}): a high row is an eligible row"
+            )
+        return self
+
 
 class ScoringPolicy(_Section):
     """The ``scoring:`` section of ``data/policy.yaml``."""
@@ -284,6 +337,13 @@ class ScoringPolicy(_Section):
                     f"methodology_overrides[{protocol}]: cannot override {unknown}; "
                     f"overridable: {list(OVERRIDABLE_METHODOLOGY_COLUMNS)}"
                 )
+            for column, given in columns.items():
+                allowed = _reference_values(column, given)
+                if allowed:
+                    raise ValueError(
+                        f"methodology_overrides[{protocol}].{column} must be {allowed}, as in methodologies.csv; "
+                        f"got {given!r}"
+                    )
         return value
 
     def assessment_date(self) -> dt.date:

@@ -336,7 +336,9 @@ def test_projects_bad_values_and_conflicting_duplicates(tmp_path):
     path = write_csv(tmp_path / "projects.csv", PROJECTS_HEADER, rows, quoting=csv.QUOTE_ALL)
     load = gold_standard.read_projects(path)
     # Every record spans two lines (the description has a newline): records start on lines 2, 4, 6, 8, 10.
-    conflict = "duplicate project id GLD11236 with conflicting data on lines 2, 8; every copy rejected"
+    conflict = (
+        "duplicate project id GLD11236 with conflicting data in 2 copies, the first on line 2; every copy rejected"
+    )
     assert rejected_reasons(load) == {
         2: conflict,
         4: "estimated annual credits '-5' is negative",

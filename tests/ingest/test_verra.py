@@ -410,7 +410,7 @@ def test_duplicate_project_with_conflicting_data_rejects_every_copy(tmp_path):
     assert (
         reasons[2]
         == reasons[4]
-        == "duplicate project id VCS1340 with conflicting data on lines 2, 4; every copy rejected"
+        == "duplicate project id VCS1340 with conflicting data in 2 copies, the first on line 2; every copy rejected"
     )
     assert reasons[5] == "exact duplicate of project VCS981 on line 3", reasons[5]
     assert load.accepted["project_id"].tolist() == ["VCS981"], "the first of an exact repeat is kept"

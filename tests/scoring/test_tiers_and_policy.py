@@ -201,6 +201,66 @@ def test_policy_rejects_unknown_keys_and_out_of_range_scores():
         ScoringPolicy.model_validate({"methodology_overrides": {"vm0047": {"source_url": "x"}}})
 
 
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"gates": {"min_vintage": -2016}}, r"gates\.min_vintage\n.*greater than or equal to 1990"),
+        ({"gates": {"min_vintage": 3000}}, r"gates\.min_vintage\n.*less than or equal to 2100"),
+        ({"gates": {"max_vintage_age_years": -1}}, r"gates\.max_vintage_age_years\n.*greater than or equal to 0"),
+        (
+            {"tiers": {"eligible_min_score": 4, "high_min_score": 3}},
+            r"tiers\n.*high_min_score \(3\) must be at least eligible_min_score \(4\)",
+        ),
+        (
+            {"over_crediting": {"sensitivity_haircut_pct": {"static_project_reference": 150}}},
+            r"sensitivity_haircut_pct\n.*haircuts are percentages, 0-100; got \{'static_project_reference': 150",
+        ),
+        (
+            {"over_crediting": {"sensitivity_haircut_pct": {"regional_common_practice": -30}}},
+            r"sensitivity_haircut_pct\n.*0-100; got \{'regional_common_practice': -30",
+        ),
+        (
+            {"methodology_overrides": {"vm0047": {"commitment_years": "forever"}}},
+            r"methodology_overrides\[vm0047\]\.commitment_years must be a number > 0, or null, as in "
+            r"methodologies\.csv; got 'forever'",
+        ),
+        (
+            {"methodology_overrides": {"vm0047": {"min_buffer_pct": -10}}},
+            r"methodology_overrides\[vm0047\]\.min_buffer_pct must be a number >= 0 and <= 100, or null",
+        ),
+        (
+            {"methodology_overrides": {"vm0047": {"is_reversible": "no"}}},
+            r"methodology_overrides\[vm0047\]\.is_reversible must be true or false",
+        ),
+        (
+            {"methodology_overrides": {"vm0047": {"leakage_approach": "belt"}}},
+            r"methodology_overrides\[vm0047\]\.leakage_approach must be one of \('national_accounting'",
+        ),
+    ],
+)
+def test_policy_values_out_of_their_range_are_errors_naming_key_and_range(section, message):
+    with pytest.raises(pydantic.ValidationError, match=message):
+        ScoringPolicy.model_validate(section)
+
+
+def test_policy_overrides_within_the_reference_contract_are_accepted():
+    given = {"min_buffer_pct": 12, "commitment_years": 100, "is_reversible": True, "transition_deadline": "2026-06-30"}
+    assert ScoringPolicy.model_validate({"methodology_overrides": {"vm0047": given}}).methodology_overrides == {
+        "vm0047": given
+    }
+
+
+def test_a_key_stated_twice_in_the_policy_file_is_an_error(tmp_path):
+    text = (REPO_ROOT / "data" / "policy.yaml").read_text(encoding="utf-8")
+    twice = text.replace("    min_vintage: 2016", "    min_vintage: 2016\n    min_vintage: 2010", 1)
+    assert twice != text, "the repository policy file should state gates.min_vintage"
+    first = text[: text.index("    min_vintage: 2016")].count("\n") + 1
+    path = tmp_path / "policy.yaml"
+    path.write_text(twice, encoding="utf-8")
+    with pytest.raises(ValueError, match=rf"key 'min_vintage' appears twice: on line {first} and line {first + 1}"):
+        load_policy(path)
+
+
 def test_repository_policy_file_spells_out_the_defaults():
     loaded = load_policy(REPO_ROOT / "data" / "policy.yaml").scoring
     assert loaded == ScoringPolicy(), "data/policy.yaml's scoring section should state the v1 defaults"
