@@ -20,7 +20,7 @@ from pipeline.policy import Policy
 from pipeline.quality.additionality import score_additionality
 from pipeline.quality.external_ratings import RATING_COLUMNS, join_external_ratings
 from pipeline.quality.gates import evaluate_gates, gate_mask_to_codes
-from pipeline.quality.inputs import Reference, scoring_frame
+from pipeline.quality.inputs import Reference, data_as_of, scoring_frame
 from pipeline.quality.leakage import leakage_haircut_pct, score_leakage
 from pipeline.quality.over_crediting import score_over_crediting, sensitivity_haircut_pct
 from pipeline.quality.permanence import score_permanence
@@ -115,7 +115,7 @@ def score_warehouse(
 ) -> pd.DataFrame:
     """Score every project-vintage with issuances in the ``credits`` relation on ``conn`` (with ``projects``)."""
     scoring = policy.scoring
-    as_of = scoring.assessment_date()
+    as_of = scoring.assessment_date(data_as_of(conn))
     pv = scoring_frame(conn, reference, scoring)
     log = ReasonLog(len(pv))
     note_methodology_choice(pv, log)

@@ -8,6 +8,7 @@ version-scoped), the project-type risk profile and the flag list.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Protocol
 
@@ -15,6 +16,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from pipeline.inventory import REGISTRY_AS_OF_SQL
 from pipeline.quality.combinations import first_rows, number_combinations
 from pipeline.quality.policy import CCP_STATUSES, ScoringPolicy
 
@@ -187,6 +189,21 @@ def project_vintages_sql(conn: duckdb.DuckDBPyConnection) -> str:
         USING (project_id)
     ORDER BY project_id, vintage
     """
+
+
+def data_as_of(conn: duckdb.DuckDBPyConnection) -> dt.date:
+    """The date of the data on ``conn``: the latest registry snapshot (``load_audit``'s dated raw folders, else
+    the registry's latest transaction, as the inventory's ``as_of``); with no ``load_audit`` (scoring frames),
+    the latest transaction date in ``credits``. Verdicts are assessed as of this date, not the run day."""
+    has_audit = conn.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'load_audit' "
+        "UNION ALL SELECT count(*) FROM duckdb_views() WHERE view_name = 'load_audit'"
+    ).fetchall()
+    audited = any(n for (n,) in has_audit)
+    source = f"({REGISTRY_AS_OF_SQL})" if audited else "(SELECT transaction_date AS as_of FROM credits)"
+    latest = conn.execute(f"SELECT max(as_of)::DATE FROM {source}").fetchone()[0]
+    # No dated data means nothing dated to judge: the epoch keeps the run deterministic.
+    return latest or dt.date(1970, 1, 1)
 
 
 def project_vintages(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:

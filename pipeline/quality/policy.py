@@ -262,7 +262,8 @@ class ScoringPolicy(_Section):
     """The ``scoring:`` section of ``data/policy.yaml``."""
 
     as_of_date: dt.date | None = None
-    """Assessment date for date-relative rules (vintage age, transition deadlines); null = the day of the run."""
+    """Assessment date for date-relative rules (vintage age, transition deadlines); null = the data's own date
+    (the latest registry snapshot scored), never the wall clock, so a verdict does not change with the run day."""
     gates: GatePolicy = GatePolicy()
     additionality: AdditionalityPolicy = AdditionalityPolicy()
     permanence: PermanencePolicy = PermanencePolicy()
@@ -286,5 +287,6 @@ class ScoringPolicy(_Section):
                 )
         return value
 
-    def assessment_date(self) -> dt.date:
-        return self.as_of_date or dt.datetime.now(dt.UTC).date()
+    def assessment_date(self, data_as_of: dt.date) -> dt.date:
+        """The pinned ``as_of_date``, else ``data_as_of`` (the snapshot date of the data being scored)."""
+        return self.as_of_date or data_as_of
