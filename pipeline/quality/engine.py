@@ -35,6 +35,7 @@ OUTPUT_COLUMNS = [
     "name",
     "country_code",
     "activity",
+    "is_nature_based",
     "protocol",
     "methodology_id",
     "methodology_version",
