@@ -213,13 +213,16 @@ COLUMNS: dict[str, dict[str, str]] = {
         "co_benefit_labels": "Co-benefit labels (CCB, SDG certification ...), reported, never offsetting scores.",
         "methodology_id": "Methodology matched in the methodology reference table (methodology_ref).",
         "methodology_version": "Methodology / protocol version of the issuance.",
-        "ccp_status": "ICVCM status of the methodology: approved, approved_conditional, rejected, "
-        "under_assessment, not_submitted.",
+        "ccp_status": "ICVCM status for this issuance: the methodology's (approved, approved_conditional, rejected, "
+        "under_assessment, not_submitted), or approved where the CCP label attests a conditional approval's "
+        "conditions.",
+        "methodology_ccp_status": "ICVCM status of the methodology version itself (methodologies.csv).",
         "additionality_class": "How the methodology demonstrates additionality (framework 7.2).",
         "baseline_class": "Baseline type of the methodology (framework 7.2).",
         "leakage_approach": "How the methodology accounts for leakage (framework 7.2).",
         "reversal_mechanism": "How reversals are compensated (pooled buffer, insurance, none).",
-        "commitment_years": "Years the project commits to monitoring and compensating reversals.",
+        "commitment_years": "Years the project commits to monitoring and compensating reversals: the largest of "
+        "the program minimum, the crediting period's length and, with a CCP label, 40 (null when unknown).",
         "min_buffer_pct": "Minimum buffer contribution of the methodology or program, percent.",
         "project_type_key": "Project type in the project type reference table (project_type_ref).",
         "is_reversible": "The credits can be reversed (AFOLU sinks, CAR 'Reversible').",

@@ -40,6 +40,7 @@ OUTPUT_COLUMNS = [
     "methodology_id",
     "methodology_version",
     "ccp_status",
+    "methodology_ccp_status",
     "additionality_class",
     "baseline_class",
     "leakage_approach",
@@ -79,19 +80,41 @@ def _adjusted(issued: pd.Series, haircut_pct: np.ndarray) -> np.ndarray:
 
 
 def note_methodology_choice(pv: pd.DataFrame, log: ReasonLog) -> None:
-    """Say which reference row was used when the version did not decide it, and which cells the policy
-    overrode, so a verdict is traceable to the exact row."""
-    fallback = pv["methodology_found"] & ~pv["methodology_version_matched"] & (pv["methodology_candidates"] > 1)
-    log.add(fallback, "METHODOLOGY_VERSION_FALLBACK", "methodology",
+    """Say how the reference row was chosen when the vintage's own version did not decide it, when the CCP label
+    met an approval's conditions, which cells the policy overrode and which registration dates are placeholders,
+    so a verdict is traceable to the exact row and facts."""
+    inferred = pv["methodology_found"] & pv["methodology_version_inferred"]
+    log.add(inferred, "METHODOLOGY_VERSION_INFERRED", "methodology",
+            ("methodology version ", pv["methodology_version"], " inferred: this vintage's issuances omit it, the "
+             "project reported it for vintage ", pv["methodology_version_from"]),
+            f"{FRAMEWORK} 8 (versions); credits.methodology_version")  # fmt: skip
+    unknown = pv["methodology_version_unknown"]
+    log.add(unknown, "UNKNOWN_METHODOLOGY_VERSION", "methodology",
+            ("methodology version not reported for any vintage of the project, and the ", pv["methodology_candidates"],
+             " reference rows of ", pv["protocol"], " carry different ICVCM decisions: held for review (scores shown "
+             "for the strictest row, versions ", Shown(pv["version_min"], "any"), "-", Shown(pv["version_max"], "any"),
+             ")"), methodology_source(pv, f"{FRAMEWORK} 8 (versions; unknown is not none)"))  # fmt: skip
+    same_decision = (
+        pv["methodology_found"] & ~pv["methodology_version_matched"] & ~unknown & (pv["methodology_candidates"] > 1)
+    )
+    log.add(same_decision, "METHODOLOGY_VERSION_ANY", "methodology",
             ("methodology version ", Shown(pv["methodology_version"], "not reported"), " does not select one of the ",
-             pv["methodology_candidates"], " reference rows of ", pv["protocol"], "; the most conservative applies "
-             "(versions ", Shown(pv["version_min"], "any"), "-", Shown(pv["version_max"], "any"), ", ICVCM '",
-             pv["ccp_status"], "')"),
+             pv["methodology_candidates"], " reference rows of ", pv["protocol"], ", which share the ICVCM decision '",
+             pv["ccp_status"], "'"),
             methodology_source(pv, f"{FRAMEWORK} 7.2 (decisions are version-scoped)"))  # fmt: skip
+    log.add(pv["ccp_conditions_met_by_label"], "CCP_LABEL_MEETS_CONDITIONS", "methodology",
+            ("the issuance carries the ICVCM CCP label: the conditions of ", pv["methodology_id"], "'s conditional "
+             "approval (", Shown(pv["ccp_conditions"], "not recorded"), ") are attested met, so it counts as approved"),
+            methodology_source(pv, f"{FRAMEWORK} 8 (the label is evidence)"))  # fmt: skip
     overridden = pv["methodology_overridden"].fillna("").astype(str) != ""
     log.add(overridden, "POLICY_OVERRIDE", "methodology",
             ("the policy overrides methodologies.csv ", pv["protocol"], ": ", pv["methodology_overridden"]),
             "policy.yaml scoring.methodology_overrides")  # fmt: skip
+    log.add(pv["registration_is_placeholder"], "REGISTRATION_DATE_PLACEHOLDER", "data",
+            ("registration date ", pv["registration_reported"], " is the registry's placeholder (Verra's registry "
+             "migration date), not a registration: no date rule reads it"),
+            (f"{FRAMEWORK} 8; policy.yaml scoring.registry_placeholder_dates | projects export ",
+             pv["project_source_file"], ":", pv["project_source_line"]))  # fmt: skip
 
 
 def score_project_vintages(

@@ -75,10 +75,13 @@ def _ex_post(pv: pd.DataFrame, policy: GatePolicy, log: ReasonLog) -> pd.Series:
 def _methodology(pv: pd.DataFrame, policy: GatePolicy, as_of: dt.date, log: ReasonLog) -> pd.Series:
     found = pv["methodology_found"]
     unassessed = ~found & policy.exclude_unassessed_methodology
-    rejected = found & pv["ccp_status"].isin(policy.rejected_ccp_statuses)
+    # A version-scoped decision needs the version: with none known and the rows disagreeing, the row waits for
+    # review (tiers) instead of failing on the strictest row's decision.
+    versioned = found & ~pv["methodology_version_unknown"]
+    rejected = versioned & pv["ccp_status"].isin(policy.rejected_ccp_statuses)
     deadline = pv["transition_deadline"]
     superseded = (
-        found
+        versioned
         & pv["inactive_or_superseded"].fillna(False).astype(bool)
         & (deadline.isna() | (deadline < pd.Timestamp(as_of)))
     )
