@@ -83,6 +83,16 @@ def note_methodology_choice(pv: pd.DataFrame, log: ReasonLog) -> None:
     """Say how the reference row was chosen when the vintage's own version did not decide it, when the CCP label
     met an approval's conditions, which cells the policy overrode and which registration dates are placeholders,
     so a verdict is traceable to the exact row and facts."""
+    log.add(pv["protocol_from_type"], "METHODOLOGY_FROM_PROJECT_TYPE", "methodology",
+            ("the export leaves the methodology blank; the registry's project type (", pv["activity"], " under ",
+             pv["registry"], ") identifies protocol ", pv["protocol"]),
+            (f"{FRAMEWORK} 8 (Gold Standard A/R) | ", pv["registry"], " projects export ", pv["project_source_file"],
+             ":", pv["project_source_line"], " (", pv["project_url"], ")"))  # fmt: skip
+    log.add(pv["accounting_national"], "ACCOUNTING_AREA_NATIONAL", "methodology",
+            ("the programme's accounting area is the whole country (jurisdiction: ", Shown(pv["jurisdictions"], "none "
+             "listed"), "): leakage is scored as national-scale accounting"),
+            (f"{FRAMEWORK} 4.7, 7.6, 8 | ", pv["registry"], " projects export ", pv["project_source_file"], ":",
+             pv["project_source_line"], " (", pv["project_url"], ")"))  # fmt: skip
     inferred = pv["methodology_found"] & pv["methodology_version_inferred"]
     log.add(inferred, "METHODOLOGY_VERSION_INFERRED", "methodology",
             ("methodology version ", pv["methodology_version"], " inferred: this vintage's issuances omit it, the "
@@ -113,8 +123,8 @@ def note_methodology_choice(pv: pd.DataFrame, log: ReasonLog) -> None:
     log.add(pv["registration_is_placeholder"], "REGISTRATION_DATE_PLACEHOLDER", "data",
             ("registration date ", pv["registration_reported"], " is the registry's placeholder (Verra's registry "
              "migration date), not a registration: no date rule reads it"),
-            (f"{FRAMEWORK} 8; policy.yaml scoring.registry_placeholder_dates | projects export ",
-             pv["project_source_file"], ":", pv["project_source_line"]))  # fmt: skip
+            (f"{FRAMEWORK} 8; policy.yaml scoring.registry_placeholder_dates | ", pv["registry"], " projects export ",
+             pv["project_source_file"], ":", pv["project_source_line"], " (", pv["project_url"], ")"))  # fmt: skip
 
 
 def score_project_vintages(

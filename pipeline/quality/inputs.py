@@ -19,6 +19,7 @@ import pandas as pd
 from pipeline.inventory import REGISTRY_AS_OF_SQL
 from pipeline.quality.combinations import first_rows, number_combinations
 from pipeline.quality.policy import CCP_STATUSES, PermanencePolicy, ScoringPolicy
+from pipeline.registries import REGISTRIES
 
 REGISTRY_PROGRAM = {
     "verra": "vcs",
@@ -93,7 +94,7 @@ def version_key(values: pd.Series) -> pd.Series:
 
 
 PROJECT_COLUMNS = (
-    "name", "status", "country_code", "protocol", "activity", "is_nature_based", "project_type",
+    "name", "status", "country_code", "country", "protocol", "activity", "is_nature_based", "project_type",
     "crediting_period_start", "registration_date",
 )  # fmt: skip
 """Project columns the rules read, joined to every project-vintage (plus the export row, for citations)."""
@@ -101,9 +102,11 @@ OPTIONAL_PROJECT_COLUMNS = {
     "crediting_period_end": "TIMESTAMP",
     "afolu_activities": "VARCHAR",
     "project_type_source": "VARCHAR",
+    "jurisdictions": "VARCHAR",
 }
 """Project columns some sources lack (NULL there): crediting period end (longevity >= crediting period), the
-registry's own AFOLU activity and where the project type came from (nature-based scope, gate G7)."""
+registry's own AFOLU activity and where the project type came from (nature-based scope, gate G7), and a
+jurisdictional programme's accounting area (ART)."""
 
 # Label patterns, matched case-insensitively on any transaction of the vintage (DuckDB regular expressions).
 CORSIA_PILOT, CORSIA_FIRST = "pilot", "first"
@@ -243,10 +246,22 @@ def project_vintages(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     same_project = pv["project_id"].eq(pv["project_id"].shift()).to_numpy()
     pv["prev_issued_vintage"] = pv["vintage"].shift().astype(float).where(same_project)
     infer_methodology_versions(pv)
+    cite_project_rows(pv)
     pv["project_known"] = pv["status"].notna()
     pv["status"] = pv["status"].fillna("unknown")
     pv["is_nature_based"] = pv["is_nature_based"].astype("boolean").fillna(False).astype(bool)
     return pv
+
+
+def cite_project_rows(pv: pd.DataFrame) -> None:
+    """Citations of the project row a verdict read: the export's file name (never the machine's absolute path)
+    and the registry's public project page (``project_url``)."""
+    pv["project_source_file"] = pv["project_source_file"].astype("string").str.replace(r".*[/\\]", "", regex=True)
+    template = pv["registry"].map({key: registry.project_url for key, registry in REGISTRIES.items()})
+    before, after = template.str.split("{number}", n=1, expand=True).reindex(columns=[0, 1]).T.to_numpy()
+    number = pv["project_id"].astype("string").str.extract(r"(\d+)$", expand=False)
+    pv["project_url"] = (pd.Series(before, index=pv.index, dtype="string") + number
+                         + pd.Series(after, index=pv.index, dtype="string"))  # fmt: skip
 
 
 def infer_methodology_versions(pv: pd.DataFrame) -> None:
@@ -341,7 +356,13 @@ def methodology_columns(pv: pd.DataFrame, methodologies: pd.DataFrame) -> pd.Dat
         kind="stable",
     ).drop_duplicates("row")
     chosen["candidates"] = chosen["row"].map(candidates.groupby("row").size())
-    chosen["candidate_statuses"] = chosen["row"].map(candidates.groupby("row")["ccp_status"].nunique())
+    # What a decision changes in a verdict: rejected (gate G4), approved (label bonus, high tier) or neither.
+    verdict_status = (
+        candidates["ccp_status"]
+        .map({"rejected": "rejected", "approved": "approved", "approved_conditional": "approved"})
+        .fillna("other")
+    )
+    chosen["candidate_statuses"] = chosen["row"].map(verdict_status.groupby(candidates["row"]).nunique())
     keep = {
         "methodology_id": "methodology_id",
         "m_program": "methodology_program",
@@ -454,9 +475,27 @@ def flag_columns(pv: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
     return spread(per_flag, np.where(found >= 0, found, len(first)), pv.index)
 
 
+PROTOCOL_OF_REGISTRY_TYPE = {("gold-standard", "ARR"): "gs-reforest"}
+"""(registry, activity of the registry's own project type) -> the protocol that type implies when the export
+leaves the methodology blank: Gold Standard's A/R project type is certified under its A/R requirements and
+methodology (147 of 171 GS A/R projects in the 2026-06 export have no Methodology; framework 8)."""
+
+
+def protocol_from_registry_type(pv: pd.DataFrame) -> None:
+    """Fill a blank protocol from the registry's own project type (``PROTOCOL_OF_REGISTRY_TYPE``), never from a
+    third-party type; ``protocol_from_type`` marks the rows so the reason trail says which rule chose it."""
+    keys = pd.MultiIndex.from_arrays([pv["registry"].astype(object), pv["activity"].astype(object)])
+    implied = pd.Series(keys.map(PROTOCOL_OF_REGISTRY_TYPE.get), index=pv.index, dtype="string")
+    registry_typed = (pv["project_type_source"] != "berkeley").fillna(True)
+    chosen = (pv["protocol"].isna() & implied.notna() & registry_typed).to_numpy(dtype=bool)
+    pv["protocol_from_type"] = chosen
+    pv["protocol"] = pv["protocol"].astype("string").where(~chosen, implied)
+
+
 def scoring_frame(conn: duckdb.DuckDBPyConnection, reference: Reference, policy: ScoringPolicy) -> pd.DataFrame:
     """Every input of every rule, one row per issued project-vintage of the ``credits`` relation on ``conn``."""
     pv = project_vintages(conn)
+    protocol_from_registry_type(pv)
     joined = (
         methodology_columns(pv, apply_overrides(reference.methodologies, policy)),
         project_type_columns(pv, reference.project_types),
@@ -477,6 +516,7 @@ def scoring_frame(conn: duckdb.DuckDBPyConnection, reference: Reference, policy:
     label_meets_conditions(pv)
     placeholder_registration(pv, policy.registry_placeholder_dates)
     project_commitment(pv, policy.permanence)
+    accounting_area(pv)
     leakage_deduction(pv)
     return pv
 
@@ -557,6 +597,23 @@ def project_commitment(pv: pd.DataFrame, policy: PermanencePolicy) -> None:
     pv["commitment_unknown"] = (held & program_floor.isna() & ~(commitment >= policy.ccp_commitment_years)).to_numpy(
         dtype=bool
     )
+
+
+def accounting_area(pv: pd.DataFrame) -> None:
+    """Jurisdictional programmes account for leakage at the scale of their accounting area (framework 4.7, 8):
+    a programme whose jurisdiction is the whole country ('National' or the country's name, or none listed for a
+    programme named after its country) is scored as national-scale accounting (``accounting_national``)."""
+
+    def folded(column: str) -> pd.Series:
+        return pv[column].astype("string").str.strip().str.casefold()
+
+    area, country = folded("jurisdictions"), folded("country")
+    whole_country = area.eq("national") | area.eq(country) | (area.isna() & folded("name").eq(country))
+    national = (
+        (pv["leakage_approach"] == "jurisdictional_deduction").fillna(False) & whole_country.fillna(False)
+    ).to_numpy(dtype=bool)
+    pv["accounting_national"] = national
+    pv["leakage_approach"] = pv["leakage_approach"].where(~national, "national_accounting")
 
 
 def leakage_deduction(pv: pd.DataFrame) -> None:

@@ -14,7 +14,7 @@ APPROACH_WORDING = {
     "national_accounting": "national-scale accounting",
     "jurisdictional_deduction": "jurisdictional accounting with a leakage deduction",
     "jurisdictional_plus_belt": "a jurisdictional baseline with a leakage belt and market leakage",
-    "displaced_agriculture": "displaced-agriculture leakage (VMD0054)",
+    "displaced_agriculture": "displaced-agriculture leakage accounting",
     "wetland_blue_carbon": "wetland/blue-carbon leakage accounting",
     "ifm_market_deduction": "an IFM market-leakage deduction",
     "soil_not_modelled": "no model of yield-loss displacement (soil/ALM)",

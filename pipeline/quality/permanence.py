@@ -48,11 +48,12 @@ def score_permanence(pv: pd.DataFrame, policy: PermanencePolicy, log: ReasonLog)
     log.add(no_mechanism, "PERM_NO_MECHANISM", CRITERION,
             ("permanence ", score, ": reversible activity with no reversal mechanism (no buffer, no insurance)"),
             source)  # fmt: skip
+    period = commitment.round().astype("Int64").astype("string") + " years"
     log.add(unknown, "UNKNOWN_COMMITMENT", CRITERION,
             ("permanence ", score, " (unknown, held for review): no program rule gives the commitment period under ",
-             pv["methodology_id"], " (ICVCM '", pv["methodology_ccp_status"], "'), and no project fact reaches ",
-             f"{policy.ccp_commitment_years} years (crediting period ", Shown(commitment, "not exported"),
-             " years, no CCP label)"), source)  # fmt: skip
+             pv["methodology_id"], " (ICVCM: ", pv["methodology_ccp_status"].str.replace("_", " "), "), and no "
+             f"project fact reaches {policy.ccp_commitment_years} years (crediting period: ",
+             Shown(period, "not exported"), "; no CCP label)"), source)  # fmt: skip
     stated = ("commitment ", commitment, " years (", pv["commitment_basis"], ")")
     log.add(below_min, "PERM_COMMITMENT_LT_MIN", CRITERION,
             ("permanence ", score, ": ", *stated, f" < {policy.min_commitment_years}"), source)  # fmt: skip

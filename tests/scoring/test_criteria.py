@@ -226,7 +226,7 @@ def test_unknown_commitment_is_held_for_review_not_ineligible():
     )
     scored = score_one(case, "ACR5001")
     assert "UNKNOWN_COMMITMENT" in codes(scored, "permanence")
-    assert "30 years" in message(scored, "UNKNOWN_COMMITMENT"), message(scored, "UNKNOWN_COMMITMENT")
+    assert "crediting period: 30 years" in message(scored, "UNKNOWN_COMMITMENT"), message(scored, "UNKNOWN_COMMITMENT")
     assert scored["quality_tier"] == "needs_review" and not scored["is_eligible"]
     assert "TIER_NEEDS_REVIEW" in codes(scored, "tier")
 

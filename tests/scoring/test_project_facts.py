@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import pandas as pd
 
-from tests.scoring.builders import Case, codes, issuance, methodology, project, row
+from pipeline.ingest.gold_standard import read_projects
+from pipeline.quality.engine import score_project_vintages
+from pipeline.quality.reference import load_reference
+from pipeline.settings import REPO_ROOT
+from tests.conftest import SHARED_DATA, requires_shared_data
+from tests.scoring.builders import Case, codes, credits_frame, issuance, methodology, policy, project, row
 
 
 def scored(case: Case, project_id: str = "VCS5001", vintage: int = 2024) -> pd.Series:
@@ -94,3 +99,26 @@ def test_verra_migration_date_is_flagged_and_drives_no_date_rule():
     assert "ADD_SOIL_EARLY_START" not in codes(result), "8 years 'before registration' is the migration artefact"
     real = scored(Case(projects=[{**migrated, "registration_date": pd.Timestamp("2020-04-07")}], methodologies=[soil]))
     assert "ADD_SOIL_EARLY_START" in codes(real), "a real registration date still drives the rule"
+
+
+# --- Gold Standard A/R with a blank Methodology (item 6) --------------------------------------------------
+
+
+@requires_shared_data
+def test_gold_standard_ar_projects_without_methodology_are_scored_under_gs_ar():
+    """Real rows of the 2026-06 GS export: GLD23527 (Katunguru Restoration Project, type A/R, Methodology blank)
+    failed G4 'no methodology row'; its project type identifies the GS A/R methodology. Issuances are hand-built
+    (the bundled GS issuances do not cover these projects)."""
+    export = SHARED_DATA / "gold-standard-projects-export" / "GSF Registry Projects Export 2026-06-04.csv"
+    frame = read_projects(export).accepted
+    ar = frame[frame["activity"] == "ARR"]
+    assert len(ar) >= 170 and ar["protocol"].isna().sum() >= 147, "most GS A/R projects leave Methodology blank"
+    katunguru = frame[frame["project_id"] == "GLD23527"]
+    assert katunguru["protocol"].isna().all() and (katunguru["project_type_raw"] == "A/R").all()
+    scores = score_project_vintages(
+        katunguru, credits_frame([issuance("GLD23527", 2024)]), load_reference(REPO_ROOT / "data" / "reference"),
+        policy(),
+    )  # fmt: skip
+    result = row(scores, "GLD23527", 2024)
+    assert result["protocol"] == "gs-reforest" and "METHODOLOGY_FROM_PROJECT_TYPE" in codes(result, "methodology")
+    assert "G4" not in result["gates_failed"], result["gates_failed"]
