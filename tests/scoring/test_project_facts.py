@@ -122,3 +122,16 @@ def test_gold_standard_ar_projects_without_methodology_are_scored_under_gs_ar():
     result = row(scores, "GLD23527", 2024)
     assert result["protocol"] == "gs-reforest" and "METHODOLOGY_FROM_PROJECT_TYPE" in codes(result, "methodology")
     assert "G4" not in result["gates_failed"], result["gates_failed"]
+
+
+def test_soil_early_start_reads_the_first_issued_vintage_when_the_crediting_start_is_missing():
+    """VROD-scale finding (VCS3115, VM0017: vintages from 2017, registered 2025-09-26, no crediting dates in the
+    source) came out eligible: a vintage cannot precede the crediting period, so 2017 bounds its start."""
+    soil = methodology(protocol="vm0017", methodology_id="VM0017", activity="ALM", leakage_approach="soil_not_modelled",
+                       additionality_class="project_specific_legacy", ccp_status="not_submitted")  # fmt: skip
+    farms = project(protocol="vm0017", activity="ALM", crediting_period_start=None,
+                    registration_date=pd.Timestamp("2025-09-26"))  # fmt: skip
+    credits = [issuance(vintage=v) for v in (2017, 2019, 2021, 2022)]  # no crediting gap
+    result = scored(Case(projects=[farms], credits=credits, methodologies=[soil]), vintage=2022)
+    assert "ADD_SOIL_EARLY_START" in codes(result, "additionality"), codes(result)
+    assert result["additionality_score"] == 2 and result["quality_tier"] == "ineligible"
