@@ -20,6 +20,7 @@ from pipeline.inventory import REGISTRY_AS_OF_SQL
 from pipeline.quality.combinations import first_rows, number_combinations
 from pipeline.quality.policy import CCP_STATUSES, PermanencePolicy, ScoringPolicy
 from pipeline.registries import REGISTRIES
+from pipeline.warehouse import main_relations
 
 REGISTRY_PROGRAM = {
     "verra": "vcs",
@@ -213,11 +214,7 @@ def data_as_of(conn: duckdb.DuckDBPyConnection) -> dt.date:
     """The date of the data on ``conn``: the latest registry snapshot (``load_audit``'s dated raw folders, else
     the registry's latest transaction, as the inventory's ``as_of``); with no ``load_audit`` (scoring frames),
     the latest transaction date in ``credits``. Verdicts are assessed as of this date, not the run day."""
-    has_audit = conn.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'load_audit' "
-        "UNION ALL SELECT count(*) FROM duckdb_views() WHERE view_name = 'load_audit'"
-    ).fetchall()
-    audited = any(n for (n,) in has_audit)
+    audited = "load_audit" in main_relations(conn)
     source = f"({REGISTRY_AS_OF_SQL})" if audited else "(SELECT transaction_date AS as_of FROM credits)"
     latest = conn.execute(f"SELECT max(as_of)::DATE FROM {source}").fetchone()[0]
     # No dated data means nothing dated to judge: the epoch keeps the run deterministic.
