@@ -10,6 +10,7 @@ from pipeline.quality.external_ratings import read_external_ratings
 from pipeline.quality.reference import load_reference
 from pipeline.quality.schemas import unexplained_scores, unjustified_ineligible
 from pipeline.quality.store import TABLE, tier_distribution, top_reasons, write_quality_scores
+from pipeline.quality.tiers import TIERS
 
 EXTERNAL_RATINGS_FILE = "external_ratings.csv"
 CONTRACT_CHECK = "scores_contract"
@@ -90,7 +91,7 @@ def quality_scores(context: dg.AssetExecutionContext, settings: PipelineSettings
             "eligible_project_vintages": int(scores["is_eligible"].sum()),
             "eligible_issued_tonnes": int(scores.loc[scores["is_eligible"], "issued"].sum()),
             "eligible_risk_adjusted_tonnes": int(scores.loc[scores["is_eligible"], "risk_adjusted_issued"].sum()),
-            **{f"tier_{tier}": int(tiers.get(tier, 0)) for tier in ("high", "eligible", "watchlist", "ineligible")},
+            **{f"tier_{tier}": int(tiers.get(tier, 0)) for tier in TIERS},
             "tier_distribution": markdown_table(distribution),
             "top_ineligibility_reasons": markdown_table(reasons),
             "external_ratings": str(ratings_file) if ratings is not None else "none",

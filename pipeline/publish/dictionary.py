@@ -215,21 +215,27 @@ COLUMNS: dict[str, dict[str, str]] = {
         "co_benefit_labels": "Co-benefit labels (CCB, SDG certification ...), reported, never offsetting scores.",
         "methodology_id": "Methodology matched in the methodology reference table (methodology_ref).",
         "methodology_version": "Methodology / protocol version of the issuance.",
-        "ccp_status": "ICVCM status of the methodology: approved, approved_conditional, rejected, "
-        "under_assessment, not_submitted.",
+        "ccp_status": "ICVCM status for this issuance: the methodology's (approved, approved_conditional, rejected, "
+        "under_assessment, not_submitted), or approved where the CCP label attests a conditional approval's "
+        "conditions.",
+        "methodology_ccp_status": "ICVCM status of the methodology version itself (methodologies.csv).",
         "additionality_class": "How the methodology demonstrates additionality (framework 7.2).",
         "baseline_class": "Baseline type of the methodology (framework 7.2).",
         "leakage_approach": "How the methodology accounts for leakage (framework 7.2).",
         "reversal_mechanism": "How reversals are compensated (pooled buffer, insurance, none).",
-        "commitment_years": "Years the project commits to monitoring and compensating reversals.",
+        "commitment_years": "Years the project commits to monitoring and compensating reversals: the largest of "
+        "the program minimum, the crediting period's length and, with a CCP label, 40 (null when unknown).",
         "min_buffer_pct": "Minimum buffer contribution of the methodology or program, percent.",
         "project_type_key": "Project type in the project type reference table (project_type_ref).",
         "is_reversible": "The credits can be reversed (AFOLU sinks, CAR 'Reversible').",
         "limiting_criteria": "The criteria at the limiting (minimum) core score, comma-separated.",
+        "is_nature_based": "Nature-based scope of the verdict (gate G7): from the methodology's reference row or "
+        "the registry's AFOLU activity, never a third-party project type alone.",
         "sensitivity_haircut_pct": "Over-crediting sensitivity haircut, percent (framework 7.7; report only).",
         "sensitivity_adjusted_issued": "Issued credits after the sensitivity haircut.",
         "buffer_issued": "Credits the registry reports as deposited in its buffer pool for this project-vintage.",
-        "assessed_on": "Date the scores were computed.",
+        "assessed_on": "Date the verdict is assessed as of: the latest registry snapshot scored, unless the policy "
+        "pins scoring.as_of_date (never the day of the run).",
         "ext_rating_agency": "Agency of the licensed external rating, if any.",
         "ext_rating": "Licensed external rating, if any.",
         "ext_rating_date": "Date of the external rating.",
@@ -356,7 +362,10 @@ COLUMNS: dict[str, dict[str, str]] = {
         "limiting_score": _INVENTORY["limiting_score"],
         "quality_tier": _INVENTORY["quality_tier"],
         "gates_failed": "Gates (framework 7.3) this project-vintage fails.",
-        "first_failed_code": "Code of the first failed gate, else of the first reason.",
+        "is_nature_based": "Nature-based scope of the verdict (gate G7).",
+        "issued": "Credits issued for this project-vintage (excluding buffer).",
+        "first_failed_code": "Code of the first failed gate's reason (G2_STATUS ...), else of the tier reason "
+        "(TIER_LIMITING_SCORE, TIER_NEEDS_REVIEW, watchlist).",
         "first_failed_criterion": "Criterion of that reason (gate, additionality, permanence, leakage ...).",
         "first_failed_reason": "The reason, in plain words.",
         "first_failed_source": "Rule or data source the reason cites.",

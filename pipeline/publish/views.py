@@ -33,15 +33,18 @@ BY_DIMENSION = {
 
 
 def first_failed_reason_sql(conn: duckdb.DuckDBPyConnection, catalog: str, alias: str) -> str:
-    """SQL for the first failed reason (a code/criterion/message/source struct) of a quality_scores row:
-    the first reason whose code is a failed gate, else the first reason; null when eligible."""
+    """SQL for the first failed reason (a code/criterion/message/source struct) of a quality_scores row: the
+    first reason of a failed gate (the engine's codes name their gate: ``G2_STATUS`` for gate ``G2``), else the
+    first tier reason (limiting score too low, needs review, watchlist), else the first reason; null when
+    eligible."""
     reasons_type = column_type(conn, "quality_scores", "reasons", catalog=catalog) or ""
     if not (reasons_type.startswith("STRUCT") and reasons_type.endswith("[]")):
         return "NULL"
     gates = list_expression(conn, "quality_scores", "gates_failed", alias, catalog=catalog)
     return (
         f"CASE WHEN {alias}.is_eligible THEN NULL ELSE coalesce("
-        f"list_filter({alias}.reasons, lambda r: list_contains({gates}, r.code))[1], {alias}.reasons[1]) END"
+        f"list_filter({alias}.reasons, lambda r: list_contains({gates}, split_part(r.code, '_', 1)))[1], "
+        f"list_filter({alias}.reasons, lambda r: r.criterion = 'tier')[1], {alias}.reasons[1]) END"
     )
 
 
@@ -71,12 +74,13 @@ def create_views(conn: duckdb.DuckDBPyConnection, catalog: str) -> list[str]:
         conn.execute(
             f"""
             CREATE OR REPLACE VIEW ineligible_projects AS
-            SELECT project_id, registry, vintage, name, country, activity, protocol, limiting_score,
-                   quality_tier, gates_failed, first_failed.code AS first_failed_code,
+            SELECT project_id, registry, vintage, name, country, activity, is_nature_based, protocol, issued,
+                   limiting_score, quality_tier, gates_failed, first_failed.code AS first_failed_code,
                    first_failed.criterion AS first_failed_criterion, first_failed.message AS first_failed_reason,
                    first_failed.source AS first_failed_source
             FROM (
-                SELECT s.project_id, s.registry, s.vintage, p.name, p.country, s.activity, s.protocol,
+                SELECT s.project_id, s.registry, s.vintage, p.name, p.country, s.activity,
+                       s.is_nature_based, s.protocol, s.issued,
                        s.limiting_score, s.quality_tier, {gates} AS gates_failed, {first} AS first_failed
                 FROM quality_scores AS s LEFT JOIN projects AS p USING (project_id)
                 WHERE NOT coalesce(s.is_eligible, false)

@@ -111,13 +111,20 @@ def score_additionality(pv: pd.DataFrame, policy: AdditionalityPolicy, log: Reas
     score = score - np.where(ifm_at_risk, policy.ifm_common_practice_penalty, 0)
 
     # -1 for soil/ALM whose crediting start predates registration by N+ years
-    lead_years = (pv["registration_date"] - pv["crediting_period_start"]).dt.days / 365.25
+    # Crediting started no later than the project's first issued vintage: where the export has no crediting
+    # start (or a later one), the first vintage's 1 January bounds it, a fact from the credits themselves.
+    first_vintage = pd.to_datetime(
+        pv.groupby("project_id")["vintage"].transform("min").astype(str) + "-01-01", errors="coerce"
+    )
+    started = pv["crediting_period_start"].where(pv["crediting_period_start"] <= first_vintage, first_vintage)
+    lead_years = (pv["registration_date"] - started).dt.days / 365.25
     early = (
         pv["activity"].isin(policy.soil_activities).fillna(False) & (lead_years >= policy.soil_early_start_years)
     ).to_numpy(dtype=bool) & (policy.soil_early_start_penalty > 0)
     log.add(early, "ADD_SOIL_EARLY_START", CRITERION,
-            (f"additionality -{policy.soil_early_start_penalty}: crediting started ", pv["crediting_period_start"],
-             ", ", lead_years, f" years before registration (>= {policy.soil_early_start_years})"),
+            (f"additionality -{policy.soil_early_start_penalty}: crediting started by ", started,
+             " (crediting period start or first issued vintage), ", lead_years,
+             " years before registration on ", pv["registration_date"], f" (>= {policy.soil_early_start_years})"),
             f"{FRAMEWORK} 7.4 modifier, 5 (soil protocols credit practices adopted before registration)")  # fmt: skip
     score = score - np.where(early, policy.soil_early_start_penalty, 0)
     return np.clip(score, 1, 5).astype(int)

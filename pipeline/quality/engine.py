@@ -20,7 +20,7 @@ from pipeline.policy import Policy
 from pipeline.quality.additionality import score_additionality
 from pipeline.quality.external_ratings import RATING_COLUMNS, join_external_ratings
 from pipeline.quality.gates import evaluate_gates, gate_mask_to_codes
-from pipeline.quality.inputs import Reference, scoring_frame
+from pipeline.quality.inputs import Reference, data_as_of, scoring_frame
 from pipeline.quality.leakage import leakage_haircut_pct, score_leakage
 from pipeline.quality.over_crediting import score_over_crediting, sensitivity_haircut_pct
 from pipeline.quality.permanence import score_permanence
@@ -35,10 +35,12 @@ OUTPUT_COLUMNS = [
     "name",
     "country_code",
     "activity",
+    "is_nature_based",
     "protocol",
     "methodology_id",
     "methodology_version",
     "ccp_status",
+    "methodology_ccp_status",
     "additionality_class",
     "baseline_class",
     "leakage_approach",
@@ -78,19 +80,51 @@ def _adjusted(issued: pd.Series, haircut_pct: np.ndarray) -> np.ndarray:
 
 
 def note_methodology_choice(pv: pd.DataFrame, log: ReasonLog) -> None:
-    """Say which reference row was used when the version did not decide it, and which cells the policy
-    overrode, so a verdict is traceable to the exact row."""
-    fallback = pv["methodology_found"] & ~pv["methodology_version_matched"] & (pv["methodology_candidates"] > 1)
-    log.add(fallback, "METHODOLOGY_VERSION_FALLBACK", "methodology",
+    """Say how the reference row was chosen when the vintage's own version did not decide it, when the CCP label
+    met an approval's conditions, which cells the policy overrode and which registration dates are placeholders,
+    so a verdict is traceable to the exact row and facts."""
+    log.add(pv["protocol_from_type"], "METHODOLOGY_FROM_PROJECT_TYPE", "methodology",
+            ("the export leaves the methodology blank; the registry's project type (", pv["activity"], " under ",
+             pv["registry"], ") identifies protocol ", pv["protocol"]),
+            (f"{FRAMEWORK} 8 (Gold Standard A/R) | ", pv["registry"], " projects export ", pv["project_source_file"],
+             ":", pv["project_source_line"], " (", pv["project_url"], ")"))  # fmt: skip
+    log.add(pv["accounting_national"], "ACCOUNTING_AREA_NATIONAL", "methodology",
+            ("the programme's accounting area is the whole country (jurisdiction: ", Shown(pv["jurisdictions"], "none "
+             "listed"), "): leakage is scored as national-scale accounting"),
+            (f"{FRAMEWORK} 4.7, 7.6, 8 | ", pv["registry"], " projects export ", pv["project_source_file"], ":",
+             pv["project_source_line"], " (", pv["project_url"], ")"))  # fmt: skip
+    inferred = pv["methodology_found"] & pv["methodology_version_inferred"]
+    log.add(inferred, "METHODOLOGY_VERSION_INFERRED", "methodology",
+            ("methodology version ", pv["methodology_version"], " inferred: this vintage's issuances omit it, the "
+             "project reported it for vintage ", pv["methodology_version_from"]),
+            f"{FRAMEWORK} 8 (versions); credits.methodology_version")  # fmt: skip
+    unknown = pv["methodology_version_unknown"]
+    log.add(unknown, "UNKNOWN_METHODOLOGY_VERSION", "methodology",
+            ("methodology version not reported for any vintage of the project, and the ", pv["methodology_candidates"],
+             " reference rows of ", pv["protocol"], " carry different ICVCM decisions: held for review (scores shown "
+             "for the strictest row, versions ", Shown(pv["version_min"], "any"), "-", Shown(pv["version_max"], "any"),
+             ")"), methodology_source(pv, f"{FRAMEWORK} 8 (versions; unknown is not none)"))  # fmt: skip
+    same_decision = (
+        pv["methodology_found"] & ~pv["methodology_version_matched"] & ~unknown & (pv["methodology_candidates"] > 1)
+    )
+    log.add(same_decision, "METHODOLOGY_VERSION_ANY", "methodology",
             ("methodology version ", Shown(pv["methodology_version"], "not reported"), " does not select one of the ",
-             pv["methodology_candidates"], " reference rows of ", pv["protocol"], "; the most conservative applies "
-             "(versions ", Shown(pv["version_min"], "any"), "-", Shown(pv["version_max"], "any"), ", ICVCM '",
-             pv["ccp_status"], "')"),
+             pv["methodology_candidates"], " reference rows of ", pv["protocol"], ", which share the ICVCM decision '",
+             pv["ccp_status"], "'"),
             methodology_source(pv, f"{FRAMEWORK} 7.2 (decisions are version-scoped)"))  # fmt: skip
+    log.add(pv["ccp_conditions_met_by_label"], "CCP_LABEL_MEETS_CONDITIONS", "methodology",
+            ("the issuance carries the ICVCM CCP label: the conditions of ", pv["methodology_id"], "'s conditional "
+             "approval (", Shown(pv["ccp_conditions"], "not recorded"), ") are attested met, so it counts as approved"),
+            methodology_source(pv, f"{FRAMEWORK} 8 (the label is evidence)"))  # fmt: skip
     overridden = pv["methodology_overridden"].fillna("").astype(str) != ""
     log.add(overridden, "POLICY_OVERRIDE", "methodology",
             ("the policy overrides methodologies.csv ", pv["protocol"], ": ", pv["methodology_overridden"]),
             "policy.yaml scoring.methodology_overrides")  # fmt: skip
+    log.add(pv["registration_is_placeholder"], "REGISTRATION_DATE_PLACEHOLDER", "data",
+            ("registration date ", pv["registration_reported"], " is the registry's placeholder (Verra's registry "
+             "migration date), not a registration: no date rule reads it"),
+            (f"{FRAMEWORK} 8; policy.yaml scoring.registry_placeholder_dates | ", pv["registry"], " projects export ",
+             pv["project_source_file"], ":", pv["project_source_line"], " (", pv["project_url"], ")"))  # fmt: skip
 
 
 def score_project_vintages(
@@ -115,7 +149,7 @@ def score_warehouse(
 ) -> pd.DataFrame:
     """Score every project-vintage with issuances in the ``credits`` relation on ``conn`` (with ``projects``)."""
     scoring = policy.scoring
-    as_of = scoring.assessment_date()
+    as_of = scoring.assessment_date(data_as_of(conn))
     pv = scoring_frame(conn, reference, scoring)
     log = ReasonLog(len(pv))
     note_methodology_choice(pv, log)

@@ -46,8 +46,8 @@ def _status(pv: pd.DataFrame, policy: GatePolicy, log: ReasonLog) -> pd.Series:
              "unknown"), f"{FRAMEWORK} 7.3 G2; credits.project_known")  # fmt: skip
     log.add(bad_status, "G2_STATUS", "gate",
             ("G2: project status '", pv["status"], f"' is not one of {', '.join(policy.eligible_statuses)}"),
-            (f"{FRAMEWORK} 7.3 G2 | projects export ", pv["project_source_file"], ":",
-             pv["project_source_line"]))  # fmt: skip
+            (f"{FRAMEWORK} 7.3 G2 | ", pv["registry"], " projects export ", pv["project_source_file"], ":",
+             pv["project_source_line"], " (", pv["project_url"], ")"))  # fmt: skip
     log.add(flagged, "G2_FLAGGED", "gate",
             ("G2: project flagged '", pv["flag"], "' on ", pv["flagged_on"], ": ", Shown(pv["flag_description"], "")),
             (f"{FRAMEWORK} 7.3 G2 | project_flags.csv: ", Shown(pv["flag_source_url"], "")))  # fmt: skip
@@ -75,10 +75,13 @@ def _ex_post(pv: pd.DataFrame, policy: GatePolicy, log: ReasonLog) -> pd.Series:
 def _methodology(pv: pd.DataFrame, policy: GatePolicy, as_of: dt.date, log: ReasonLog) -> pd.Series:
     found = pv["methodology_found"]
     unassessed = ~found & policy.exclude_unassessed_methodology
-    rejected = found & pv["ccp_status"].isin(policy.rejected_ccp_statuses)
+    # A version-scoped decision needs the version: with none known and the rows disagreeing, the row waits for
+    # review (tiers) instead of failing on the strictest row's decision.
+    versioned = found & ~pv["methodology_version_unknown"]
+    rejected = versioned & pv["ccp_status"].isin(policy.rejected_ccp_statuses)
     deadline = pv["transition_deadline"]
     superseded = (
-        found
+        versioned
         & pv["inactive_or_superseded"].fillna(False).astype(bool)
         & (deadline.isna() | (deadline < pd.Timestamp(as_of)))
     )
@@ -91,13 +94,20 @@ def _methodology(pv: pd.DataFrame, policy: GatePolicy, as_of: dt.date, log: Reas
              Shown(pv["version_max"], "any"), " is '", pv["ccp_status"], "'"),
             methodology_source(pv, f"{FRAMEWORK} 7.3 G4"))  # fmt: skip
     log.add(superseded, "G4_SUPERSEDED", "gate",
-            ("G4: methodology ", pv["methodology_id"], " is inactive or superseded and its transition deadline (",
-             Shown(deadline, "none"), f") has passed on {as_of}"),
+            ("G4: methodology ", pv["methodology_id"], " is inactive or superseded (transition deadline: ",
+             Shown(deadline, "none, inactivated outright"), f"; assessed as of {as_of})"),
             methodology_source(pv, f"{FRAMEWORK} 7.3 G4, 4.5"))  # fmt: skip
+    # The evidence differs by REDD type: West et al.'s synthetic controls studied avoided unplanned deforestation
+    # (AUD); for planned deforestation (APD) it is BCTP's finding on developer-chosen baselines and leakage.
+    planned = (pv["project_type_key"] == "REDD_APD").fillna(False)
+    evidence = pd.Series(
+        np.where(planned, "4.4 (BCTP: developer-chosen baselines, leakage underestimated; APD), 4.5",
+                 "4.4 (West et al. 2023: AUD over-crediting), 4.5"), index=pv.index)  # fmt: skip
     log.add(legacy, "G4_LEGACY_REDD", "gate",
-            ("G4: ", pv["methodology_id"], " is a legacy project-baseline REDD methodology, excluded by the buyer "
-             "policy (gates.exclude_legacy_redd)"),
-            methodology_source(pv, f"{FRAMEWORK} 7.3 G4, 4.4 (West et al. 2023)"))  # fmt: skip
+            ("G4: ", pv["methodology_id"], " is a legacy project-baseline REDD methodology (",
+             np.where(planned, "planned", "unplanned"), " deforestation), excluded by the buyer policy "
+             "(gates.exclude_legacy_redd)"),
+            methodology_source(pv, (f"{FRAMEWORK} 7.3 G4, ", evidence)))  # fmt: skip
     return unassessed | rejected | superseded | legacy
 
 

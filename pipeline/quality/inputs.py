@@ -8,6 +8,7 @@ version-scoped), the project-type risk profile and the flag list.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Protocol
 
@@ -15,8 +16,11 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from pipeline.inventory import REGISTRY_AS_OF_SQL
 from pipeline.quality.combinations import first_rows, number_combinations
-from pipeline.quality.policy import CCP_STATUSES, ScoringPolicy
+from pipeline.quality.policy import CCP_STATUSES, PermanencePolicy, ScoringPolicy
+from pipeline.registries import REGISTRIES
+from pipeline.warehouse import main_relations
 
 REGISTRY_PROGRAM = {
     "verra": "vcs",
@@ -91,10 +95,19 @@ def version_key(values: pd.Series) -> pd.Series:
 
 
 PROJECT_COLUMNS = (
-    "name", "status", "country_code", "protocol", "activity", "is_nature_based", "project_type",
+    "name", "status", "country_code", "country", "protocol", "activity", "is_nature_based", "project_type",
     "crediting_period_start", "registration_date",
 )  # fmt: skip
 """Project columns the rules read, joined to every project-vintage (plus the export row, for citations)."""
+OPTIONAL_PROJECT_COLUMNS = {
+    "crediting_period_end": "TIMESTAMP",
+    "afolu_activities": "VARCHAR",
+    "project_type_source": "VARCHAR",
+    "jurisdictions": "VARCHAR",
+}
+"""Project columns some sources lack (NULL there): crediting period end (longevity >= crediting period), the
+registry's own AFOLU activity and where the project type came from (nature-based scope, gate G7), and a
+jurisdictional programme's accounting area (ART)."""
 
 # Label patterns, matched case-insensitively on any transaction of the vintage (DuckDB regular expressions).
 CORSIA_PILOT, CORSIA_FIRST = "pilot", "first"
@@ -131,6 +144,14 @@ def _label_matches(column: str, patterns: dict[str, str]) -> str:
     expression runs once per distinct text (a dozen), not once per credit."""
     matches = ", ".join(f"regexp_matches(value, {_sql_text(p)}, 'i') AS {name}" for name, p in patterns.items())
     return f"SELECT value, {matches} FROM (SELECT DISTINCT {column}::VARCHAR AS value FROM credits)"
+
+
+def _optional_project_columns(conn: duckdb.DuckDBPyConnection) -> str:
+    present = {column for column, *_ in conn.execute("SELECT * FROM projects LIMIT 0").description}
+    return ", ".join(
+        f"p.{column}::{kind} AS {column}" if column in present else f"NULL::{kind} AS {column}"
+        for column, kind in OPTIONAL_PROJECT_COLUMNS.items()
+    )
 
 
 def project_vintages_sql(conn: duckdb.DuckDBPyConnection) -> str:
@@ -180,13 +201,24 @@ def project_vintages_sql(conn: duckdb.DuckDBPyConnection) -> str:
     SELECT f.* EXCLUDE (pilot, first),
            CASE WHEN f.pilot AND f.first THEN 'pilot;first' WHEN f.pilot THEN 'pilot'
                 WHEN f.first THEN 'first' END AS corsia_phase,
-           {", ".join(f"p.{c}" for c in PROJECT_COLUMNS)},
+           {", ".join(f"p.{c}" for c in PROJECT_COLUMNS)}, {_optional_project_columns(conn)},
            p.source_file AS project_source_file, p.source_line AS project_source_line
     FROM facts AS f
     LEFT JOIN (SELECT project_id::VARCHAR AS project_id, * EXCLUDE (project_id) FROM projects) AS p
         USING (project_id)
     ORDER BY project_id, vintage
     """
+
+
+def data_as_of(conn: duckdb.DuckDBPyConnection) -> dt.date:
+    """The date of the data on ``conn``: the latest registry snapshot (``load_audit``'s dated raw folders, else
+    the registry's latest transaction, as the inventory's ``as_of``); with no ``load_audit`` (scoring frames),
+    the latest transaction date in ``credits``. Verdicts are assessed as of this date, not the run day."""
+    audited = "load_audit" in main_relations(conn)
+    source = f"({REGISTRY_AS_OF_SQL})" if audited else "(SELECT transaction_date AS as_of FROM credits)"
+    latest = conn.execute(f"SELECT max(as_of)::DATE FROM {source}").fetchone()[0]
+    # No dated data means nothing dated to judge: the epoch keeps the run deterministic.
+    return latest or dt.date(1970, 1, 1)
 
 
 def project_vintages(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -210,10 +242,39 @@ def project_vintages(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     # so a shift does what a window over a wide row would (the window sorted every column again).
     same_project = pv["project_id"].eq(pv["project_id"].shift()).to_numpy()
     pv["prev_issued_vintage"] = pv["vintage"].shift().astype(float).where(same_project)
+    infer_methodology_versions(pv)
+    cite_project_rows(pv)
     pv["project_known"] = pv["status"].notna()
     pv["status"] = pv["status"].fillna("unknown")
     pv["is_nature_based"] = pv["is_nature_based"].astype("boolean").fillna(False).astype(bool)
     return pv
+
+
+def cite_project_rows(pv: pd.DataFrame) -> None:
+    """Citations of the project row a verdict read: the export's file name (never the machine's absolute path)
+    and the registry's public project page (``project_url``)."""
+    pv["project_source_file"] = pv["project_source_file"].astype("string").str.replace(r".*[/\\]", "", regex=True)
+    template = pv["registry"].map({key: registry.project_url for key, registry in REGISTRIES.items()})
+    before, after = template.str.split("{number}", n=1, expand=True).reindex(columns=[0, 1]).T.to_numpy()
+    number = pv["project_id"].astype("string").str.extract(r"(\d+)$", expand=False)
+    pv["project_url"] = (pd.Series(before, index=pv.index, dtype="string") + number
+                         + pd.Series(after, index=pv.index, dtype="string"))  # fmt: skip
+
+
+def infer_methodology_versions(pv: pd.DataFrame) -> None:
+    """Where a vintage's issuances omit the methodology version, take the version the project reported for its
+    nearest earlier vintage, else its nearest later one (``methodology_version_from``: that vintage); a version
+    the project never reported is never assumed. ``pv`` is sorted by project and vintage."""
+    reported = pv["methodology_version"].astype("string")
+    from_vintage = pv["vintage"].astype(float).where(reported.notna())
+    by_project = pv["project_id"]
+    version, source = reported, from_vintage
+    for fill in ("ffill", "bfill"):
+        version = version.fillna(getattr(reported.groupby(by_project), fill)())
+        source = source.fillna(getattr(from_vintage.groupby(by_project), fill)())
+    pv["methodology_version_inferred"] = (reported.isna() & version.notna()).to_numpy()
+    pv["methodology_version"] = version
+    pv["methodology_version_from"] = source.where(pv["methodology_version_inferred"])
 
 
 def distinct_rows(frame: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
@@ -292,6 +353,13 @@ def methodology_columns(pv: pd.DataFrame, methodologies: pd.DataFrame) -> pd.Dat
         kind="stable",
     ).drop_duplicates("row")
     chosen["candidates"] = chosen["row"].map(candidates.groupby("row").size())
+    # What a decision changes in a verdict: rejected (gate G4), approved (label bonus, high tier) or neither.
+    verdict_status = (
+        candidates["ccp_status"]
+        .map({"rejected": "rejected", "approved": "approved", "approved_conditional": "approved"})
+        .fillna("other")
+    )
+    chosen["candidate_statuses"] = chosen["row"].map(verdict_status.groupby(candidates["row"]).nunique())
     keep = {
         "methodology_id": "methodology_id",
         "m_program": "methodology_program",
@@ -319,6 +387,7 @@ def methodology_columns(pv: pd.DataFrame, methodologies: pd.DataFrame) -> pd.Dat
         "source_url": "methodology_source_url",
         "in_range": "methodology_version_matched",
         "candidates": "methodology_candidates",
+        "candidate_statuses": "methodology_candidate_statuses",
     }
     attached = chosen.set_index("row")[[c for c in keep if c in chosen.columns]].rename(columns=keep)
     # Typed per combination (a few hundred rows), then spread over the project-vintages.
@@ -328,6 +397,11 @@ def methodology_columns(pv: pd.DataFrame, methodologies: pd.DataFrame) -> pd.Dat
         per_combination[column] = per_combination[column].astype("boolean")
     matched = per_combination["methodology_version_matched"].astype("boolean").fillna(False)
     per_combination["methodology_version_matched"] = matched
+    # Unknown is not "none": when no reported version places the vintage and the protocol's rows disagree on
+    # the ICVCM decision, the verdict waits for the version instead of assuming the strictest row's.
+    per_combination["methodology_version_unknown"] = (
+        per_combination["methodology_found"] & ~matched & (per_combination["methodology_candidate_statuses"] > 1)
+    ).astype(bool)
     return spread(per_combination, combination, pv.index)
 
 
@@ -398,9 +472,27 @@ def flag_columns(pv: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
     return spread(per_flag, np.where(found >= 0, found, len(first)), pv.index)
 
 
+PROTOCOL_OF_REGISTRY_TYPE = {("gold-standard", "ARR"): "gs-reforest"}
+"""(registry, activity of the registry's own project type) -> the protocol that type implies when the export
+leaves the methodology blank: Gold Standard's A/R project type is certified under its A/R requirements and
+methodology (147 of 171 GS A/R projects in the 2026-06 export have no Methodology; framework 8)."""
+
+
+def protocol_from_registry_type(pv: pd.DataFrame) -> None:
+    """Fill a blank protocol from the registry's own project type (``PROTOCOL_OF_REGISTRY_TYPE``), never from a
+    third-party type; ``protocol_from_type`` marks the rows so the reason trail says which rule chose it."""
+    keys = pd.MultiIndex.from_arrays([pv["registry"].astype(object), pv["activity"].astype(object)])
+    implied = pd.Series(keys.map(PROTOCOL_OF_REGISTRY_TYPE.get), index=pv.index, dtype="string")
+    registry_typed = (pv["project_type_source"] != "berkeley").fillna(True)
+    chosen = (pv["protocol"].isna() & implied.notna() & registry_typed).to_numpy(dtype=bool)
+    pv["protocol_from_type"] = chosen
+    pv["protocol"] = pv["protocol"].astype("string").where(~chosen, implied)
+
+
 def scoring_frame(conn: duckdb.DuckDBPyConnection, reference: Reference, policy: ScoringPolicy) -> pd.DataFrame:
     """Every input of every rule, one row per issued project-vintage of the ``credits`` relation on ``conn``."""
     pv = project_vintages(conn)
+    protocol_from_registry_type(pv)
     joined = (
         methodology_columns(pv, apply_overrides(reference.methodologies, policy)),
         project_type_columns(pv, reference.project_types),
@@ -417,4 +509,117 @@ def scoring_frame(conn: duckdb.DuckDBPyConnection, reference: Reference, policy:
         .fillna(pd.Series(pv["is_nature_based"], dtype="boolean"))
     )
     pv["is_reversible"] = reversible.astype(bool)
+    nature_based_scope(pv)
+    label_meets_conditions(pv)
+    placeholder_registration(pv, policy.registry_placeholder_dates)
+    project_commitment(pv, policy.permanence)
+    accounting_area(pv)
+    leakage_deduction(pv)
     return pv
+
+
+def nature_based_scope(pv: pd.DataFrame) -> None:
+    """``is_nature_based`` (gate G7) from the methodology's reference row, or the registry's own AFOLU activity;
+    a third-party (Berkeley) project type alone never makes an energy methodology nature-based. Without a
+    methodology row, the project's classification stands unless only the third-party type gave it."""
+    registry_afolu = pv["afolu_activities"].notna().to_numpy()
+    third_party_only = (pv["project_type_source"] == "berkeley").fillna(False).to_numpy() & ~registry_afolu
+    by_methodology = pv["methodology_is_nature_based"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    found = pv["methodology_found"].to_numpy(dtype=bool)
+    project = pv["is_nature_based"].to_numpy(dtype=bool)
+    pv["is_nature_based"] = np.where(found, by_methodology | registry_afolu, project & ~third_party_only)
+
+
+def label_meets_conditions(pv: pd.DataFrame) -> None:
+    """A CCP label on the issuance is the registry's attestation that the ICVCM approval conditions were met
+    for it: under an ``approved_conditional`` methodology, that issuance counts as ``approved``
+    (``ccp_conditions_met_by_label``); the methodology's own decision stays in ``methodology_ccp_status``."""
+    pv["methodology_ccp_status"] = pv["ccp_status"]
+    met = (pv["ccp_status"] == "approved_conditional").fillna(False).to_numpy(dtype=bool) & pv["ccp_label"].to_numpy(
+        dtype=bool
+    )
+    pv["ccp_conditions_met_by_label"] = met
+    pv["ccp_status"] = pv["ccp_status"].where(~met, "approved")
+
+
+def placeholder_registration(pv: pd.DataFrame, placeholders: dict[str, list[dt.date]]) -> None:
+    """A registration date that is a registry's placeholder (Verra's 2020-04-06 registry migration) is not a
+    registration: ``registration_is_placeholder`` marks it and ``registration_date`` becomes unknown, so no date
+    rule (NPRT longevity, soil early start) reads it."""
+    placeholder = np.zeros(len(pv), dtype=bool)
+    dates = pv["registration_date"]
+    for registry, days in placeholders.items():
+        placeholder |= ((pv["registry"] == registry) & dates.isin(pd.to_datetime(days))).fillna(False).to_numpy()
+    pv["registration_is_placeholder"] = placeholder
+    pv["registration_reported"] = dates
+    pv["registration_date"] = dates.where(~placeholder)
+
+
+def project_commitment(pv: pd.DataFrame, policy: PermanencePolicy) -> None:
+    """The commitment a project-vintage is held to, as a project fact (framework 4.6, 8): the largest of the
+    program minimum (the methodology row; for Verra the NPRT longevity floor of the registration date), the
+    crediting period's length (longevity is at least the crediting period) and, for an issuance carrying the
+    CCP label, the CCP period (a project under 40 years cannot get the label). ``commitment_basis`` names the
+    fact that decided; ``commitment_unknown`` where no program rule gives a minimum and no project fact reaches
+    the CCP period (unknown is not "none": such rows wait for review)."""
+    program = pv["commitment_years"].astype(float).rename("program")
+    verra = (pv["registry"] == "verra").fillna(False).to_numpy()
+    raised = (pv["registration_date"] >= pd.Timestamp(policy.verra_longevity_raised_on)).fillna(False).to_numpy()
+    nprt = np.where(verra, np.where(raised, policy.verra_longevity_raised_years, policy.verra_longevity_years), np.nan)
+    period = (pv["crediting_period_end"] - pv["crediting_period_start"]).dt.days / 365.25
+    facts = pd.DataFrame(
+        {
+            "label": np.where(pv["ccp_label"].to_numpy(dtype=bool), float(policy.ccp_commitment_years), np.nan),
+            "period": period.round().to_numpy(dtype=float),
+            "nprt": nprt,
+            "program": program.to_numpy(),
+        },
+        index=pv.index,
+    )
+    commitment = facts.max(axis=1, skipna=True)
+    # The first column reaching the maximum names the basis (project facts before program minimums on ties).
+    basis = facts.eq(commitment, axis=0).idxmax(axis=1).where(commitment.notna())
+    program_floor = facts[["nprt", "program"]].max(axis=1, skipna=True)
+    pv["program_commitment_years"] = program_floor
+    pv["commitment_years"] = commitment
+    pv["commitment_basis"] = basis.map(
+        {
+            "label": "the issuance carries the ICVCM CCP label (>= 40 years, AF 9.1)",
+            "period": "the crediting period's length",
+            "nprt": "Verra NPRT longevity floor for the registration date",
+            "program": "the methodology's program minimum",
+        }
+    )
+    held = pv["is_reversible"] & pv["methodology_found"] & (pv["reversal_mechanism"] != "none").fillna(True)
+    pv["commitment_unknown"] = (held & program_floor.isna() & ~(commitment >= policy.ccp_commitment_years)).to_numpy(
+        dtype=bool
+    )
+
+
+def accounting_area(pv: pd.DataFrame) -> None:
+    """Jurisdictional programmes account for leakage at the scale of their accounting area (framework 4.7, 8):
+    a programme whose jurisdiction is the whole country ('National' or the country's name, or none listed for a
+    programme named after its country) is scored as national-scale accounting (``accounting_national``)."""
+
+    def folded(column: str) -> pd.Series:
+        return pv[column].astype("string").str.strip().str.casefold()
+
+    area, country = folded("jurisdictions"), folded("country")
+    whole_country = area.eq("national") | area.eq(country) | (area.isna() & folded("name").eq(country))
+    national = (
+        (pv["leakage_approach"] == "jurisdictional_deduction").fillna(False) & whole_country.fillna(False)
+    ).to_numpy(dtype=bool)
+    pv["accounting_national"] = national
+    pv["leakage_approach"] = pv["leakage_approach"].where(~national, "national_accounting")
+
+
+def leakage_deduction(pv: pd.DataFrame) -> None:
+    """``leakage_deduction_unknown``: an IFM methodology that relies on a market-leakage deduction whose value no
+    program rule records (a blank cell is missing evidence, not a 0% deduction), unless the issuance carries the
+    CCP label of an approved methodology (``leakage_attested_by_label``: the approval's leakage conditions, e.g.
+    ACR IFM v2.1's deduction where wood-product output falls, were met for it)."""
+    ifm = (pv["methodology_found"] & (pv["leakage_approach"] == "ifm_market_deduction")).fillna(False)
+    blank = ifm.to_numpy(dtype=bool) & pv["default_market_leakage_pct"].isna().to_numpy()
+    attested = blank & pv["ccp_label"].to_numpy(dtype=bool) & (pv["ccp_status"] == "approved").to_numpy(dtype=bool)
+    pv["leakage_attested_by_label"] = attested
+    pv["leakage_deduction_unknown"] = blank & ~attested

@@ -12,7 +12,7 @@ from pipeline.quality.reasons import FRAMEWORK, ReasonLog, Upper, methodology_so
 CRITERION = "over_crediting"
 BASELINE_WORDING = {
     "jurisdictional_allocated": "a jurisdictional baseline allocated to the project",
-    "dynamic": "a dynamic baseline (matched controls)",
+    "dynamic": "a dynamic baseline (re-estimated over the crediting period)",
     "static_project_reference": "a static project-chosen reference region",
     "regional_common_practice": "a regional common-practice baseline",
     "not_applicable": "no nature-based baseline class (not assessed for over-crediting)",

@@ -1,5 +1,6 @@
-"""Permanence score 1-5 (framework section 7.5): reversibility, the methodology's commitment period and
-reversal mechanism, then the buffer share observed in the registry's issuance records."""
+"""Permanence score 1-5 (framework section 7.5): reversibility, the project's commitment period (its facts over
+the methodology's program minimum, ``inputs.project_commitment``) and the reversal mechanism, then the buffer
+share observed in the registry's issuance records."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ import numpy as np
 import pandas as pd
 
 from pipeline.quality.policy import PermanencePolicy
-from pipeline.quality.reasons import FRAMEWORK, ReasonLog, methodology_source
+from pipeline.quality.reasons import FRAMEWORK, ReasonLog, Shown, methodology_source
 
 CRITERION = "permanence"
-AF_9_1 = f"{FRAMEWORK} 7.5; ICVCM AF 9.1 (https://icvcm.org/assessment-framework/)"
+AF_9_1 = f"{FRAMEWORK} 4.6, 7.5, 8; ICVCM AF 9.1 (https://icvcm.org/assessment-framework/)"
 
 
 def score_permanence(pv: pd.DataFrame, policy: PermanencePolicy, log: ReasonLog) -> np.ndarray:
@@ -25,7 +26,7 @@ def score_permanence(pv: pd.DataFrame, policy: PermanencePolicy, log: ReasonLog)
 
     unassessed = reversible & ~found
     no_mechanism = reversible & found & (mechanism == "none").to_numpy()
-    unknown = reversible & found & ~no_mechanism & commitment.isna().to_numpy()
+    unknown = reversible & found & ~no_mechanism & pv["commitment_unknown"].to_numpy(dtype=bool)
     known = reversible & found & ~no_mechanism & ~unknown
     below_min = known & (years < policy.min_commitment_years)
     below_ccp = known & ~below_min & (years < policy.ccp_commitment_years)
@@ -47,22 +48,24 @@ def score_permanence(pv: pd.DataFrame, policy: PermanencePolicy, log: ReasonLog)
     log.add(no_mechanism, "PERM_NO_MECHANISM", CRITERION,
             ("permanence ", score, ": reversible activity with no reversal mechanism (no buffer, no insurance)"),
             source)  # fmt: skip
-    log.add(unknown, "PERM_COMMITMENT_UNKNOWN", CRITERION,
-            ("permanence ", score, ": the commitment period of ", pv["methodology_id"], " is not recorded, so "
-             f"{policy.ccp_commitment_years} years cannot be confirmed"), source)  # fmt: skip
+    period = commitment.round().astype("Int64").astype("string") + " years"
+    log.add(unknown, "UNKNOWN_COMMITMENT", CRITERION,
+            ("permanence ", score, " (unknown, held for review): no program rule gives the commitment period under ",
+             pv["methodology_id"], " (ICVCM: ", pv["methodology_ccp_status"].str.replace("_", " "), "), and no "
+             f"project fact reaches {policy.ccp_commitment_years} years (crediting period: ",
+             Shown(period, "not exported"), "; no CCP label)"), source)  # fmt: skip
+    stated = ("commitment ", commitment, " years (", pv["commitment_basis"], ")")
     log.add(below_min, "PERM_COMMITMENT_LT_MIN", CRITERION,
-            ("permanence ", score, ": commitment ", commitment, f" years < {policy.min_commitment_years}"),
-            source)  # fmt: skip
+            ("permanence ", score, ": ", *stated, f" < {policy.min_commitment_years}"), source)  # fmt: skip
     log.add(below_ccp, "PERM_COMMITMENT_LT_CCP", CRITERION,
-            ("permanence ", score, ": commitment ", commitment, f" years < {policy.ccp_commitment_years} required"),
-            source)  # fmt: skip
+            ("permanence ", score, ": ", *stated, f" < {policy.ccp_commitment_years} required"), source)  # fmt: skip
     log.add(risk_40 & (score < 5), "PERM_RISK_BASED_40", CRITERION,
-            ("permanence ", score, ": commitment ", commitment, f" years >= {policy.ccp_commitment_years} with a "
-             f"risk-based pooled buffer, but < {policy.permanent_commitment_years} years"),
+            ("permanence ", score, ": ", *stated, f" >= {policy.ccp_commitment_years} with a risk-based pooled "
+             f"buffer, but < {policy.permanent_commitment_years} years"),
             methodology_source(pv, f"{AF_9_1}; ICVCM AF 9.4"))  # fmt: skip
     log.add(flat & (score < 5), "PERM_FLAT_OR_UNPROVEN", CRITERION,
-            ("permanence ", score, ": commitment ", commitment, f" years >= {policy.ccp_commitment_years}, but "
-             "reversal mechanism '", mechanism, "' is flat or unproven"), source)  # fmt: skip
+            ("permanence ", score, ": ", *stated, f" >= {policy.ccp_commitment_years}, but reversal mechanism '",
+             mechanism, "' is flat or unproven"), source)  # fmt: skip
 
     observed = pv["buffer_pct_observed"].astype(float)
     minimum = pv["min_buffer_pct"].astype(float)

@@ -201,7 +201,13 @@ class PermanencePolicy(_Section):
     below_min_commitment: int = Field(1, ge=1, le=5)
     no_mechanism: int = Field(1, ge=1, le=5)
     unknown_commitment: int = Field(2, ge=1, le=5)
-    """The methodology's commitment period is not recorded: treated like a sub-CCP commitment."""
+    """Score shown when neither a program rule nor a project fact gives the commitment period; the row is held
+    for review (tier ``needs_review``), never judged ineligible on it."""
+    verra_longevity_years: int = Field(30, ge=1)
+    """Verra NPRT: minimum project longevity for registration requested before ``verra_longevity_raised_on``
+    (framework 4.6); the registration date stands in for the request date, which the export lacks."""
+    verra_longevity_raised_years: int = Field(40, ge=1)
+    verra_longevity_raised_on: dt.date = dt.date(2024, 1, 1)
     buffer_shortfall_penalty: int = Field(1, ge=0, le=4)
     """Observed buffer share below the methodology's minimum."""
     unassessed: int = Field(1, ge=1, le=5)
@@ -227,7 +233,10 @@ class LeakagePolicy(_Section):
     ifm_market_leakage_floor_pct: float = Field(20.0, ge=0, le=100)
     """ARB's 20% secondary-effects deduction: the floor an IFM market-leakage deduction must meet."""
     ifm_below_floor: int = Field(2, ge=1, le=5)
-    """IFM whose own market-leakage deduction is below the floor (or unknown)."""
+    """IFM whose own market-leakage deduction is below the floor."""
+    ifm_unknown_deduction: int = Field(2, ge=1, le=5)
+    """Score shown when the IFM market-leakage deduction is not recorded (no program rule gives it) and no CCP
+    label attests the approval's leakage condition; the row is held for review (tier ``needs_review``)."""
     unassessed: int = Field(1, ge=1, le=5)
 
     @field_validator("score_by_approach")
@@ -315,7 +324,8 @@ class ScoringPolicy(_Section):
     """The ``scoring:`` section of ``data/policy.yaml``."""
 
     as_of_date: dt.date | None = None
-    """Assessment date for date-relative rules (vintage age, transition deadlines); null = the day of the run."""
+    """Assessment date for date-relative rules (vintage age, transition deadlines); null = the data's own date
+    (the latest registry snapshot scored), never the wall clock, so a verdict does not change with the run day."""
     gates: GatePolicy = GatePolicy()
     additionality: AdditionalityPolicy = AdditionalityPolicy()
     permanence: PermanencePolicy = PermanencePolicy()
@@ -323,6 +333,11 @@ class ScoringPolicy(_Section):
     over_crediting: OverCreditingPolicy = OverCreditingPolicy()
     tiers: TierPolicy = TierPolicy()
     external_ratings: ExternalRatingPolicy = ExternalRatingPolicy()
+    registry_placeholder_dates: dict[str, list[dt.date]] = Field(
+        default_factory=lambda: {"verra": [dt.date(2020, 4, 6)]}
+    )
+    """Registration dates that are a registry's placeholder, not a registration (Verra's registry migration
+    date on ~900 projects, framework 8): flagged, and never read by a date rule."""
     methodology_overrides: dict[str, dict[str, str | float | int | bool | None]] = Field(default_factory=dict)
     """Per protocol key (``vm0007``), replacement values for ``methodologies.csv`` columns, e.g. a verified
     minimum buffer: ``{vm0047: {min_buffer_pct: 12}}``."""
@@ -346,5 +361,6 @@ class ScoringPolicy(_Section):
                     )
         return value
 
-    def assessment_date(self) -> dt.date:
-        return self.as_of_date or dt.datetime.now(dt.UTC).date()
+    def assessment_date(self, data_as_of: dt.date) -> dt.date:
+        """The pinned ``as_of_date``, else ``data_as_of`` (the snapshot date of the data being scored)."""
+        return self.as_of_date or data_as_of

@@ -55,9 +55,10 @@ Sentence = Part | tuple[Part, ...]
 """A message or source: text and columns, concatenated for the rows a rule hits only."""
 
 
-def methodology_source(pv: pd.DataFrame, rule: str) -> tuple[Part, ...]:
+def methodology_source(pv: pd.DataFrame, rule: str | tuple[Part, ...]) -> tuple[Part, ...]:
     """``rule | methodologies.csv <protocol>: <source_url>``: the rule and the reference row it read."""
-    return (rule, " | methodologies.csv ", pv["protocol"], ": ", Shown(pv["methodology_source_url"], ""))
+    parts = rule if isinstance(rule, tuple) else (rule,)
+    return (*parts, " | methodologies.csv ", pv["protocol"], ": ", Shown(pv["methodology_source_url"], ""))
 
 
 def _shown(values: pd.Series | np.ndarray, rows: np.ndarray, missing: str) -> pa.Array:

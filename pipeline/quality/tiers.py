@@ -9,7 +9,14 @@ import pandas as pd
 from pipeline.quality.policy import GatePolicy, TierPolicy
 from pipeline.quality.reasons import FRAMEWORK, ReasonLog, Shown
 
-TIERS = ("high", "eligible", "watchlist", "ineligible")
+TIERS = ("high", "eligible", "watchlist", "needs_review", "ineligible")
+"""``needs_review``: every gate and every known criterion passes, but evidence the verdict needs is missing
+(``UNKNOWN_<FIELD>`` reasons); held out of the inventory like ``watchlist``, never judged ineligible on it."""
+UNKNOWN_EVIDENCE = {
+    "permanence": "commitment_unknown",
+    "leakage": "leakage_deduction_unknown",
+}
+"""Criterion -> the scoring-frame mask where its input is unknown (``inputs.project_commitment`` ...)."""
 CORE_CRITERIA = ("additionality", "permanence", "leakage")
 
 
@@ -36,25 +43,40 @@ def classify(
 
     gate_failed = gates_failed.any(axis=1).to_numpy()
     low = limiting < policy.eligible_min_score
-    ineligible = gate_failed | low
+    # Unknown is not "none": a criterion whose input is missing does not count against the row; if every gate
+    # and every known criterion passes, the row waits for review. An unknown methodology version leaves every
+    # criterion unknown (the reference row is not known).
+    version_unknown = pv["methodology_version_unknown"].to_numpy(dtype=bool)
+    unknown = {c: pv[column].to_numpy(dtype=bool) | version_unknown for c, column in UNKNOWN_EVIDENCE.items()}
+    unknown["additionality"] = version_unknown
+    known_core = np.column_stack([np.where(unknown[c], 5, scores[c]) for c in CORE_CRITERIA])
+    missing = np.column_stack(list(unknown.values())).any(axis=1)
+    review = missing & ~gate_failed & (known_core.min(axis=1) >= policy.eligible_min_score)
+    ineligible = (gate_failed | low) & ~review
     ccp_ok = pv["ccp_label"].to_numpy(dtype=bool)
     if policy.high_requires_ccp == "label_or_approved_methodology":
         ccp_ok = ccp_ok | (pv["ccp_status"] == "approved").to_numpy(dtype=bool)
     flag_watch = pv["flag_effect"].eq("watchlist").to_numpy(dtype=bool) & (
         "watchlist" not in gates.flag_effects_failing
     )
-    watch = ~ineligible & (flag_watch | rating_watchlist)
-    high = ~ineligible & ~watch & (limiting >= policy.high_min_score) & ccp_ok
-    tier = np.select([ineligible, watch, high], ["ineligible", "watchlist", "high"], default="eligible")
+    watch = ~ineligible & ~review & (flag_watch | rating_watchlist)
+    high = ~ineligible & ~review & ~watch & (limiting >= policy.high_min_score) & ccp_ok
+    tier = np.select(
+        [ineligible, review, watch, high], ["ineligible", "needs_review", "watchlist", "high"], default="eligible"
+    )
     eligible = (tier == "high") | (tier == "eligible") | ((tier == "watchlist") & policy.watchlist_is_eligible)
 
-    log.add(low, "TIER_LIMITING_SCORE", "tier",
+    log.add(review, "TIER_NEEDS_REVIEW", "tier",
+            ("needs review: every gate and every known criterion passes (known minimum ", known_core.min(axis=1),
+             "), but evidence the verdict needs is missing (the UNKNOWN_ reasons); held out of the inventory"),
+            f"{FRAMEWORK} 8 (unknown is not none)")  # fmt: skip
+    log.add(low & ~review, "TIER_LIMITING_SCORE", "tier",
             ("ineligible: limiting score ", limiting, " (", limiting_criteria,
              f") < {policy.eligible_min_score} required"), f"{FRAMEWORK} 7.8")  # fmt: skip
-    log.add(~ineligible & flag_watch, "TIER_WATCHLIST_FLAG", "tier",
+    log.add(watch & flag_watch, "TIER_WATCHLIST_FLAG", "tier",
             ("watchlist: project flagged '", pv["flag"], "' on ", pv["flagged_on"], ": ",
              Shown(pv["flag_description"], "")), ("project_flags.csv: ", Shown(pv["flag_source_url"], "")))  # fmt: skip
-    not_high = ~ineligible & ~watch & (limiting >= policy.high_min_score) & ~ccp_ok
+    not_high = ~ineligible & ~review & ~watch & (limiting >= policy.high_min_score) & ~ccp_ok
     log.add(not_high, "TIER_NOT_HIGH_NO_CCP", "tier",
             ("eligible, not high: limiting score ", limiting, " but neither a CCP label on the issuance nor an "
              "approved methodology (ICVCM status '", pv["ccp_status"], "')"), f"{FRAMEWORK} 7.8")  # fmt: skip

@@ -81,21 +81,33 @@ SCORES = {
         _reason("A-ARR", "additionality", "restoration on degraded land", f"{FRAMEWORK}#74")], 0.0, True, None,
         []),
     ("CAR1865", 2025): ((2, 3, 3, 2), "ineligible", False, [], [
-        _reason("A-LOW", "additionality", "additionality score 2 < 3", f"{FRAMEWORK}#74")], 0.0, False, None, []),
-    ("VCS1340", 2020): ((2, 3, 2, 1), "ineligible", False, ["G4"], [
-        _reason("L-ACT", "leakage", "activity-shifting leakage only", f"{FRAMEWORK}#76"),
-        _reason("G4", "gate", "legacy project-baseline AUD REDD methodology VM0015", f"{FRAMEWORK}#73")], 0.0,
-        False, None, []),
+        _reason("ADD_CLASS_NONE", "additionality", "additionality 2: CAR1865's protocol uses no credible "
+                "additionality test", f"{FRAMEWORK} 7.4 base"),
+        _reason("TIER_LIMITING_SCORE", "tier", "ineligible: limiting score 2 (additionality) < 3 required",
+                f"{FRAMEWORK} 7.8")], 0.0, False, None, []),
+    ("VCS1340", 2020): ((2, 3, 2, 1), "ineligible", False, ["G4", "G5"], [
+        _reason("G4_LEGACY_REDD", "gate", "G4: VM0015 is a legacy project-baseline REDD methodology, excluded by "
+                "the buyer policy (gates.exclude_legacy_redd)", f"{FRAMEWORK} 7.3 G4"),
+        _reason("G5_VINTAGE", "gate", "G5: vintage 2020 < floor 2021", f"{FRAMEWORK} 7.3 G5"),
+        _reason("ADD_CLASS_PROJECT_SPECIFIC_LEGACY", "additionality", "additionality 3: VM0015 uses a "
+                "project-specific legacy test", f"{FRAMEWORK} 7.4 base"),
+        _reason("LEAK_ACTIVITY_SHIFTING_ONLY", "leakage", "leakage 2: VM0015 uses activity-shifting leakage only",
+                f"{FRAMEWORK} 7.6"),
+        _reason("TIER_LIMITING_SCORE", "tier", "ineligible: limiting score 2 (leakage) < 3 required",
+                f"{FRAMEWORK} 7.8")], 0.0, False, None, []),
     ("VCS1340", 2021): ((2, 3, 2, 1), "ineligible", False, ["G4"], [
-        _reason("G4", "gate", "legacy project-baseline AUD REDD methodology VM0015", f"{FRAMEWORK}#73")], 0.0,
-        False, None, []),
+        _reason("LEAK_ACTIVITY_SHIFTING_ONLY", "leakage", "leakage 2: VM0015 uses activity-shifting leakage only",
+                f"{FRAMEWORK} 7.6"),
+        _reason("G4_LEGACY_REDD", "gate", "G4: VM0015 is a legacy project-baseline REDD methodology, excluded by "
+                "the buyer policy (gates.exclude_legacy_redd)", f"{FRAMEWORK} 7.3 G4")], 0.0, False, None, []),
 }  # fmt: skip
 
 QUALITY_SCORES_DDL = """
 CREATE OR REPLACE TABLE quality_scores (
-    project_id VARCHAR, registry VARCHAR, vintage BIGINT, activity VARCHAR, protocol VARCHAR,
-    additionality_score INTEGER, permanence_score INTEGER, leakage_score INTEGER, over_crediting_score INTEGER,
-    limiting_score INTEGER, quality_tier VARCHAR, is_eligible BOOLEAN, gates_failed VARCHAR[],
+    project_id VARCHAR, registry VARCHAR, vintage BIGINT, activity VARCHAR, is_nature_based BOOLEAN,
+    protocol VARCHAR, additionality_score INTEGER, permanence_score INTEGER, leakage_score INTEGER,
+    over_crediting_score INTEGER, limiting_score INTEGER, quality_tier VARCHAR, is_eligible BOOLEAN,
+    gates_failed VARCHAR[],
     reasons STRUCT(code VARCHAR, criterion VARCHAR, message VARCHAR, source VARCHAR)[],
     haircut_pct DOUBLE, issued BIGINT, risk_adjusted_issued BIGINT, buffer_pct_observed DOUBLE,
     ccp_label BOOLEAN, corsia_phase VARCHAR, corresponding_adjustment BOOLEAN, co_benefit_labels VARCHAR[],
@@ -151,7 +163,8 @@ class Snapshot:
             registry, act, protocol = activity[pid]
             add, perm, leak, over = scores
             rows.append(
-                {"project_id": pid, "registry": registry, "vintage": vintage, "activity": act, "protocol": protocol,
+                {"project_id": pid, "registry": registry, "vintage": vintage, "activity": act,
+                 "is_nature_based": act is not None, "protocol": protocol,
                  "additionality_score": add, "permanence_score": perm, "leakage_score": leak,
                  "over_crediting_score": over, "limiting_score": min(add, perm, leak), "quality_tier": tier,
                  "is_eligible": ok, "gates_failed": gates, "reasons": reasons, "haircut_pct": haircut,

@@ -207,17 +207,20 @@ def test_every_table_view_and_column_is_described(paths, policy):
 
 
 def test_ineligible_projects_show_the_first_failed_gate(paths, policy):
+    """The engine's reason codes name their gate (``G4_LEGACY_REDD`` for gate ``G4``): the first failed gate's
+    reason wins over earlier non-gate reasons, and a row failing no gate shows its tier reason (the limiting
+    score), never a non-failure such as a score's base reason (issue 14 item 11)."""
     stage(first_snapshot(), paths)
     publish(paths, policy)
     rows = published(
-        paths, "SELECT project_id, vintage, first_failed_code, first_failed_reason FROM ineligible_projects "
-        "ORDER BY project_id, vintage"
+        paths, "SELECT project_id, vintage, first_failed_code, first_failed_criterion, is_nature_based "
+        "FROM ineligible_projects ORDER BY project_id, vintage"
     )  # fmt: skip
     assert rows == [
-        ("CAR1865", 2025, "A-LOW", "additionality score 2 < 3"),
-        ("VCS1340", 2020, "G4", "legacy project-baseline AUD REDD methodology VM0015"),
-        ("VCS1340", 2021, "G4", "legacy project-baseline AUD REDD methodology VM0015"),
-    ], "the failed gate wins over earlier non-gate reasons (VCS1340 2020 lists a leakage reason first)"
+        ("CAR1865", 2025, "TIER_LIMITING_SCORE", "tier", True),
+        ("VCS1340", 2020, "G4_LEGACY_REDD", "gate", True),
+        ("VCS1340", 2021, "G4_LEGACY_REDD", "gate", True),
+    ], f"first failed reasons: {rows}"
 
 
 @pytest.mark.parametrize("bad", [{"threshold": 0}, {"threshold": 1.5}, {"hold_previous_slice": "maybe"}, {"x": 1}])

@@ -25,14 +25,15 @@ pytestmark = pytest.mark.slow
 
 STAND_IN_SCORES = """
 CREATE OR REPLACE TABLE quality_scores AS
-SELECT c.project_id, c.registry, c.vintage::BIGINT AS vintage, p.activity, p.protocol,
+SELECT c.project_id, c.registry, c.vintage::BIGINT AS vintage, p.activity,
+       coalesce(p.is_nature_based, false) AS is_nature_based, p.protocol,
        3 AS additionality_score, 4 AS permanence_score, 3 AS leakage_score, 3 AS over_crediting_score,
        3 AS limiting_score,
        CASE WHEN coalesce(p.is_nature_based, false) THEN 'eligible' ELSE 'ineligible' END AS quality_tier,
        coalesce(p.is_nature_based, false) AS is_eligible,
-       CASE WHEN coalesce(p.is_nature_based, false) THEN []::VARCHAR[] ELSE ['G1'] END AS gates_failed,
+       CASE WHEN coalesce(p.is_nature_based, false) THEN []::VARCHAR[] ELSE ['G7'] END AS gates_failed,
        CASE WHEN coalesce(p.is_nature_based, false) THEN []
-            ELSE [{'code': 'G1', 'criterion': 'gate', 'message': 'not a nature-based project',
+            ELSE [{'code': 'G7_NOT_NATURE_BASED', 'criterion': 'gate', 'message': 'not a nature-based project',
                    'source': 'data/reference/quality-framework.md 7.3'}] END AS reasons,
        0.0 AS haircut_pct, sum(c.quantity)::BIGINT AS issued, sum(c.quantity)::BIGINT AS risk_adjusted_issued,
        NULL::DOUBLE AS buffer_pct_observed, bool_or(c.ccp_label) AS ccp_label,
@@ -98,6 +99,13 @@ def test_real_scores_publish_with_every_column_described_and_reasons_shown(inges
         ).fetchone()
     assert scored > 0, "the engine scores the bundled project-vintages"
     assert explained == ineligible, "every ineligible project-vintage shows its first failed reason"
+    with duckdb.connect(settings.curated_db, read_only=True) as conn:
+        wrong = conn.execute(
+            "SELECT project_id, vintage, gates_failed, first_failed_code FROM ineligible_projects "
+            "WHERE CASE WHEN len(gates_failed) > 0 THEN NOT list_contains(gates_failed, split_part(first_failed_code, "
+            "'_', 1)) ELSE first_failed_criterion <> 'tier' END"
+        ).fetchall()
+    assert wrong == [], f"first failed reason is not a failed gate's (or, with no gate failed, the tier's): {wrong}"
 
 
 def test_real_exports_publish_a_reconciled_documented_inventory(ingested):

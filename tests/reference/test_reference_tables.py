@@ -50,7 +50,8 @@ def test_every_table_loads_and_every_row_is_sourced_and_dated(reference: Referen
         table = getattr(reference, name)
         assert len(table) > 0, f"{name}.csv is empty"
         assert table["source_url"].notna().all(), f"{name}.csv has rows without source_url"
-        assert (table["as_of"] <= pd.Timestamp("2026-11-29")).all(), f"{name}.csv has an as_of after the reading date"
+        # 2026-11-29: the framework copy was read; 2026-12-04: the expert-review corrections (issue 14)
+        assert (table["as_of"] <= pd.Timestamp("2026-12-04")).all(), f"{name}.csv has an as_of after the reading date"
     assumed = reference.methodologies[reference.methodologies["is_assumption"]]
     assert assumed["assumption_note"].str.len().gt(20).all(), "an assumption row's note does not say what is unverified"
 
@@ -144,6 +145,23 @@ def test_cited_permanence_values(reference: Reference):
     )
     legacy_redd = reference.methodologies[reference.methodologies["legacy_project_baseline_redd"]]
     assert (legacy_redd["commitment_years"] == 30).all(), "pre-2024 Verra longevity threshold is 30 years (NPRT)"
+    table = reference.methodologies
+    vcs_afolu = table[(table["program"] == "vcs") & table["is_nature_based"] & table["is_reversible"]]
+    assert (vcs_afolu["commitment_years"] == 30).all(), (
+        "every VCS AFOLU row carries Verra's program minimum (NPRT, 30 years before 2024); the engine applies the "
+        "project's facts (registration from 2024, crediting period, CCP label), never the ICVCM status (issue 14)"
+    )
+    car = table[table["protocol"].isin(["car-forest", "car-forest-mx", "car-grassland", "car-soil"])]
+    assert (car["commitment_years"] == 100).all(), "the Reserve defines permanence as 100 years (program manual 2.10)"
+
+
+def test_each_vcs_row_cites_its_own_methodology_page_first(reference: Reference):
+    vcs = reference.methodologies[reference.methodologies["program"] == "vcs"]
+    first = vcs["source_url"].str.split(" ; ").str[0]
+    page = first.str.extract(r"verra\.org/methodolog(?:y|ies)/(vm\d{4})", expand=False).str.upper()
+    cited = vcs.assign(first=first, page=page)
+    wrong = cited[cited["page"].notna() & (cited["page"] != cited["methodology_id"])]
+    assert wrong.empty, f"VCS rows citing another methodology's page first:\n{wrong[['protocol', 'first']]}"
 
 
 def test_every_reversible_methodology_names_a_reversal_mechanism(reference: Reference):

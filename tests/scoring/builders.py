@@ -100,7 +100,7 @@ def project(project_id: str = "VCS5001", **overrides) -> dict:
         "status_raw": "Registered", "status": "registered", "country_code": "BR", "country": "Brazil",
         "methodology_raw": "VM0047", "protocol": "vm0047", "protocols": "vm0047", "project_type": None,
         "category": "forest", "is_nature_based": True, "activity": "ARR",
-        "crediting_period_start": pd.Timestamp("2021-01-01"), "crediting_period_end": pd.Timestamp("2061-01-01"),
+        "crediting_period_start": pd.Timestamp("2021-01-01"), "crediting_period_end": None,
         "registration_date": pd.Timestamp("2022-01-01"), "estimated_annual_reductions": 1000.0,
         "source_file": f"data/raw/{registry}/projects.csv", "source_line": 2,
     }  # fmt: skip

@@ -3,6 +3,7 @@ one small hand-built case per rule, asserting the score and the reason code."""
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from tests.scoring.builders import Case, codes, issuance, methodology, policy, project, row
@@ -200,20 +201,34 @@ def test_car_reversible_flag_on_the_credit_overrides_the_reference():
 def test_commitment_30_years_scores_2_with_the_af_rule():
     scored = score_one(Case(methodologies=[methodology(commitment_years=30.0)]))
     assert scored["permanence_score"] == 2, "a 30-year commitment is below the 40 years of ICVCM AF 9.1"
-    assert message(scored, "PERM_COMMITMENT_LT_CCP") == "permanence 2: commitment 30 years < 40 required"
+    assert message(scored, "PERM_COMMITMENT_LT_CCP") == (
+        "permanence 2: commitment 30 years (Verra NPRT longevity floor for the registration date) < 40 required"
+    )
     assert "ICVCM AF 9.1" in next(r["source"] for r in scored["reasons"] if r["code"] == "PERM_COMMITMENT_LT_CCP")
 
 
 def test_commitment_below_20_years_scores_1():
-    scored = score_one(Case(methodologies=[methodology(commitment_years=10.0)]))
+    # an ACR project: Verra's NPRT floor (30 years) would lift a Verra project
+    case = Case(projects=[project("ACR5001")], credits=[issuance("ACR5001")],
+                methodologies=[methodology(program="acr", commitment_years=10.0)])  # fmt: skip
+    scored = score_one(case, "ACR5001")
     assert scored["permanence_score"] == 1, "a 10-year commitment scores 1"
     assert "PERM_COMMITMENT_LT_MIN" in codes(scored, "permanence")
 
 
-def test_unknown_commitment_scores_2():
-    scored = score_one(Case(methodologies=[methodology(commitment_years=None)]))
-    assert scored["permanence_score"] == 2, "an unrecorded commitment cannot be shown to meet 40 years"
-    assert "PERM_COMMITMENT_UNKNOWN" in codes(scored, "permanence")
+def test_unknown_commitment_is_held_for_review_not_ineligible():
+    """Issue 14 item 2: no program minimum and no project fact reaching 40 years (a 30-year crediting period is
+    only a lower bound): the permanence input is unknown, the row waits for review."""
+    case = Case(
+        projects=[project("ACR5001", crediting_period_end=pd.Timestamp("2051-01-01"))],
+        credits=[issuance("ACR5001")],
+        methodologies=[methodology(program="acr", commitment_years=None)],
+    )
+    scored = score_one(case, "ACR5001")
+    assert "UNKNOWN_COMMITMENT" in codes(scored, "permanence")
+    assert "crediting period: 30 years" in message(scored, "UNKNOWN_COMMITMENT"), message(scored, "UNKNOWN_COMMITMENT")
+    assert scored["quality_tier"] == "needs_review" and not scored["is_eligible"]
+    assert "TIER_NEEDS_REVIEW" in codes(scored, "tier")
 
 
 def test_100_year_commitment_with_risk_based_buffer_scores_5():
@@ -298,6 +313,34 @@ def test_ifm_below_the_floor_scores_2_and_is_haircut_to_the_floor():
     assert scored["haircut_pct"] == pytest.approx(10.0), "haircut = 20% - 10% own deduction"
     assert scored["risk_adjusted_issued"] == 9_000, "10,000 issued less a 10% haircut"
     assert "HAIRCUT_IFM_LEAKAGE" in codes(scored, "haircut")
+
+
+def test_ifm_with_no_recorded_deduction_is_unknown_not_none():
+    """Issue 12 item 14 / issue 14 item 2: a blank market-leakage deduction is missing evidence. It neither
+    passes the 20% floor ("deduction nan% >= 20%") nor reads as 0% ("deduction none%"): the row is held for
+    review with UNKNOWN_LEAKAGE_DEDUCTION, and the risk haircut takes the whole floor, saying why."""
+    scored = score_one(ifm_case(None), "ACR701")
+    assert codes(scored, "leakage") == ["UNKNOWN_LEAKAGE_DEDUCTION"], codes(scored, "leakage")
+    assert scored["leakage_score"] == 2, "the policy's ifm_unknown_deduction score is shown"
+    assert scored["quality_tier"] == "needs_review" and not scored["is_eligible"], scored["quality_tier"]
+    texts = " ".join(r["message"] for r in scored["reasons"])
+    assert "nan" not in texts and "none%" not in texts, texts
+    assert scored["haircut_pct"] == pytest.approx(20.0) and scored["risk_adjusted_issued"] == 8_000
+    assert "not recorded" in message(scored, "HAIRCUT_IFM_LEAKAGE")
+
+
+def test_ifm_blank_deduction_with_the_ccp_label_of_an_approved_version_meets_the_condition():
+    """Issue 14 items 2-3: ACR IFM v2.1 is approved on condition of a leakage deduction where wood-product
+    output falls; a CCP-labelled issuance attests the condition was met for it."""
+    case = ifm_case(None)
+    case.methodologies = [{**case.methodologies[0], "ccp_status": "approved_conditional"}]
+    case.credits = [issuance("ACR701", quantity=10_000, methodology_version="2.1", ccp_label=True)]
+    scored = score_one(case, "ACR701")
+    assert scored["ccp_status"] == "approved" and scored["methodology_ccp_status"] == "approved_conditional"
+    assert "CCP_LABEL_MEETS_CONDITIONS" in codes(scored, "methodology")
+    assert codes(scored, "leakage") == ["LEAK_IFM_CCP_CONDITION"] and scored["leakage_score"] == 3
+    assert scored["quality_tier"] in ("eligible", "high"), scored["quality_tier"]
+    assert "not approved" not in " ".join(r["message"] for r in scored["reasons"])
 
 
 # --- over-crediting (7.7) ------------------------------------------------------------------------------------

@@ -65,7 +65,14 @@ def worlds(draw) -> Case:
         project_id = f"VCS{5000 + number}"
         protocol = draw(st.sampled_from(PROTOCOLS))
         projects.append(
-            project(project_id, protocol=protocol, activity=ACTIVITY[protocol], status=draw(st.sampled_from(STATUSES)))
+            project(
+                project_id,
+                protocol=protocol,
+                activity=ACTIVITY[protocol],
+                status=draw(st.sampled_from(STATUSES)),
+                registration_date=draw(st.sampled_from([None, "2019-05-01", "2020-04-06", "2024-03-01"])),
+                crediting_period_end=draw(st.sampled_from([None, "2041-01-01", "2061-01-01", "2121-01-01"])),
+            )
         )
         for vintage in draw(st.lists(st.integers(2012, 2026), min_size=1, max_size=5, unique=True)):
             quantity = draw(st.integers(1, 1_000_000))
@@ -119,3 +126,20 @@ def test_a_larger_buffer_never_lowers_permanence(world: Case, extra: int):
     after = after.set_index(["project_id", "vintage"])["permanence_score"]
     lowered = after[after < before.reindex(after.index)]
     assert lowered.empty, f"permanence fell when the buffer grew by {extra}: {lowered.to_dict()}"
+
+
+@PROPERTY_SETTINGS
+@given(worlds())
+def test_no_rejected_or_legacy_redd_methodology_is_ever_eligible_or_high(world: Case):
+    """Issue 14: whatever the labels, versions, dates and unknowns, a vintage scored under an ICVCM-rejected
+    methodology or a legacy project-baseline REDD one (default policy) is never eligible, never high."""
+    scores = world.score()
+    rows_by_protocol = {m["protocol"]: m for m in world.methodologies}
+    reference = scores["protocol"].map(lambda p: rows_by_protocol.get(p, {}))  # a handful of generated rows
+    rejected = reference.map(lambda m: m.get("ccp_status") == "rejected").astype(bool)
+    legacy = reference.map(lambda m: bool(m.get("legacy_project_baseline_redd"))).astype(bool)
+    barred = scores[rejected | legacy]
+    assert not barred["is_eligible"].any(), barred[["project_id", "vintage", "quality_tier", "gates_failed"]]
+    assert not (barred["quality_tier"] == "high").any(), barred[["project_id", "vintage", "quality_tier"]]
+    held = scores["quality_tier"] == "needs_review"
+    assert not scores.loc[held, "is_eligible"].any(), "needs_review rows are held out of the inventory"

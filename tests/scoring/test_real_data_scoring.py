@@ -190,3 +190,55 @@ def test_a_broken_reference_table_fails_the_run_and_keeps_the_previous_scores(in
     result = materialize_scores(changed(settings, reference_dir=str(broken)), raise_on_error=False)
     assert not result.success, "a malformed methodologies.csv must fail the scoring run"
     pd.testing.assert_frame_equal(before, scores_table(settings), obj="quality_scores after a failed run")
+
+
+def _row(scores: pd.DataFrame, project_id: str, vintage: int) -> pd.Series:
+    hit = scores[(scores["project_id"] == project_id) & (scores["vintage"] == vintage)]
+    assert len(hit) == 1, f"{project_id} {vintage} is in the bundled exports"
+    return hit.iloc[0]
+
+
+def _codes(scored: pd.Series) -> list[str]:
+    return [r["code"] for r in scored["reasons"]]
+
+
+def test_art102_2021_takes_the_version_guyana_reported_not_trees_v1(instance):
+    """Issue 14 item 4: ART102's 2021 issuance leaves Standard Version blank; it fell back to TREES v1.0 (not
+    submitted, no commitment) and came out ineligible. Its other vintages report Version 2.0."""
+    guyana = _row(scores_table(instance[0]), "ART102", 2021)
+    assert guyana["methodology_version"] == "Version 2.0", guyana["methodology_version"]
+    assert "METHODOLOGY_VERSION_INFERRED" in _codes(guyana)
+    assert guyana["is_eligible"], _codes(guyana)
+    # national programme (no sub-national jurisdiction listed): leakage at national scale (issue 14 item 7)
+    assert guyana["leakage_score"] == 5 and "ACCOUNTING_AREA_NATIONAL" in _codes(guyana)
+
+
+def test_fcpf_programmes_wait_for_review_with_a_reason_naming_their_icvcm_status(instance):
+    """Issue 14 items 2 and 7: ART126/ART130 (FCPF Carbon Fund, not submitted to ICVCM) have no commitment period
+    from any source: needs_review, not ineligible, and the reason says the framework was not submitted."""
+    scores = scores_table(instance[0])
+    for project_id, vintage in (("ART126", 2021), ("ART130", 2023)):
+        fcpf = _row(scores, project_id, vintage)
+        assert fcpf["quality_tier"] == "needs_review" and not fcpf["is_eligible"], fcpf["quality_tier"]
+        unknown = next(r["message"] for r in fcpf["reasons"] if r["code"] == "UNKNOWN_COMMITMENT")
+        assert "FCPF" in unknown and "not submitted" in unknown, unknown
+
+
+def test_a_100_year_crediting_period_is_a_100_year_commitment(instance):
+    """Issue 14 item 1: VCS2532 (AR-ACM0003, crediting 2016-11-01 to 2116-10-31) scored permanence 2 on the CDM
+    row's 30 years; its crediting period is a 100-year commitment."""
+    reforestation = _row(scores_table(instance[0]), "VCS2532", 2021)
+    assert reforestation["commitment_years"] == 100 and reforestation["permanence_score"] == 5
+    assert reforestation["is_eligible"], _codes(reforestation)
+
+
+def test_verra_migration_dates_are_flagged_and_sources_cite_no_machine_path(instance):
+    """Issue 14 items 9-10: VCS576 (registered '2020-04-06', Verra's registry migration) is flagged; no reason
+    prints 'none%' or 'nan%', and no source embeds an absolute path of a raw file."""
+    scores = scores_table(instance[0])
+    assert "REGISTRATION_DATE_PLACEHOLDER" in _codes(_row(scores, "VCS576", 2021))
+    reasons = [r for trail in scores["reasons"] for r in trail]
+    assert not [r for r in reasons if "none%" in r["message"] or "nan%" in r["message"]]
+    raw_dir = str(instance[0].paths.raw_dir)
+    assert not [r["source"] for r in reasons if raw_dir in r["source"] or r["source"].startswith("/")]
+    assert not [r for r in reasons if r["code"] == "OVER_DYNAMIC" and "matched controls" in r["message"]]

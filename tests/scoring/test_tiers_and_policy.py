@@ -156,14 +156,29 @@ def alm_case(version: str | None) -> Case:
 def test_methodology_row_is_chosen_by_the_issuance_version():
     scored = score_one(alm_case("Version 2.2"))
     assert scored["ccp_status"] == "approved", "VM0042 v2.2 is CCP-approved"
-    assert "METHODOLOGY_VERSION_FALLBACK" not in codes(scored)
+    assert "UNKNOWN_METHODOLOGY_VERSION" not in codes(scored)
     assert score_one(alm_case("v2.1"))["ccp_status"] == "withdrawn", "v2.0-2.1 was withdrawn"
 
 
-def test_unknown_version_falls_back_to_the_most_conservative_row():
+def test_unknown_version_with_disagreeing_rows_waits_for_review():
+    """Issue 14 item 4: no version reported for any vintage, and VM0042's rows disagree (withdrawn / approved):
+    the strictest row's scores are shown, but the verdict waits for the version instead of assuming it."""
     scored = score_one(alm_case(None))
-    assert scored["ccp_status"] == "withdrawn", "without a version, the stricter decision applies"
-    assert "METHODOLOGY_VERSION_FALLBACK" in codes(scored, "methodology")
+    assert scored["ccp_status"] == "withdrawn", "the scores shown are the strictest row's"
+    assert "UNKNOWN_METHODOLOGY_VERSION" in codes(scored, "methodology")
+    assert scored["quality_tier"] == "needs_review" and not scored["is_eligible"], scored["quality_tier"]
+
+
+def test_missing_version_is_inferred_from_the_projects_other_vintages():
+    """Issue 14 item 4 (ART102-2021's blank Standard Version fell back to TREES v1.0): a vintage without a
+    version takes the version the project reported for its nearest other vintage, and says so."""
+    case = alm_case(None)
+    case.credits = [issuance(vintage=2023, methodology_version="Version 2.2", ccp_label=True),
+                    issuance(vintage=2024, methodology_version=None, ccp_label=True)]  # fmt: skip
+    scored = score_one(case)
+    assert scored["methodology_version"] == "Version 2.2" and scored["ccp_status"] == "approved"
+    assert "METHODOLOGY_VERSION_INFERRED" in codes(scored, "methodology")
+    assert "2023" in next(r["message"] for r in scored["reasons"] if r["code"] == "METHODOLOGY_VERSION_INFERRED")
 
 
 def test_registry_program_row_is_preferred():
