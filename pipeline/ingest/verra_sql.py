@@ -38,19 +38,18 @@ def read_transactions(path: Path) -> DatasetLoad:
         if len(failures):  # the rules reject every value the contract forbids: a failure here is a bug in them
             raise ValueError(f"{path}: Verra credits break the contract: {failures.to_dict('records')}")
         credits = conn.sql("SELECT * FROM credits").to_arrow_table().to_pandas(types_mapper=_PANDAS_TYPES.get)
-        records = conn.execute(
-            "SELECT * FROM verra_vcu_raw WHERE source_line IN "
-            "(SELECT source_line FROM verra_blocks WHERE reason IS NOT NULL) ORDER BY source_line"
+        rejected_records = conn.execute(
+            "SELECT raw.*, reason FROM verra_vcu_raw AS raw JOIN verra_rejections USING (source_line) "
+            "ORDER BY source_line"
         ).df()
-        reasons = conn.execute("SELECT reason FROM verra_blocks WHERE reason IS NOT NULL ORDER BY source_line").df()[
-            "reason"
-        ]
-        accepted_records = conn.execute("SELECT count(*) FROM verra_blocks WHERE reason IS NULL").fetchone()[0]
     finally:
         conn.close()
     credits["source_line"] = credits["source_line"].astype("int64")
+    reasons = rejected_records.pop("reason")
+    rejected_records = rejected_records.fillna("")  # an empty field, as the raw record shows it
     rejected = pd.concat(
-        [raw.malformed.drop(columns="span"), rejected_from(records, raw.raw_headers, reasons)], ignore_index=True
+        [raw.malformed.drop(columns="span"), rejected_from(rejected_records, raw.raw_headers, reasons)],
+        ignore_index=True,
     ).sort_values("source_line", kind="stable", ignore_index=True)
     return DatasetLoad(
         registry=VERRA.key,
@@ -60,7 +59,7 @@ def read_transactions(path: Path) -> DatasetLoad:
         rows_read=raw.rows_read,
         accepted=credits,
         rejected=rejected,
-        rows_accepted=accepted_records,
+        rows_accepted=raw.rows_read - len(rejected),
     )
 
 

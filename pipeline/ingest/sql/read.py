@@ -15,6 +15,7 @@ import hashlib
 import io
 import re
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,9 +39,12 @@ class RawFile:
     rows_read: int
 
 
+_HASHING = ThreadPoolExecutor(max_workers=1)
+
+
 def read_csv(conn: duckdb.DuckDBPyConnection, path: Path, layout: Layout, table: str) -> RawFile:
-    """Create ``table`` with the layout's canonical columns as text (``''`` for an empty field, NULL for an optional
-    column the export dropped) and ``source_line``, in file order, from the CSV at ``path``."""
+    """Create the view ``table``: the layout's canonical columns as text (NULL for an empty field and for an optional
+    column the export dropped) and ``source_line``, in file order, of the CSV at ``path``."""
     path = Path(path)
     if not path.exists():
         raise IngestError(f"{path}: file not found")
@@ -49,7 +53,7 @@ def read_csv(conn: duckdb.DuckDBPyConnection, path: Path, layout: Layout, table:
     data = path.read_bytes()
     if not data:
         raise IngestError(f"{path}: file is empty (0 bytes); expected a header row for {layout.description}")
-    sha256 = hashlib.sha256(data).hexdigest()
+    sha256 = _HASHING.submit(hashlib.sha256, data)  # while DuckDB parses (hashlib lets go of the GIL)
     encoding = detect_encoding(data)
     if encoding != "utf-8-sig":  # hand-saved copies: ',', '"' and newlines keep their bytes once re-encoded
         data = data.decode(encoding).encode("utf-8")
@@ -69,18 +73,15 @@ def read_csv(conn: duckdb.DuckDBPyConnection, path: Path, layout: Layout, table:
     numbered = _numbered_records(conn, data, malformed, len(headers))
     position = {raw: i for i, raw in reversed(list(enumerate(headers)))}  # the first of repeated headers
     columns = [
-        f"coalesce(c{position[mapping[col.name]]}, '') AS {col.name}"
-        if col.name in mapping
-        else f"NULL::VARCHAR AS {col.name}"
+        f"c{position[mapping[col.name]]} AS {col.name}" if col.name in mapping else f"NULL::VARCHAR AS {col.name}"
         for col in layout.columns
     ]
     # A record of empty fields is a blank line: skipped, yet counted for the line numbers of what follows.
     blank = "(" + " AND ".join(f"coalesce(c{i}, '') = ''" for i in range(len(headers))) + ")"
     selected = ", ".join(columns)
-    conn.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT {selected}, source_line FROM {numbered} WHERE NOT {blank}")
+    conn.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT {selected}, source_line FROM {numbered} WHERE NOT {blank}")
     rows = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-    conn.execute("DROP TABLE _parsed; DROP TABLE IF EXISTS _gaps")
-    return RawFile(path, sha256, encoding, mapping, malformed, rows + len(malformed))
+    return RawFile(path, sha256.result().hexdigest(), encoding, mapping, malformed, rows + len(malformed))
 
 
 def _parse(conn: duckdb.DuckDBPyConnection, source: Path, width: int) -> None:
