@@ -1,66 +1,54 @@
 """Headless run of the whole pipeline (``make run``): every registry partition, then everything downstream.
 
-Runs are recorded in the instance at ``$DAGSTER_HOME`` (the Makefile points it at ``.dagster_home``), so they
-show up in the UI's run history. One registry failing does not stop the others; the exit code is non-zero if
-any run failed.
+It launches the code location's named jobs (``registry_refresh`` once per registry partition, then
+``inventory_refresh``) in the instance at ``$DAGSTER_HOME`` (the Makefile points it at ``.dagster_home``), so
+the runs show in the UI's run history and on the Overview timeline under their job, and can be re-executed
+from there. One registry failing does not stop the others; the exit code is non-zero if any run failed.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 
 import dagster as dg
 import duckdb
+from dagster_shared.error import SerializableErrorInfo
 
-from assets.automation import DOWNSTREAM_ASSETS, REGISTRY_ASSETS
+from assets.automation import inventory_refresh_job, registry_refresh_job
 from assets.definitions import defs
 from assets.resources import PipelineSettings
 from pipeline.registries import REGISTRY_KEYS
+from pipeline.settings import REPO_ROOT
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 """Step-by-step logs stay in the run history (make ui); the terminal gets warnings, failures and the summary."""
 
-
-def _materializable():
-    return [*defs.assets, *(defs.asset_checks or [])]
+TAGS = {"source": "make run"}
 
 
 def run_pipeline(settings: PipelineSettings, instance: dg.DagsterInstance) -> dict[str, bool]:
-    """Materialize every asset: one run per registry partition, then one run for all downstream assets.
-    Prints each failed asset check (errors and warnings) as it happens."""
+    """Run ``registry_refresh`` for each registry partition, then ``inventory_refresh``, as recorded runs of
+    those jobs in ``instance``. Prints each failed asset check (errors and warnings) as it happens."""
+    runs = [(registry, registry_refresh_job.name, registry) for registry in REGISTRY_KEYS]
+    runs.append(("downstream", inventory_refresh_job.name, None))
     outcome: dict[str, bool] = {}
-    resources = {**defs.resources, "settings": settings}
-    for registry in REGISTRY_KEYS:
-        result = dg.materialize(
-            _materializable(),
-            selection=REGISTRY_ASSETS,
-            partition_key=registry,
-            instance=instance,
-            resources=resources,
-            raise_on_error=False,
-            tags={"source": "make run"},
+    for label, job_name, partition in runs:
+        result = defs.resolve_job_def(job_name).execute_in_process(
             run_config=QUIET,
+            instance=instance,
+            partition_key=partition,
+            resources={"settings": settings},
+            raise_on_error=False,
+            tags=TAGS,
         )
-        outcome[registry] = result.success
-        _print_failed_checks(result, registry)
+        outcome[label] = result.success
+        _print_failed_checks(result, label)
         if not result.success:
-            print(f"  {registry}: FAILED: {_failure(result)}", file=sys.stderr)
-    result = dg.materialize(
-        _materializable(),
-        selection=DOWNSTREAM_ASSETS,
-        instance=instance,
-        resources=resources,
-        raise_on_error=False,
-        tags={"source": "make run"},
-        run_config=QUIET,
-    )
-    outcome["downstream"] = result.success
-    _print_failed_checks(result, "downstream")
-    if not result.success:
-        print(f"  downstream: FAILED: {_failure(result)}", file=sys.stderr)
+            print(f"  {label}: FAILED: {_failure(result)}", file=sys.stderr)
     return outcome
 
 
@@ -72,15 +60,38 @@ def _print_failed_checks(result: dg.ExecuteInProcessResult, run: str) -> None:
             print(f"  {run}: check {key} {severity}", file=sys.stderr)
 
 
+_FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<function>\S+)')
+
+
+def _raised_at(error: SerializableErrorInfo) -> str | None:
+    """``file:line in function`` of the innermost frame in this project's code, if the stack reaches it."""
+    for frame in reversed(error.stack):
+        match = _FRAME.search(frame)
+        if match and Path(match["file"]).resolve().is_relative_to(REPO_ROOT) and ".venv" not in match["file"]:
+            where = Path(match["file"]).resolve().relative_to(REPO_ROOT)
+            return f"{where}:{match['line']} in {match['function']}"
+    return None
+
+
 def _failure(result: dg.ExecuteInProcessResult) -> str:
+    """The first failed step's whole message (a DuckDB error's LINE and caret lines included) and, for an
+    unexpected error, where in the project's code it was raised."""
     for event in result.all_events:
         data = event.step_failure_data if event.is_step_failure else None
         if data and data.user_failure_data and data.user_failure_data.description:
-            return f"{event.step_key}: {data.user_failure_data.description}"
+            return _indented(f"{event.step_key}: {data.user_failure_data.description}")
         if data and data.error:
             error = data.error.cause or data.error
-            return f"{event.step_key}: {error.message.strip().splitlines()[-1]}"
+            where = _raised_at(error)
+            return _indented(
+                f"{event.step_key}: {error.message.rstrip()}" + (f"\n(raised at {where})" if where else "")
+            )
     return "see the run in the Dagster UI"
+
+
+def _indented(message: str) -> str:
+    first, *rest = message.strip("\n").splitlines()
+    return "\n".join([first, *(f"    {line}" if line.strip() else "" for line in rest)])
 
 
 def summary(settings: PipelineSettings) -> str:
@@ -114,16 +125,8 @@ def summary(settings: PipelineSettings) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--export-only", action="store_true", help="only export the published inventory")
-    args = parser.parse_args(argv)
+    argparse.ArgumentParser(description=__doc__).parse_args(argv)
     settings = PipelineSettings.from_env()
-    if args.export_only:
-        from pipeline.publish.exports import export_inventory
-
-        for path in export_inventory(Path(settings.curated_db)):
-            print(f"wrote {path}")
-        return 0
     if not os.environ.get("DAGSTER_HOME"):
         print("DAGSTER_HOME is not set; run through `make run` so run history persists", file=sys.stderr)
         return 2
