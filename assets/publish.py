@@ -15,7 +15,7 @@ from pipeline.inventory import (
     write_eligible_inventory,
 )
 from pipeline.policy import load_policy
-from pipeline.publish.exports import export_inventory
+from pipeline.publish.exports import export_published
 from pipeline.publish.policy import PublishPolicy
 from pipeline.publish.publish import publish_inventory
 from pipeline.settings import Paths
@@ -199,9 +199,10 @@ def published_inventory(context: dg.AssetExecutionContext, settings: PipelineSet
 
 @dg.asset(deps=[published_inventory], group_name="publish", kinds={"parquet", "csv"})
 def inventory_exports(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
-    """The published eligible inventory as Parquet and CSV next to the database, for people without DuckDB
-    (``make export`` does the same). Each file is written to a temporary name and renamed into place."""
-    written = export_inventory(settings.paths.curated_db)
+    """The published eligible inventory, quality scores with their reasons, and the data dictionary as Parquet
+    and CSV next to the database, for people without DuckDB (``make export`` does the same). Parquet columns
+    carry their descriptions; each file is written to a temporary name and renamed into place."""
+    written = export_published(settings.paths.curated_db)
     for path in written:
         context.log.info(f"wrote {path}")
     return dg.MaterializeResult(

@@ -361,6 +361,13 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
 }
 COLUMNS["latest_changes"] = COLUMNS["inventory_changes"]
+COLUMNS["quality_score_reasons"] = {
+    "code": "Machine-readable code of the finding (e.g. G7_NOT_NATURE_BASED, ADD_STANDARDIZED_NOT_APPROVED).",
+    "criterion": "What the finding bears on: gate, additionality, permanence, leakage, over_crediting ...",
+    "message": "The finding in plain words, with the figures it rests on.",
+    "source": "The rule (policy key, framework section) or data source (reference table and its citation) cited.",
+}
+"""The fields of one ``quality_scores.reasons`` entry (the ``quality_score_reasons`` export, one row each)."""
 
 
 def _quote(text: str) -> str:

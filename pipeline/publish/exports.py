@@ -1,46 +1,185 @@
-"""Exports of the published inventory for people without DuckDB: Parquet and CSV next to the database.
+"""Exports of the published file for people without DuckDB: Parquet and CSV next to the database.
 
-Each export is written to a temporary name and renamed into place, so a reader never sees half a file.
-The CSV joins ``badges`` with ``"; "`` (CSV has no lists); the Parquet keeps it a list.
+``python -m pipeline.publish.exports`` (``make export``) writes them from the published file alone, without
+loading the Dagster code location. Each dataset is written as ``<name>.parquet`` and ``<name>.csv``:
+
+- ``eligible_inventory``: what can be offered;
+- ``quality_scores``: every scored project-vintage, with its reason trail (a list in Parquet);
+- ``quality_score_reasons``: the same reasons one row each (project-vintage, code, criterion, message, source),
+  for spreadsheets;
+- ``data_dictionary``: every published relation and column with its type and description.
+
+Every Parquet column carries its description (the data dictionary's, as published in the file's comments) as
+Arrow field metadata ``description``, and each file the relation's description as schema metadata. CSV has no
+lists: a list of values is joined with ``"; "``, and a list of records (``reasons``) is left to the long
+``quality_score_reasons`` file. Each file is written to a temporary name and renamed into place, so a reader
+never sees half a file.
 """
 
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-EXPORTED_TABLE = "eligible_inventory"
+from pipeline.publish.dictionary import TABLES, describe
+from pipeline.settings import Paths
 
 
-def export_paths(curated_db: Path) -> tuple[Path, Path]:
-    """Where :func:`export_inventory` writes: ``eligible_inventory.parquet`` and ``.csv`` beside the DB."""
+@dataclass(frozen=True)
+class Export:
+    name: str
+    query: str
+    """The rows, in a stable order, read from the published file."""
+    described_as: str
+    """The relation whose column descriptions apply (:mod:`pipeline.publish.dictionary`)."""
+    description: str = ""
+    """What the file holds, when it is not a published relation as it stands."""
+
+    @property
+    def title(self) -> str:
+        return self.description or TABLES[self.described_as]
+
+
+EXPORTS = (
+    Export(
+        "eligible_inventory",
+        "SELECT * FROM eligible_inventory ORDER BY registry, project_id, vintage",
+        "eligible_inventory",
+    ),
+    Export("quality_scores", "SELECT * FROM quality_scores ORDER BY registry, project_id, vintage", "quality_scores"),
+    Export(
+        "quality_score_reasons",
+        "SELECT project_id, registry, vintage, reason.* FROM "
+        "(SELECT project_id, registry, vintage, unnest(reasons) AS reason FROM quality_scores) "
+        "ORDER BY registry, project_id, vintage",
+        "quality_score_reasons",
+        "quality_scores.reasons one row each: every finding behind a project-vintage's verdict.",
+    ),
+    Export(
+        "data_dictionary",
+        """
+        SELECT c.table_name AS relation, r.kind, r.description AS relation_description,
+               c.column_name AS "column", c.data_type, c.comment AS description
+        FROM duckdb_columns() AS c
+        JOIN (SELECT table_name AS name, 'table' AS kind, comment AS description, database_name, schema_name
+              FROM duckdb_tables()
+              UNION ALL
+              SELECT view_name, 'view', comment, database_name, schema_name FROM duckdb_views() WHERE NOT internal)
+          AS r ON r.database_name = c.database_name AND r.schema_name = c.schema_name AND r.name = c.table_name
+        WHERE c.database_name = current_database() AND c.schema_name = 'main' AND NOT c.internal
+        ORDER BY relation, c.column_index
+        """,
+        "data_dictionary",
+        "Every published table, view and column, with its type and description.",
+    ),
+)
+
+DATA_DICTIONARY_COLUMNS = {
+    "relation": "Published table or view.",
+    "kind": "table or view.",
+    "relation_description": "What the relation holds.",
+    "column": "Column of the relation.",
+    "data_type": "DuckDB type of the column.",
+    "description": "What the column means.",
+}
+
+
+def export_paths(curated_db: Path) -> list[Path]:
+    """Where :func:`export_published` writes: ``<name>.parquet`` and ``<name>.csv`` beside the database."""
     folder = Path(curated_db).parent
-    return folder / f"{EXPORTED_TABLE}.parquet", folder / f"{EXPORTED_TABLE}.csv"
+    return [folder / f"{export.name}.{suffix}" for export in EXPORTS for suffix in ("parquet", "csv")]
 
 
-def export_inventory(curated_db: Path) -> list[Path]:
-    """Write the published ``eligible_inventory`` as Parquet and CSV next to ``curated_db``; returns the paths.
+def export_published(curated_db: Path) -> list[Path]:
+    """Write every dataset of :data:`EXPORTS` as Parquet and CSV next to ``curated_db``; returns the paths.
 
     Reads the published file read-only, so it runs while analysts and publishes do."""
     curated_db = Path(curated_db)
     if not curated_db.exists():
         raise FileNotFoundError(f"no published inventory at {curated_db}: publish before exporting")
-    parquet, csv = export_paths(curated_db)
-    ordered = f"SELECT * FROM {EXPORTED_TABLE} ORDER BY registry, project_id, vintage"
-    flat = f"SELECT * REPLACE (array_to_string(badges, '; ') AS badges) FROM ({ordered})"
     written = []
     with duckdb.connect(str(curated_db), read_only=True) as conn:
-        for target, query, options in (
-            (parquet, ordered, "FORMAT parquet, COMPRESSION zstd"),
-            (csv, flat, "FORMAT csv, HEADER true"),
-        ):
-            tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-            try:
-                conn.execute(f"COPY ({query}) TO '{tmp}' ({options})")
-                os.replace(tmp, target)
-            finally:
-                tmp.unlink(missing_ok=True)
-            written.append(target)
+        comments = _column_comments(conn)
+        for export in EXPORTS:
+            parquet = curated_db.parent / f"{export.name}.parquet"
+            _atomic(parquet, lambda tmp, e=export: _write_parquet(conn, e, comments, tmp))
+            csv = curated_db.parent / f"{export.name}.csv"
+            _atomic(csv, lambda tmp, e=export: _write_csv(conn, e, tmp))
+            written += [parquet, csv]
     return written
+
+
+def _column_comments(conn: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], str]:
+    rows = conn.execute(
+        "SELECT table_name, column_name, comment FROM duckdb_columns() "
+        "WHERE database_name = current_database() AND schema_name = 'main' AND coalesce(comment, '') <> ''"
+    ).fetchall()
+    return {(table, column): comment for table, column, comment in rows}
+
+
+def _description(export: Export, column: str, comments: dict[tuple[str, str], str]) -> str | None:
+    if export.name == "data_dictionary":
+        return DATA_DICTIONARY_COLUMNS.get(column)
+    return comments.get((export.described_as, column)) or describe(export.described_as, column)
+
+
+def _write_parquet(
+    conn: duckdb.DuckDBPyConnection, export: Export, comments: dict[tuple[str, str], str], target: Path
+) -> None:
+    """Stream the rows into Parquet with each column's description as field metadata."""
+    reader = conn.sql(export.query).to_arrow_reader()
+    fields = []
+    for field in reader.schema:
+        text = _description(export, field.name, comments)
+        fields.append(field.with_metadata({"description": text}) if text else field)
+    schema = pa.schema(fields, metadata={"description": export.title})
+    with pq.ParquetWriter(target, schema, compression="zstd") as writer:
+        for batch in reader:
+            writer.write_batch(pa.RecordBatch.from_arrays(batch.columns, schema=schema))
+
+
+def _write_csv(conn: duckdb.DuckDBPyConnection, export: Export, target: Path) -> None:
+    """Lists of values joined with '; '; lists of records left out (their rows are in a long export)."""
+    relation = conn.sql(export.query)
+    columns = []
+    for name, dtype in zip(relation.columns, relation.dtypes, strict=True):
+        kind = str(dtype)
+        quoted = '"' + name.replace('"', '""') + '"'
+        if kind.endswith("[]") and kind.startswith(("STRUCT", "MAP")):
+            continue
+        columns.append(f"array_to_string({quoted}, '; ') AS {quoted}" if kind.endswith("[]") else quoted)
+    conn.execute(
+        f"COPY (SELECT {', '.join(columns)} FROM ({export.query})) TO ? (FORMAT csv, HEADER true)", [str(target)]
+    )
+
+
+def _atomic(target: Path, write: Callable[[Path], None]) -> None:
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def main() -> int:
+    """``make export``: export the published file named by ``CREDIT_QUALITY_CURATED_DB`` (default
+    ``data/curated/inventory.duckdb``)."""
+    try:
+        for path in export_published(Paths.from_env().curated_db):
+            print(f"wrote {path}")
+    except FileNotFoundError as error:
+        print(error, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
