@@ -24,6 +24,7 @@ LOCATION = "credit_quality"
 
 EXPECTED_ASSETS = {
     "registry_snapshot": "raw",
+    "berkeley_vrod_snapshot": "raw",
     "registry_tables": "ingest",
     "projects": "warehouse",
     "credits": "warehouse",
