@@ -5,7 +5,7 @@ from datetime import timedelta
 import dagster as dg
 import duckdb
 
-from assets.metadata import markdown_table
+from assets.metadata import markdown_table, table_metadata
 from assets.resources import PipelineSettings
 from pipeline.inventory import (
     INVENTORY_TABLE,
@@ -74,14 +74,14 @@ def eligible_inventory(context: dg.AssetExecutionContext, settings: PipelineSett
     with settings.work_db_connection() as conn:
         rows = write_eligible_inventory(conn, paths.ledger_db)
         validate_inventory_frame(conn.execute(f"SELECT * FROM {INVENTORY_TABLE}").df())
-        metadata = _inventory_summary(conn)
+        metadata = _inventory_summary(conn) | table_metadata(conn, INVENTORY_TABLE)
     context.log.info(f"eligible_inventory: {rows} project-vintages, {metadata['available_tonnes']:,} tonnes")
     return dg.MaterializeResult(metadata=metadata)
 
 
 @dg.asset_check(asset=eligible_inventory, name=RECONCILIATION_CHECK, blocking=True)
 def available_reconciles_with_credits(settings: PipelineSettings) -> dg.AssetCheckResult:
-    """Every inventory row's issued, retired, cancelled, buffer and available equal the sums in ``credits``,
+    """Every inventory row's issued, retired, cancelled, buffer and available equal the sums in `credits`,
     our ledger retirements match the ledger, and no eligible project-vintage with credits left is missing.
     Blocks everything downstream (allocation, publish) when it fails, listing each mismatch."""
     with settings.work_db_connection(read_only=True) as conn, ledger_view(conn, settings.paths.ledger_db):
