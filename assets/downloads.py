@@ -12,6 +12,7 @@ from assets.partitions import registry_partitions
 from assets.resources import PipelineSettings
 from pipeline.downloads import (
     VROD,
+    VROD_RELEASE,
     VROD_URL,
     DatasetSource,
     DownloadError,
@@ -50,12 +51,12 @@ class RegistryDownloads(dg.ConfigurableResource):
     """
 
     enabled: bool = False
-    timeout_seconds: float = 60.0
-    deadline_seconds: float = 300.0
-    attempts: int = 3
-    backoff_seconds: float = 2.0
-    max_megabytes: int = 500
-    vrod_release: str = "2025-12"
+    timeout_seconds: float = DownloadLimits.timeout_seconds
+    deadline_seconds: float = DownloadLimits.deadline_seconds
+    attempts: int = DownloadLimits.attempts
+    backoff_seconds: float = DownloadLimits.backoff_seconds
+    max_megabytes: int = DownloadLimits.max_bytes // (1024 * 1024)
+    vrod_release: str = VROD_RELEASE
     vrod_url: str = VROD_URL
     """The VROD workbook's URL, ``{release}`` standing for ``vrod_release`` (a mirror may replace it)."""
     verra: dict[str, DatasetDownload] = {}
@@ -68,7 +69,7 @@ class RegistryDownloads(dg.ConfigurableResource):
     def from_env(cls) -> "RegistryDownloads":
         env = Environment()
         sources = read_sources_file(env.download_sources) if env.download_sources else {}
-        return cls(enabled=env.downloads, vrod_release=env.vrod_release, **sources)
+        return cls(enabled=env.downloads, vrod_release=env.vrod_release or VROD_RELEASE, **sources)
 
     def sources(self, registry: str) -> dict[str, DatasetSource]:
         if registry == VROD:

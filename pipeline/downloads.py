@@ -80,6 +80,8 @@ VROD = "berkeley-vrod"
 VROD_URL = "https://gspp.berkeley.edu/assets/uploads/page/Voluntary-Registry-Offsets-Database--v{release}.xlsx"
 """Where Berkeley publishes each VROD release (``{release}`` = ``YYYY-MM``); see docs vrod.md."""
 VROD_SHEET = "PROJECTS"
+VROD_RELEASE = "2025-12"
+"""The release online mode fetches unless configured (the year-end release the docs' verified facts describe)."""
 
 
 def vrod_sources(release: str, url: str = VROD_URL) -> dict[str, DatasetSource]:
@@ -155,6 +157,8 @@ class DownloadResult:
 
 # ---------------------------------------------------------------- fetching
 
+BODY_ARRIVING = "body still arriving"
+
 
 def fetch(source: DatasetSource, target: Path, limits: DownloadLimits, seconds: float | None = None) -> str:
     """One attempt: stream ``source`` into ``target`` within ``seconds`` (default ``limits.timeout_seconds``)
@@ -177,9 +181,6 @@ def fetch(source: DatasetSource, target: Path, limits: DownloadLimits, seconds: 
         raise _Transient(f"timed out after {seconds:.3g} s ({progress[-1]})") from error
     except httpx.TransportError as error:
         raise _Transient(f"cannot connect: {error!r}") from error
-
-
-BODY_ARRIVING = "body still arriving"
 
 
 async def _fetch(source: DatasetSource, target: Path, limits: DownloadLimits, seconds: float, progress: list) -> str:
@@ -273,8 +274,10 @@ def fetch_with_retries(
         content_type = retrying(attempt)
     except _Transient as error:
         used = retrying.statistics["attempt_number"]
-        late = f"; the download's {limits.deadline_seconds:g}-second deadline passed" * (time.monotonic() >= deadline)
-        raise DownloadError(f"{error} (gave up after {used} attempt{'s' * (used > 1)}{late})") from error
+        gave_up = f"gave up after {used} attempt{'s' * (used > 1)}"
+        if time.monotonic() >= deadline:
+            gave_up += f"; the download's {limits.deadline_seconds:g}-second deadline passed"
+        raise DownloadError(f"{error} ({gave_up})") from error
     return content_type, retrying.statistics["attempt_number"]
 
 

@@ -52,7 +52,8 @@ class Environment(BaseSettings):
     reference_dir: AbsolutePath = REPO_ROOT / "data" / "reference"
     downloads: Annotated[bool, BeforeValidator(_online)] = False
     download_sources: AbsolutePath | None = None
-    vrod_release: str = Field("2025-12", pattern=r"^\d{4}-\d{2}$")
+    vrod_release: str | None = Field(None, pattern=r"^\d{4}-\d{2}$")
+    """Unset: ``pipeline.downloads.VROD_RELEASE``."""
 
 
 @dataclass(frozen=True)
