@@ -367,7 +367,16 @@ COLUMNS["quality_score_reasons"] = {
     "message": "The finding in plain words, with the figures it rests on.",
     "source": "The rule (policy key, framework section) or data source (reference table and its citation) cited.",
 }
-"""The fields of one ``quality_scores.reasons`` entry (the ``quality_score_reasons`` export, one row each)."""
+COLUMNS["data_dictionary"] = {
+    "relation": "Published table or view.",
+    "kind": "table or view.",
+    "relation_description": "What the relation holds.",
+    "column": "Column of the relation.",
+    "data_type": "DuckDB type of the column.",
+    "description": "What the column means.",
+}
+"""The columns of the exports (``pipeline.publish.exports``) that are not published relations as they stand:
+the reasons one row each, and this dictionary as a file."""
 
 
 def _quote(text: str) -> str:

@@ -35,31 +35,25 @@ from pipeline.settings import Paths
 @dataclass(frozen=True)
 class Export:
     name: str
+    """The file's name, and the relation whose column descriptions apply (:mod:`pipeline.publish.dictionary`)."""
     query: str
     """The rows, in a stable order, read from the published file."""
-    described_as: str
-    """The relation whose column descriptions apply (:mod:`pipeline.publish.dictionary`)."""
     description: str = ""
     """What the file holds, when it is not a published relation as it stands."""
 
     @property
     def title(self) -> str:
-        return self.description or TABLES[self.described_as]
+        return self.description or TABLES[self.name]
 
 
 EXPORTS = (
-    Export(
-        "eligible_inventory",
-        "SELECT * FROM eligible_inventory ORDER BY registry, project_id, vintage",
-        "eligible_inventory",
-    ),
-    Export("quality_scores", "SELECT * FROM quality_scores ORDER BY registry, project_id, vintage", "quality_scores"),
+    Export("eligible_inventory", "SELECT * FROM eligible_inventory ORDER BY registry, project_id, vintage"),
+    Export("quality_scores", "SELECT * FROM quality_scores ORDER BY registry, project_id, vintage"),
     Export(
         "quality_score_reasons",
         "SELECT project_id, registry, vintage, reason.* FROM "
         "(SELECT project_id, registry, vintage, unnest(reasons) AS reason FROM quality_scores) "
         "ORDER BY registry, project_id, vintage",
-        "quality_score_reasons",
         "quality_scores.reasons one row each: every finding behind a project-vintage's verdict.",
     ),
     Export(
@@ -76,25 +70,9 @@ EXPORTS = (
         WHERE c.database_name = current_database() AND c.schema_name = 'main' AND NOT c.internal
         ORDER BY relation, c.column_index
         """,
-        "data_dictionary",
         "Every published table, view and column, with its type and description.",
     ),
 )
-
-DATA_DICTIONARY_COLUMNS = {
-    "relation": "Published table or view.",
-    "kind": "table or view.",
-    "relation_description": "What the relation holds.",
-    "column": "Column of the relation.",
-    "data_type": "DuckDB type of the column.",
-    "description": "What the column means.",
-}
-
-
-def export_paths(curated_db: Path) -> list[Path]:
-    """Where :func:`export_published` writes: ``<name>.parquet`` and ``<name>.csv`` beside the database."""
-    folder = Path(curated_db).parent
-    return [folder / f"{export.name}.{suffix}" for export in EXPORTS for suffix in ("parquet", "csv")]
 
 
 def export_published(curated_db: Path) -> list[Path]:
@@ -125,9 +103,7 @@ def _column_comments(conn: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], s
 
 
 def _description(export: Export, column: str, comments: dict[tuple[str, str], str]) -> str | None:
-    if export.name == "data_dictionary":
-        return DATA_DICTIONARY_COLUMNS.get(column)
-    return comments.get((export.described_as, column)) or describe(export.described_as, column)
+    return comments.get((export.name, column)) or describe(export.name, column)
 
 
 def _write_parquet(
