@@ -36,11 +36,19 @@ def _catalogued(spec: dg.AssetSpec) -> dg.AssetSpec:
     )
 
 
-defs = dg.Definitions(
-    assets=dg.map_asset_specs(_catalogued, dg.load_assets_from_modules(ASSET_MODULES)),
-    asset_checks=dg.load_asset_checks_from_modules(ASSET_MODULES),
-    jobs=automation.jobs,
-    schedules=automation.schedules,
-    sensors=automation.sensors,
-    resources={"settings": PipelineSettings.from_env(), "downloads": downloads.RegistryDownloads.from_env()},
-)
+def definitions(settings: PipelineSettings | None = None) -> dg.Definitions:
+    """The code location's definitions, on ``settings`` (default: from the environment)."""
+    return dg.Definitions(
+        assets=dg.map_asset_specs(_catalogued, dg.load_assets_from_modules(ASSET_MODULES)),
+        asset_checks=dg.load_asset_checks_from_modules(ASSET_MODULES),
+        jobs=automation.jobs,
+        schedules=automation.schedules,
+        sensors=automation.sensors,
+        resources={
+            "settings": settings or PipelineSettings.from_env(),
+            "downloads": downloads.RegistryDownloads.from_env(),
+        },
+    )
+
+
+defs = definitions()
