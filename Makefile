@@ -42,9 +42,9 @@ sql: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m benchmarks.run
 
-## Write the published inventory as Parquet and CSV next to the database.
+## Write the published inventory, quality scores, their reasons and the data dictionary as Parquet and CSV.
 export: $(STAMP)
-	$(PY) -m assets.run --export-only
+	$(PY) -m pipeline.publish.exports
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check pipeline assets tests benchmarks

@@ -1,7 +1,8 @@
 """Unattended operation: jobs, the daily full refresh and the new-raw-snapshot sensor.
 
 A refresh is one run per registry partition (``registry_snapshot`` -> ``registry_tables``) followed by one
-run of everything downstream (warehouse -> scoring -> inventory -> buyers -> publish -> exports, report).
+run of everything else (the Berkeley VROD snapshot, warehouse -> scoring -> inventory -> buyers -> publish ->
+exports, report).
 Separate runs per registry mean one registry's bad day (a failed download, an unreadable file) fails only
 its own run, with the reason, while the others refresh; the downstream run then publishes with the failed
 registry's previous slice. The downstream run is queued with a lower priority, so the instance's run queue
@@ -15,8 +16,9 @@ from pipeline.registries import REGISTRY_KEYS
 from pipeline.snapshots import snapshot_fingerprint
 
 REGISTRY_ASSETS = dg.AssetSelection.assets("registry_snapshot", "registry_tables")
-DOWNSTREAM_ASSETS = dg.AssetSelection.all() - dg.AssetSelection.groups("raw", "ingest")
-"""Everything after the per-registry ingest; all unpartitioned, so they run together in one run."""
+DOWNSTREAM_ASSETS = dg.AssetSelection.all() - REGISTRY_ASSETS
+"""Everything but the per-registry snapshot and ingest (the market-wide VROD snapshot included); all
+unpartitioned, so they run together in one run."""
 
 DOWNSTREAM_PRIORITY = {"dagster/priority": "-1"}
 """Queued runs start by priority, then age: the downstream run waits for the registry runs queued with it."""
@@ -39,8 +41,8 @@ inventory_refresh_job = dg.define_asset_job(
     "inventory_refresh",
     selection=DOWNSTREAM_ASSETS,
     executor_def=dg.in_process_executor,
-    description="Rebuild everything downstream of ingest from the working DB: warehouse, scores, inventory, "
-    "buyers, publish, exports and the HTML report.",
+    description="Rebuild everything downstream of the registry ingest: the VROD snapshot, warehouse, scores, "
+    "inventory, buyers, publish, exports and the HTML report.",
 )
 
 

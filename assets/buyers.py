@@ -6,7 +6,7 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
-from assets.metadata import markdown_table
+from assets.metadata import markdown_table, table_metadata
 from assets.resources import PipelineSettings
 from pipeline.buyers.inputs import buyer_input_paths, buyer_program_absent, read_buyers, read_orders
 from pipeline.buyers.ledger import (
@@ -84,9 +84,11 @@ def buyer_eligibility(
     eligibility = screen_buyers(read_buyers(buyers_path), policy.buyers, as_of, policy.policy_version)
     with settings.work_db_connection() as conn:
         _replace_table(conn, "buyer_eligibility", eligibility)
+        table = table_metadata(conn, "buyer_eligibility")
     failing = eligibility.loc[~eligibility["is_eligible"], ["buyer_id", "name", "reason"]]
     return dg.MaterializeResult(
         metadata={
+            **table,
             "buyers": len(eligibility),
             "eligible": int(eligibility["is_eligible"].sum()),
             "not_eligible": len(failing),
@@ -151,11 +153,13 @@ def order_allocations(
         except LedgerBusy as exc:
             return _skipped(context, f"deferred to the next run: {exc}", checks=(CHANGED_ORDERS_CHECK,))
         _replace_table(conn, "order_allocations", execution.order_allocations)
+        table = table_metadata(conn, "order_allocations")
     frame = execution.order_allocations
     counts = frame["status"].value_counts()
     conflicts = frame.loc[frame["status"] == "conflict", ["order_id", "buyer_id", "reason"]]
     return dg.MaterializeResult(
         metadata={
+            **table,
             "orders": len(frame),
             "filled": int(counts.get("filled", 0)),
             "partially_filled": int(counts.get("partially_filled", 0)),
@@ -218,9 +222,11 @@ def retirement_ledger(context: dg.AssetExecutionContext, settings: PipelineSetti
         except LedgerBusy as exc:
             recognized, deferred = 0, {"deferred": f"recording registry recognitions deferred to the next run: {exc}"}
             context.log.warning(deferred["deferred"])
+            table = {}
         else:
             try:
                 recognized = recognize_in_registry(conn, ledger, now)
+                table = table_metadata(ledger, "retirements")
             finally:
                 ledger.close()
         violations = availability_violations(conn, ledger_path)
@@ -228,6 +234,7 @@ def retirement_ledger(context: dg.AssetExecutionContext, settings: PipelineSetti
     statements = write_buyer_statements(ledger_path, settings.paths.curated_dir / STATEMENTS_DIR)
     return dg.MaterializeResult(
         metadata={
+            **table,
             "ledger": str(ledger_path),
             "tonnes_retired_for_buyers": int(totals["tonnes_retired_for_buyers"].sum()),
             "tonnes_pending_in_registry": int(totals["tonnes_pending_in_registry"].sum()),

@@ -3,7 +3,7 @@
 import dagster as dg
 import pandas as pd
 
-from assets.metadata import markdown_table
+from assets.metadata import markdown_table, table_metadata
 from assets.partitions import registry_partitions
 from assets.resources import PipelineSettings
 from pipeline.ingest.load import load_registry
@@ -176,6 +176,7 @@ def warehouse(context: dg.AssetExecutionContext, settings: PipelineSettings):
             "SELECT registry, sum(rows_read) AS rows_read, sum(rows_accepted) AS rows_accepted, "
             "sum(rows_rejected) AS rows_rejected FROM load_audit GROUP BY ALL ORDER BY ALL"
         )
+        tables = {table: table_metadata(conn, table) for table in WAREHOUSE_DESCRIPTIONS}
         not_conserved = conn.execute(
             "SELECT count(*) FROM load_audit WHERE rows_read IS DISTINCT FROM rows_accepted + rows_rejected"
         ).fetchone()[0]
@@ -183,6 +184,7 @@ def warehouse(context: dg.AssetExecutionContext, settings: PipelineSettings):
     yield dg.MaterializeResult(
         asset_key="projects",
         metadata={
+            **tables["projects"],
             "dagster/row_count": counts["projects"],
             "by_registry": markdown_table(projects_by_registry),
             "nature_based": int(nature_based),
@@ -190,18 +192,27 @@ def warehouse(context: dg.AssetExecutionContext, settings: PipelineSettings):
     )
     yield dg.MaterializeResult(
         asset_key="credits",
-        metadata={"dagster/row_count": counts["credits"], "by_registry_and_type": markdown_table(credits_by_type, 30)},
+        metadata={
+            **tables["credits"],
+            "dagster/row_count": counts["credits"],
+            "by_registry_and_type": markdown_table(credits_by_type, 30),
+        },
     )
     yield dg.MaterializeResult(
         asset_key="rejected_rows",
         metadata={
+            **tables["rejected_rows"],
             "dagster/row_count": counts["rejected_rows"],
             "by_registry": markdown_table(rejected_by_registry, 30),
         },
     )
     yield dg.MaterializeResult(
         asset_key="load_audit",
-        metadata={"dagster/row_count": counts["load_audit"], "rows_by_registry": markdown_table(per_registry)},
+        metadata={
+            **tables["load_audit"],
+            "dagster/row_count": counts["load_audit"],
+            "rows_by_registry": markdown_table(per_registry),
+        },
     )
     for table, check in (("projects", "projects_contract"), ("credits", "credits_contract")):
         cases = failures[table]
@@ -220,7 +231,10 @@ def warehouse(context: dg.AssetExecutionContext, settings: PipelineSettings):
         check_name="credits_with_unknown_project",
         passed=unknown.empty,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={"by_registry": markdown_table(unknown)},
+        metadata={
+            "transactions_with_unknown_project": int(unknown["transactions"].sum()),
+            "by_registry": markdown_table(unknown),
+        },
     )
     yield dg.AssetCheckResult(
         asset_key="load_audit",

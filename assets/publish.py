@@ -5,7 +5,7 @@ from datetime import timedelta
 import dagster as dg
 import duckdb
 
-from assets.metadata import markdown_table
+from assets.metadata import markdown_table, table_metadata
 from assets.resources import PipelineSettings
 from pipeline.inventory import (
     INVENTORY_TABLE,
@@ -15,7 +15,7 @@ from pipeline.inventory import (
     write_eligible_inventory,
 )
 from pipeline.policy import load_policy
-from pipeline.publish.exports import export_inventory
+from pipeline.publish.exports import export_published
 from pipeline.publish.policy import PublishPolicy
 from pipeline.publish.publish import publish_inventory
 from pipeline.settings import Paths
@@ -75,14 +75,14 @@ def eligible_inventory(context: dg.AssetExecutionContext, settings: PipelineSett
     with settings.work_db_connection() as conn:
         rows = write_eligible_inventory(conn, paths.ledger_db)
         validate_inventory_frame(conn.execute(f"SELECT * FROM {INVENTORY_TABLE}").df())
-        metadata = _inventory_summary(conn)
+        metadata = _inventory_summary(conn) | table_metadata(conn, INVENTORY_TABLE)
     context.log.info(f"eligible_inventory: {rows} project-vintages, {metadata['available_tonnes']:,} tonnes")
     return dg.MaterializeResult(metadata=metadata)
 
 
 @dg.asset_check(asset=eligible_inventory, name=RECONCILIATION_CHECK, blocking=True)
 def available_reconciles_with_credits(settings: PipelineSettings) -> dg.AssetCheckResult:
-    """Every inventory row's issued, retired, cancelled, buffer and available equal the sums in ``credits``,
+    """Every inventory row's issued, retired, cancelled, buffer and available equal the sums in `credits`,
     our ledger retirements match the ledger, and no eligible project-vintage with credits left is missing.
     Blocks everything downstream (allocation, publish) when it fails, listing each mismatch."""
     with settings.work_db_connection(read_only=True) as conn, ledger_view(conn, settings.paths.ledger_db):
@@ -208,9 +208,10 @@ def published_inventory(context: dg.AssetExecutionContext, settings: PipelineSet
 
 @dg.asset(deps=[published_inventory], group_name="publish", kinds={"parquet", "csv"})
 def inventory_exports(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
-    """The published eligible inventory as Parquet and CSV next to the database, for people without DuckDB
-    (``make export`` does the same). Each file is written to a temporary name and renamed into place."""
-    written = export_inventory(settings.paths.curated_db)
+    """The published eligible inventory, quality scores with their reasons, and the data dictionary as Parquet
+    and CSV next to the database, for people without DuckDB (``make export`` does the same). Parquet columns
+    carry their descriptions; each file is written to a temporary name and renamed into place."""
+    written = export_published(settings.paths.curated_db)
     for path in written:
         context.log.info(f"wrote {path}")
     return dg.MaterializeResult(

@@ -1,4 +1,11 @@
-"""Typed configuration for the Dagster layer: where the pipeline reads and writes, and its policy."""
+"""Typed configuration for the Dagster layer: where the pipeline reads and writes, and its policy.
+
+Connections come from :class:`PipelineSettings`, not ``dagster_duckdb.DuckDBResource``: that resource always
+opens read-write (and waits ~100 s for a lock), while checks and the publish read the work DB read-only and the
+analyst file is swapped in atomically. Contracts run as pandera-derived SQL in DuckDB with asset checks, not as
+``dagster-pandera`` types (whose check neither returns the coerced frame nor records a check result). Neither
+integration is a dependency.
+"""
 
 from __future__ import annotations
 

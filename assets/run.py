@@ -1,70 +1,100 @@
 """Headless run of the whole pipeline (``make run``): every registry partition, then everything downstream.
 
-Runs are recorded in the instance at ``$DAGSTER_HOME`` (the Makefile points it at ``.dagster_home``), so they
-show up in the UI's run history. One registry failing does not stop the others; the exit code is non-zero if
-any run failed.
+It launches the code location's named jobs (``registry_refresh`` once per registry partition, then
+``inventory_refresh``) in the instance at ``$DAGSTER_HOME`` (the Makefile points it at ``.dagster_home``).
+Each run is recorded as the UI records its own launches, with the origin of its job in the ``workspace.yaml``
+code location, so it shows on the Overview timeline under its job and "Re-execute" works on it (a run from
+``dg.materialize`` is an ``__ephemeral_asset_job__`` run without an origin, which the UI cannot re-execute).
+The steps run in this process, as with ``materialize``. One registry failing does not stop the others; the
+exit code is non-zero if any run failed.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
 import duckdb
+import yaml
+from dagster._core.definitions.job_base import InMemoryJob
+from dagster._core.execution.api import execute_run
+from dagster._core.execution.execution_result import ExecutionResult
+from dagster._core.remote_origin import InProcessCodeLocationOrigin
+from dagster._core.remote_representation.code_location import CodeLocation
+from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+from dagster_shared.error import SerializableErrorInfo
 
-from assets.automation import DOWNSTREAM_ASSETS, REGISTRY_ASSETS
-from assets.definitions import defs
+from assets.automation import inventory_refresh_job, registry_refresh_job
+from assets.definitions import definitions
 from assets.resources import PipelineSettings
 from pipeline.registries import REGISTRY_KEYS
+from pipeline.settings import REPO_ROOT
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 """Step-by-step logs stay in the run history (make ui); the terminal gets warnings, failures and the summary."""
 
+TAGS = {"source": "make run"}
 
-def _materializable():
-    return [*defs.assets, *(defs.asset_checks or [])]
+
+@contextmanager
+def workspace_location(instance: dg.DagsterInstance) -> Iterator[CodeLocation]:
+    """The code location ``workspace.yaml`` declares (the one ``make ui`` serves), loaded in this process."""
+    (entry,) = yaml.safe_load((REPO_ROOT / "workspace.yaml").read_text())["load_from"]
+    module = entry["python_module"]
+    origin = InProcessCodeLocationOrigin(
+        loadable_target_origin=LoadableTargetOrigin(
+            executable_path=sys.executable, module_name=module["module_name"], working_directory=str(REPO_ROOT)
+        ),
+        location_name=module["location_name"],
+    )
+    with origin.create_location(instance) as location:
+        yield location
+
+
+def launch(
+    location: CodeLocation,
+    job: dg.JobDefinition,
+    instance: dg.DagsterInstance,
+    partition: str | None = None,
+) -> ExecutionResult:
+    """Run ``job`` (bound to this run's settings) in this process, recorded in ``instance`` as a run of the
+    same-named job of ``location``."""
+    (repository,) = location.get_repositories().values()
+    origin = repository.get_full_job(job.name)
+    run = instance.create_run_for_job(
+        job_def=job,
+        run_config=QUIET,
+        tags={**job.run_tags, **TAGS, **({"dagster/partition": partition} if partition else {})},
+        remote_job_origin=origin.get_remote_origin(),
+        job_code_origin=origin.get_python_origin(),
+    )
+    return execute_run(InMemoryJob(job), run, instance)
 
 
 def run_pipeline(settings: PipelineSettings, instance: dg.DagsterInstance) -> dict[str, bool]:
-    """Materialize every asset: one run per registry partition, then one run for all downstream assets.
-    Prints each failed asset check (errors and warnings) as it happens."""
+    """Run ``registry_refresh`` for each registry partition, then ``inventory_refresh``, as recorded runs of
+    those jobs in ``instance``. Prints each failed asset check (errors and warnings) as it happens."""
+    runs = [(registry, registry_refresh_job.name, registry) for registry in REGISTRY_KEYS]
+    runs.append(("downstream", inventory_refresh_job.name, None))
+    jobs = definitions(settings)
     outcome: dict[str, bool] = {}
-    resources = {**defs.resources, "settings": settings}
-    for registry in REGISTRY_KEYS:
-        result = dg.materialize(
-            _materializable(),
-            selection=REGISTRY_ASSETS,
-            partition_key=registry,
-            instance=instance,
-            resources=resources,
-            raise_on_error=False,
-            tags={"source": "make run"},
-            run_config=QUIET,
-        )
-        outcome[registry] = result.success
-        _print_failed_checks(result, registry)
-        if not result.success:
-            print(f"  {registry}: FAILED: {_failure(result)}", file=sys.stderr)
-    result = dg.materialize(
-        _materializable(),
-        selection=DOWNSTREAM_ASSETS,
-        instance=instance,
-        resources=resources,
-        raise_on_error=False,
-        tags={"source": "make run"},
-        run_config=QUIET,
-    )
-    outcome["downstream"] = result.success
-    _print_failed_checks(result, "downstream")
-    if not result.success:
-        print(f"  downstream: FAILED: {_failure(result)}", file=sys.stderr)
+    with workspace_location(instance) as location:
+        for label, job_name, partition in runs:
+            result = launch(location, jobs.resolve_job_def(job_name), instance, partition)
+            outcome[label] = result.success
+            _print_failed_checks(result, label)
+            if not result.success:
+                print(f"  {label}: FAILED: {_failure(result)}", file=sys.stderr)
     return outcome
 
 
-def _print_failed_checks(result: dg.ExecuteInProcessResult, run: str) -> None:
+def _print_failed_checks(result: ExecutionResult, run: str) -> None:
     for evaluation in result.get_asset_check_evaluations():
         if not evaluation.passed:
             severity = "warning" if evaluation.severity == dg.AssetCheckSeverity.WARN else "ERROR"
@@ -72,15 +102,38 @@ def _print_failed_checks(result: dg.ExecuteInProcessResult, run: str) -> None:
             print(f"  {run}: check {key} {severity}", file=sys.stderr)
 
 
-def _failure(result: dg.ExecuteInProcessResult) -> str:
+_FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<function>\S+)')
+
+
+def _raised_at(error: SerializableErrorInfo) -> str | None:
+    """``file:line in function`` of the innermost frame in this project's code, if the stack reaches it."""
+    for frame in reversed(error.stack):
+        match = _FRAME.search(frame)
+        if match and Path(match["file"]).resolve().is_relative_to(REPO_ROOT) and ".venv" not in match["file"]:
+            where = Path(match["file"]).resolve().relative_to(REPO_ROOT)
+            return f"{where}:{match['line']} in {match['function']}"
+    return None
+
+
+def _failure(result: ExecutionResult) -> str:
+    """The first failed step's whole message (a DuckDB error's LINE and caret lines included) and, for an
+    unexpected error, where in the project's code it was raised."""
     for event in result.all_events:
         data = event.step_failure_data if event.is_step_failure else None
         if data and data.user_failure_data and data.user_failure_data.description:
-            return f"{event.step_key}: {data.user_failure_data.description}"
+            return _indented(f"{event.step_key}: {data.user_failure_data.description}")
         if data and data.error:
             error = data.error.cause or data.error
-            return f"{event.step_key}: {error.message.strip().splitlines()[-1]}"
+            where = _raised_at(error)
+            return _indented(
+                f"{event.step_key}: {error.message.rstrip()}" + (f"\n(raised at {where})" if where else "")
+            )
     return "see the run in the Dagster UI"
+
+
+def _indented(message: str) -> str:
+    first, *rest = message.strip("\n").splitlines()
+    return "\n".join([first, *(f"    {line}" if line.strip() else "" for line in rest)])
 
 
 def summary(settings: PipelineSettings) -> str:
@@ -114,16 +167,8 @@ def summary(settings: PipelineSettings) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--export-only", action="store_true", help="only export the published inventory")
-    args = parser.parse_args(argv)
+    argparse.ArgumentParser(description=__doc__).parse_args(argv)
     settings = PipelineSettings.from_env()
-    if args.export_only:
-        from pipeline.publish.exports import export_inventory
-
-        for path in export_inventory(Path(settings.curated_db)):
-            print(f"wrote {path}")
-        return 0
     if not os.environ.get("DAGSTER_HOME"):
         print("DAGSTER_HOME is not set; run through `make run` so run history persists", file=sys.stderr)
         return 2

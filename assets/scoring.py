@@ -3,7 +3,7 @@
 import dagster as dg
 import pandera.pandas as pa
 
-from assets.metadata import markdown_table
+from assets.metadata import markdown_table, table_metadata
 from assets.resources import PipelineSettings
 from pipeline.quality.engine import score_warehouse
 from pipeline.quality.external_ratings import read_external_ratings
@@ -81,10 +81,12 @@ def quality_scores(context: dg.AssetExecutionContext, settings: PipelineSettings
         unjustified = unjustified_ineligible(conn, policy.scoring.tiers.eligible_min_score)
         distribution = tier_distribution(conn)
         reasons = top_reasons(conn)
+        table = table_metadata(conn, TABLE)
 
     tiers = scores["quality_tier"].value_counts()
     return dg.MaterializeResult(
         metadata={
+            **table,
             "dagster/row_count": rows,
             "policy_version": policy.policy_version,
             "assessed_on": str(scores["assessed_on"].iloc[0].date()) if rows else "n/a",

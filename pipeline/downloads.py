@@ -24,20 +24,22 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import http.client
 import io
 import json
 import os
 import shutil
 import time
-import urllib.error
-import urllib.request
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Literal
+from xml.etree import ElementTree
+
+import anyio
+import httpx
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, stop_before_delay, wait_exponential
 
 from pipeline.snapshots import PARTIAL_SUFFIX, latest_snapshot, snapshot_order
 
@@ -73,8 +75,23 @@ EXPORT_PAGES: dict[str, dict[str, str]] = {
 }
 """Human-facing pages where each registry publishes its exports (documentation, not fetched)."""
 
+VROD = "berkeley-vrod"
+"""Raw folder of the Berkeley Voluntary Registry Offsets Database (``data/raw/berkeley-vrod/``)."""
+VROD_URL = "https://gspp.berkeley.edu/assets/uploads/page/Voluntary-Registry-Offsets-Database--v{release}.xlsx"
+"""Where Berkeley publishes each VROD release (``{release}`` = ``YYYY-MM``); see docs vrod.md."""
+VROD_SHEET = "PROJECTS"
+VROD_RELEASE = "2025-12"
+"""The release online mode fetches unless configured (the year-end release the docs' verified facts describe)."""
+
+
+def vrod_sources(release: str, url: str = VROD_URL) -> dict[str, DatasetSource]:
+    """The VROD workbook of ``release`` as the ``projects`` dataset of the ``berkeley-vrod`` snapshot."""
+    return {"projects": DatasetSource(url.format(release=release), format="xlsx", sheet=VROD_SHEET)}
+
+
 USER_AGENT = "credit-quality-pipeline/0.1 (+registry snapshot download)"
 CHUNK_BYTES = 1 << 16
+MAX_REDIRECTS = 5
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
@@ -95,6 +112,8 @@ class DatasetSource:
     method: Literal["GET", "POST"] = "GET"
     body: str | None = None
     """JSON text sent with a POST (Verra's export endpoint takes its search filter this way)."""
+    sheet: str | None = None
+    """XLSX only: a sheet the workbook must hold (another workbook, or a renamed sheet, is refused)."""
 
     def __post_init__(self) -> None:
         if not self.url.lower().startswith(("http://", "https://")):
@@ -106,11 +125,14 @@ class DatasetSource:
 @dataclass(frozen=True)
 class DownloadLimits:
     timeout_seconds: float = 60.0
-    """Per attempt: the whole response must arrive within this time (a trickling server counts)."""
+    """Per attempt: connecting, the headers and the whole body must arrive within this time (a server that
+    trickles its headers or body counts)."""
     attempts: int = 3
     backoff_seconds: float = 2.0
     """Wait before retry n (1-based) is ``backoff_seconds * 2 ** (n - 1)``."""
     max_bytes: int = 500 * 1024 * 1024
+    deadline_seconds: float = 300.0
+    """One dataset's whole download, every attempt and wait included: no retry starts past it."""
 
 
 @dataclass(frozen=True)
@@ -135,57 +157,94 @@ class DownloadResult:
 
 # ---------------------------------------------------------------- fetching
 
+BODY_ARRIVING = "body still arriving"
 
-def fetch(source: DatasetSource, target: Path, limits: DownloadLimits) -> str:
-    """One attempt: stream ``source`` into ``target``; returns the response's Content-Type.
+
+def fetch(source: DatasetSource, target: Path, limits: DownloadLimits, seconds: float | None = None) -> str:
+    """One attempt: stream ``source`` into ``target`` within ``seconds`` (default ``limits.timeout_seconds``)
+    from connecting to the last byte, headers included; returns the response's Content-Type.
 
     Raises :class:`_Transient` for failures a retry may cure and :class:`DownloadError` for the others."""
-    data = source.body.encode() if source.body is not None else None
-    request = urllib.request.Request(source.url, data=data, method=source.method)
-    request.add_header("User-Agent", USER_AGENT)
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    deadline = time.monotonic() + limits.timeout_seconds
+    seconds = limits.timeout_seconds if seconds is None else seconds
+    progress = ["waiting for the response headers"]
     try:
-        with urllib.request.urlopen(request, timeout=limits.timeout_seconds) as response:
-            declared = response.headers.get("Content-Length")
-            expected = int(declared) if declared and declared.isdigit() else None
+        return anyio.run(_fetch, source, target, limits, seconds, progress)
+    except TimeoutError as error:
+        raise _Transient(f"timed out after {seconds:.3g} s ({progress[-1]})") from error
+    except httpx.TooManyRedirects as error:
+        raise DownloadError(f"too many redirects: {error}") from error
+    except httpx.RemoteProtocolError as error:
+        if progress[-1] == BODY_ARRIVING:
+            raise _Transient(f"truncated body: {error}") from error
+        raise _Transient(f"connection failed: {error}") from error
+    except httpx.TimeoutException as error:
+        raise _Transient(f"timed out after {seconds:.3g} s ({progress[-1]})") from error
+    except httpx.TransportError as error:
+        raise _Transient(f"cannot connect: {error!r}") from error
+
+
+async def _fetch(source: DatasetSource, target: Path, limits: DownloadLimits, seconds: float, progress: list) -> str:
+    # One deadline for the whole exchange: httpx's own timeouts are per socket operation, so a server that
+    # sends a header line every few seconds would never trip them.
+    with anyio.fail_after(seconds):
+        async with (
+            httpx.AsyncClient(
+                headers={"User-Agent": USER_AGENT},
+                timeout=seconds,
+                follow_redirects=True,
+                max_redirects=MAX_REDIRECTS,
+                event_hooks={"response": [_refuse_unsafe_redirect]},
+            ) as client,
+            client.stream(
+                source.method,
+                source.url,
+                content=source.body.encode() if source.body is not None else None,
+                headers={"Content-Type": "application/json"} if source.body is not None else None,
+            ) as response,
+        ):
+            if response.status_code >= 400:
+                reason = f"HTTP {response.status_code} {response.reason_phrase}"
+                raise (_Transient if response.status_code in RETRYABLE_STATUS else DownloadError)(reason)
+            declared = response.headers.get("Content-Length", "")
+            expected = int(declared) if declared.isdigit() else None
             if expected is not None and expected > limits.max_bytes:
                 raise DownloadError(
                     f"refused: the server announces {expected:,} bytes, over the {limits.max_bytes:,}-byte limit"
                 )
-            received = _stream(response, target, limits, deadline)
-            if expected is not None and received < expected:
-                raise _Transient(f"truncated body: received {received:,} of {expected:,} bytes")
+            progress.append(BODY_ARRIVING)
+            await _stream(response, target, limits)
+            if expected is not None and response.num_bytes_downloaded < expected:
+                raise _Transient(f"truncated body: received {response.num_bytes_downloaded:,} of {expected:,} bytes")
             return response.headers.get("Content-Type", "")
-    except urllib.error.HTTPError as error:
-        reason = f"HTTP {error.code} {error.reason}"
-        raise (_Transient if error.code in RETRYABLE_STATUS else DownloadError)(reason) from error
-    except TimeoutError as error:
-        raise _Transient(f"timed out after {limits.timeout_seconds:g} s") from error
-    except http.client.IncompleteRead as error:
-        raise _Transient(f"truncated body: the connection closed after {len(error.partial):,} bytes") from error
-    except urllib.error.URLError as error:
-        if isinstance(error.reason, TimeoutError):
-            raise _Transient(f"timed out after {limits.timeout_seconds:g} s") from error
-        raise _Transient(f"cannot connect: {error.reason}") from error
-    except (ConnectionError, http.client.HTTPException) as error:
-        raise _Transient(f"connection failed: {error!r}") from error
 
 
-def _stream(response, target: Path, limits: DownloadLimits, deadline: float) -> int:
+async def _refuse_unsafe_redirect(response: httpx.Response) -> None:
+    """Follow a redirect only to http(s), and never from https to http (a downgrade anyone on the path can
+    answer in the registry's name)."""
+    check_redirect(response)
+
+
+def check_redirect(response: httpx.Response) -> None:
+    """Raise :class:`DownloadError` when ``response`` redirects to another scheme or from https to http."""
+    if not response.is_redirect:
+        return
+    target = response.url.join(response.headers["Location"])
+    if target.scheme not in ("http", "https"):
+        raise DownloadError(f"refused redirect from {response.url} to {target}: not an http(s) URL")
+    if response.url.scheme == "https" and target.scheme == "http":
+        raise DownloadError(f"refused redirect from {response.url} to {target}: a downgrade from https to http")
+
+
+async def _stream(response: httpx.Response, target: Path, limits: DownloadLimits) -> None:
     received = 0
     with target.open("wb") as out:
-        while chunk := response.read1(CHUNK_BYTES):  # read1: returns what arrived, so the deadline is checked often
+        async for chunk in response.aiter_bytes(CHUNK_BYTES):
             received += len(chunk)
             if received > limits.max_bytes:
                 raise DownloadError(f"refused: body exceeds the {limits.max_bytes:,}-byte limit")
-            if time.monotonic() > deadline:
-                raise _Transient(f"timed out after {limits.timeout_seconds:g} s (body still arriving)")
             out.write(chunk)
         out.flush()
         os.fsync(out.fileno())
-    return received
 
 
 def fetch_with_retries(
@@ -194,22 +253,40 @@ def fetch_with_retries(
     limits: DownloadLimits,
     sleep: Callable[[float], None] = time.sleep,
 ) -> tuple[str, int]:
-    """Fetch with exponential backoff on transient failures; returns (Content-Type, attempts used)."""
-    for attempt in range(1, limits.attempts + 1):
-        try:
-            return fetch(source, target, limits), attempt
-        except _Transient as error:
-            if attempt == limits.attempts:
-                raise DownloadError(f"{error} (gave up after {attempt} attempt{'s' * (attempt > 1)})") from error
-            sleep(limits.backoff_seconds * 2 ** (attempt - 1))
-    raise AssertionError("unreachable")
+    """Fetch with exponential backoff on transient failures, within ``limits.deadline_seconds`` for every
+    attempt and wait together; returns (Content-Type, attempts used)."""
+    deadline = time.monotonic() + limits.deadline_seconds
+
+    def attempt() -> str:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise DownloadError(f"the {limits.deadline_seconds:g}-second deadline of this download has passed")
+        return fetch(source, target, limits, min(limits.timeout_seconds, left))
+
+    retrying = Retrying(
+        stop=stop_after_attempt(limits.attempts) | stop_before_delay(limits.deadline_seconds),
+        wait=wait_exponential(multiplier=limits.backoff_seconds),
+        retry=retry_if_exception_type(_Transient),
+        sleep=sleep,
+        reraise=True,
+    )
+    try:
+        content_type = retrying(attempt)
+    except _Transient as error:
+        used = retrying.statistics["attempt_number"]
+        gave_up = f"gave up after {used} attempt{'s' * (used > 1)}"
+        if time.monotonic() >= deadline:
+            gave_up += f"; the download's {limits.deadline_seconds:g}-second deadline passed"
+        raise DownloadError(f"{error} ({gave_up})") from error
+    return content_type, retrying.statistics["attempt_number"]
 
 
 # ---------------------------------------------------------------- payload checks
 
 
-def check_payload(path: Path, expected: str, content_type: str = "") -> None:
-    """Raise :class:`DownloadError` unless ``path`` holds a non-empty ``expected`` (csv/xlsx/json) payload.
+def check_payload(path: Path, expected: str, content_type: str = "", sheet: str | None = None) -> None:
+    """Raise :class:`DownloadError` unless ``path`` holds a non-empty ``expected`` (csv/xlsx/json) payload
+    (an XLSX holding ``sheet`` when given).
 
     Registries answer outages and expired sessions with an HTML page and status 200; that page must never
     replace a real export."""
@@ -221,6 +298,8 @@ def check_payload(path: Path, expected: str, content_type: str = "") -> None:
     if _looks_like_html(head) or ("html" in content_type.lower() and expected != "json"):
         raise DownloadError(f"an HTML page was served instead of {expected.upper()} (Content-Type {content_type!r})")
     {"csv": _check_csv, "xlsx": _check_xlsx, "json": _check_json}[expected](path, head)
+    if sheet is not None and sheet not in _sheet_names(path):
+        raise DownloadError(f"the workbook has no sheet {sheet!r} (sheets: {', '.join(_sheet_names(path))})")
 
 
 def _looks_like_html(head: bytes) -> bool:
@@ -253,6 +332,12 @@ def _check_xlsx(path: Path, head: bytes) -> None:
         raise DownloadError(f"corrupt XLSX workbook: {error}") from error
     if broken is not None:
         raise DownloadError(f"corrupt XLSX workbook: member {broken} fails its CRC")
+
+
+def _sheet_names(path: Path) -> list[str]:
+    with zipfile.ZipFile(path) as workbook:
+        root = ElementTree.fromstring(workbook.read("xl/workbook.xml"))
+    return [sheet.get("name", "") for sheet in root.iterfind(".//{*}sheet")]
 
 
 def _check_json(path: Path, head: bytes) -> None:
@@ -334,7 +419,7 @@ def download_registry(
             target = partial / f"{dataset}.{source.format}"
             try:
                 content_type, attempts = fetch_with_retries(source, target, limits, sleep)
-                check_payload(target, source.format, content_type)
+                check_payload(target, source.format, content_type, source.sheet)
             except DownloadError as error:
                 raise DownloadError(
                     f"{registry}/{dataset} from {source.url}: {error}. Nothing was replaced"

@@ -1,6 +1,7 @@
-"""Where the pipeline reads and writes, resolved once from the environment.
+"""Where the pipeline reads and writes, and whether it downloads, resolved once from the environment.
 
-Every path is absolute. The environment variables are the documented overrides:
+:class:`Environment` is the typed model of the documented ``CREDIT_QUALITY_*`` variables (pydantic-settings
+reads and validates them; a malformed value is an error naming the variable):
 
 - ``CREDIT_QUALITY_RAW_DIR``      raw registry exports (default ``data/raw``)
 - ``CREDIT_QUALITY_CURATED_DB``   the analyst-facing DuckDB file (default ``data/curated/inventory.duckdb``)
@@ -10,20 +11,49 @@ Every path is absolute. The environment variables are the documented overrides:
                                   republish (default ``<curated dir>/ledger.duckdb``)
 - ``CREDIT_QUALITY_POLICY``       the scoring and buyer policy file (default ``data/policy.yaml``)
 - ``CREDIT_QUALITY_REFERENCE_DIR`` cited reference tables (default ``data/reference``)
+- ``CREDIT_QUALITY_DOWNLOADS``    ``online`` to download snapshots before ingest (default ``offline``)
+- ``CREDIT_QUALITY_DOWNLOAD_SOURCES`` YAML file of registry export URLs (see ``assets/downloads.py``)
+- ``CREDIT_QUALITY_VROD_RELEASE`` the Berkeley VROD release to download, ``YYYY-MM`` (default 2025-12)
+
+Every path is absolute.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+AbsolutePath = Annotated[Path, AfterValidator(lambda path: path.expanduser().resolve())]
 
-def _path(env: str, default: Path) -> Path:
-    value = os.environ.get(env)
-    return Path(value).expanduser().resolve() if value else default.resolve()
+
+def _online(value: object) -> object:
+    """``online``/``offline`` as well as the usual booleans (``1``, ``true``, ``0``, ``false`` ...)."""
+    if isinstance(value, str) and value.strip().lower() in ("online", "offline"):
+        return value.strip().lower() == "online"
+    return value
+
+
+class Environment(BaseSettings):
+    """The ``CREDIT_QUALITY_*`` environment variables, typed and validated."""
+
+    model_config = SettingsConfigDict(env_prefix="CREDIT_QUALITY_", env_ignore_empty=True, frozen=True)
+
+    raw_dir: AbsolutePath = REPO_ROOT / "data" / "raw"
+    curated_db: AbsolutePath = REPO_ROOT / "data" / "curated" / "inventory.duckdb"
+    work_db: AbsolutePath | None = None
+    ledger_db: AbsolutePath | None = None
+    policy: AbsolutePath = REPO_ROOT / "data" / "policy.yaml"
+    reference_dir: AbsolutePath = REPO_ROOT / "data" / "reference"
+    downloads: Annotated[bool, BeforeValidator(_online)] = False
+    download_sources: AbsolutePath | None = None
+    vrod_release: str | None = Field(None, pattern=r"^\d{4}-\d{2}$")
+    """Unset: ``pipeline.downloads.VROD_RELEASE``."""
 
 
 @dataclass(frozen=True)
@@ -43,12 +73,12 @@ class Paths:
 
     @classmethod
     def from_env(cls) -> Paths:
-        curated_db = _path("CREDIT_QUALITY_CURATED_DB", REPO_ROOT / "data" / "curated" / "inventory.duckdb")
+        env = Environment()
         return cls(
-            raw_dir=_path("CREDIT_QUALITY_RAW_DIR", REPO_ROOT / "data" / "raw"),
-            curated_db=curated_db,
-            work_db=_path("CREDIT_QUALITY_WORK_DB", curated_db.parent / "work" / "pipeline.duckdb"),
-            ledger_db=_path("CREDIT_QUALITY_LEDGER_DB", curated_db.parent / "ledger.duckdb"),
-            policy=_path("CREDIT_QUALITY_POLICY", REPO_ROOT / "data" / "policy.yaml"),
-            reference_dir=_path("CREDIT_QUALITY_REFERENCE_DIR", REPO_ROOT / "data" / "reference"),
+            raw_dir=env.raw_dir,
+            curated_db=env.curated_db,
+            work_db=env.work_db or env.curated_db.parent / "work" / "pipeline.duckdb",
+            ledger_db=env.ledger_db or env.curated_db.parent / "ledger.duckdb",
+            policy=env.policy,
+            reference_dir=env.reference_dir,
         )

@@ -372,6 +372,22 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
 }
 COLUMNS["latest_changes"] = COLUMNS["inventory_changes"]
+COLUMNS["quality_score_reasons"] = {
+    "code": "Machine-readable code of the finding (e.g. G7_NOT_NATURE_BASED, ADD_STANDARDIZED_NOT_APPROVED).",
+    "criterion": "What the finding bears on: gate, additionality, permanence, leakage, over_crediting ...",
+    "message": "The finding in plain words, with the figures it rests on.",
+    "source": "The rule (policy key, framework section) or data source (reference table and its citation) cited.",
+}
+COLUMNS["data_dictionary"] = {
+    "relation": "Published table or view.",
+    "kind": "table or view.",
+    "relation_description": "What the relation holds.",
+    "column": "Column of the relation.",
+    "data_type": "DuckDB type of the column.",
+    "description": "What the column means.",
+}
+"""The columns of the exports (``pipeline.publish.exports``) that are not published relations as they stand:
+the reasons one row each, and this dictionary as a file."""
 
 
 def describe(table: str, column: str, upstream: str | None = None) -> str | None:

@@ -28,6 +28,15 @@ class Route:
     """Pause between 1 KiB pieces of the body (a server that never stalls long enough to time out a read)."""
     fail_first: int = 0
     """Answer 503 to the first n requests, then serve normally (a flaky server)."""
+    header_trickle_seconds: float = 0.0
+    """Pause between header lines, up to :data:`HEADER_LINES` of them (a server that trickles its headers, so
+    that no single read waits long enough to time out)."""
+    redirect_to: str | None = None
+    """Answer 302 with this Location."""
+
+
+HEADER_LINES = 90
+"""Below the 100 header lines clients accept, so only a deadline stops a client from waiting for them all."""
 
 
 @dataclass
@@ -36,6 +45,7 @@ class RegistryServer:
 
     routes: dict[str, Route] = field(default_factory=dict)
     hits: Counter = field(default_factory=Counter)
+    header_lines_sent: Counter = field(default_factory=Counter)
     released: threading.Event = field(default_factory=threading.Event)
 
     def url(self, path: str) -> str:
@@ -60,7 +70,16 @@ class RegistryServer:
                 if server.hits[self.path] <= route.fail_first:
                     self.send_error(503, "try again later")
                     return
-                self.send_response(route.status)
+                if route.redirect_to:
+                    self.send_response(302)
+                    self.send_header("Location", route.redirect_to)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if not route.header_trickle_seconds:
+                    self.send_response(route.status)
+                elif not self._trickle_headers(route):
+                    return
                 self.send_header("Content-Type", route.content_type)
                 length = route.declared_length if route.declared_length is not None else len(route.body)
                 self.send_header("Content-Length", str(length))
@@ -77,6 +96,21 @@ class RegistryServer:
                 self.close_connection = True
 
             do_POST = do_GET  # noqa: N815
+
+            def _trickle_headers(self, route: Route) -> bool:
+                """Send the status line, then padding header lines slowly; False when the client hung up or the
+                server stops first."""
+                try:
+                    self.wfile.write(f"HTTP/1.1 {route.status} OK\r\n".encode())
+                    for _ in range(HEADER_LINES):
+                        self.wfile.write(b"X-Padding: waiting\r\n")
+                        self.wfile.flush()
+                        server.header_lines_sent[self.path] += 1
+                        if server.released.wait(route.header_trickle_seconds):
+                            return False
+                except (BrokenPipeError, ConnectionResetError):
+                    return False
+                return True
 
             def log_message(self, *args):
                 pass

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import date
 from pathlib import Path
 
+import httpx
 import openpyxl
 import pytest
 
@@ -14,11 +16,12 @@ from pipeline.downloads import (
     DownloadError,
     DownloadLimits,
     check_payload,
+    check_redirect,
     download_registry,
 )
 from pipeline.snapshots import latest_snapshot
 from tests.conftest import BUNDLED_RAW
-from tests.ops.http_fixtures import HTML_ERROR_PAGE, RegistryServer, Route
+from tests.ops.http_fixtures import HEADER_LINES, HTML_ERROR_PAGE, RegistryServer, Route
 
 VERRA_PROJECTS = BUNDLED_RAW / "verra" / "projects.csv"
 VERRA_TRANSACTIONS = BUNDLED_RAW / "verra" / "transactions.csv"
@@ -181,3 +184,63 @@ def test_configuration_errors_are_clear(raw_dir):
         download_registry(raw_dir, "verra", {}, FAST)
     with pytest.raises(DownloadError, match="unknown dataset"):
         download_registry(raw_dir, "verra", {"vcus": DatasetSource("http://127.0.0.1:9/x.csv")}, FAST)
+
+
+def test_a_server_trickling_its_headers_is_cut_off_at_the_deadline(raw_dir):
+    before = _tree(raw_dir)
+    with RegistryServer() as server:
+        server.routes["/slow-headers.csv"] = Route(body=VERRA_PROJECTS.read_bytes(), header_trickle_seconds=0.05)
+        sources = {"projects": DatasetSource(server.url("/slow-headers.csv"))}
+        with pytest.raises(DownloadError) as failure:
+            download_registry(raw_dir, "verra", sources, FAST, today=DAY)
+        sent = server.header_lines_sent["/slow-headers.csv"]
+    message = str(failure.value)
+    assert "timed out after 0.5 s (waiting for the response headers)" in message, message
+    assert "gave up after 2 attempts" in message, message
+    assert sent < HEADER_LINES, (
+        f"the client waited for {sent} trickled header lines: every attempt must stop at its deadline, not when "
+        f"the server finishes its headers ({HEADER_LINES} lines per attempt)"
+    )
+    assert _tree(raw_dir) == before, "a timed-out download changed the raw folder"
+
+
+def test_the_overall_deadline_stops_retries_that_would_start_after_it(raw_dir):
+    limits = DownloadLimits(timeout_seconds=0.3, attempts=50, backoff_seconds=0.01, deadline_seconds=1.0)
+    with RegistryServer() as server:
+        server.routes["/slow.csv"] = Route(body=VERRA_PROJECTS.read_bytes(), delay_seconds=5)
+        with pytest.raises(DownloadError, match="timed out") as failure:
+            download_registry(raw_dir, "verra", {"projects": DatasetSource(server.url("/slow.csv"))}, limits, today=DAY)
+    message = str(failure.value)
+    attempts = int(re.search(r"gave up after (\d+) attempts", message)[1])
+    assert attempts < 50, f"{attempts} attempts: retries went on past the 1 s deadline of the download: {message}"
+    assert "1-second deadline passed" in message, f"the error must say the deadline ended the retries: {message}"
+
+
+@pytest.mark.parametrize("location", ["file:///etc/passwd", "ftp://127.0.0.1/projects.csv"])
+def test_redirects_to_another_scheme_are_refused(raw_dir, location):
+    before = _tree(raw_dir)
+    with RegistryServer() as server:
+        server.routes["/moved.csv"] = Route(redirect_to=location)
+        with pytest.raises(DownloadError, match="refused redirect .* not an http\\(s\\) URL"):
+            download_registry(raw_dir, "verra", {"projects": DatasetSource(server.url("/moved.csv"))}, FAST, today=DAY)
+        assert server.hits["/moved.csv"] == 1, "a refused redirect is not a transient failure: no retry"
+    assert _tree(raw_dir) == before
+
+
+def test_redirects_within_http_are_followed(raw_dir):
+    with RegistryServer() as server:
+        server.routes["/old.csv"] = Route(redirect_to="/new.csv")
+        server.routes["/new.csv"] = Route(body=VERRA_PROJECTS.read_bytes() + b"\n")
+        result = download_registry(
+            raw_dir, "verra", {"projects": DatasetSource(server.url("/old.csv"))}, FAST, today=DAY
+        )
+    assert (result.snapshot / "projects.csv").read_bytes() == VERRA_PROJECTS.read_bytes() + b"\n"
+
+
+def test_a_redirect_from_https_to_http_is_a_refused_downgrade():
+    request = httpx.Request("GET", "https://registry.example.org/export.csv")
+    downgrade = httpx.Response(302, headers={"Location": "http://registry.example.org/export.csv"}, request=request)
+    with pytest.raises(DownloadError, match="downgrade from https to http"):
+        check_redirect(downgrade)
+    for location in ("https://mirror.example.org/export.csv", "/export-2.csv"):
+        check_redirect(httpx.Response(301, headers={"Location": location}, request=request))  # allowed

