@@ -98,7 +98,8 @@ def order_allocations(
     context: dg.AssetExecutionContext, config: BuyerRunConfig, settings: PipelineSettings
 ) -> dg.MaterializeResult:
     """One row per order in ``data/raw/buyers/orders.csv``: filled, partially filled, refused (with the reason)
-    or conflict, and the project-vintages its tonnes were retired from.
+    or conflict; and ``order_allocation_lines``, one row per order and project-vintage its tonnes were retired
+    (or, for made-up orders, simulated) from, with registry, tonnes and tier: the relation to query.
 
     Open orders of qualifying buyers are served first come, first served; each takes the highest quality
     tier first, then its preferred activity, then the oldest vintage, ties by project id, never more than is
@@ -124,6 +125,7 @@ def order_allocations(
             now=pd.Timestamp(datetime.now(UTC)).tz_localize(None),
         )
         _replace_table(conn, "order_allocations", execution.order_allocations)
+        _replace_table(conn, "order_allocation_lines", execution.order_allocation_lines)
     frame = execution.order_allocations
     counts = frame["status"].value_counts()
     conflicts = frame.loc[frame["status"] == "conflict", ["order_id", "buyer_id", "reason"]]
@@ -135,6 +137,7 @@ def order_allocations(
             "refused": int(counts.get("refused", 0)),
             "conflicts": len(conflicts),
             "executed_this_run": int(frame["executed_this_run"].sum()),
+            "allocation_lines": len(execution.order_allocation_lines),
             "retirements_appended": execution.retirements_appended,
             "tonnes_retired_this_run": execution.tonnes_retired,
             "registry_recognitions_appended": execution.recognitions_appended,
