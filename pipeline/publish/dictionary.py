@@ -207,7 +207,9 @@ COLUMNS: dict[str, dict[str, str]] = {
         },
         "is_eligible": "All gates pass and limiting_score >= 3.",
         "gates_failed": "Gates (framework 7.3) this project-vintage fails.",
-        "reasons": "Every finding behind the verdict: code, criterion, message and source (rule or data).",
+        "reasons": "Every finding behind the verdict: code, criterion, message and source, the list of what it "
+        "cites (framework section or policy key, reference table row, each URL); e.g. "
+        "SELECT r.code, unnest(r.source) FROM (SELECT unnest(reasons) AS r FROM quality_scores).",
         "issued": "Credits issued for this project-vintage (excluding buffer).",
         "risk_adjusted_issued": "Issued credits after the risk haircut.",
         "buffer_pct_observed": "Observed buffer contribution as a share of issuance, percent.",
@@ -367,7 +369,8 @@ COLUMNS: dict[str, dict[str, str]] = {
         "first_failed_code": "Code of the first failed gate, else of the first reason.",
         "first_failed_criterion": "Criterion of that reason (gate, additionality, permanence, leakage ...).",
         "first_failed_reason": "The reason, in plain words.",
-        "first_failed_source": "Rule or data source the reason cites.",
+        "first_failed_source": "What the reason cites, a list: framework section or policy key, reference table "
+        "row, each URL.",
     },
 }
 COLUMNS["latest_changes"] = COLUMNS["inventory_changes"]
