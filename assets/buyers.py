@@ -17,10 +17,12 @@ from pipeline.buyers.ledger import (
     recognize_in_registry,
 )
 from pipeline.buyers.screening import screen_buyers
-from pipeline.buyers.statement import write_buyer_statements
+from pipeline.buyers.statement import write_buyer_statements, write_order_statements
 
 STATEMENTS_DIR = "buyer-statements"
 """Per-buyer statement CSVs, next to the analyst file (``<curated dir>/buyer-statements/<buyer_id>.csv``)."""
+ORDER_STATEMENTS_DIR = "retirement-statements"
+"""Per-order retirement statements (``<curated dir>/retirement-statements/<order_id>.html`` and ``.csv``)."""
 
 
 class BuyerRunConfig(dg.Config):
@@ -179,7 +181,10 @@ def retirement_ledger(context: dg.AssetExecutionContext, settings: PipelineSetti
     This step records which ledger retirements the latest registry data now shows (by the retirement id in
     the registry's retirement note, else by beneficiary, tonnes and date; see ``pipeline.buyers.ledger``),
     checks the ledger against registry availability, and exports one statement CSV per buyer (what was
-    retired for them, from which projects, at which quality) to ``<curated dir>/buyer-statements/``."""
+    retired for them, from which projects, at which quality) to ``<curated dir>/buyer-statements/``, and one
+    retirement statement per executed order (HTML and CSV, the document the buyer keeps: beneficiary, project,
+    vintage, tonnes, registry serial numbers once the registry shows the retirement, scores and policy at
+    retirement, the registry page to verify it) to ``<curated dir>/retirement-statements/``."""
     ledger_path = settings.paths.ledger_db
     now = pd.Timestamp(datetime.now(UTC)).tz_localize(None)
     with settings.work_db_connection(read_only=True) as conn:
@@ -189,6 +194,7 @@ def retirement_ledger(context: dg.AssetExecutionContext, settings: PipelineSetti
         finally:
             ledger.close()
         violations = availability_violations(conn, ledger_path)
+        orders = write_order_statements(conn, ledger_path, settings.paths.curated_dir / ORDER_STATEMENTS_DIR)
     totals = ledger_totals(ledger_path)
     statements = write_buyer_statements(ledger_path, settings.paths.curated_dir / STATEMENTS_DIR)
     return dg.MaterializeResult(
@@ -201,6 +207,7 @@ def retirement_ledger(context: dg.AssetExecutionContext, settings: PipelineSetti
             "buyer_statements": dg.MetadataValue.md(
                 "\n".join(f"- {b}: `{p}`" for b, p in statements.items()) or "_none_"
             ),  # fmt: skip
+            "retirement_statements": len(orders),
             "totals": markdown_table(totals),
         },
         check_results=[

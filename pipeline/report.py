@@ -22,16 +22,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
-import jinja2
-import numpy as np
 import pandas as pd
 
 from pipeline.inventory import REGISTRY_AS_OF_SQL
 from pipeline.quality.policy import TierPolicy
 from pipeline.quality.tiers import TIERS
+from pipeline.rendering import environment
 
 REPORT_NAME = "report.html"
-TEMPLATES = Path(__file__).parent / "templates"
 SCORES = {
     "additionality_score": "Additionality",
     "permanence_score": "Permanence",
@@ -331,31 +329,6 @@ def read_report_data(curated_db: Path) -> ReportData:
 # ---------------------------------------------------------------- rendering
 
 
-def _missing(value) -> bool:
-    return value is None or (not isinstance(value, list | tuple | dict | np.ndarray) and bool(pd.isna(value)))
-
-
-def number(value) -> str:
-    """Thousands separators; two decimals only for fractional values; '' for missing."""
-    if _missing(value):
-        return ""
-    if isinstance(value, float | np.floating) and not float(value).is_integer():
-        return f"{value:,.2f}"
-    return f"{int(value):,}"
-
-
-def when(value, with_time: bool = False) -> str:
-    """A date, or a UTC minute: never microseconds."""
-    if _missing(value):
-        return ""
-    stamp = pd.Timestamp(value)
-    return stamp.strftime("%Y-%m-%d %H:%M UTC") if with_time else stamp.strftime("%Y-%m-%d")
-
-
-def text(value) -> str:
-    return "" if _missing(value) else str(value)
-
-
 def bar_rows(frame: pd.DataFrame | None, value: str, peak: float | None = None) -> list[dict]:
     """Bars of a horizontal chart: label, value and width as a share (0-1) of ``peak`` (default: the largest)."""
     if frame is None or frame.empty:
@@ -368,18 +341,6 @@ def bar_rows(frame: pd.DataFrame | None, value: str, peak: float | None = None) 
     ]
 
 
-def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=jinja2.select_autoescape(["html", "j2"]),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters.update(number=number, when=when, text=text)
-    return env
-
-
 def render_report(data: ReportData, generated_at: datetime | None = None, tiers: TierPolicy | None = None) -> str:
     """The report as one HTML document (inline CSS, SVG and a few lines of script)."""
     generated_at = generated_at or datetime.now(UTC)
@@ -389,7 +350,7 @@ def render_report(data: ReportData, generated_at: datetime | None = None, tiers:
               if t in data.tiers_present or t in TIERS]  # fmt: skip
     score_peak = max((float(h["count"].max()) for h in data.scores.values() if len(h)), default=0.0)
     eligible = data.eligible
-    return _environment().get_template("report.html.j2").render(
+    return environment().get_template("report.html.j2").render(
         data=data,
         publish=data.publish or {},
         totals=data.totals,
