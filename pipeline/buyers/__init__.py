@@ -18,6 +18,8 @@ pandera models in :mod:`~pipeline.buyers.schemas`, the ``buyers:`` policy sectio
 
 Copy them as they are, then run :func:`buyer_statement_view_sql` on the published file to create the views
 ``buyer_statements`` (one row per retirement, per buyer) and ``buyer_statement_summary`` (one row per buyer).
+Retirement statements per executed order (HTML and CSV) are written by
+:func:`~pipeline.buyers.statement.write_order_statements`.
 
 **For the inventory**: :func:`ledger_totals` ``(ledger_db_path) -> project_id, vintage,
 tonnes_retired_for_buyers, tonnes_recognized_in_registry, tonnes_pending_in_registry``; subtract

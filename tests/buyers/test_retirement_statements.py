@@ -15,6 +15,7 @@ from tests.buyers.scenario import CREDITS, PROJECTS, write_work_db
 from tests.buyers.test_assets import as_real_orders, materialize
 from tests.buyers.test_ledger import ONLY_CAR1745, ledger_rows, orders_frame, registry_retirement, run
 from tests.conftest import make_settings
+from tests.ops.test_report import chromium_render, requires_chromium
 
 SCORES = ["additionality_score", "permanence_score", "leakage_score", "over_crediting_score", "limiting_score"]
 
@@ -95,3 +96,17 @@ def test_no_ledger_no_statements(tmp_path):
     with duckdb.connect(str(work), read_only=True) as conn:
         assert write_order_statements(conn, tmp_path / "ledger.duckdb", tmp_path / "out") == {}
     assert not (tmp_path / "out").exists(), "no folder without an executed order"
+
+
+@requires_chromium
+def test_a_statement_renders_in_chromium(tmp_path):
+    work, ledger_db = tmp_path / "work.duckdb", tmp_path / "ledger.duckdb"
+    write_work_db(work)
+    add_project_names(work)
+    run(work, ledger_db, orders_frame({"order_id": "O1", "tonnes": 5000, "activities": "ARR"}))
+    with duckdb.connect(str(work), read_only=True) as conn:
+        page, _ = write_order_statements(conn, ledger_db, tmp_path / "out")["O1"]
+    dom, console = chromium_render(page, tmp_path)
+    assert console == [], f"the statement logged to the console: {console}"
+    assert re.findall(r'<tr data-project="([^"]+)"', dom) == ["CAR1745", "CAR1749"], "both lines are shown"
+    assert "5,000 tCO2e" in dom, "the total is shown"
