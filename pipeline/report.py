@@ -184,7 +184,7 @@ WHY_NOT_SQL = """
 issued tonnes first, with the largest examples of each (``{project_url}``: the projects' registry page column,
 or NULL where the published projects lack it)."""
 
-SOURCES_SQL = f"""
+SOURCES_SQL = """
     WITH files AS (
         SELECT registry, count(*) AS files, sum(rows_read)::BIGINT AS rows_read,
                string_agg(dataset || ' ' || format('{{:,}}', rows_read), ', ' ORDER BY dataset) AS datasets
@@ -201,41 +201,23 @@ SOURCES_SQL = f"""
         SELECT registry, count(*) AS project_vintages_scored, count(*) FILTER (is_eligible) AS eligible
         FROM quality_scores GROUP BY ALL
     ),
-    as_of AS ({REGISTRY_AS_OF_SQL})
+    as_of AS ({registry_as_of})
     SELECT registry, f.files, f.rows_read, f.datasets, coalesce(l.projects_listed, 0) AS projects_listed,
            coalesce(c.credit_rows, 0) AS credit_rows, coalesce(c.credit_rows_unlisted, 0) AS credit_rows_unlisted,
            coalesce(c.listed_projects_with_credits, 0) AS listed_projects_with_credits,
            coalesce(s.project_vintages_scored, 0) AS project_vintages_scored, coalesce(s.eligible, 0) AS eligible,
-           a.as_of
+           a.as_of,
+           coalesce(l.projects_listed > 0 AND c.listed_projects_with_credits < {max_coverage} * l.projects_listed,
+                    false) AS few_listed_with_credits,
+           coalesce(c.credit_rows_unlisted > {min_unlisted} * c.credit_rows, false) AS many_credits_unlisted
     FROM files AS f
     LEFT JOIN listed AS l USING (registry) LEFT JOIN credited AS c USING (registry)
     LEFT JOIN scored AS s USING (registry) LEFT JOIN as_of AS a USING (registry)
     ORDER BY registry
 """
-"""Per registry: files and rows read, projects listed, how many of them the credit records reach, and the
-snapshot date (the same as-of rule as ``eligible_inventory.as_of``)."""
-
-
-def _sample_note(row: pd.Series) -> str:
-    """Plain words when a registry's files look like a sample (see ``SAMPLE_MAX_COVERAGE``), else ''."""
-    notes = []
-    if row["projects_listed"] and row["listed_projects_with_credits"] / row["projects_listed"] < SAMPLE_MAX_COVERAGE:
-        notes.append(
-            f"credit records reach only {row['listed_projects_with_credits']:,} of the {row['projects_listed']:,} "
-            "listed projects"
-        )
-    if row["credit_rows"] and row["credit_rows_unlisted"] / row["credit_rows"] > SAMPLE_MIN_UNLISTED:
-        notes.append(
-            f"{row['credit_rows_unlisted']:,} of {row['credit_rows']:,} credit records name projects missing from "
-            "the project list"
-        )
-    return ("Sample: " + "; ".join(notes) + ". Tonnes from this registry are a lower bound.") if notes else ""
-
-
-def _sources(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    frame = conn.execute(SOURCES_SQL).df()
-    frame["sample_note"] = frame.apply(_sample_note, axis=1) if len(frame) else pd.Series(dtype=str)
-    return frame
+"""Per registry: files and rows read, projects listed, how many of them the credit records reach, the
+snapshot date (the same as-of rule as ``eligible_inventory.as_of``) and the two signs of a sample (see
+``SAMPLE_MAX_COVERAGE``; the template says them in words)."""
 
 
 def _supply_sources(conn: duckdb.DuckDBPyConnection, columns: set[str]) -> pd.DataFrame | None:
@@ -295,7 +277,9 @@ def read_report_data(curated_db: Path) -> ReportData:
             why_not = WHY_NOT_SQL.format(project_url=url, examples=WHY_NOT_EXAMPLES, groups=WHY_NOT_GROUPS)
             data.why_not = conn.execute(why_not).df().to_dict("records")
         if {"load_audit", "projects", "credits", "quality_scores"} <= relations.keys():
-            data.sources = _sources(conn)
+            sources = SOURCES_SQL.format(registry_as_of=REGISTRY_AS_OF_SQL, max_coverage=SAMPLE_MAX_COVERAGE,
+                                         min_unlisted=SAMPLE_MIN_UNLISTED)  # fmt: skip
+            data.sources = conn.execute(sources).df()
         if "inventory_changes" in relations:
             where = f"WHERE publish_id = {latest_publish}" if latest_publish is not None else ""
             data.change_summary = conn.execute(
@@ -345,9 +329,7 @@ def render_report(data: ReportData, generated_at: datetime | None = None, tiers:
     """The report as one HTML document (inline CSS, SVG and a few lines of script)."""
     generated_at = generated_at or datetime.now(UTC)
     meanings = tier_meanings(tiers or TierPolicy())
-    known = [t for t in (*TIERS, "needs_review") if t in meanings]
-    legend = [(t, meanings.get(t, "See data/policy.yaml.")) for t in dict.fromkeys(known + data.tiers_present)
-              if t in data.tiers_present or t in TIERS]  # fmt: skip
+    legend = [(t, meanings.get(t, "See data/policy.yaml.")) for t in dict.fromkeys([*TIERS, *data.tiers_present])]
     score_peak = max((float(h["count"].max()) for h in data.scores.values() if len(h)), default=0.0)
     eligible = data.eligible
     return environment().get_template("report.html.j2").render(
