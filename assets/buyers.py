@@ -18,12 +18,14 @@ from pipeline.buyers.ledger import (
     recognize_in_registry,
 )
 from pipeline.buyers.screening import screen_buyers
-from pipeline.buyers.statement import write_buyer_statements
+from pipeline.buyers.statement import write_buyer_statements, write_order_statements
 
 STATEMENTS_DIR = "buyer-statements"
 """Per-buyer statement CSVs, next to the analyst file (``<curated dir>/buyer-statements/<buyer_id>.csv``)."""
 CHANGED_ORDERS_CHECK = "no_changed_executed_orders"
 AVAILABILITY_CHECK = "ledger_within_availability"
+ORDER_STATEMENTS_DIR = "retirement-statements"
+"""Per-order retirement statements (``<curated dir>/retirement-statements/<order_id>.html`` and ``.csv``)."""
 
 
 class BuyerRunConfig(dg.Config):
@@ -118,7 +120,8 @@ def order_allocations(
     context: dg.AssetExecutionContext, config: BuyerRunConfig, settings: PipelineSettings
 ) -> dg.MaterializeResult:
     """One row per order in ``data/raw/buyers/orders.csv``: filled, partially filled, refused (with the reason)
-    or conflict, and the project-vintages its tonnes were retired from.
+    or conflict; and ``order_allocation_lines``, one row per order and project-vintage its tonnes were retired
+    (or, for made-up orders, simulated) from, with registry, tonnes and tier: the relation to query.
 
     Open orders of qualifying buyers are served first come, first served; each takes the highest quality
     tier first, then its preferred activity, then the oldest vintage, ties by project id, never more than is
@@ -154,6 +157,7 @@ def order_allocations(
             return _skipped(context, f"deferred to the next run: {exc}", checks=(CHANGED_ORDERS_CHECK,))
         _replace_table(conn, "order_allocations", execution.order_allocations)
         table = table_metadata(conn, "order_allocations")
+        _replace_table(conn, "order_allocation_lines", execution.order_allocation_lines)
     frame = execution.order_allocations
     counts = frame["status"].value_counts()
     conflicts = frame.loc[frame["status"] == "conflict", ["order_id", "buyer_id", "reason"]]
@@ -166,6 +170,7 @@ def order_allocations(
             "refused": int(counts.get("refused", 0)),
             "conflicts": len(conflicts),
             "executed_this_run": int(frame["executed_this_run"].sum()),
+            "allocation_lines": len(execution.order_allocation_lines),
             "retirements_appended": execution.retirements_appended,
             "tonnes_retired_this_run": execution.tonnes_retired,
             "registry_recognitions_appended": execution.recognitions_appended,
@@ -207,7 +212,10 @@ def retirement_ledger(context: dg.AssetExecutionContext, settings: PipelineSetti
     This step records which ledger retirements the latest registry data now shows (by the retirement id in
     the registry's retirement note, else by beneficiary, tonnes and date; see ``pipeline.buyers.ledger``),
     checks the ledger against registry availability, and exports one statement CSV per buyer (what was
-    retired for them, from which projects, at which quality) to ``<curated dir>/buyer-statements/``.
+    retired for them, from which projects, at which quality) to ``<curated dir>/buyer-statements/``, and one
+    retirement statement per executed order (HTML and CSV, the document the buyer keeps: beneficiary, project,
+    vintage, tonnes, registry serial numbers once the registry shows the retirement, scores and policy at
+    retirement, the registry page to verify it) to ``<curated dir>/retirement-statements/``.
 
     Skipped with a note while there is no ledger (no order executed yet). While another process holds the
     ledger file, recording recognitions is deferred to the next run; the check and the statements only read."""
@@ -230,6 +238,7 @@ def retirement_ledger(context: dg.AssetExecutionContext, settings: PipelineSetti
             finally:
                 ledger.close()
         violations = availability_violations(conn, ledger_path)
+        orders = write_order_statements(conn, ledger_path, settings.paths.curated_dir / ORDER_STATEMENTS_DIR)
     totals = ledger_totals(ledger_path)
     statements = write_buyer_statements(ledger_path, settings.paths.curated_dir / STATEMENTS_DIR)
     return dg.MaterializeResult(
@@ -244,6 +253,7 @@ def retirement_ledger(context: dg.AssetExecutionContext, settings: PipelineSetti
             "buyer_statements": dg.MetadataValue.md(
                 "\n".join(f"- {b}: `{p}`" for b, p in statements.items()) or "_none_"
             ),  # fmt: skip
+            "retirement_statements": len(orders),
             "totals": markdown_table(totals),
         },
         check_results=[

@@ -182,7 +182,8 @@ def ledger_view(conn: duckdb.DuckDBPyConnection, ledger_db: Path | None) -> Iter
             conn.execute("DETACH ledger")
 
 
-def _registry_pages_sql() -> str:
+def registry_pages_sql() -> str:
+    """Registry key -> its project page URL template (``{number}``: the digits of the project id)."""
     rows = ", ".join(f"('{r.key}', '{r.project_url}')" for r in REGISTRIES.values())
     return f"(SELECT * FROM (VALUES {rows}) AS v(registry, url_template))"
 
@@ -262,7 +263,7 @@ def inventory_sql(conn: duckdb.DuckDBPyConnection) -> str:
         LEFT JOIN projects AS p ON p.project_id = s.project_id
         LEFT JOIN pending ON pending.project_id = s.project_id AND pending.vintage = s.vintage
         LEFT JOIN as_of ON as_of.registry = s.registry
-        LEFT JOIN {_registry_pages_sql()} AS r ON r.registry = s.registry
+        LEFT JOIN {registry_pages_sql()} AS r ON r.registry = s.registry
         WHERE s.is_eligible
     )
     SELECT * EXCLUDE (available_net, haircut_pct),

@@ -1,10 +1,14 @@
-"""A self-contained HTML report of the published inventory, for people who would rather look than query.
+"""A self-contained HTML report of the published inventory, for buyers who would rather read than query.
 
-It reads only the analyst-facing file (``Paths.curated_db``, read-only) and writes one HTML file with inline
-CSS and SVG charts: no network, no external script, so it opens anywhere, offline, from a mail attachment.
-Sections: the latest publish, tonnes by activity, country and quality tier, score distributions, the change
-log, alerts, and the rejected-row summary. A table missing from the published file (an older publish, a
-stage not yet built) leaves its section with a note instead of failing the whole report.
+It reads only the analyst-facing file (``Paths.curated_db``, read-only) and renders one HTML file from the
+Jinja2 templates in ``pipeline/templates/`` with inline CSS and SVG charts: no network, no external script,
+so it opens anywhere, offline, from a mail attachment. Sections: the eligible project-vintages themselves
+(registry link, scores, tonnes), tonnes by activity, country and tier, why nature-based credits are not
+eligible (grouped by the reason that rules them out, with examples), a legend of tiers and scores, score
+distributions on one 1-5 axis, each source's coverage and as-of date, the change log, alerts and rejected rows.
+A table missing from the published file (an older publish, a stage not yet built) leaves its section with a
+note instead of failing the whole report; optional columns (``source``, ``source_as_of``) are shown when
+present.
 
 A few lines of inline JavaScript record, after layout, how many bars each chart actually drew
 (``data-rendered-bars`` on each chart); the browser test reads them back.
@@ -12,21 +16,61 @@ A few lines of inline JavaScript record, after layout, how many bars each chart 
 
 from __future__ import annotations
 
-import html
 import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pandas as pd
 
+from pipeline.inventory import REGISTRY_AS_OF_SQL
+from pipeline.quality.policy import TierPolicy
+from pipeline.quality.tiers import TIERS
+from pipeline.rendering import environment
+
 REPORT_NAME = "report.html"
-SCORE_COLUMNS = ("additionality_score", "permanence_score", "leakage_score", "over_crediting_score", "limiting_score")
+SCORES = {
+    "additionality_score": "Additionality",
+    "permanence_score": "Permanence",
+    "leakage_score": "Leakage",
+    "over_crediting_score": "Over-crediting",
+    "limiting_score": "Limiting (lowest core)",
+}
+SCORE_AXIS = (1, 2, 3, 4, 5)
 TOP_COUNTRIES = 15
 CHANGE_ROWS = 40
 REASON_ROWS = 15
+WHY_NOT_GROUPS = 10
+WHY_NOT_EXAMPLES = 3
+# A registry's files are called a sample when its credit records reach fewer than this share of the projects it
+# lists, or when more than this share of its credit records name projects its project list lacks: both happen
+# when an export holds the first rows of a download rather than the whole of it.
+SAMPLE_MAX_COVERAGE = 0.10
+SAMPLE_MIN_UNLISTED = 0.25
+
+SCORE_MEANINGS = {
+    5: "very high confidence the criterion is met",
+    4: "high confidence",
+    3: "moderate confidence: the minimum for eligibility",
+    2: "low confidence",
+    1: "very low confidence",
+}
+
+
+def tier_meanings(policy: TierPolicy) -> dict[str, str]:
+    """What each quality tier means under ``policy`` (framework section 7.8)."""
+    ccp = ("a CCP label on the issuance" if policy.high_requires_ccp == "label"
+           else "a CCP label on the issuance or an ICVCM-approved methodology")  # fmt: skip
+    return {
+        "high": f"Every gate passes, the limiting score is at least {policy.high_min_score} and there is {ccp}.",
+        "eligible": f"Every gate passes and the limiting score is at least {policy.eligible_min_score}.",
+        "watchlist": "Would be eligible, but a dated, sourced project flag or an external rating puts it on a "
+        + ("watchlist; still offered." if policy.watchlist_is_eligible else "watchlist; held back until reviewed."),
+        "needs_review": "A fact the verdict needs is unknown; held back until a person reviews it.",
+        "ineligible": f"A gate fails (program, status, product, methodology, vintage, reversal mechanism or scope), "
+        f"or the limiting score is below {policy.eligible_min_score}.",
+    }
 
 
 class ReportError(Exception):
@@ -38,10 +82,15 @@ class ReportData:
     source: Path
     publish: dict | None = None
     totals: dict = field(default_factory=dict)
+    eligible: pd.DataFrame | None = None
     by_activity: pd.DataFrame | None = None
     by_country: pd.DataFrame | None = None
     by_tier: pd.DataFrame | None = None
+    why_not: list[dict] | None = None
+    tiers_present: list[str] = field(default_factory=list)
     scores: dict[str, pd.DataFrame] = field(default_factory=dict)
+    sources: pd.DataFrame | None = None
+    supply_sources: pd.DataFrame | None = None
     change_summary: pd.DataFrame | None = None
     changes: pd.DataFrame | None = None
     alerts: pd.DataFrame | None = None
@@ -51,7 +100,9 @@ class ReportData:
     def missing_sections(self) -> list[str]:
         """Sections shown with a note because the published file lacks their table."""
         parts = {
-            "tonnes (eligible_inventory)": self.by_activity,
+            "eligible project-vintages (eligible_inventory)": self.eligible,
+            "why not eligible (ineligible_projects)": self.why_not,
+            "sources (load_audit, projects, credits)": self.sources,
             "change log (inventory_changes)": self.changes,
             "alerts (alerts)": self.alerts,
             "rejected rows (load_audit)": self.rejected_by_registry,
@@ -69,15 +120,16 @@ def report_path(curated_db: Path) -> Path:
 # ---------------------------------------------------------------- reading
 
 
-def _tables(conn: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
+def _relations(conn: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
+    """Columns of every table and view in the file's ``main`` schema."""
     rows = conn.execute(
         "SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = current_database() "
         "AND schema_name = 'main'"
     ).fetchall()
-    tables: dict[str, set[str]] = {}
+    relations: dict[str, set[str]] = {}
     for table, column in rows:
-        tables.setdefault(table, set()).add(column)
-    return tables
+        relations.setdefault(table, set()).add(column)
+    return relations
 
 
 def _tonnes_by(conn: duckdb.DuckDBPyConnection, dimension: str, limit: int | None = None) -> pd.DataFrame:
@@ -93,20 +145,92 @@ def _tonnes_by(conn: duckdb.DuckDBPyConnection, dimension: str, limit: int | Non
 
 
 def score_histogram(values: pd.Series) -> pd.DataFrame:
-    """Counts per score: one bar per value for whole-number scores with few distinct values (the 1-5 rubric),
-    else ten equal-width bins over the observed range."""
-    values = pd.to_numeric(values, errors="coerce").dropna()
-    if values.empty:
-        return pd.DataFrame({"label": [], "count": []})
-    whole = bool((values == values.round()).all())
-    if whole and values.nunique() <= 11:
-        counts = values.astype(int).value_counts().sort_index()
-        full = range(int(counts.index.min()), int(counts.index.max()) + 1)
-        counts = counts.reindex(full, fill_value=0)
-        return pd.DataFrame({"label": [str(v) for v in counts.index], "count": counts.to_numpy()})
-    counts, edges = np.histogram(values.to_numpy(dtype=float), bins=10)
-    labels = [f"{lo:.3g}–{hi:.3g}" for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
-    return pd.DataFrame({"label": labels, "count": counts})
+    """Project-vintages per score on the fixed 1-5 axis (every score shows all five bars, zero or not)."""
+    values = pd.to_numeric(values, errors="coerce").dropna().round().astype(int)
+    counts = values.value_counts().reindex(SCORE_AXIS, fill_value=0)
+    return pd.DataFrame({"label": [str(v) for v in SCORE_AXIS], "count": counts.to_numpy()})
+
+
+def _eligible(conn: duckdb.DuckDBPyConnection, columns: set[str]) -> pd.DataFrame:
+    optional = [c for c in ("source", "source_as_of") if c in columns]
+    return conn.execute(
+        f"""SELECT project_id, registry, name, registry_url, country, activity, vintage, quality_tier,
+                   additionality_score, permanence_score, leakage_score, over_crediting_score, limiting_score,
+                   available_net, risk_adjusted_available{"".join(", " + c for c in optional)}
+            FROM eligible_inventory
+            ORDER BY available_net DESC, project_id, vintage"""
+    ).df()
+
+
+WHY_NOT_SQL = """
+    WITH rows AS (
+        SELECT i.project_id, i.registry, i.vintage, i.name, i.activity, i.first_failed_code AS code,
+               i.first_failed_criterion AS criterion, i.first_failed_reason AS message,
+               coalesce(s.issued, 0)::BIGINT AS tonnes, {project_url} AS project_url
+        FROM ineligible_projects AS i
+        JOIN quality_scores AS s USING (project_id, registry, vintage)
+        LEFT JOIN projects AS p USING (project_id)
+        WHERE i.activity IS NOT NULL
+    )
+    SELECT coalesce(code, '(no reason recorded)') AS code, any_value(criterion ORDER BY tonnes DESC) AS criterion,
+           count(*) AS project_vintages, sum(tonnes)::BIGINT AS tonnes,
+           list({{'project_id': project_id, 'name': name, 'vintage': vintage, 'activity': activity,
+                  'tonnes': tonnes, 'message': message, 'url': project_url}}
+                ORDER BY tonnes DESC, project_id, vintage)[1:{examples}] AS examples
+    FROM rows GROUP BY ALL ORDER BY tonnes DESC, project_vintages DESC, code LIMIT {groups}
+"""
+"""Ineligible nature-based project-vintages (``activity`` set) grouped by the reason that rules them out (the
+``ineligible_projects`` view's first failed reason, one definition for the view and the report), largest
+issued tonnes first, with the largest examples of each (``{project_url}``: the projects' registry page column,
+or NULL where the published projects lack it)."""
+
+SOURCES_SQL = """
+    WITH files AS (
+        SELECT registry, count(*) AS files, sum(rows_read)::BIGINT AS rows_read,
+               string_agg(dataset || ' ' || format('{{:,}}', rows_read), ', ' ORDER BY dataset) AS datasets
+        FROM load_audit GROUP BY ALL
+    ),
+    listed AS (SELECT registry, count(*) AS projects_listed FROM projects GROUP BY ALL),
+    credited AS (
+        SELECT registry, count(*) AS credit_rows,
+               count(*) FILTER (NOT coalesce(project_known, true)) AS credit_rows_unlisted,
+               count(DISTINCT project_id) FILTER (coalesce(project_known, true)) AS listed_projects_with_credits
+        FROM credits GROUP BY ALL
+    ),
+    scored AS (
+        SELECT registry, count(*) AS project_vintages_scored, count(*) FILTER (is_eligible) AS eligible
+        FROM quality_scores GROUP BY ALL
+    ),
+    as_of AS ({registry_as_of})
+    SELECT registry, f.files, f.rows_read, f.datasets, coalesce(l.projects_listed, 0) AS projects_listed,
+           coalesce(c.credit_rows, 0) AS credit_rows, coalesce(c.credit_rows_unlisted, 0) AS credit_rows_unlisted,
+           coalesce(c.listed_projects_with_credits, 0) AS listed_projects_with_credits,
+           coalesce(s.project_vintages_scored, 0) AS project_vintages_scored, coalesce(s.eligible, 0) AS eligible,
+           a.as_of,
+           coalesce(l.projects_listed > 0 AND c.listed_projects_with_credits < {max_coverage} * l.projects_listed,
+                    false) AS few_listed_with_credits,
+           coalesce(c.credit_rows_unlisted > {min_unlisted} * c.credit_rows, false) AS many_credits_unlisted
+    FROM files AS f
+    LEFT JOIN listed AS l USING (registry) LEFT JOIN credited AS c USING (registry)
+    LEFT JOIN scored AS s USING (registry) LEFT JOIN as_of AS a USING (registry)
+    ORDER BY registry
+"""
+"""Per registry: files and rows read, projects listed, how many of them the credit records reach, the
+snapshot date (the same as-of rule as ``eligible_inventory.as_of``) and the two signs of a sample (see
+``SAMPLE_MAX_COVERAGE``; the template says them in words)."""
+
+
+def _supply_sources(conn: duckdb.DuckDBPyConnection, columns: set[str]) -> pd.DataFrame | None:
+    """Scored project-vintages per supply source and its as-of date, when ``quality_scores`` says its source."""
+    if "source" not in columns:
+        return None
+    as_of = "max(source_as_of)::DATE" if "source_as_of" in columns else "NULL::DATE"
+    return conn.execute(
+        f"""SELECT coalesce(source, '(unknown)') AS source, count(*) AS project_vintages_scored,
+                   count(*) FILTER (is_eligible) AS eligible, sum(issued)::BIGINT AS issued_tonnes,
+                   {as_of} AS as_of
+            FROM quality_scores GROUP BY ALL ORDER BY project_vintages_scored DESC, source"""
+    ).df()
 
 
 def read_report_data(curated_db: Path) -> ReportData:
@@ -116,14 +240,14 @@ def read_report_data(curated_db: Path) -> ReportData:
         raise ReportError(f"no published inventory at {curated_db}: run the publish step first")
     data = ReportData(source=curated_db)
     with duckdb.connect(str(curated_db), read_only=True) as conn:
-        tables = _tables(conn)
+        relations = _relations(conn)
         latest_publish = None
-        if "publishes" in tables:
+        if "publishes" in relations:
             publish = conn.execute("SELECT * FROM publishes ORDER BY publish_id DESC LIMIT 1").df()
             if len(publish):
                 data.publish = publish.iloc[0].to_dict()
                 latest_publish = int(data.publish["publish_id"])
-        if "eligible_inventory" in tables:
+        if "eligible_inventory" in relations:
             data.totals = (
                 conn.execute(
                     "SELECT count(*) AS project_vintages, count(DISTINCT project_id) AS projects, "
@@ -135,15 +259,28 @@ def read_report_data(curated_db: Path) -> ReportData:
                 .iloc[0]
                 .to_dict()
             )
+            data.eligible = _eligible(conn, relations["eligible_inventory"])
             data.by_activity = _tonnes_by(conn, "activity")
             data.by_country = _tonnes_by(conn, "country", TOP_COUNTRIES)
             data.by_tier = _tonnes_by(conn, "quality_tier")
-        score_table = "quality_scores" if "quality_scores" in tables else "eligible_inventory"
-        columns = [c for c in SCORE_COLUMNS if c in tables.get(score_table, set())]
+        score_table = "quality_scores" if "quality_scores" in relations else "eligible_inventory"
+        columns = [c for c in SCORES if c in relations.get(score_table, set())]
         if columns:
             scores = conn.execute(f"SELECT {', '.join(columns)} FROM {score_table}").df()
             data.scores = {c: score_histogram(scores[c]) for c in columns}
-        if "inventory_changes" in tables:
+        if "quality_scores" in relations:
+            present = conn.execute("SELECT DISTINCT quality_tier FROM quality_scores").fetchall()
+            data.tiers_present = [t for (t,) in present if t is not None]
+            data.supply_sources = _supply_sources(conn, relations["quality_scores"])
+        if {"ineligible_projects", "quality_scores", "projects"} <= relations.keys():
+            url = "p.project_url" if "project_url" in relations["projects"] else "NULL"
+            why_not = WHY_NOT_SQL.format(project_url=url, examples=WHY_NOT_EXAMPLES, groups=WHY_NOT_GROUPS)
+            data.why_not = conn.execute(why_not).df().to_dict("records")
+        if {"load_audit", "projects", "credits", "quality_scores"} <= relations.keys():
+            sources = SOURCES_SQL.format(registry_as_of=REGISTRY_AS_OF_SQL, max_coverage=SAMPLE_MAX_COVERAGE,
+                                         min_unlisted=SAMPLE_MIN_UNLISTED)  # fmt: skip
+            data.sources = conn.execute(sources).df()
+        if "inventory_changes" in relations:
             where = f"WHERE publish_id = {latest_publish}" if latest_publish is not None else ""
             data.change_summary = conn.execute(
                 f"SELECT change, count(*) AS project_vintages, sum(tonnes_delta)::BIGINT AS tonnes_delta "
@@ -154,18 +291,18 @@ def read_report_data(curated_db: Path) -> ReportData:
                 f"FROM inventory_changes ORDER BY publish_id DESC, abs(tonnes_delta) DESC NULLS LAST, project_id "
                 f"LIMIT {CHANGE_ROWS}"
             ).df()
-        if "alerts" in tables:
+        if "alerts" in relations:
             data.alerts = conn.execute(
                 "SELECT publish_id, severity, alert_type, registry, message FROM alerts "
                 "ORDER BY publish_id DESC, severity, alert_type LIMIT 20"
             ).df()
-        if "load_audit" in tables:
+        if "load_audit" in relations:
             data.rejected_by_registry = conn.execute(
                 "SELECT registry, sum(rows_read)::BIGINT AS rows_read, sum(rows_rejected)::BIGINT AS rows_rejected, "
                 "round(100.0 * sum(rows_rejected) / nullif(sum(rows_read), 0), 2) AS rejected_pct "
                 "FROM load_audit GROUP BY ALL ORDER BY registry"
             ).df()
-        if "rejected_rows" in tables:
+        if "rejected_rows" in relations:
             data.rejected_reasons = conn.execute(
                 f"SELECT registry, dataset, reason, count(*) AS rows FROM rejected_rows GROUP BY ALL "
                 f"ORDER BY rows DESC, registry, dataset, reason LIMIT {REASON_ROWS}"
@@ -175,168 +312,68 @@ def read_report_data(curated_db: Path) -> ReportData:
 
 # ---------------------------------------------------------------- rendering
 
-CSS = """
-:root { --ink: #1f2933; --muted: #616e7c; --bar: #2f7d5b; --bar2: #3b6ea5; --line: #d9e2ec; }
-* { box-sizing: border-box; }
-body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink);
-       margin: 0 auto; max-width: 1040px; padding: 24px; }
-h1 { font-size: 26px; margin: 0 0 4px; } h2 { font-size: 19px; margin: 32px 0 8px; border-bottom: 1px solid
-var(--line); padding-bottom: 4px; } h3 { font-size: 15px; margin: 16px 0 4px; }
-.muted, .empty { color: var(--muted); } .empty { font-style: italic; }
-.kpis { display: grid; grid-template-columns: repeat(auto-fit, minmax(180px, 1fr)); gap: 12px; margin: 16px 0; }
-.kpi { border: 1px solid var(--line); border-radius: 8px; padding: 10px 14px; }
-.kpi b { display: block; font-size: 22px; } .kpi span { color: var(--muted); font-size: 13px; }
-.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(320px, 1fr)); gap: 8px 24px; }
-table { border-collapse: collapse; width: 100%; font-size: 13px; margin: 6px 0 12px; }
-th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-svg.chart { max-width: 100%; height: auto; } svg text { font-size: 12px; fill: var(--ink); }
-rect.bar { fill: var(--bar); } svg.scores rect.bar { fill: var(--bar2); }
-.sev-critical, .sev-error { color: #b42318; font-weight: 600; } .sev-warning { color: #b54708; }
-"""
 
-SCRIPT = """
-document.querySelectorAll("svg.chart").forEach(function (svg) {
-  var drawn = Array.prototype.filter.call(svg.querySelectorAll("rect.bar"), function (bar) {
-    return bar.getBBox().width > 0 && bar.getBBox().height > 0;
-  }).length;
-  svg.setAttribute("data-rendered-bars", String(drawn));
-});
-document.body.setAttribute("data-rendered", "true");
-"""
-
-
-def _e(value) -> str:
-    if value is None or (not isinstance(value, list | tuple | dict | np.ndarray) and pd.isna(value)):
-        return ""
-    return html.escape(str(value))
-
-
-def _number(value) -> str:
-    if value is None or pd.isna(value):
-        return ""
-    if isinstance(value, float | np.floating) and not float(value).is_integer():
-        return f"{value:,.2f}"
-    return f"{int(value):,}"
-
-
-def bar_chart(frame: pd.DataFrame | None, value: str, chart_id: str, unit: str = "", css: str = "") -> str:
-    """Horizontal inline-SVG bar chart of ``frame[value]`` by ``frame['label']``; a note when empty."""
-    if frame is None or frame.empty or not (frame[value].fillna(0) > 0).any():
-        return f'<p class="empty" data-chart="{chart_id}">No data in this publish.</p>'
-    label_width, bar_area, row, pad = 150, 250, 24, 6
-    peak = float(frame[value].max())
-    height = row * len(frame) + pad
-    parts = [
-        f'<svg class="chart {css}" data-chart="{chart_id}" data-bars="{len(frame)}" role="img" '
-        f'width="{label_width + bar_area + 110}" height="{height}" '
-        f'viewBox="0 0 {label_width + bar_area + 110} {height}" xmlns="http://www.w3.org/2000/svg">'
-    ]
-    for i, (label, amount) in enumerate(zip(frame["label"], frame[value], strict=True)):
-        y = pad + i * row
-        width = 0.0 if peak <= 0 else max(float(amount) / peak * bar_area, 1.0 if amount > 0 else 0.0)
-        text = _e(label)
-        short = _e(str(label)[:28] + ("…" if len(str(label)) > 28 else ""))
-        parts.append(
-            f'<text x="{label_width - 8}" y="{y + 15}" text-anchor="end">{short}</text>'
-            f'<rect class="bar" x="{label_width}" y="{y + 2}" width="{width:.1f}" height="{row - 6}" '
-            f'data-label="{text}" data-value="{amount}"><title>{text}: {_number(amount)}{unit}</title></rect>'
-            f'<text x="{label_width + width + 6:.1f}" y="{y + 15}">{_number(amount)}{unit}</text>'
-        )
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def html_table(frame: pd.DataFrame | None, numeric: tuple[str, ...] = (), empty: str = "None.") -> str:
+def bar_rows(frame: pd.DataFrame | None, value: str, peak: float | None = None) -> list[dict]:
+    """Bars of a horizontal chart: label, value and width as a share (0-1) of ``peak`` (default: the largest)."""
     if frame is None or frame.empty:
-        return f'<p class="empty">{_e(empty)}</p>'
-    head = "".join(f'<th class="{"num" if c in numeric else ""}">{_e(c.replace("_", " "))}</th>' for c in frame)
-    body = []
-    for record in frame.itertuples(index=False):
-        cells = []
-        for column, cell in zip(frame.columns, record, strict=True):
-            if column in numeric:
-                cells.append(f'<td class="num">{_number(cell)}</td>')
-            elif column == "severity":
-                cells.append(f'<td class="sev-{_e(cell).lower()}">{_e(cell)}</td>')
-            else:
-                cells.append(f"<td>{_e(cell)}</td>")
-        body.append(f"<tr>{''.join(cells)}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        return []
+    amounts = frame[value].fillna(0).astype(float)
+    peak = float(amounts.max()) if peak is None else peak
+    return [
+        {"label": str(label), "value": amount, "share": amount / peak if peak > 0 else 0.0}
+        for label, amount in zip(frame["label"], amounts, strict=True)
+    ]
 
 
-def _kpi(label: str, value) -> str:
-    shown = _e(value) if isinstance(value, str) else _number(value)
-    return f'<div class="kpi"><b>{shown}</b><span>{_e(label)}</span></div>'
-
-
-def render_report(data: ReportData, generated_at: datetime | None = None) -> str:
+def render_report(data: ReportData, generated_at: datetime | None = None, tiers: TierPolicy | None = None) -> str:
     """The report as one HTML document (inline CSS, SVG and a few lines of script)."""
     generated_at = generated_at or datetime.now(UTC)
-    publish = data.publish or {}
-    totals = data.totals
-    subtitle = (
-        f"Publish #{_e(publish.get('publish_id'))} of {_e(publish.get('published_at'))} · data as of "
-        f"{_e(publish.get('as_of'))} · policy {_e(publish.get('policy_version'))}"
-        if publish
-        else "No publish record in this file."
-    )
-    kpis = "".join(
-        [
-            _kpi("eligible tonnes available (net of our retirements)", totals.get("tonnes", 0)),
-            _kpi("risk-adjusted tonnes", totals.get("risk_adjusted_tonnes", 0)),
-            _kpi("eligible project-vintages", totals.get("project_vintages", 0)),
-            _kpi("projects", totals.get("projects", 0)),
-            _kpi("registries", totals.get("registries", 0)),
-        ]
-    )
-    score_charts = (
-        "".join(
-            f"<div><h3>{_e(column.replace('_', ' '))}</h3>"
-            f"{bar_chart(histogram, 'count', f'score-{column}', css='scores')}</div>"
+    meanings = tier_meanings(tiers or TierPolicy())
+    legend = [(t, meanings.get(t, "See data/policy.yaml.")) for t in dict.fromkeys([*TIERS, *data.tiers_present])]
+    score_peak = max((float(h["count"].max()) for h in data.scores.values() if len(h)), default=0.0)
+    eligible = data.eligible
+    return environment().get_template("report.html.j2").render(
+        data=data,
+        publish=data.publish or {},
+        totals=data.totals,
+        eligible=None if eligible is None else eligible.to_dict("records"),
+        eligible_columns=set() if eligible is None else set(eligible.columns),
+        charts={
+            "tonnes-by-activity": bar_rows(data.by_activity, "tonnes"),
+            "tonnes-by-tier": bar_rows(data.by_tier, "tonnes"),
+            "tonnes-by-country": bar_rows(data.by_country, "tonnes"),
+        },
+        score_charts=[
+            (column, SCORES[column], bar_rows(histogram, "count", score_peak))
             for column, histogram in data.scores.items()
-        )
-        or '<p class="empty">No scores in this publish.</p>'
-    )
-    sections = [
-        f"<header><h1>Eligible carbon-credit inventory</h1><p class='muted'>{subtitle}</p></header>",
-        f'<section id="summary"><div class="kpis">{kpis}</div></section>',
-        '<section id="tonnes"><h2>Eligible tonnes</h2><div class="grid">'
-        f"<div><h3>By activity</h3>{bar_chart(data.by_activity, 'tonnes', 'tonnes-by-activity', ' t')}</div>"
-        f"<div><h3>By quality tier</h3>{bar_chart(data.by_tier, 'tonnes', 'tonnes-by-tier', ' t')}</div>"
-        f"</div><h3>By country</h3>{bar_chart(data.by_country, 'tonnes', 'tonnes-by-country', ' t')}</section>",
-        '<section id="scores"><h2>Score distributions</h2><p class="muted">Project-vintages per score, '
-        f'every scored project-vintage (eligible or not).</p><div class="grid">{score_charts}</div></section>',
-        '<section id="changes"><h2>Change log</h2><h3>This publish</h3>'
-        + html_table(data.change_summary, ("project_vintages", "tonnes_delta"), "No changes recorded for this publish.")
-        + "<h3>Largest changes, newest publish first</h3>"
-        + html_table(data.changes, ("tonnes_delta",), "No change log in this file.")
-        + "</section>",
-        '<section id="alerts"><h2>Alerts</h2>' + html_table(data.alerts, (), "No alerts.") + "</section>",
-        '<section id="rejected"><h2>Rejected rows</h2><p class="muted">Raw records that failed parsing or '
-        "validation; they are kept in <code>rejected_rows</code> with file, line and reason.</p>"
-        + html_table(data.rejected_by_registry, ("rows_read", "rows_rejected", "rejected_pct"), "No load audit.")
-        + "<h3>Most frequent reasons</h3>"
-        + html_table(data.rejected_reasons, ("rows",), "No rejected rows.")
-        + "</section>",
-        f"<footer><p class='muted'>Generated {generated_at:%Y-%m-%d %H:%M} UTC from "
-        f"<code>{_e(data.source)}</code>.</p></footer>",
-    ]
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>Eligible inventory report</title><style>{CSS}</style></head><body>"
-        + "\n".join(sections)
-        + f"<script>{SCRIPT}</script></body></html>\n"
+        ],
+        score_meanings=SCORE_MEANINGS,
+        tier_legend=legend,
+        sources=None if data.sources is None else data.sources.to_dict("records"),
+        supply_sources=None if data.supply_sources is None else data.supply_sources.to_dict("records"),
+        tables={
+            name: None if frame is None else (list(frame.columns), frame.to_dict("records"))
+            for name, frame in {
+                "change_summary": data.change_summary,
+                "changes": data.changes,
+                "alerts": data.alerts,
+                "rejected_by_registry": data.rejected_by_registry,
+                "rejected_reasons": data.rejected_reasons,
+            }.items()
+        },
+        source_name=data.source.name,
+        generated_at=generated_at,
     )
 
 
-def write_report(curated_db: Path, target: Path | None = None, now: datetime | None = None) -> tuple[Path, ReportData]:
+def write_report(
+    curated_db: Path, target: Path | None = None, now: datetime | None = None, tiers: TierPolicy | None = None
+) -> tuple[Path, ReportData]:
     """Render the report of ``curated_db`` and replace ``target`` (default: next to the DB) atomically."""
     data = read_report_data(curated_db)
     target = Path(target) if target is not None else report_path(curated_db)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(render_report(data, now), encoding="utf-8")
+    tmp.write_text(render_report(data, now, tiers), encoding="utf-8")
     os.replace(tmp, target)
     return target, data

@@ -44,7 +44,12 @@ import pandas as pd
 
 from pipeline.buyers.allocation import allocate
 from pipeline.buyers.policy import BuyerPolicy
-from pipeline.buyers.schemas import OrderAllocationsSchema, OrdersSchema, RetirementsSchema
+from pipeline.buyers.schemas import (
+    OrderAllocationLinesSchema,
+    OrderAllocationsSchema,
+    OrdersSchema,
+    RetirementsSchema,
+)
 from pipeline.warehouse import main_relations
 
 RETIREMENTS = "retirements"
@@ -283,9 +288,11 @@ def recognize_in_registry(
 
 @dataclass(frozen=True)
 class Execution:
-    """What one run did: the decision per order (``order_allocations``) and the counts appended."""
+    """What one run did: the decision per order (``order_allocations``), the project-vintages each order
+    received (``order_allocation_lines``) and the counts appended."""
 
     order_allocations: pd.DataFrame
+    order_allocation_lines: pd.DataFrame
     retirements_appended: int
     tonnes_retired: int
     recognitions_appended: int
@@ -338,6 +345,19 @@ def _allocation_text(lines: pd.DataFrame) -> pd.DataFrame:
     lines = lines.sort_values(["order_id", "project_id", "vintage"])
     text = lines["project_id"] + " " + lines["vintage"].astype(str) + ": " + lines["tonnes"].astype(str)
     return text.groupby(lines["order_id"]).agg("; ".join).rename("allocations").reset_index()
+
+
+def _allocation_lines(retired: pd.DataFrame, simulated: pd.DataFrame, supply: pd.DataFrame) -> pd.DataFrame:
+    """One row per order and project-vintage: every executed order's ledger retirements (``retired``), then the
+    made-up orders' simulated lines with their project-vintage's registry and tier (``dry_run``)."""
+    keys = ["project_id", "vintage"]
+    simulated = simulated[["order_id", "buyer_id", *keys, "tonnes"]].merge(
+        supply[[*keys, "registry", "quality_tier"]], on=keys, how="left", validate="many_to_one"
+    )
+    parts = [part for part in (retired.assign(dry_run=False), simulated.assign(dry_run=True)) if not part.empty]
+    frame = pd.concat(parts, ignore_index=True) if parts else retired.assign(dry_run=pd.Series(dtype=bool))
+    frame = frame.sort_values(["order_id", *keys], ignore_index=True)
+    return OrderAllocationLinesSchema.validate(frame[list(OrderAllocationLinesSchema.to_schema().columns)], lazy=True)
 
 
 def _simulated_rows(simulation, policy_version) -> pd.DataFrame:
@@ -458,6 +478,8 @@ def execute_orders(
             ledger.execute("ROLLBACK")
             raise
         executed = _summaries(ledger)
+        retired = ledger.execute(f"SELECT order_id, buyer_id, project_id, registry, vintage, tonnes, quality_tier "
+                                 f"FROM {RETIREMENTS}").df()  # fmt: skip
     finally:
         ledger.close()
 
@@ -472,6 +494,7 @@ def execute_orders(
     )
     return Execution(
         order_allocations=frame,
+        order_allocation_lines=_allocation_lines(retired, simulation.lines, supply),
         retirements_appended=len(retirements),
         tonnes_retired=int(retirements["tonnes"].sum()),
         recognitions_appended=recognitions_added,

@@ -2,7 +2,8 @@
 
 Inputs (``data/raw/buyers/``, documented in its README): :class:`BuyersSchema`, :class:`OrdersSchema`.
 Outputs: :class:`BuyerEligibilitySchema` (work DB ``buyer_eligibility``), :class:`OrderAllocationsSchema`
-(work DB ``order_allocations``) and :class:`RetirementsSchema` (ledger DB ``retirements``).
+(work DB ``order_allocations``), :class:`OrderAllocationLinesSchema` (work DB ``order_allocation_lines``) and
+:class:`RetirementsSchema` (ledger DB ``retirements``).
 
 List-valued inputs (scopes, activities, countries, registries, evidence URLs) stay ``;``-joined strings, as in
 the CSV, so that a row reads the same in the file, the table and an error message.
@@ -122,6 +123,27 @@ class AllocationLinesSchema(pa.DataFrameModel):
         unique = ["order_id", "project_id", "vintage"]
 
 
+class OrderAllocationLinesSchema(pa.DataFrameModel):
+    """One row per order and project-vintage it received (work DB table ``order_allocation_lines``): the
+    executed orders' ledger retirements and the made-up example orders' simulated lines (``dry_run``). Per
+    order, ``tonnes`` add up to ``order_allocations.tonnes_allocated``."""
+
+    order_id: Series[str]
+    buyer_id: Series[str]
+    project_id: Series[str]
+    registry: Series[str] = pa.Field(isin=REGISTRY_KEYS)
+    vintage: Series[int]
+    tonnes: Series[int] = pa.Field(ge=1)
+    quality_tier: Series[str]
+    """Quality tier of the project-vintage when it was allocated."""
+    dry_run: Series[bool]
+
+    class Config:
+        strict = True
+        coerce = True
+        unique = ["order_id", "project_id", "vintage"]
+
+
 class OrderAllocationsSchema(pa.DataFrameModel):
     """One row per order: what it received and why (work DB table ``order_allocations``).
 
@@ -137,7 +159,8 @@ class OrderAllocationsSchema(pa.DataFrameModel):
     tonnes_unfilled: Series[int] = pa.Field(ge=0)
     reason: Series[str] = pa.Field(str_length={"min_value": 1})
     allocations: Series[str] = pa.Field(nullable=True)
-    """``project_id vintage: tonnes`` per line, ``; ``-joined."""
+    """``project_id vintage: tonnes`` per line, ``; ``-joined: a summary to read; query the lines in
+    ``order_allocation_lines``."""
     executed_at: Series[pd.Timestamp] = pa.Field(nullable=True)
     executed_this_run: Series[bool]
     dry_run: Series[bool]

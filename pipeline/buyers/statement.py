@@ -1,13 +1,18 @@
-"""Per-buyer statements: what was retired for each buyer, from which projects, at which quality.
+"""Statements: what was retired for each buyer, from which projects, at which quality.
 
-The statement is a view over the ledger tables (``retirements`` and ``registry_recognitions``), so it works
-both in the ledger DB and in the published analyst file once those tables are copied there; and an export,
-one CSV per buyer.
+The per-buyer statement is a view over the ledger tables (``retirements`` and ``registry_recognitions``), so
+it works both in the ledger DB and in the published analyst file once those tables are copied there; and an
+export, one CSV per buyer. The retirement statement is the document a buyer keeps, one per executed order
+(HTML and CSV): buyer, beneficiary, each project-vintage and its tonnes, the registry's serial numbers and
+transaction date once the registry export shows the retirement (else our reference, to find it there), the
+quality tier, scores and policy versions at retirement, and the registry page to verify it.
 """
 
 from __future__ import annotations
 
+import os
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -15,6 +20,8 @@ import pandas as pd
 
 from pipeline.buyers.ledger import RECOGNITIONS, RETIREMENTS
 from pipeline.csv_files import write_csv
+from pipeline.inventory import column_type, registry_pages_sql
+from pipeline.rendering import environment
 
 STATEMENT_VIEW = "buyer_statements"
 SUMMARY_VIEW = "buyer_statement_summary"
@@ -89,4 +96,95 @@ def write_buyer_statements(ledger_db_path: Path, out_dir: Path) -> dict[str, Pat
                 params={"buyer": buyer_id},
                 timestamp_format="%Y-%m-%dT%H:%M:%S",
             )
+    return written
+
+
+ORDER_STATEMENT_COLUMNS = (
+    "order_id", "buyer_id", "beneficiary", "retirement_id", "retired_at", "project_id", "project_name", "registry",
+    "country_code", "activity", "vintage", "tonnes", "quality_tier", "additionality_score", "permanence_score",
+    "leakage_score", "over_crediting_score", "limiting_score", "scores_policy_version", "policy_version",
+    "registry_status", "registry_transaction_date", "registry_serial_numbers", "registry_matched_by",
+    "verification_url",
+)  # fmt: skip
+"""The columns of a retirement statement's CSV, one row per project-vintage retired for the order."""
+
+
+def order_statement_sql(conn: duckdb.DuckDBPyConnection, ledger: str) -> str:
+    """One row per retirement of every executed order, from the ledger attached as ``ledger`` on ``conn`` (the
+    work DB): the registry's serial numbers come from the ``credits`` row the recognition matched, the project
+    name from ``projects`` (when the work DB has them)."""
+    credits = column_type(conn, "credits", "serial_number") is not None
+    projects = column_type(conn, "projects", "name") is not None
+    serials = "c.serial_number" if credits else "NULL::VARCHAR"
+    return f"""
+    SELECT r.order_id, r.buyer_id, r.beneficiary, r.retirement_id, r.retired_at, r.project_id,
+           {"p.name" if projects else "NULL::VARCHAR"} AS project_name, r.registry, r.country_code, r.activity,
+           r.vintage, r.tonnes, r.quality_tier, r.additionality_score, r.permanence_score, r.leakage_score,
+           r.over_crediting_score, r.limiting_score, r.scores_policy_version, r.policy_version,
+           CASE WHEN g.retirement_id IS NULL THEN 'pending in registry' ELSE 'shown in registry' END
+               AS registry_status,
+           g.registry_transaction_date, {serials} AS registry_serial_numbers, g.matched_by AS registry_matched_by,
+           replace(u.url_template, '{{number}}', regexp_extract(r.project_id, '[0-9]+$')) AS verification_url
+    FROM {ledger}.main.{RETIREMENTS} AS r
+    LEFT JOIN {ledger}.main.{RECOGNITIONS} AS g USING (retirement_id)
+    {"LEFT JOIN credits AS c ON c.source_file = g.registry_source_file AND c.source_line = g.registry_source_line"
+     if credits else ""}
+    {"LEFT JOIN projects AS p ON p.project_id = r.project_id" if projects else ""}
+    LEFT JOIN {registry_pages_sql()} AS u ON u.registry = r.registry
+    ORDER BY r.order_id, r.project_id, r.vintage
+    """
+
+
+def order_statements(work_conn: duckdb.DuckDBPyConnection, ledger_db_path: Path) -> pd.DataFrame:
+    """The retirement statement rows of every executed order (empty without a ledger)."""
+    path = Path(ledger_db_path)
+    if not path.exists():
+        return pd.DataFrame(columns=list(ORDER_STATEMENT_COLUMNS))
+    work_conn.execute("ATTACH ? AS statement_ledger (READ_ONLY)", [str(path)])
+    try:
+        if column_type(work_conn, RETIREMENTS, "retirement_id", catalog="statement_ledger") is None:
+            return pd.DataFrame(columns=list(ORDER_STATEMENT_COLUMNS))
+        return work_conn.execute(order_statement_sql(work_conn, "statement_ledger")).df()
+    finally:
+        work_conn.execute("DETACH statement_ledger")
+
+
+def _replace(target: Path, write) -> None:
+    """``write(partial_path)``, then move the file into place: a reader sees the old file or the new one."""
+    partial = target.with_name(f".{target.name}.partial")
+    write(partial)
+    os.replace(partial, target)
+
+
+def render_order_statement(lines: pd.DataFrame, generated_at: datetime) -> str:
+    """One executed order's retirement statement as a self-contained HTML page."""
+    first = lines.iloc[0]
+    return environment().get_template("statement.html.j2").render(
+        order=first, lines=lines.to_dict("records"), tonnes=int(lines["tonnes"].sum()), generated_at=generated_at
+    )
+
+
+def write_order_statements(
+    work_conn: duckdb.DuckDBPyConnection, ledger_db_path: Path, out_dir: Path, now: datetime | None = None
+) -> dict[str, tuple[Path, Path]]:
+    """Write ``<order_id>.html`` and ``<order_id>.csv`` per executed order into ``out_dir`` (each replaced
+    atomically); returns order_id -> (html, csv)."""
+    statements = order_statements(work_conn, ledger_db_path)
+    if statements.empty:
+        return {}
+    now = now or datetime.now(UTC)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for order_id, lines in statements.groupby("order_id", sort=True):
+        stem = re.sub(r"[^A-Za-z0-9_.-]", "_", order_id)
+        page, table = out_dir / f"{stem}.html", out_dir / f"{stem}.csv"
+        html = render_order_statement(lines, now)
+        _replace(page, lambda p, html=html: p.write_text(html, encoding="utf-8"))
+        work_conn.register("statement_rows", lines[list(ORDER_STATEMENT_COLUMNS)])
+        try:
+            write_csv(work_conn, "SELECT * FROM statement_rows", table, timestamp_format="%Y-%m-%dT%H:%M:%S")
+        finally:
+            work_conn.unregister("statement_rows")
+        written[order_id] = (page, table)
     return written

@@ -26,7 +26,11 @@ TABLES: dict[str, str] = {
     "rejected_rows": "Every raw record that failed parsing or validation, with the reason and the raw text.",
     "load_audit": "Row conservation per raw file: rows_read = rows_accepted + rows_rejected.",
     "buyer_eligibility": "Qualified-buyer screening results (buyers stage).",
-    "order_allocations": "Allocations of buyer orders to inventory project-vintages (buyers stage).",
+    "order_allocations": "One row per buyer order: what it received and why (buyers stage); its project-vintages "
+    "are rows of order_allocation_lines.",
+    "order_allocation_lines": "One row per buyer order and project-vintage it received: retired from the ledger, "
+    "or simulated for made-up example orders (dry_run). Sum tonnes per order_id for order_allocations."
+    "tonnes_allocated.",
     "retirements": "The retirement ledger, copied from the system of record at publish time: one row per order "
     "and project-vintage retired on a buyer's behalf (buyers stage).",
     "registry_recognitions": "Ledger retirements the registry data now shows, with the registry row matched "
@@ -205,7 +209,9 @@ COLUMNS: dict[str, dict[str, str]] = {
         },
         "is_eligible": "All gates pass and limiting_score >= 3.",
         "gates_failed": "Gates (framework 7.3) this project-vintage fails.",
-        "reasons": "Every finding behind the verdict: code, criterion, message and source (rule or data).",
+        "reasons": "Every finding behind the verdict: code, criterion, message and source, the list of what it "
+        "cites (framework section or policy key, reference table row, each URL); e.g. "
+        "SELECT r.code, unnest(r.source) FROM (SELECT unnest(reasons) AS r FROM quality_scores).",
         "issued": "Credits issued for this project-vintage (excluding buffer).",
         "risk_adjusted_issued": "Issued credits after the risk haircut.",
         "buffer_pct_observed": "Observed buffer contribution as a share of issuance, percent.",
@@ -301,8 +307,14 @@ COLUMNS: dict[str, dict[str, str]] = {
         "tonnes_allocated": "Tonnes allocated (retired) for the order.",
         "tonnes_unfilled": "tonnes_ordered - tonnes_allocated.",
         "reason": "Why the order received what it did.",
-        "allocations": "'project_id vintage: tonnes' per allocation line, '; '-joined.",
+        "allocations": "Summary text, 'project_id vintage: tonnes' per line, '; '-joined; query "
+        "order_allocation_lines for the rows.",
         "executed_this_run": "True when this run executed the order.",
+        "dry_run": "True for made-up example orders: simulated on what real orders leave, never retired.",
+    },
+    "order_allocation_lines": {
+        "tonnes": "Tonnes of this project-vintage allocated to the order, tCO2e.",
+        "quality_tier": "Quality tier of the project-vintage when it was allocated.",
         "dry_run": "True for made-up example orders: simulated on what real orders leave, never retired.",
     },
     "buyer_statements": {
@@ -368,7 +380,8 @@ COLUMNS: dict[str, dict[str, str]] = {
         "(TIER_LIMITING_SCORE, TIER_NEEDS_REVIEW, watchlist).",
         "first_failed_criterion": "Criterion of that reason (gate, additionality, permanence, leakage ...).",
         "first_failed_reason": "The reason, in plain words.",
-        "first_failed_source": "Rule or data source the reason cites.",
+        "first_failed_source": "What the reason cites, a list: framework section or policy key, reference table "
+        "row, each URL.",
     },
 }
 COLUMNS["latest_changes"] = COLUMNS["inventory_changes"]

@@ -73,7 +73,7 @@ def _scores_sql(conn: duckdb.DuckDBPyConnection, catalog: str | None) -> str:
     if not has_table(conn, catalog, "quality_scores"):
         return ("SELECT NULL::VARCHAR AS project_id, NULL::BIGINT AS vintage, NULL::BOOLEAN AS is_eligible, "
                 "NULL::VARCHAR AS failed WHERE false")  # fmt: skip
-    first = format_reason_sql(first_failed_reason_sql(conn, catalog, "s"))
+    first = format_reason_sql(conn, catalog, first_failed_reason_sql(conn, catalog, "s"))
     return (
         f"SELECT s.project_id, s.vintage::BIGINT AS vintage, s.is_eligible, {first} AS failed "
         f"FROM {catalog}.main.quality_scores AS s"

@@ -66,7 +66,7 @@ from pipeline.warehouse import STAGING_SCHEMA, WAREHOUSE_TABLES, main_relations
 
 WORK_TABLES = ("projects", "credits", "quality_scores", INVENTORY_TABLE, "rejected_rows", "load_audit")
 """Work-DB tables every publish needs."""
-OPTIONAL_WORK_TABLES = ("buyer_eligibility", "order_allocations")
+OPTIONAL_WORK_TABLES = ("buyer_eligibility", "order_allocations", "order_allocation_lines")
 """Buyer-stage tables, published when the buyers stage has produced them."""
 LEDGER_TABLES = ("retirements", "registry_recognitions", "order_executions")
 """The ledger's tables (``pipeline/buyers/ledger.py``), copied when present at publish time."""

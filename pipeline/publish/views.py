@@ -48,11 +48,16 @@ def first_failed_reason_sql(conn: duckdb.DuckDBPyConnection, catalog: str, alias
     )
 
 
-def format_reason_sql(struct_sql: str) -> str:
-    """'<code>: <message> (<source>)' for a reason struct, null-safe."""
+def format_reason_sql(conn: duckdb.DuckDBPyConnection, catalog: str, struct_sql: str) -> str:
+    """'<code>: <message> (<citation>; <citation> ...)' for a reason struct of ``catalog``'s quality_scores,
+    null-safe. A file published before ``source`` became a list holds it as one string: read either."""
+    reasons_type = (column_type(conn, "quality_scores", "reasons", catalog=catalog) or "").replace('"', "")
+    source = f"({struct_sql}).source"
+    if "source VARCHAR[]" in reasons_type:
+        source = f"array_to_string({source}, '; ')"
     return (
         f"CASE WHEN ({struct_sql}) IS NULL THEN NULL ELSE concat_ws('', ({struct_sql}).code, ': ', "
-        f"({struct_sql}).message, ' (', ({struct_sql}).source, ')') END"
+        f"({struct_sql}).message, ' (', {source}, ')') END"
     )
 
 

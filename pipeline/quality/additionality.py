@@ -89,7 +89,7 @@ def score_additionality(pv: pd.DataFrame, policy: AdditionalityPolicy, log: Reas
     log.add(penalised & harvest, "ADD_HARVEST_REVENUE", CRITERION,
             (f"additionality -{policy.harvest_revenue_penalty}: ARR project type ", pv["project_type_key"],
              " earns harvest revenue (commercial plantation)"),
-            (f"{FRAMEWORK} 7.4 modifier, 1 (CCQI commercial afforestation) | project_types.csv: ",
+            (f"{FRAMEWORK} 7.4 modifier, 1 (CCQI commercial afforestation) | project_types.csv | ",
              Shown(pv["project_type_source_url"], "")))  # fmt: skip
     log.add(penalised & ~harvest, "ADD_ACR_ARR_NOT_NATURAL", CRITERION,
             (f"additionality -{policy.harvest_revenue_penalty}: ACR ARR not identified as natural forest "

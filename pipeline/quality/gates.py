@@ -50,7 +50,7 @@ def _status(pv: pd.DataFrame, policy: GatePolicy, log: ReasonLog) -> pd.Series:
              pv["project_source_line"], " (", pv["project_url"], ")"))  # fmt: skip
     log.add(flagged, "G2_FLAGGED", "gate",
             ("G2: project flagged '", pv["flag"], "' on ", pv["flagged_on"], ": ", Shown(pv["flag_description"], "")),
-            (f"{FRAMEWORK} 7.3 G2 | project_flags.csv: ", Shown(pv["flag_source_url"], "")))  # fmt: skip
+            (f"{FRAMEWORK} 7.3 G2 | project_flags.csv | ", Shown(pv["flag_source_url"], "")))  # fmt: skip
     return unknown_project | bad_status | flagged
 
 

@@ -1,9 +1,11 @@
 """Reason trails, assembled column-wise: every rule adds (mask, code, message) for all rows at once.
 
 A reason is ``{code, criterion, message, source}``: a stable code, the criterion it explains, one plain
-sentence naming the input value and the rule, and where the rule or value comes from. The log turns into an
-Arrow ``list<struct>`` column (DuckDB ``STRUCT(code, criterion, message, source)[]``) without a Python loop
-over rows.
+sentence naming the input value and the rule, and where the rule or value comes from, as a list of citations
+(the framework section, the reference row, each URL it cites). A rule writes its source as one sentence whose
+citations are separated by ``|`` or ``;`` (the reference tables' own URL separator); the log splits it. The log
+turns into an Arrow ``list<struct>`` column (DuckDB ``STRUCT(code, criterion, message, source VARCHAR[])[]``)
+without a Python loop over rows.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from pipeline.quality.combinations import first_rows, number_combinations
 FRAMEWORK = "data/reference/quality-framework.md"
 
 REASON_FIELDS = ["code", "criterion", "message", "source"]
+CITATION_SEPARATOR = r"\s*[|;]\s*"
+"""Between the citations of a rule's source sentence."""
 
 
 def text(values: pd.Series | np.ndarray, missing: str = "unknown") -> pd.Series:
@@ -56,9 +60,10 @@ Sentence = Part | tuple[Part, ...]
 
 
 def methodology_source(pv: pd.DataFrame, rule: str | tuple[Part, ...]) -> tuple[Part, ...]:
-    """``rule | methodologies.csv <protocol>: <source_url>``: the rule and the reference row it read."""
+    """``rule | methodologies.csv <protocol> | <source_url> ; ...``: the rule, the reference row it read and
+    each URL that row cites."""
     parts = rule if isinstance(rule, tuple) else (rule,)
-    return (*parts, " | methodologies.csv ", pv["protocol"], ": ", Shown(pv["methodology_source_url"], ""))
+    return (*parts, " | methodologies.csv ", pv["protocol"], " | ", Shown(pv["methodology_source_url"], ""))
 
 
 def _shown(values: pd.Series | np.ndarray, rows: np.ndarray, missing: str) -> pa.Array:
@@ -142,7 +147,9 @@ class ReasonLog:
         rows = np.concatenate(self._rows) if self._rows else np.array([], np.int64)
         # Rules were added in order, so a stable sort by row keeps each row's reasons in rule order.
         order = np.argsort(rows, kind="stable")
-        values = pa.StructArray.from_arrays([self._sorted(name, order) for name in REASON_FIELDS], REASON_FIELDS)
+        fields = {name: self._sorted(name, order) for name in REASON_FIELDS}
+        fields["source"] = _citations(fields["source"])
+        values = pa.StructArray.from_arrays(list(fields.values()), REASON_FIELDS)
         self._rows.clear()
         self._fields.clear()
         self._numbered.clear()
@@ -159,6 +166,33 @@ class ReasonLog:
         indices = np.concatenate(codes)[order] if codes else np.array([], np.int32)
         dictionary = pa.concat_arrays(texts) if texts else pa.array([], pa.string())
         return pa.DictionaryArray.from_arrays(pa.array(indices, pa.int32()), dictionary)
+
+
+def _citations(sources: pa.DictionaryArray) -> pa.ListArray:
+    """Each source sentence as its list of citations (split at ``CITATION_SEPARATOR``, empty pieces dropped).
+
+    Only the distinct sentences are split; each reason's list points into one dictionary of distinct citations,
+    so a million reasons hold int32 codes, not a million copies of the same URLs."""
+    split = pc.split_pattern_regex(sources.dictionary, CITATION_SEPARATOR)
+    pieces = pc.list_flatten(split)
+    lengths = pc.list_value_length(split).to_numpy(zero_copy_only=False).astype(np.int64)
+    keep = pc.not_equal(pc.utf8_trim_whitespace(pieces), "").to_numpy(zero_copy_only=False)
+    # Drop empty pieces (a reference row without a URL) and recount each sentence's citations.
+    sentence_of = np.repeat(np.arange(len(lengths)), lengths)[keep]
+    kept = np.bincount(sentence_of, minlength=len(lengths)).astype(np.int64)
+    codes, distinct = pd.factorize(pd.Series(pieces.filter(pa.array(keep)).to_numpy(zero_copy_only=False)))
+    starts = np.concatenate([[0], np.cumsum(kept)[:-1]]) if len(kept) else np.array([], np.int64)
+
+    which = sources.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    per_reason = kept[which]
+    offsets = np.zeros(len(which) + 1, dtype=np.int64)
+    np.cumsum(per_reason, out=offsets[1:])
+    # Position of every citation of every reason in ``codes``: its sentence's start plus its rank in the list.
+    positions = np.repeat(starts[which] - offsets[:-1], per_reason) + np.arange(offsets[-1])
+    values = pa.DictionaryArray.from_arrays(
+        pa.array(codes[positions].astype(np.int32), pa.int32()), pa.array(distinct.astype(object), pa.string())
+    )
+    return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32), pa.int32()), values)
 
 
 def _lists(rows: np.ndarray, values: pa.Array, n: int) -> pa.ListArray:

@@ -27,14 +27,15 @@ on every value, and the scores reach DuckDB through Arrow without a copy of each
 
 QUALITY_SCORES_DDL_TYPES = {
     "gates_failed": "VARCHAR[]",
-    "reasons": "STRUCT(code VARCHAR, criterion VARCHAR, message VARCHAR, source VARCHAR)[]",
+    "reasons": "STRUCT(code VARCHAR, criterion VARCHAR, message VARCHAR, source VARCHAR[])[]",
     "co_benefit_labels": "VARCHAR[]",
 }
 
 
 class QualityScoresSchema(pa.DataFrameModel):
     """One scored project-vintage (table ``quality_scores``). ``gates_failed``, ``reasons`` (list of
-    ``{code, criterion, message, source}``) and ``co_benefit_labels`` are list columns."""
+    ``{code, criterion, message, source}``, ``source`` a list of citations) and ``co_benefit_labels`` are list
+    columns."""
 
     project_id: Series[pd.StringDtype] = text()
     registry: Series[pd.StringDtype] = text(isin=REGISTRY_KEYS)

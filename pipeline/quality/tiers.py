@@ -75,7 +75,8 @@ def classify(
              f") < {policy.eligible_min_score} required"), f"{FRAMEWORK} 7.8")  # fmt: skip
     log.add(watch & flag_watch, "TIER_WATCHLIST_FLAG", "tier",
             ("watchlist: project flagged '", pv["flag"], "' on ", pv["flagged_on"], ": ",
-             Shown(pv["flag_description"], "")), ("project_flags.csv: ", Shown(pv["flag_source_url"], "")))  # fmt: skip
+             Shown(pv["flag_description"], "")),
+            ("project_flags.csv | ", Shown(pv["flag_source_url"], "")))  # fmt: skip
     not_high = ~ineligible & ~review & ~watch & (limiting >= policy.high_min_score) & ~ccp_ok
     log.add(not_high, "TIER_NOT_HIGH_NO_CCP", "tier",
             ("eligible, not high: limiting score ", limiting, " but neither a CCP label on the issuance nor an "

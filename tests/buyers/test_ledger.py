@@ -265,7 +265,8 @@ def test_statement_view_and_per_buyer_exports(dbs, tmp_path):
         ("CAR1749", 67, "high"),
     ], f"B1's statement should list what was retired, where from and at which tier: {b1.to_dict('records')}"
     assert (b1["registry_status"] == "pending in registry").all()
-    assert set(BUYER_TABLES) == {"buyer_eligibility", "order_allocations", "retirements", "registry_recognitions"}
+    assert set(BUYER_TABLES) == {"buyer_eligibility", "order_allocations", "order_allocation_lines", "retirements",
+                                 "registry_recognitions"}
     with duckdb.connect(str(ledger_db)) as conn:  # the view also works on a copy holding the ledger tables
         conn.execute(buyer_statement_view_sql())
         summary = conn.execute("SELECT buyer_id, tonnes_retired, projects FROM buyer_statement_summary ORDER BY 1")

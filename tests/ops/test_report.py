@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import shutil
 import subprocess
@@ -12,11 +13,22 @@ import dagster as dg
 import duckdb
 import pytest
 
+from assets.automation import DOWNSTREAM_ASSETS, REGISTRY_ASSETS
+from assets.definitions import defs
 from assets.report import inventory_report
 from pipeline.inventory import write_eligible_inventory
 from pipeline.policy import load_policy
 from pipeline.publish.publish import publish_inventory
-from pipeline.report import ReportError, read_report_data, render_report, report_path, write_report
+from pipeline.registries import REGISTRY_KEYS
+from pipeline.report import (
+    SCORE_AXIS,
+    WHY_NOT_EXAMPLES,
+    ReportError,
+    read_report_data,
+    render_report,
+    report_path,
+    write_report,
+)
 from pipeline.warehouse import main_relations
 from tests.conftest import make_settings
 from tests.publish.scenario import first_snapshot, second_snapshot
@@ -39,6 +51,20 @@ def published(tmp_path_factory):
         with duckdb.connect(str(paths.work_db)) as conn:
             write_eligible_inventory(conn, paths.ledger_db)
             publish_inventory(conn, paths, policy, now=datetime(2026, 4, day, tzinfo=UTC))
+    return settings
+
+
+@pytest.fixture(scope="module")
+def bundled(tmp_path_factory):
+    """Settings whose curated DB is the whole pipeline's publish of the bundled real registry data (real scores,
+    real ``ineligible_projects``, the buyers stage), as ``make run`` builds it."""
+    settings = make_settings(tmp_path_factory.mktemp("bundled"))
+    everything = [*defs.assets, *(defs.asset_checks or [])]
+    resources = {**defs.resources, "settings": settings}
+    for registry in REGISTRY_KEYS:
+        result = dg.materialize(everything, selection=REGISTRY_ASSETS, partition_key=registry, resources=resources)
+        assert result.success, f"ingest of {registry} failed"
+    assert dg.materialize(everything, selection=DOWNSTREAM_ASSETS, resources=resources).success, "downstream failed"
     return settings
 
 
@@ -78,10 +104,18 @@ def test_charts_show_the_published_tonnes(published):
     assert "ACR701" in page and "no longer eligible" in page, "the change log must show why ACR701 left"
     assert left[0] == 2 and re.search(r"<td>left</td><td class=\"num\">2</td>", page), "change summary wrong"
     assert "rejected_share_jump" in page, "the alert of the second publish must be listed"
-    assert "quantity &#x27;12.5&#x27; is not a whole number" in page, "rejected reasons must be listed, escaped"
-    assert "http://" not in page.replace("http://www.w3.org/2000/svg", "") and "https://" not in page, (
-        "the report must not reference the network"
-    )
+    assert "quantity &#39;12.5&#39; is not a whole number" in page, "rejected reasons must be listed, escaped"
+    assert_offline(page)
+
+
+def assert_offline(page: str) -> None:
+    """Nothing the browser would fetch: no external script, style sheet, image, frame or CSS import; links
+    (``<a href>``, registry pages a reader may open) are the only URLs."""
+    fetched = re.findall(r"<(?:script|img|iframe|link|source|video|audio|embed|object)\b[^>]*>", page, re.I)
+    assert all("src=" not in tag and "href=" not in tag for tag in fetched), f"the page fetches: {fetched}"
+    assert "@import" not in page and "url(" not in page, "the CSS must not load anything"
+    hrefs = re.findall(r'<(\w+)[^>]*\shref="([^"]+)"', page)
+    assert all(tag == "a" for tag, _ in hrefs), f"only anchors may carry URLs: {hrefs}"
 
 
 def test_missing_tables_leave_notes_not_failures(published, tmp_path):
@@ -161,3 +195,146 @@ def test_console_errors_would_be_caught(tmp_path):
     broken.write_text("<!DOCTYPE html><html><body><script>notDefined();</script></body></html>")
     _, console = chromium_render(broken, tmp_path)
     assert any("notDefined" in line for line in console), "the console capture must see a script error"
+
+
+# ---------------------------------------------------------------- the buyer's report on the bundled real data
+
+
+def _rows(page: str, table: str, attributes: tuple[str, ...]) -> list[tuple[str, ...]]:
+    body = re.search(rf'<table id="{table}".*?</table>', page, re.S)
+    assert body, f"table {table} missing from the report"
+    pattern = r"<tr " + r"\s+".join(rf'data-{a}="([^"]*)"' for a in attributes)
+    return re.findall(pattern, body.group())
+
+
+@pytest.fixture(scope="module")
+def bundled_report(bundled):
+    path, data = write_report(Path(bundled.curated_db), now=datetime(2026, 12, 4, 9, 30, 12, 345678, tzinfo=UTC))
+    return path, path.read_text(), data
+
+
+def test_eligible_table_lists_every_eligible_project_vintage_by_available_tonnes(bundled, bundled_report):
+    _, page, _ = bundled_report
+    with duckdb.connect(bundled.curated_db, read_only=True) as conn:
+        expected = conn.execute(
+            "SELECT project_id, vintage::VARCHAR, available_net::VARCHAR, registry_url, name FROM eligible_inventory "
+            "ORDER BY available_net DESC, project_id, vintage"
+        ).fetchall()
+    assert expected, "the bundled data has eligible project-vintages (ART102 Guyana)"
+    rows = _rows(page, "eligible-table", ("project", "vintage", "available"))
+    assert rows == [r[:3] for r in expected], f"eligible table rows {rows} != eligible_inventory {expected}"
+    for *_, url, name in expected:
+        assert f'<a href="{url}">{name}</a>' in page, f"{name} must link to its registry page {url}"
+
+
+def test_why_not_eligible_groups_the_largest_ineligible_nature_based_tonnes(bundled, bundled_report):
+    _, page, data = bundled_report
+    with duckdb.connect(bundled.curated_db, read_only=True) as conn:
+        expected = conn.execute(
+            """SELECT coalesce(i.first_failed_code, '(no reason recorded)'), count(*)::VARCHAR,
+                      sum(s.issued)::BIGINT::VARCHAR
+               FROM ineligible_projects AS i JOIN quality_scores AS s USING (project_id, registry, vintage)
+               WHERE s.activity IS NOT NULL GROUP BY ALL ORDER BY sum(s.issued) DESC, count(*) DESC, 1"""
+        ).fetchall()
+        largest = conn.execute(
+            "SELECT i.project_id, i.first_failed_reason FROM ineligible_projects AS i JOIN quality_scores AS s "
+            "USING (project_id, registry, vintage) WHERE s.activity IS NOT NULL ORDER BY s.issued DESC LIMIT 1"
+        ).fetchone()
+    assert expected, "the bundled data has ineligible nature-based project-vintages"
+    groups = _rows(page, "why-not-table", ("reason", "tonnes", "count"))
+    assert [(code, count, tonnes) for code, tonnes, count in groups] == expected[: len(groups)], groups
+    assert len(groups) == min(len(expected), 10), "up to ten reasons, largest tonnes first"
+    assert all(len(g["examples"]) <= WHY_NOT_EXAMPLES for g in data.why_not), "at most three examples per reason"
+    assert largest[0] in page and html.escape(largest[1]) in page, "the largest ineligible row is an example"
+
+
+def test_legend_explains_every_tier_in_the_data_and_the_five_scores(bundled, bundled_report):
+    _, page, _ = bundled_report
+    with duckdb.connect(bundled.curated_db, read_only=True) as conn:
+        tiers = {t for (t,) in conn.execute("SELECT DISTINCT quality_tier FROM quality_scores").fetchall()}
+    legend = re.search(r'<section id="legend">.*?</section>', page, re.S).group()
+    assert tiers <= set(re.findall(r'data-tier="([^"]+)"', legend)), f"tiers {tiers} must all be explained"
+    assert re.findall(r'data-score="(\d)"', legend) == ["5", "4", "3", "2", "1"], "scores 5 to 1 explained"
+    assert "limiting score is at least 3" in legend, "the legend quotes the policy's eligibility threshold"
+
+
+def test_every_score_chart_uses_the_same_1_to_5_axis(bundled_report):
+    _, page, data = bundled_report
+    assert set(data.scores) >= {"additionality_score", "permanence_score", "leakage_score", "over_crediting_score"}
+    for column in data.scores:
+        labels = list(_bars(page, f"score-{column}"))
+        assert labels == [str(v) for v in SCORE_AXIS], f"{column} chart axis is {labels}, not 1-5"
+
+
+def test_sources_show_coverage_as_of_and_say_which_are_samples(bundled, bundled_report):
+    _, page, _ = bundled_report
+    with duckdb.connect(bundled.curated_db, read_only=True) as conn:
+        registries = [r for (r,) in conn.execute("SELECT DISTINCT registry FROM load_audit ORDER BY 1").fetchall()]
+    rows = dict(_rows(page, "sources-table", ("registry", "sample")))
+    assert list(rows) == registries, f"one row per registry read: {rows}"
+    # The bundled Verra and Gold Standard credit files are 200-row samples of registries listing 4,000+ projects;
+    # ACR and CAR list 50 projects while their transactions name others (data/raw/SOURCES.md).
+    for registry in ("verra", "gold-standard", "american-carbon-registry", "climate-action-reserve"):
+        assert rows[registry] == "true", f"{registry}'s bundled files are a sample and must be called one"
+    assert "Sample: credit records reach only" in page, "the sample note must say why in plain words"
+    assert "2026-04-14" in page, "each registry's as-of date is shown"
+
+
+def test_report_prints_no_machine_paths_and_no_microseconds(bundled, bundled_report):
+    _, page, _ = bundled_report
+    assert str(Path(bundled.curated_db).parent) not in page, "the report must not print where the DB lives"
+    assert "/work/" not in page and "/tmp/" not in page, "no absolute paths in the report"
+    assert not re.search(r"\d{2}:\d{2}:\d{2}\.\d", page), "timestamps must not show (micro)seconds"
+    assert "Generated 2026-12-04 09:30 UTC from <code>inventory.duckdb</code>" in page, "footer names the file only"
+
+
+def test_optional_source_columns_are_shown_when_published(bundled, tmp_path):
+    copy = tmp_path / "inventory.duckdb"
+    shutil.copy(bundled.curated_db, copy)
+    with duckdb.connect(str(copy)) as conn:
+        for table in ("eligible_inventory", "quality_scores"):
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN source VARCHAR DEFAULT 'registry export'")
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN source_as_of DATE DEFAULT DATE '2026-04-08'")
+    page = render_report(read_report_data(copy))
+    eligible = re.search(r'<table id="eligible-table".*?</table>', page, re.S).group()
+    assert "<th>Source</th>" in eligible and "<td>registry export</td><td>2026-04-08</td>" in eligible
+    assert re.search(r'<tr data-source="registry export">', page), "scored project-vintages per source"
+    assert "<th>Source</th>" not in render_report(read_report_data(Path(bundled.curated_db))), (
+        "without the columns, no empty Source column"
+    )
+
+
+def test_eligible_table_keeps_hundreds_of_rows_sorted(bundled, tmp_path):
+    """A market-wide inventory has hundreds of rows: all of them are listed, largest first."""
+    copy = tmp_path / "inventory.duckdb"
+    shutil.copy(bundled.curated_db, copy)
+    with duckdb.connect(str(copy)) as conn:
+        # The real rows re-keyed 300 times with made-up tonnes: a size test, not data shown to anyone.
+        conn.execute(
+            "INSERT INTO eligible_inventory SELECT e.* REPLACE (project_id || '-' || i AS project_id, "
+            "(i * 7919 % 100003)::BIGINT AS available_net) FROM eligible_inventory AS e, range(1, 151) AS t(i)"
+        )
+        expected = conn.execute(
+            "SELECT project_id, vintage::VARCHAR FROM eligible_inventory ORDER BY available_net DESC, project_id, "
+            "vintage"
+        ).fetchall()
+    page = render_report(read_report_data(copy))
+    rows = [r[:2] for r in _rows(page, "eligible-table", ("project", "vintage", "available"))]
+    assert len(expected) == 302 and rows == expected, "every row present, sorted by available tonnes"
+
+
+@requires_chromium
+def test_buyer_report_renders_in_chromium_with_its_tables(bundled, bundled_report, tmp_path):
+    path, page, data = bundled_report
+    dom, console = chromium_render(path, tmp_path)
+    assert console == [], f"the page logged to the console: {console}"
+    assert 'data-rendered="true"' in dom, "the report's script did not run to the end"
+    assert _rows(dom, "eligible-table", ("project", "vintage", "available")) == _rows(
+        page, "eligible-table", ("project", "vintage", "available")
+    ), "the browser must show every eligible row"
+    assert len(_rows(dom, "why-not-table", ("reason", "tonnes", "count"))) == len(data.why_not)
+    for section in ("eligible", "why-not", "legend", "scores", "sources"):
+        assert f'<section id="{section}">' in dom, f"section {section} missing after rendering"
+    drawn = dict(re.findall(r'<svg[^>]*data-chart="(score-[^"]+)"[^>]*data-rendered-bars="(\d+)"', dom))
+    for column, histogram in data.scores.items():
+        assert int(drawn[f"score-{column}"]) == int((histogram["count"] > 0).sum()), f"{column} bars not drawn"

@@ -61,7 +61,7 @@ CREDITS = [
 
 
 def _reason(code: str, criterion: str, message: str, source: str) -> dict:
-    return {"code": code, "criterion": criterion, "message": message, "source": source}
+    return {"code": code, "criterion": criterion, "message": message, "source": [source]}
 
 
 FRAMEWORK = "data/reference/quality-framework.md"
@@ -108,7 +108,7 @@ CREATE OR REPLACE TABLE quality_scores (
     protocol VARCHAR, additionality_score INTEGER, permanence_score INTEGER, leakage_score INTEGER,
     over_crediting_score INTEGER, limiting_score INTEGER, quality_tier VARCHAR, is_eligible BOOLEAN,
     gates_failed VARCHAR[],
-    reasons STRUCT(code VARCHAR, criterion VARCHAR, message VARCHAR, source VARCHAR)[],
+    reasons STRUCT(code VARCHAR, criterion VARCHAR, message VARCHAR, source VARCHAR[])[],
     haircut_pct DOUBLE, issued BIGINT, risk_adjusted_issued BIGINT, buffer_pct_observed DOUBLE,
     ccp_label BOOLEAN, corsia_phase VARCHAR, corresponding_adjustment BOOLEAN, co_benefit_labels VARCHAR[],
     policy_version VARCHAR

@@ -34,7 +34,7 @@ SELECT c.project_id, c.registry, c.vintage::BIGINT AS vintage, p.activity,
        CASE WHEN coalesce(p.is_nature_based, false) THEN []::VARCHAR[] ELSE ['G7'] END AS gates_failed,
        CASE WHEN coalesce(p.is_nature_based, false) THEN []
             ELSE [{'code': 'G7_NOT_NATURE_BASED', 'criterion': 'gate', 'message': 'not a nature-based project',
-                   'source': 'data/reference/quality-framework.md 7.3'}] END AS reasons,
+                   'source': ['data/reference/quality-framework.md 7.3']}] END AS reasons,
        0.0 AS haircut_pct, sum(c.quantity)::BIGINT AS issued, sum(c.quantity)::BIGINT AS risk_adjusted_issued,
        NULL::DOUBLE AS buffer_pct_observed, bool_or(c.ccp_label) AS ccp_label,
        any_value(c.corsia_phase) AS corsia_phase,

@@ -54,7 +54,7 @@ def test_g2_flag_list_entry_fails_with_its_source():
     scored, gates = gates_of(Case(flags=[flag]))
     assert gates == ["G2"], f"a project on the flag list (effect ineligible) should fail G2, got {gates}"
     reason = next(r for r in scored["reasons"] if r["code"] == "G2_FLAGGED")
-    assert "verra-acts-on-kariba" in reason["source"], f"the flag reason should cite its source: {reason}"
+    assert "https://verra.org/verra-acts-on-kariba" in reason["source"], f"the flag's URL is a citation: {reason}"
 
 
 def test_g3_gold_standard_per_is_forward_and_fails():

@@ -95,7 +95,7 @@ def test_every_issued_project_vintage_is_scored_and_every_check_passes(instance)
             "AND column_name = 'reasons'"
         ).fetchone()[0]
     assert scored == expected > 300, f"{scored} scored rows for {expected} issued project-vintages"
-    assert reason_type == 'STRUCT(code VARCHAR, criterion VARCHAR, message VARCHAR, "source" VARCHAR)[]'
+    assert reason_type == 'STRUCT(code VARCHAR, criterion VARCHAR, message VARCHAR, "source" VARCHAR[])[]'
 
 
 def test_legacy_project_baseline_redd_is_never_high(instance):
@@ -158,7 +158,13 @@ def test_a_real_reason_trail_names_values_rules_and_sources(instance):
         f"expected the legacy-REDD trail, got {sorted(reasons)}"
     )
     assert "VM0015" in reasons["G4_LEGACY_REDD"]["message"], reasons["G4_LEGACY_REDD"]
-    assert "verra.org" in reasons["G4_LEGACY_REDD"]["source"], "the gate cites the reference row's source"
+    source = list(reasons["G4_LEGACY_REDD"]["source"])
+    row = pd.read_csv(REPO_ROOT / "data" / "reference" / "methodologies.csv")
+    cited = row.loc[row["protocol"] == "vm0015", "source_url"].iloc[0].split(" ; ")
+    assert source[0].startswith("data/reference/quality-framework.md 7.3 G4"), f"the rule comes first: {source}"
+    assert source[1:] == ["methodologies.csv vm0015", *cited], (
+        f"then the reference row and each of the {len(cited)} sources it cites, one per item: {source}"
+    )
 
 
 def test_a_policy_change_rescores_without_reingesting(instance, tmp_path):

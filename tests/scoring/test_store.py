@@ -39,7 +39,7 @@ def test_reasons_are_stored_as_structs_with_their_text(scores, tmp_path):
             "SELECT data_type FROM duckdb_columns() WHERE table_name = 'quality_scores' AND column_name = 'reasons'"
         ).fetchone()[0]
         stored = conn.execute("SELECT reasons FROM quality_scores ORDER BY project_id, vintage").fetchall()
-    assert kind.replace('"', "") == "STRUCT(code VARCHAR, criterion VARCHAR, message VARCHAR, source VARCHAR)[]", kind
+    assert kind.replace('"', "") == "STRUCT(code VARCHAR, criterion VARCHAR, message VARCHAR, source VARCHAR[])[]", kind
     assert [row[0] for row in stored] == [list(reasons) for reasons in scores["reasons"]], "reason texts changed"
 
 
