@@ -309,7 +309,8 @@ def test_eligible_table_keeps_hundreds_of_rows_sorted(bundled, tmp_path):
     copy = tmp_path / "inventory.duckdb"
     shutil.copy(bundled.curated_db, copy)
     with duckdb.connect(str(copy)) as conn:
-        # The real rows re-keyed 300 times with made-up tonnes: a size test, not data shown to anyone.
+        real = conn.execute("SELECT count(*) FROM eligible_inventory").fetchone()[0]
+        # The real rows re-keyed 150 times with made-up tonnes: a size test, not data shown to anyone.
         conn.execute(
             "INSERT INTO eligible_inventory SELECT e.* REPLACE (project_id || '-' || i AS project_id, "
             "(i * 7919 % 100003)::BIGINT AS available_net) FROM eligible_inventory AS e, range(1, 151) AS t(i)"
@@ -320,7 +321,7 @@ def test_eligible_table_keeps_hundreds_of_rows_sorted(bundled, tmp_path):
         ).fetchall()
     page = render_report(read_report_data(copy))
     rows = [r[:2] for r in _rows(page, "eligible-table", ("project", "vintage", "available"))]
-    assert len(expected) == 302 and rows == expected, "every row present, sorted by available tonnes"
+    assert len(expected) == 151 * real > 150 and rows == expected, "every row present, sorted by available tonnes"
 
 
 @requires_chromium

@@ -43,6 +43,7 @@ def test_a_file_with_string_sources_republishes_with_list_sources(tmp_path):
         ).fetchone()
     assert kind == "VARCHAR[]", f"ineligible_projects.first_failed_source must be a list, is {kind}"
     assert left and "(data/reference/quality-framework.md" in left[0], f"the new file's reason cites: {left}"
-    assert entered and "was: A-LOW: additionality score 2 < 3 (data/reference/quality-framework.md#74)" in entered[0], (
+    was = "was: TIER_LIMITING_SCORE: ineligible: limiting score 2 (additionality) < 3 required"
+    assert entered and f"{was} (data/reference/quality-framework.md 7.8)" in entered[0], (
         f"the old file's string source is read as it was: {entered}"
     )
