@@ -2,10 +2,10 @@
 
 import dagster as dg
 
-from assets import automation, buyers, downloads, ingest, publish, report, scoring
+from assets import automation, buyers, downloads, ingest, market, publish, report, scoring
 from assets.resources import PipelineSettings
 
-ASSET_MODULES = [downloads, ingest, scoring, publish, buyers, report]
+ASSET_MODULES = [downloads, ingest, market, scoring, publish, buyers, report]
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules(ASSET_MODULES),

@@ -15,6 +15,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from pipeline import supply
 from pipeline.quality.combinations import first_rows, number_combinations
 from pipeline.quality.policy import CCP_STATUSES, ScoringPolicy
 
@@ -135,7 +136,9 @@ def _label_matches(column: str, patterns: dict[str, str]) -> str:
 
 def project_vintages_sql(conn: duckdb.DuckDBPyConnection) -> str:
     """The SELECT of registry facts per issued project-vintage from the ``credits`` and ``projects`` relations
-    on ``conn``: aggregated in DuckDB, so only one row per project-vintage reaches pandas."""
+    on ``conn`` (and VROD's project-vintages the warehouse's supply takes from VROD, with each row's ``source``:
+    :func:`pipeline.supply.scoring_facts_sql`): aggregated in DuckDB, so only one row per project-vintage reaches
+    pandas."""
     return f"""
     WITH certification_labels AS ({_label_matches("additional_certifications", CERTIFICATION_LABELS)}),
     corsia_labels AS ({_label_matches("corsia_phase", {"pilot": CORSIA_PILOT, "first": CORSIA_FIRST})}),
@@ -176,13 +179,14 @@ def project_vintages_sql(conn: duckdb.DuckDBPyConnection) -> str:
         FROM vintaged
         GROUP BY project_id, vintage
         HAVING bool_or(issuance)
-    )
+    ),
+    supplied AS ({supply.scoring_facts_sql(conn, "facts")})
     SELECT f.* EXCLUDE (pilot, first),
            CASE WHEN f.pilot AND f.first THEN 'pilot;first' WHEN f.pilot THEN 'pilot'
                 WHEN f.first THEN 'first' END AS corsia_phase,
            {", ".join(f"p.{c}" for c in PROJECT_COLUMNS)},
            p.source_file AS project_source_file, p.source_line AS project_source_line
-    FROM facts AS f
+    FROM supplied AS f
     LEFT JOIN (SELECT project_id::VARCHAR AS project_id, * EXCLUDE (project_id) FROM projects) AS p
         USING (project_id)
     ORDER BY project_id, vintage
