@@ -115,7 +115,9 @@ WAREHOUSE_DESCRIPTIONS = {
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(name, deps=["registry_tables", "vrod_tables"], group_name="warehouse", description=text, kinds={"duckdb"})
+        dg.AssetSpec(
+            name, deps=["registry_tables", "vrod_tables"], group_name="warehouse", description=text, kinds={"duckdb"}
+        )
         for name, text in WAREHOUSE_DESCRIPTIONS.items()
     ],
     check_specs=[

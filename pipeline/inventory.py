@@ -206,7 +206,8 @@ def supply_totals_sql(conn: duckdb.DuckDBPyConnection) -> str:
         return f"SELECT * FROM {SUPPLY_VIEW}"
     return (
         f"SELECT t.*, (issued - retired - cancelled)::BIGINT AS available, '{REGISTRY_EXPORT}' AS source, "
-        f"as_of.as_of AS source_as_of FROM ({CREDIT_TOTALS_SQL}) AS t LEFT JOIN ({REGISTRY_AS_OF_SQL}) AS as_of USING (registry)"
+        f"as_of.as_of AS source_as_of FROM ({CREDIT_TOTALS_SQL}) AS t "
+        f"LEFT JOIN ({REGISTRY_AS_OF_SQL}) AS as_of USING (registry)"
     )
 
 

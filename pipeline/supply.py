@@ -142,14 +142,17 @@ STAGING_ORDER = {
 
 
 def _write_vrod_tables(conn: duckdb.DuckDBPyConnection, load: VrodLoad | None) -> None:
-    frames = dict(zip(VROD_TABLES, (load.projects, load.vintages, load.rejected, load.audit), strict=True)) if load else {}
+    frames = (
+        dict(zip(VROD_TABLES, (load.projects, load.vintages, load.rejected, load.audit), strict=True)) if load else {}
+    )
     for table, schema in VROD_TABLES.items():
         incoming = frames.get(table, empty_frame(schema))
         dated = table in ("vrod_projects", "vrod_vintages")
         conn.register("incoming", incoming)
         as_of = ", $as_of::DATE AS source_as_of" if dated else ""
         conn.execute(
-            f"CREATE OR REPLACE TABLE {_staged(table)} AS SELECT *{as_of} FROM incoming ORDER BY {STAGING_ORDER[table]}",
+            f"CREATE OR REPLACE TABLE {_staged(table)} AS SELECT *{as_of} FROM incoming "
+            f"ORDER BY {STAGING_ORDER[table]}",
             {"as_of": load.as_of if load else None} if dated else None,
         )
         conn.unregister("incoming")
@@ -160,7 +163,8 @@ def ensure_vrod_tables(conn: duckdb.DuckDBPyConnection) -> None:
     present = {
         name
         for (name,) in conn.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'staging' AND database_name = current_database()"
+            "SELECT table_name FROM duckdb_tables() "
+            "WHERE schema_name = 'staging' AND database_name = current_database()"
         ).fetchall()
     }
     if not set(VROD_TABLES) <= present:
@@ -168,9 +172,17 @@ def ensure_vrod_tables(conn: duckdb.DuckDBPyConnection) -> None:
         _write_vrod_tables(conn, None)
 
 
-def vrod_rows(table: str) -> list[str]:
-    """The staging tables holding VROD's rows of warehouse relation ``table`` (``rejected_rows``, ``load_audit``)."""
-    return [_staged(VROD_EXTRA_ROWS[table])] if table in VROD_EXTRA_ROWS else []
+def vrod_registries(conn: duckdb.DuckDBPyConnection) -> list[str]:
+    """The registries VROD's load audit names (none when no VROD file was read)."""
+    return [r for (r,) in conn.execute(f"SELECT DISTINCT registry FROM {_staged('vrod_load_audit')}").fetchall()]
+
+
+def vrod_rows(table: str, registry: str) -> list[str]:
+    """The relation holding VROD's rows of ``registry`` in warehouse relation ``table`` (``rejected_rows``,
+    ``load_audit``; none for the others), in stored order."""
+    if table not in VROD_EXTRA_ROWS:
+        return []
+    return [f"(SELECT * FROM {_staged(VROD_EXTRA_ROWS[table])} WHERE registry = '{registry}')"]
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -253,7 +265,10 @@ def define_views(conn: duckdb.DuckDBPyConnection, registry_projects: str | None)
     columns = set()
     if registry_projects:
         columns = {row[0] for row in conn.execute(f"DESCRIBE {registry_projects}").fetchall()}
-    conn.execute(f"CREATE VIEW main.projects AS {projects_sql(registry_projects, columns)}")
+    projects = f"SELECT * FROM ({projects_sql(registry_projects, columns)}) ORDER BY registry, project_id"
+    # Nothing to read yet: an empty table with every column, as the warehouse's other empty relations.
+    empty = registry_projects is None and not vrod_registries(conn)
+    conn.execute(f"CREATE {'TABLE' if empty else 'VIEW'} main.projects AS {projects}")
     credits_columns = {row[0] for row in conn.execute("DESCRIBE main.credits").fetchall()}
     conn.execute(f"CREATE VIEW main.{SUPPLY_VIEW} AS {supply_sql(credits_columns)}")
 

@@ -159,7 +159,13 @@ def _define_relations(conn: duckdb.DuckDBPyConnection, registries: list[str]) ->
             conn.execute(f"DROP {kind} main.{table}")
         if table == "projects":
             continue  # by precedence over the registries' and VROD's projects, below
-        sources = [_staging_name(table, r) for r in registries] + supply.vrod_rows(table)
+        # VROD's rows of a registry follow its slice, so a plain scan stays in (registry, <key>) order.
+        sources = [
+            source
+            for registry in sorted({*registries, *supply.vrod_registries(conn)})
+            for source in ([_staging_name(table, registry)] if registry in registries else [])
+            + supply.vrod_rows(table, registry)
+        ]
         if sources:
             conn.execute(f"CREATE VIEW main.{table} AS {_union(sources)}")
         else:

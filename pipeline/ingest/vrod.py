@@ -211,7 +211,9 @@ class YearColumns:
     columns: tuple[tuple[str, ...], ...]
 
 
-_YEAR_HEADER = re.compile(r"^(?:(?P<prefix>issued by reporting|retired|remaining|issued) )?(?P<year>\d{4})(?:\.(?P<copy>\d))?$")
+_YEAR_HEADER = re.compile(
+    r"^(?:(?P<prefix>issued by reporting|retired|remaining|issued) )?(?P<year>\d{4})(?:\.(?P<copy>\d))?$"
+)
 
 
 def year_columns(path: Path, headers: list[str]) -> YearColumns:
@@ -374,7 +376,10 @@ def integers(checks: RowChecks, raw: pd.Series, what: str) -> np.ndarray:
 def _block_matrix(checks: RowChecks, records: pd.DataFrame, headers: tuple[str, ...], years: tuple[int, ...],
                   block: str) -> np.ndarray:  # fmt: skip
     return np.column_stack(
-        [integers(checks, records[h], f"{h.strip()} ({BLOCK_WORDS[block]} {y})") for h, y in zip(headers, years, strict=True)]
+        [
+            integers(checks, records[h], f"{h.strip()} ({BLOCK_WORDS[block]} {y})")
+            for h, y in zip(headers, years, strict=True)
+        ]
     )
 
 
@@ -414,7 +419,7 @@ def read_vrod(path: Path, snapshot_day: date | None = None) -> VrodLoad:
     headers = table.column_names
     mapping, _ = map_columns(path, headers, LAYOUT)
     years = year_columns(path, headers)
-    raw_headers = {**{name: raw for name, raw in mapping.items()},
+    raw_headers = {**mapping,
                    **{f"{b}_{y}": h for b, block in zip(BLOCKS, years.columns, strict=True)
                       for y, h in zip(years.years, block, strict=True)}}  # fmt: skip
     records = pd.DataFrame({name: arrow_text(_strings(table[raw])) for name, raw in raw_headers.items()})
@@ -477,8 +482,12 @@ def _project_ids(checks: RowChecks, raw: pd.Series, registry: pd.Series, code: p
     prefix = parts["prefix"].replace("GS", "GLD")
     expected = registry.map({key: r.id_prefix for key, r in REGISTRIES.items()})
     bad = (parts["number"].isna() | (prefix != expected)).fillna(True) & registry.notna()
-    fail_values(checks, bad.to_numpy(dtype=bool), raw.fillna(""),
-                "project id {value} is not an id of its Voluntary Registry (VCS902, GLD1234, ACR123, CAR123, ART102)")
+    fail_values(
+        checks,
+        bad.to_numpy(dtype=bool),
+        raw.fillna(""),
+        "project id {value} is not an id of its Voluntary Registry (VCS902, GLD1234, ACR123, CAR123, ART102)",
+    )
     return (prefix + parts["number"]).astype(object).where(~bad & registry.notna(), None)
 
 
@@ -517,8 +526,13 @@ def _projects(checks: RowChecks, records: pd.DataFrame, project_id: pd.Series, r
             "protocol": protocol,
             "protocols": protocols,
             "project_type_raw": clean_text(column(records, "registry_type")),
-            **normalize.classification(berkeley_type, pd.Series(None, index=records.index, dtype=object),
-                                       "registry", protocol, normalize.as_object(activity)),  # fmt: skip
+            **normalize.classification(
+                berkeley_type,
+                pd.Series(None, index=records.index, dtype=object),
+                "registry",
+                protocol,
+                normalize.as_object(activity),
+            ),  # fmt: skip
             "scope": clean_text(records["scope"]),
             "reduction_removal": clean_text(column(records, "reduction_removal")),
             "methodology_version": clean_text(column(records, "methodology_version")),
@@ -540,9 +554,14 @@ class VrodProjectsSchema(ProjectsSchema):
     """VROD's ``projects`` rows: the contract plus what VROD adds."""
 
     registry: Series[pd.StringDtype] = text(isin=list(REGISTRY_OF_CODE.values()))
+    region: Series[pd.StringDtype] = text(nullable=True)
+    project_type_raw: Series[pd.StringDtype] = text(nullable=True)
+    project_type_source: Series[pd.StringDtype] = text(nullable=True)
+    scope: Series[pd.StringDtype] = text(nullable=True)
     methodology_version: Series[pd.StringDtype] = text(nullable=True)
     reduction_removal: Series[pd.StringDtype] = text(nullable=True)
     listed_date: Series[pd.Timestamp] = pa.Field(nullable=True)
+    date_added: Series[pd.Timestamp] = pa.Field(nullable=True)
     first_vintage: Series[pd.Int64Dtype] = pa.Field(nullable=True)
     total_issued: Series[int] = pa.Field(ge=0)
     total_retired: Series[int]
@@ -564,7 +583,7 @@ def _unpivot(records: pd.DataFrame, years: YearColumns, matrices: dict[str, np.n
     for block in ("issued", "remaining"):
         for i, year in enumerate(years.years):
             wide[f"{block}_{year}"] = matrices[block][keep, i]
-    pairs = ", ".join(f"(issued_{y}, remaining_{y}) AS \"{y}\"" for y in years.years)
+    pairs = ", ".join(f'(issued_{y}, remaining_{y}) AS "{y}"' for y in years.years)
     with duckdb.connect() as conn:
         conn.register("wide", wide)
         long = conn.execute(

@@ -11,8 +11,8 @@ from pandera.typing import Series
 
 from pipeline.ingest.schemas import PROJECT_ID_PATTERN, text
 from pipeline.quality.tiers import TIERS
-from pipeline.supply import SOURCES
 from pipeline.registries import REGISTRY_KEYS
+from pipeline.supply import SOURCES
 
 SCORE_COLUMNS = ("additionality_score", "permanence_score", "leakage_score", "over_crediting_score")
 CRITERION_OF_SCORE = {
