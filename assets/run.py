@@ -95,8 +95,9 @@ def summary(settings: PipelineSettings) -> str:
         if "load_audit" in tables:
             lines.append(f"{'registry':<26}{'files':>6}{'rows read':>11}{'accepted':>10}{'rejected':>10}")
             for registry, files, read, accepted, rejected in conn.execute(
-                "SELECT registry, count(*), sum(rows_read), sum(rows_accepted), sum(rows_rejected) "
-                "FROM load_audit GROUP BY registry ORDER BY registry"
+                "SELECT CASE WHEN dataset = 'vrod-projects' THEN 'berkeley-vrod' ELSE registry END AS source, "
+                "count(DISTINCT file), sum(rows_read), sum(rows_accepted), sum(rows_rejected) "
+                "FROM load_audit GROUP BY source ORDER BY source"
             ).fetchall():
                 lines.append(f"{registry:<26}{files:>6}{read:>11,}{accepted:>10,}{rejected:>10,}")
         for table in ("projects", "credits", "rejected_rows", "quality_scores", "eligible_inventory"):
