@@ -2,8 +2,8 @@
 
 ``eligible_inventory`` has one row per project-vintage that ``quality_scores`` marks eligible and that still
 has credits available after our own buyers' retirements. Quantities come only from the project-vintage supply
-(``project_vintage_supply``, :mod:`pipeline.supply`), which takes each project from exactly one ``source``: a
-registry's transaction export where it holds the project's issuances (sums of ``credits.quantity`` per
+(``project_vintage_supply``, :mod:`pipeline.supply`), which takes each project-vintage from exactly one
+``source``: a registry's transaction export where it holds the issuances (sums of ``credits.quantity`` per
 transaction type; ``buffer`` the sum of ``credits.buffer_quantity`` on issuances, null where the registry does
 not report it), else Berkeley's VROD (issued and remaining per vintage; ``retired = issued - remaining``,
 ``cancelled = 0``, ``buffer`` null: VROD's buffer deposits are project-level, in ``projects``);
@@ -48,7 +48,7 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 from pipeline.registries import REGISTRIES, REGISTRY_KEYS
-from pipeline.supply import (  # noqa: F401 (CREDIT_TOTALS_SQL, credit_totals_sql: read by the publish from here)
+from pipeline.supply import (  # noqa: F401 (credit_totals_sql, REGISTRY_AS_OF_SQL: the publish reads them from here)
     CREDIT_TOTALS_SQL,
     REGISTRY_AS_OF_SQL,
     REGISTRY_EXPORT,

@@ -5,10 +5,10 @@ Two sources describe the same market (``docs/sources.md``): the registries' own 
 registries, read by :mod:`pipeline.ingest.vrod` into the ``staging.vrod_*`` tables). The rules that combine them
 are written once, here, as the SQL of the warehouse's views:
 
-- **projects** (:func:`projects_sql`): a registry's own projects export wins; VROD fills what it lacks (Berkeley's
-  type where the export has none, the registration date) and adds its own columns (reduction/removal, methodology
-  version, listing date, buffer deposits and reversals, credit totals, retirements of unknown year); projects no
-  export lists come from VROD.
+- **projects** (:func:`projects_sql`): a registry's own projects export wins; VROD fills what it leaves empty
+  (Berkeley's type, the registration date, and any VROD column the export also has, such as the listing date)
+  and adds its own columns (reduction/removal, methodology version, buffer deposits and reversals, credit
+  totals, retirements of unknown year); projects no export lists come from VROD.
 - **supply per project-vintage** (:func:`supply_sql`, the view :data:`SUPPLY_VIEW`): a registry's transaction
   export supplies the project-vintages whose issuances it holds; VROD supplies the rest, except for a project
   whose vintages the two sources label differently. VROD files a vintage period under its end year, the Verra

@@ -136,8 +136,8 @@ def _label_matches(column: str, patterns: dict[str, str]) -> str:
 
 def project_vintages_sql(conn: duckdb.DuckDBPyConnection) -> str:
     """The SELECT of registry facts per issued project-vintage from the ``credits`` and ``projects`` relations
-    on ``conn`` (and VROD's project-vintages the warehouse's supply takes from VROD, with each row's ``source``:
-    :func:`pipeline.supply.scoring_facts_sql`): aggregated in DuckDB, so only one row per project-vintage reaches
+    on ``conn``, with every issued VROD project-vintage no export holds and each row's ``source``
+    (:func:`pipeline.supply.scoring_facts_sql`): aggregated in DuckDB, so only one row per project-vintage reaches
     pandas."""
     return f"""
     WITH certification_labels AS ({_label_matches("additional_certifications", CERTIFICATION_LABELS)}),
