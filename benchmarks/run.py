@@ -396,7 +396,7 @@ def benchmark(
     install_peer: bool = True,
     data_dir: Path = DATA_DIR,
     results_path: Path | None = RESULTS,
-    market: bool = True,
+    market: bool = False,
 ) -> dict[str, dict[str, Measurement]]:
     """Generate (or reuse) each scale's data, measure every contender (and the whole market on the default data),
     print and write the report."""

@@ -11,7 +11,7 @@ import pytest
 
 from benchmarks.vrod_workbook import write_native_workbook
 from pipeline.ingest.parsing import IngestError
-from pipeline.ingest.vrod import BLOCK_WORDS, read_vrod
+from pipeline.ingest.vrod import BLOCK_WORDS, load_vrod, read_vrod
 from tests.conftest import SHARED_DATA
 
 RELEASE = SHARED_DATA / "berkeley-vrod-v2025-12" / "Voluntary-Registry-Offsets-Database--v2025-12-year-end.parquet"
@@ -142,3 +142,17 @@ def test_the_2021_csv_conversion_is_read_by_its_header_names():
     issued = load.projects["total_issued"].sum()
     assert load.vintages["issued"].sum() == issued, "issued by vintage sums to the accepted projects' totals"
     assert load.as_of == pd.Timestamp("2021-12-01").date()
+
+
+def test_the_latest_dated_snapshot_is_read_and_dates_its_rows(tmp_path, sample):
+    folder = tmp_path / "raw" / "berkeley-vrod"
+    (folder / "2026-02-01").mkdir(parents=True)
+    sample.iloc[:10].to_parquet(folder / "projects.parquet")  # placed by hand, older: ignored
+    sample.to_parquet(folder / "2026-02-01" / "projects.parquet")
+    (folder / "2026-03-01.partial").mkdir()  # a download in progress: never read
+    sample.iloc[:5].to_parquet(folder / "2026-03-01.partial" / "projects.parquet")
+    load = load_vrod(tmp_path / "raw")
+    assert load.file == folder / "2026-02-01" / "projects.parquet"
+    assert load.rows_read == len(sample)
+    assert load.as_of == pd.Timestamp("2026-02-01").date(), "a dated snapshot's rows are as of its folder's day"
+    assert load_vrod(tmp_path / "nothing here") is None

@@ -25,6 +25,8 @@ LOCATION = "credit_quality"
 EXPECTED_ASSETS = {
     "registry_snapshot": "raw",
     "registry_tables": "ingest",
+    "vrod_tables": "market",
+    "supply_reconciliation": "market",
     "projects": "warehouse",
     "credits": "warehouse",
     "rejected_rows": "warehouse",

@@ -8,6 +8,7 @@ import duckdb
 import pytest
 
 from assets.run import run_pipeline, summary
+from pipeline.buyers.ledger import supply_sql as buyer_supply_sql
 from pipeline.registries import REGISTRY_KEYS
 from tests.conftest import make_settings
 
@@ -64,3 +65,16 @@ def test_the_summary_prints_the_inventory_by_registry_and_activity_and_the_as_of
     _, text = published
     assert "eligible project-vintages and available tonnes by registry and activity" in text
     assert "data as of (berkeley-vrod): 2025-12-31" in text and "data as of (registry-export): " in text
+
+
+def test_buyers_can_allocate_what_vrod_supplies(published):
+    conn, _ = published
+    supply = conn.execute(buyer_supply_sql(conn)).df()
+    inventory = conn.execute("SELECT project_id, vintage, available, source FROM eligible_inventory").df()
+    joined = inventory.merge(supply, on=["project_id", "vintage"])
+    assert len(joined) == len(inventory)
+    from_vrod = joined[joined["source"] == "berkeley-vrod"]
+    assert len(from_vrod) > 0, "the default data's inventory holds VROD-supplied project-vintages"
+    assert (from_vrod["registry_available"] == from_vrod["available"]).all(), (
+        "the buyers stage must see VROD's availability, not zero from credits"
+    )
