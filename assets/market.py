@@ -85,7 +85,7 @@ def vrod_tables(context: dg.AssetExecutionContext, settings: PipelineSettings):
 def supply_reconciliation(context: dg.AssetExecutionContext, settings: PipelineSettings):
     """Compares, per project-vintage of every project both a registry export and VROD list, the credits issued and
     retired in each, with the difference and whether it is within ``sources.reconciliation_tolerance_pct`` of the
-    policy (table ``supply_reconciliation``). The supply itself takes each project from one source only
+    policy (table ``supply_reconciliation``). The supply itself takes each project-vintage from one source only
     (``project_vintage_supply``), so a disagreement never double counts: it says which figures to look at."""
     tolerance = settings.policy().sources.reconciliation_tolerance_pct
     with settings.work_db_connection() as conn:
