@@ -2,11 +2,11 @@
 
 import dagster as dg
 
-from assets import automation, buyers, downloads, ingest, publish, report, scoring
+from assets import automation, buyers, downloads, ingest, market, publish, report, scoring
 from assets.metadata import as_markdown
 from assets.resources import PipelineSettings
 
-ASSET_MODULES = [downloads, ingest, scoring, publish, buyers, report]
+ASSET_MODULES = [downloads, ingest, market, scoring, publish, buyers, report]
 
 OWNERS = {
     "raw": "team:data-engineering",

@@ -105,8 +105,9 @@ def registry_tables(context: dg.AssetExecutionContext, settings: PipelineSetting
 
 
 WAREHOUSE_DESCRIPTIONS = {
-    "projects": "One row per registry project across all registries (OffsetsDB/Berkeley ids such as VCS1234, "
-    "GLD1234, ACR123, CAR123, ART123), with normalized status, country, protocol and nature-based activity.",
+    "projects": "One row per project across all registries (OffsetsDB/Berkeley ids such as VCS1234, GLD1234, "
+    "ACR123, CAR123, ART123), with normalized status, country, protocol and nature-based activity: from the "
+    "registry's own projects export where it lists the project, else from Berkeley's VROD (column source).",
     "credits": "One row per credit transaction (issuance, retirement, cancellation) with vintage, quantity, buffer "
     "contribution and the quality flags the registry exports (CCP label, CORSIA phase, corresponding adjustment).",
     "rejected_rows": "Every raw record that failed parsing or validation, with registry, file, line, the failed "
@@ -117,7 +118,9 @@ WAREHOUSE_DESCRIPTIONS = {
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(name, deps=["registry_tables"], group_name="warehouse", description=text, kinds={"duckdb"})
+        dg.AssetSpec(
+            name, deps=["registry_tables", "vrod_tables"], group_name="warehouse", description=text, kinds={"duckdb"}
+        )
         for name, text in WAREHOUSE_DESCRIPTIONS.items()
     ],
     check_specs=[

@@ -110,6 +110,7 @@ def available_reconciles_with_credits(settings: PipelineSettings) -> dg.AssetChe
         "order_allocations",
         "rejected_rows",
         "load_audit",
+        "supply_reconciliation",
     ],
     group_name="publish",
     kinds={"duckdb"},

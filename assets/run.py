@@ -137,7 +137,8 @@ def _indented(message: str) -> str:
 
 
 def summary(settings: PipelineSettings) -> str:
-    """Rows per registry, rejected rows, inventory size, and where the files are."""
+    """Rows per registry, rejected rows, inventory size (per registry and activity), the data's as-of dates per
+    source, and where the files are."""
     paths = settings.paths
     source = paths.curated_db if paths.curated_db.exists() else paths.work_db
     lines = []
@@ -147,8 +148,9 @@ def summary(settings: PipelineSettings) -> str:
         if "load_audit" in tables:
             lines.append(f"{'registry':<26}{'files':>6}{'rows read':>11}{'accepted':>10}{'rejected':>10}")
             for registry, files, read, accepted, rejected in conn.execute(
-                "SELECT registry, count(*), sum(rows_read), sum(rows_accepted), sum(rows_rejected) "
-                "FROM load_audit GROUP BY registry ORDER BY registry"
+                "SELECT CASE WHEN dataset = 'vrod-projects' THEN 'berkeley-vrod' ELSE registry END AS source, "
+                "count(DISTINCT file), sum(rows_read), sum(rows_accepted), sum(rows_rejected) "
+                "FROM load_audit GROUP BY source ORDER BY source"
             ).fetchall():
                 lines.append(f"{registry:<26}{files:>6}{read:>11,}{accepted:>10,}{rejected:>10,}")
         for table in ("projects", "credits", "rejected_rows", "quality_scores", "eligible_inventory"):
@@ -158,12 +160,29 @@ def summary(settings: PipelineSettings) -> str:
         if "eligible_inventory" in tables:
             tonnes = conn.execute("SELECT coalesce(sum(available_net), 0) FROM eligible_inventory").fetchone()[0]
             lines.append(f"{'eligible tonnes available':<26}{int(tonnes):>10,}")
+            lines.append("eligible project-vintages and available tonnes by registry and activity:")
+            for registry, activity, vintages, available in conn.execute(
+                "SELECT registry, coalesce(activity, '-'), count(*), sum(available_net) FROM eligible_inventory "
+                "GROUP BY ALL ORDER BY ALL"
+            ).fetchall():
+                lines.append(f"  {registry:<26}{activity:<8}{vintages:>8,}{int(available):>14,}")
+        if "projects" in tables and "source" in _columns(conn, "projects"):
+            for source, as_of in conn.execute(
+                """SELECT source, CASE WHEN count(DISTINCT source_as_of) = 1 THEN any_value(source_as_of)::VARCHAR
+                   ELSE string_agg(DISTINCT registry || ' ' || coalesce(source_as_of::VARCHAR, '?'), ', ') END
+                   FROM projects GROUP BY ALL ORDER BY ALL"""
+            ).fetchall():
+                lines.append(f"data as of ({source}): {as_of}")
     lines.append(f"DuckDB for analysts: {paths.curated_db}" + ("" if paths.curated_db.exists() else " (not published)"))
     lines.append(f"Working DuckDB:      {paths.work_db}")
     report = paths.curated_dir / "report.html"
     if report.exists():
         lines.append(f"HTML report:         {report}")
     return "\n".join(lines)
+
+
+def _columns(conn: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    return {row[0] for row in conn.execute(f"DESCRIBE {table}").fetchall()}
 
 
 def main(argv: list[str] | None = None) -> int:

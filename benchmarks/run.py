@@ -34,6 +34,8 @@ MEASURE = BENCH_DIR / "measure.py"
 PEER_VENV = BENCH_DIR / ".peer-venv"
 PEER_REQUIREMENT = "offsets-db-data==2026.5.6"
 RESULTS = BENCH_DIR / "RESULTS.md"
+MARKET_DIR = DATA_DIR / "market"
+MARKET_HEADING = "## The whole market: registry samples + Berkeley VROD v2025-12"
 
 SCALES = {
     "10k": Scale(projects=200, transactions=10_000),
@@ -217,6 +219,7 @@ def report(
     runs: int,
     peer_note: str,
     peer: Path | None,
+    market: Measurement | None = None,
 ) -> str:
     lines = [
         "# Benchmarks: our pipeline beside the peer and the I/O floor",
@@ -281,7 +284,55 @@ def report(
     if peer_note:
         lines += ["", f"- peer n/a: {peer_note}"]
     lines += ["", "## Targets (issue 7)", "", *targets(results, scales)]
+    if market is not None:
+        lines += ["", *market_report(market)]
     return "\n".join(lines) + "\n"
+
+
+def market_report(m: Measurement) -> list[str]:
+    """The whole market: what ``make run`` reads (the bundled registry samples and Berkeley's VROD v2025-12)."""
+    lines = [
+        f"{MARKET_HEADING} (issue 13)",
+        "",
+        f"Measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, commit `{git_commit()}`, median of {len(m.runs)} "
+        "run(s).",
+        "",
+        "`make run`'s default data (`data/raw`: the registry samples and `berkeley-vrod/projects.parquet`, 10,975 "
+        "projects), stage by stage as the assets run them, plus the same release read as a native workbook "
+        "(`benchmarks/vrod_workbook.py`; not part of the run). Median seconds / peak RSS MiB.",
+        "",
+        "| stage | time (s) | peak RSS (MiB) |",
+        "|---|---:|---:|",
+    ]
+    for stage in m.stage_names():
+        seconds, peak = m.stage_seconds(stage), m.stage_peak(stage)
+        lines.append(f"| {stage} | {fmt_seconds(seconds)} | {'n/a' if peak is None else f'{peak:,.0f}'} |")
+    read_only = m.stage_seconds("read VROD native workbook (.xlsx)") or 0
+    total = None if m.seconds is None else m.seconds - read_only
+    lines += [
+        "",
+        f"Whole market run (without the workbook read): {fmt_seconds(total)} s, peak {m.peak_mib or 0:,.0f} MiB.",
+    ]
+    if m.failures:
+        lines.append(f"- failed: {m.failures[0][:200]}")
+    return lines
+
+
+def prepare_market(target: Path = MARKET_DIR) -> Path:
+    """A copy of the default data set (``data/raw``) and, beside it, its VROD release as a native workbook."""
+    raw = target / "raw"
+    shutil.rmtree(raw, ignore_errors=True)
+    shutil.copytree(REPO_ROOT / "data" / "raw", raw)
+    release = raw / "berkeley-vrod" / "projects.parquet"
+    workbook = target / "projects.xlsx"
+    if not workbook.is_file() or workbook.stat().st_mtime < release.stat().st_mtime:
+        import pandas as pd
+
+        from benchmarks.vrod_workbook import write_native_workbook
+
+        print(f"writing {workbook} ...", flush=True)
+        write_native_workbook(pd.read_parquet(release), workbook)
+    return raw
 
 
 def targets(results: dict[str, dict[str, Measurement]], scales: dict[str, Scale]) -> list[str]:
@@ -345,8 +396,10 @@ def benchmark(
     install_peer: bool = True,
     data_dir: Path = DATA_DIR,
     results_path: Path | None = RESULTS,
+    market: bool = False,
 ) -> dict[str, dict[str, Measurement]]:
-    """Generate (or reuse) each scale's data, measure every contender, print and write the report."""
+    """Generate (or reuse) each scale's data, measure every contender (and the whole market on the default data),
+    print and write the report."""
     pythons = {name: Path(sys.executable) for name in contenders}
     peer, peer_note = (None, "")
     if "peer" in contenders:
@@ -365,7 +418,11 @@ def benchmark(
         data[name] = raw_dir
         print(f"scale {name} ({raw_dir})", flush=True)
         results[name] = run_scale(raw_dir, runs, pythons)
-    text = report(results, scales, data, runs, peer_note, peer)
+    market_runs = None
+    if market:
+        print("the whole market (default data + VROD)", flush=True)
+        market_runs = run_scale(prepare_market(), runs, {"market": Path(sys.executable)})["market"]
+    text = report(results, scales, data, runs, peer_note, peer, market_runs)
     print(text)
     if results_path is not None:
         results_path.write_text(text, encoding="utf-8")
@@ -380,7 +437,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--contenders", default=",".join(CONTENDERS))
     parser.add_argument("--no-peer-install", action="store_true", help="never create benchmarks/.peer-venv")
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--no-market", action="store_true", help="skip the whole-market run on the default data")
+    parser.add_argument(
+        "--market-only", action="store_true", help="measure only the whole market; replace its section of --output"
+    )
     args = parser.parse_args(argv)
+    if args.market_only:
+        measured = run_scale(prepare_market(), args.runs, {"market": Path(sys.executable)})["market"]
+        section = "\n".join(market_report(measured)) + "\n"
+        print(section)
+        text = args.output.read_text(encoding="utf-8") if args.output.exists() else ""
+        kept = text.split(MARKET_HEADING)[0].rstrip("\n")
+        args.output.write_text((kept + "\n\n" if kept else "") + section, encoding="utf-8")
+        return
     unknown = [s for s in args.scales.split(",") if s not in SCALES]
     if unknown:
         parser.error(f"unknown scale(s) {unknown}; choose from {', '.join(SCALES)}")
@@ -390,6 +459,7 @@ def main(argv: list[str] | None = None) -> None:
         tuple(args.contenders.split(",")),
         install_peer=not args.no_peer_install,
         results_path=args.output,
+        market=not args.no_market,
     )
 
 

@@ -1,11 +1,13 @@
 """The eligible inventory: what we can offer, per eligible project-vintage, reconciled with the registries.
 
 ``eligible_inventory`` has one row per project-vintage that ``quality_scores`` marks eligible and that still
-has credits available after our own buyers' retirements. Quantities come only from the ``credits`` table:
-
-- ``issued``, ``retired``, ``cancelled``: sums of ``credits.quantity`` per transaction type;
-- ``buffer``: sum of ``credits.buffer_quantity`` on issuances, null where the registry does not report it;
-- ``available = issued - retired - cancelled``.
+has credits available after our own buyers' retirements. Quantities come only from the project-vintage supply
+(``project_vintage_supply``, :mod:`pipeline.supply`), which takes each project-vintage from exactly one
+``source``: a registry's transaction export where it holds the issuances (sums of ``credits.quantity`` per
+transaction type; ``buffer`` the sum of ``credits.buffer_quantity`` on issuances, null where the registry does
+not report it), else Berkeley's VROD (issued and remaining per vintage; ``retired = issued - remaining``,
+``cancelled = 0``, ``buffer`` null: VROD's buffer deposits are project-level, in ``projects``);
+``available = issued - retired - cancelled``.
 
 **Buffer decision, per registry** (FORMATS.md). The ingest contract (``CreditsSchema.quantity``) defines an
 issuance's quantity *excluding* its buffer contribution, so the buffer is reported here and never subtracted
@@ -20,7 +22,7 @@ a second time:
 - Verra, Gold Standard: the exports carry no buffer figure (Verra's AFOLU pooled buffer is a separate
   account); ``buffer`` is null and the quantity is what the project received.
 
-The reconciliation check (:func:`reconciliation_mismatches`) proves every row against ``credits``.
+The reconciliation check (:func:`reconciliation_mismatches`) proves every row against the supply.
 
 **Our own retirements.** The buyers stage appends to the ledger (``Paths.ledger_db``, table ``retirements``)
 the moment it retires for a buyer, but a registry export only shows it in a later snapshot. Following the
@@ -29,8 +31,9 @@ records it in ``registry_recognitions`` (matched to a registry retirement in ``c
 ``retired_for_buyers`` and ``available_net = available - retired_for_buyers``. A ledger without a
 recognitions table counts every retirement as pending: availability is understated, never oversold.
 
-``as_of`` is the snapshot date of the registry's inputs: the ``<YYYY-MM-DD>`` folder of its raw files
-(``data/raw/<registry>/<date>/...``, from ``load_audit.file``), else its latest transaction date.
+``as_of`` is the snapshot date of the row's ``source``: for a registry export the ``<YYYY-MM-DD>`` folder of its
+raw files (``data/raw/<registry>/<date>/...``, from ``load_audit.file``), else its latest transaction date; for
+VROD its dated folder, else the latest ``Date Project Added to Database`` of the release.
 """
 
 from __future__ import annotations
@@ -46,6 +49,14 @@ from pandera.typing import Series
 
 from pipeline.registries import REGISTRIES, REGISTRY_KEYS
 from pipeline.sql import identifier
+from pipeline.supply import (  # noqa: F401 (credit_totals_sql, REGISTRY_AS_OF_SQL: the publish reads them from here)
+    CREDIT_TOTALS_SQL,
+    REGISTRY_AS_OF_SQL,
+    REGISTRY_EXPORT,
+    SOURCES,
+    SUPPLY_VIEW,
+    credit_totals_sql,
+)
 from pipeline.warehouse import main_relations
 
 INVENTORY_TABLE = "eligible_inventory"
@@ -56,7 +67,8 @@ INVENTORY_COLUMNS = (
     "project_id", "registry", "name", "country", "country_code", "activity", "protocol", "vintage",
     "issued", "retired", "cancelled", "buffer", "available", "retired_for_buyers", "available_net",
     "haircut_pct", "risk_adjusted_available", "additionality_score", "permanence_score", "leakage_score",
-    "over_crediting_score", "limiting_score", "quality_tier", "badges", "registry_url", "policy_version", "as_of",
+    "over_crediting_score", "limiting_score", "quality_tier", "badges", "registry_url", "policy_version", "source",
+    "as_of",
 )  # fmt: skip
 
 
@@ -80,6 +92,7 @@ class EligibleInventorySchema(pa.DataFrameModel):
     risk_adjusted_available: Series[int] = pa.Field(ge=0)
     registry_url: Series[str] = pa.Field(str_startswith="https://")
     policy_version: Series[str]
+    source: Series[str] = pa.Field(isin=SOURCES)
 
     class Config:
         strict = False
@@ -188,39 +201,18 @@ def registry_pages_sql() -> str:
     return f"(SELECT * FROM (VALUES {rows}) AS v(registry, url_template))"
 
 
-def credit_totals_sql(credits: str = "credits", only: str | None = None) -> str:
-    """Per project-vintage totals straight from ``credits`` (the only source of quantities); with ``only`` (a
-    relation with project_id and vintage), just for those project-vintages."""
-    restrict = f" SEMI JOIN {only} AS only_these USING (project_id, vintage)" if only else ""
-    return f"""
-    SELECT project_id, vintage::BIGINT AS vintage,
-           coalesce(sum(quantity) FILTER (transaction_type = 'issuance'), 0)::BIGINT AS issued,
-           coalesce(sum(quantity) FILTER (transaction_type = 'retirement'), 0)::BIGINT AS retired,
-           coalesce(sum(quantity) FILTER (transaction_type = 'cancellation'), 0)::BIGINT AS cancelled,
-           (sum(buffer_quantity) FILTER (transaction_type = 'issuance'))::BIGINT AS buffer
-    FROM {credits}{restrict}
-    WHERE vintage IS NOT NULL
-    GROUP BY project_id, vintage
-    """
-
-
-CREDIT_TOTALS_SQL = credit_totals_sql()
-"""Per project-vintage totals of every project-vintage in ``credits``."""
-
-REGISTRY_AS_OF_SQL = r"""
-    SELECT registry, coalesce(max(snapshot_date), max(latest_transaction)) AS as_of
-    FROM (
-        SELECT registry,
-               try_strptime(regexp_extract(file, '(\d{4}-\d{2}-\d{2})[/\\][^/\\]+$', 1), '%Y-%m-%d')::DATE
-                   AS snapshot_date,
-               NULL::DATE AS latest_transaction
-        FROM load_audit
-        UNION ALL
-        SELECT registry, NULL, max(transaction_date)::DATE FROM credits GROUP BY registry
+def supply_totals_sql(conn: duckdb.DuckDBPyConnection) -> str:
+    """Per project-vintage supply with its source: the warehouse's ``project_vintage_supply`` (registry exports and
+    VROD by precedence, :mod:`pipeline.supply`); a database without it (scores computed from frames) has the
+    registry exports' credits only."""
+    if SUPPLY_VIEW in main_relations(conn):
+        return f"SELECT * FROM {SUPPLY_VIEW}"
+    return (
+        f"SELECT t.*, (issued - retired - cancelled)::BIGINT AS available, '{REGISTRY_EXPORT}' AS source, "
+        f"as_of.as_of AS source_as_of FROM ({CREDIT_TOTALS_SQL}) AS t "
+        f"LEFT JOIN ({REGISTRY_AS_OF_SQL}) AS as_of USING (registry)"
     )
-    GROUP BY registry
-"""
-"""Snapshot date per registry: the dated raw folder if any, else the latest transaction."""
+
 
 PENDING_LEDGER_SQL = f"""
     SELECT project_id, vintage, sum(tonnes)::BIGINT AS retired_for_buyers
@@ -234,9 +226,8 @@ def inventory_sql(conn: duckdb.DuckDBPyConnection) -> str:
     """The SELECT that builds ``eligible_inventory`` from the tables on ``conn`` and the ledger view."""
     co_benefits = list_expression(conn, "quality_scores", "co_benefit_labels", "s")
     return f"""
-    WITH totals AS ({CREDIT_TOTALS_SQL}),
+    WITH totals AS ({supply_totals_sql(conn)}),
     pending AS ({PENDING_LEDGER_SQL}),
-    as_of AS ({REGISTRY_AS_OF_SQL}),
     rows AS (
         SELECT s.project_id, s.registry, p.name, p.country, p.country_code, s.activity, s.protocol,
                s.vintage::BIGINT AS vintage, t.issued, t.retired, t.cancelled, t.buffer,
@@ -257,12 +248,11 @@ def inventory_sql(conn: duckdb.DuckDBPyConnection) -> str:
                    {co_benefits}
                ) AS badges,
                replace(r.url_template, '{{number}}', regexp_extract(s.project_id, '[0-9]+$')) AS registry_url,
-               s.policy_version, as_of.as_of
+               s.policy_version, t.source, t.source_as_of AS as_of
         FROM quality_scores AS s
         JOIN totals AS t ON t.project_id = s.project_id AND t.vintage = s.vintage
         LEFT JOIN projects AS p ON p.project_id = s.project_id
         LEFT JOIN pending ON pending.project_id = s.project_id AND pending.vintage = s.vintage
-        LEFT JOIN as_of ON as_of.registry = s.registry
         LEFT JOIN {registry_pages_sql()} AS r ON r.registry = s.registry
         WHERE s.is_eligible
     )
@@ -323,7 +313,7 @@ def reconciliation_mismatches(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     require_tables(conn, (*REQUIRED_TABLES, INVENTORY_TABLE))
     return conn.execute(
         f"""
-        WITH totals AS ({CREDIT_TOTALS_SQL}),
+        WITH totals AS ({supply_totals_sql(conn)}),
         pending AS ({PENDING_LEDGER_SQL}),
         inv AS (SELECT * FROM {INVENTORY_TABLE}),
         per_column AS (

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from pipeline.buyers.policy import BuyerPolicy
 from pipeline.publish.policy import PublishPolicy
 from pipeline.quality.policy import ScoringPolicy
+from pipeline.supply import SourcesPolicy
 
 
 class Policy(BaseModel):
@@ -23,6 +24,7 @@ class Policy(BaseModel):
     scoring: ScoringPolicy
     buyers: BuyerPolicy
     publish: PublishPolicy
+    sources: SourcesPolicy = SourcesPolicy()
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

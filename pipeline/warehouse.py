@@ -20,6 +20,7 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
+from pipeline import supply
 from pipeline.ingest import sql_contract
 from pipeline.ingest.load import RegistryLoad
 from pipeline.ingest.schemas import (
@@ -151,17 +152,32 @@ def build_warehouse(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
 
 
 def _define_relations(conn: duckdb.DuckDBPyConnection, registries: list[str]) -> None:
+    supply.ensure_vrod_tables(conn)
     for table in WAREHOUSE_TABLES:
         kind = main_relations(conn).get(table)
         if kind:
             conn.execute(f"DROP {kind} main.{table}")
-        if registries:
-            union = " UNION ALL BY NAME ".join(f"SELECT * FROM {_staging_name(table, r)}" for r in registries)
-            conn.execute(f"CREATE VIEW main.{table} AS {union}")
+        if table == "projects":
+            continue  # by precedence over the registries' and VROD's projects, below
+        # VROD's rows of a registry follow its slice, so a plain scan stays in (registry, <key>) order.
+        sources = [
+            source
+            for registry in sorted({*registries, *supply.vrod_registries(conn)})
+            for source in ([_staging_name(table, registry)] if registry in registries else [])
+            + supply.vrod_rows(table, registry)
+        ]
+        if sources:
+            conn.execute(f"CREATE VIEW main.{table} AS {_union(sources)}")
         else:
             conn.register(f"empty_{table}", empty_frame(SCHEMAS[table]))
             conn.execute(f"CREATE TABLE main.{table} AS SELECT * FROM empty_{table}")
             conn.unregister(f"empty_{table}")
+    registry_projects = [_staging_name("projects", r) for r in registries]
+    supply.define_views(conn, _union(registry_projects) if registry_projects else None)
+
+
+def _union(tables: list[str]) -> str:
+    return " UNION ALL BY NAME ".join(f"SELECT * FROM {table}" for table in tables)
 
 
 def main_relations(conn: duckdb.DuckDBPyConnection, catalog: str | None = None) -> dict[str, str]:

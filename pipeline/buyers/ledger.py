@@ -50,6 +50,7 @@ from pipeline.buyers.schemas import (
     OrdersSchema,
     RetirementsSchema,
 )
+from pipeline.supply import SUPPLY_VIEW
 from pipeline.warehouse import main_relations
 
 RETIREMENTS = "retirements"
@@ -156,15 +157,26 @@ def order_fingerprint(orders: pd.DataFrame) -> pd.Series:
 
 _REQUIRED_WORK_TABLES = ("eligible_inventory", "credits")
 
+REGISTRY_AVAILABLE_SQL = """
+    SELECT project_id, vintage::BIGINT AS vintage,
+           (coalesce(sum(quantity) FILTER (transaction_type = 'issuance'), 0)
+            - coalesce(sum(quantity) FILTER (transaction_type = 'retirement'), 0)
+            - coalesce(sum(quantity) FILTER (transaction_type = 'cancellation'), 0))::BIGINT AS available
+    FROM credits WHERE vintage IS NOT NULL
+    GROUP BY ALL
+"""
+
+
+def supply_sql(work_conn: duckdb.DuckDBPyConnection) -> str:
+    """:data:`SUPPLY_SQL` reading availability from the warehouse's project-vintage supply (registry exports and
+    Berkeley's VROD, ``pipeline/supply.py``) where the work DB has it, else from ``credits``."""
+    if SUPPLY_VIEW in main_relations(work_conn):
+        return SUPPLY_SQL.format(registry=f"SELECT project_id, vintage, available FROM {SUPPLY_VIEW}")
+    return SUPPLY_SQL.format(registry=REGISTRY_AVAILABLE_SQL)
+
+
 SUPPLY_SQL = """
-    WITH registry AS (
-        SELECT project_id, vintage::BIGINT AS vintage,
-               (coalesce(sum(quantity) FILTER (transaction_type = 'issuance'), 0)
-                - coalesce(sum(quantity) FILTER (transaction_type = 'retirement'), 0)
-                - coalesce(sum(quantity) FILTER (transaction_type = 'cancellation'), 0))::BIGINT AS available
-        FROM credits WHERE vintage IS NOT NULL
-        GROUP BY ALL
-    )
+    WITH registry AS ({registry})
     SELECT i.project_id, i.registry, i.vintage::BIGINT AS vintage, i.activity, i.country_code, i.quality_tier,
            greatest(least(i.available, coalesce(r.available, 0)), 0)::BIGINT AS registry_available,
            i.additionality_score::DOUBLE AS additionality_score, i.permanence_score::DOUBLE AS permanence_score,
@@ -174,7 +186,7 @@ SUPPLY_SQL = """
     LEFT JOIN registry AS r ON r.project_id = i.project_id AND r.vintage = i.vintage
     ORDER BY i.project_id, i.vintage
 """
-"""Eligible project-vintages with the registry's availability recomputed from ``credits`` (the lower of it and
+"""Eligible project-vintages with the registry's availability recomputed from the supply (the lower of it and
 the inventory's ``available``, so that neither a stale inventory nor a stale column can oversell)."""
 
 _NORMALIZE = "trim(regexp_replace(lower(coalesce({}::VARCHAR, '')), '[^a-z0-9]+', ' ', 'g'))"
@@ -435,7 +447,7 @@ def execute_orders(
     ``as_of`` is the run date (delivery deadlines); ``now`` the ``retired_at`` stamp of this run's rows."""
     orders = OrdersSchema.validate(orders.copy(), lazy=True)
     _require(work_conn, _REQUIRED_WORK_TABLES)
-    supply = work_conn.execute(SUPPLY_SQL).df()
+    supply = work_conn.execute(supply_sql(work_conn)).df()
     now = pd.Timestamp(now).tz_localize(None) if pd.Timestamp(now).tzinfo else pd.Timestamp(now)
     fingerprints = order_fingerprint(orders)
 

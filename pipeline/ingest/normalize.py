@@ -348,6 +348,7 @@ BERKELEY_ACTIVITY: dict[str, str] = {
     "improved forest management": "IFM",
     "avoided forest conversion": "IFM",  # as activity_from_text: CAR/ACR avoided conversion is a forest protocol
     "redd+": "REDD",
+    "jurisdictional redd+": "JREDD",  # VROD's type of the ART TREES programs
     "wetland restoration": "WRC",
     "avoided grassland conversion": "AGC",
     "sustainable grassland management": "ALM",

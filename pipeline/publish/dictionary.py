@@ -17,7 +17,19 @@ from pipeline.warehouse import STAGING_SCHEMA, slice_of
 UNDOCUMENTED = "Undocumented: describe it in pipeline/publish/dictionary.py (or COMMENT ON it in the work DB)."
 
 TABLES: dict[str, str] = {
-    "projects": "One row per registry project, harmonised across the five registries (ingest contract).",
+    "projects": "One row per project, harmonised across the five registries (ingest contract): from the registry's "
+    "own projects export where it lists the project, else from Berkeley's VROD (column source; docs/sources.md).",
+    "project_vintage_supply": "The market's credits per project-vintage, each from exactly one source: a registry's "
+    "transaction export where it holds the issuances, else Berkeley's VROD (docs/sources.md). Never count a tonne "
+    "from both: query this view, not credits and vrod_vintages together.",
+    "supply_reconciliation": "Per project-vintage of every project both a registry export and VROD list: issued and "
+    "retired in each, the differences and whether they are within the policy's tolerance.",
+    "vrod_projects": "Berkeley VROD's projects as read (the VROD slice of projects; query projects, which applies "
+    "the precedence).",
+    "vrod_vintages": "Berkeley VROD's credits issued and remaining per project and vintage (blocks 1 and 3 of the "
+    "PROJECTS sheet); the supply takes them where no registry export holds the vintage.",
+    "vrod_rejected_rows": "The VROD slice of rejected_rows (query rejected_rows).",
+    "vrod_load_audit": "The VROD slice of load_audit, one row per registry (query load_audit).",
     "credits": "One row per credit transaction (issuance, retirement, cancellation) from the registry exports.",
     "quality_scores": "One row per scored project-vintage: gates, criterion scores, tier and the reasons with "
     "their rule and source.",
@@ -63,7 +75,12 @@ COMMON_COLUMNS: dict[str, str] = {
     "activity": "Nature-based activity (ARR, IFM, REDD, JREDD, WRC, ALM, ACoGS, AGC); null if not nature-based.",
     "protocol": "Primary methodology / protocol key (CarbonPlan protocol keys; 'unknown' if unmapped).",
     "source_file": "Raw file the record was read from.",
-    "source_line": "Physical line in the raw file where the record starts (1 = header).",
+    "source_line": "Physical line in the raw file where the record starts (1 = header); for VROD the worksheet row "
+    "(.xlsx) or the record number + 1 (.parquet).",
+    "source": "Where the row's data comes from: registry-export (the registry's own export) or berkeley-vrod "
+    "(Berkeley's Voluntary Registry Offsets Database); see docs/sources.md.",
+    "source_as_of": "As-of date of the row's source: the dated snapshot folder of its raw files, else the latest "
+    "transaction (registry export) or the latest 'Date Project Added to Database' (VROD).",
     "policy_version": "Version of data/policy.yaml that produced the verdict.",
     "publish_id": "Publish this row belongs to (publishes.publish_id).",
     "quality_tier": "Final classification of the project-vintage (framework section 7.8).",
@@ -112,7 +129,31 @@ _INVENTORY: dict[str, str] = {
     "quality_tier": "Final classification of the project-vintage (framework section 7.8).",
     "badges": "Informational labels: ICVCM CCP label, CORSIA phase, corresponding adjustment, co-benefit labels.",
     "registry_url": "The project's public page on its registry.",
-    "as_of": "Snapshot date of the registry data this row comes from.",
+    "as_of": "As-of date of the row's source (column source): the registry export's snapshot, or VROD's release.",
+}
+_SUPPLY: dict[str, str] = {
+    **{k: _INVENTORY[k] for k in ("issued", "retired", "cancelled", "available")},
+    "issued": "Credits issued for this project-vintage: the export's issuances, or VROD's issued by vintage.",
+    "retired": "Credits retired: the export's retirements, or VROD's issued - remaining (incl. retirements of "
+    "unknown year).",
+    "buffer": "Buffer contribution per vintage where a registry export reports it; null for VROD rows (VROD's "
+    "buffer deposits are project-level: projects.buffer_deposits).",
+}
+_VROD_PROJECT_COLUMNS: dict[str, str] = {
+    "scope": "Berkeley's scope of the project (Forestry & Land Use, Renewable Energy ...), from VROD.",
+    "reduction_removal": "Berkeley's classification: Reduction, Impermanent Removal, Long-Duration Removal or Mixed.",
+    "methodology_version": "Methodology / protocol version, from VROD.",
+    "date_added": "Date Berkeley added the project to VROD.",
+    "first_vintage": "First vintage year of the project, from VROD.",
+    "total_issued": "VROD: total credits issued to the project.",
+    "total_retired": "VROD: total credits retired, incl. retirements of unknown year.",
+    "total_remaining": "VROD: total credits remaining (may be negative where Berkeley corrects over-retirement).",
+    "retired_year_unknown": "VROD: credits retired whose retirement year is unknown (kept at project level, never "
+    "spread over vintages; VROD's remaining per vintage already nets them out).",
+    "buffer_deposits": "VROD: credits the project deposited in its registry's buffer pool (project-level).",
+    "reversals_covered": "VROD: reversals covered by the buffer pool.",
+    "reversals_not_covered": "VROD: reversals not covered by the buffer pool.",
+    "buffer_released": "VROD: buffer credits released back to the project.",
 }
 
 COLUMNS: dict[str, dict[str, str]] = {
@@ -152,6 +193,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "size": "Project size class (Gold Standard: micro, small, large scale).",
         "status_date": "Date of the project's current status (ACR).",
         "verifier": "Validation / verification body.",
+        **_VROD_PROJECT_COLUMNS,
     },
     "credits": {
         "transaction_type": "issuance, retirement or cancellation.",
@@ -246,11 +288,34 @@ COLUMNS: dict[str, dict[str, str]] = {
         "ext_rating": "Licensed external rating, if any.",
         "ext_rating_date": "Date of the external rating.",
         "ext_rating_watchlist": "The external rating puts the project-vintage on the watchlist.",
+        "supplied": "Whether the credits are in project_vintage_supply: false for a VROD vintage of a project whose "
+        "registry export files the same credits under other vintage years (scored, never offered).",
     },  # fmt: skip
     "eligible_inventory": _INVENTORY,
     "inventory_history": _INVENTORY,
+    "project_vintage_supply": _SUPPLY,
+    "vrod_vintages": {
+        "issued": "Credits issued for the vintage (VROD block 1).",
+        "remaining": "Credits remaining of the vintage (VROD block 3; may be negative where Berkeley corrects).",
+        "retired": "issued - remaining: retirements and cancellations of the vintage, incl. those of unknown year.",
+    },
+    "supply_reconciliation": {
+        "export_issued": "Credits the registry export issued for the vintage (0 if it holds none).",
+        "vrod_issued": "Credits VROD lists as issued for the vintage (0 if it holds none).",
+        "issued_difference": "export_issued - vrod_issued.",
+        "export_retired": "Credits the registry export retired or cancelled of the vintage.",
+        "vrod_retired": "VROD's issued - remaining for the vintage.",
+        "retired_difference": "export_retired - vrod_retired.",
+        "vrod_retired_year_unknown": "VROD's project-level retirements of unknown year, repeated on each vintage.",
+        "issued_within_tolerance": "|issued_difference| <= tolerance_pct of the larger figure.",
+        "retired_within_tolerance": "|retired_difference| <= tolerance_pct of the larger figure.",
+        "supplied_by": "The source project_vintage_supply takes this project-vintage from; null when neither issues "
+        "it under this vintage year.",
+        "tolerance_pct": "policy.yaml sources.reconciliation_tolerance_pct at the time of the run.",
+    },
     "rejected_rows": {
-        "dataset": "Dataset of the raw file (projects, transactions, issuances, retirements, cancellations).",
+        "dataset": "Dataset of the raw file (projects, transactions, issuances, retirements, cancellations; "
+        "vrod-projects for Berkeley's VROD).",
         "reason": "Why the record was rejected, in plain words.",
         "raw_record": "The raw record, as JSON keyed by the file's own headers.",
     },
@@ -389,7 +454,7 @@ COLUMNS["quality_score_reasons"] = {
     "code": "Machine-readable code of the finding (e.g. G7_NOT_NATURE_BASED, ADD_STANDARDIZED_NOT_APPROVED).",
     "criterion": "What the finding bears on: gate, additionality, permanence, leakage, over_crediting ...",
     "message": "The finding in plain words, with the figures it rests on.",
-    "source": "The rule (policy key, framework section) or data source (reference table and its citation) cited.",
+    "source": "The citations: the rule (policy key, framework section), the reference row read and each URL it cites.",
 }
 COLUMNS["data_dictionary"] = {
     "relation": "Published table or view.",
@@ -401,6 +466,12 @@ COLUMNS["data_dictionary"] = {
 }
 """The columns of the exports (``pipeline.publish.exports``) that are not published relations as they stand:
 the reasons one row each, and this dictionary as a file."""
+for _slice, _table in (
+    ("vrod_projects", "projects"),
+    ("vrod_rejected_rows", "rejected_rows"),
+    ("vrod_load_audit", "load_audit"),
+):
+    COLUMNS[_slice] = COLUMNS[_table]
 
 
 def describe(table: str, column: str, upstream: str | None = None) -> str | None:
@@ -413,7 +484,7 @@ def _table_comment(schema: str, table: str) -> str | None:
         return TABLES.get(table)
     sliced = slice_of(table)
     if sliced is None:
-        return None
+        return TABLES.get(table)
     table_of, registry = sliced
     return (
         f"The {registry} slice of {table_of} (query {table_of}, the view over every registry's slice). "

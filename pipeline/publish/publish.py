@@ -62,12 +62,15 @@ from pipeline.publish.history import (
 from pipeline.publish.views import create_views
 from pipeline.settings import Paths
 from pipeline.sql import identifier
+from pipeline.supply import RECONCILIATION_TABLE, SUPPLY_VIEW
 from pipeline.warehouse import STAGING_SCHEMA, WAREHOUSE_TABLES, main_relations
 
 WORK_TABLES = ("projects", "credits", "quality_scores", INVENTORY_TABLE, "rejected_rows", "load_audit")
 """Work-DB tables every publish needs."""
-OPTIONAL_WORK_TABLES = ("buyer_eligibility", "order_allocations", "order_allocation_lines")
-"""Buyer-stage tables, published when the buyers stage has produced them."""
+OPTIONAL_WORK_TABLES = (
+    "buyer_eligibility", "order_allocations", "order_allocation_lines", SUPPLY_VIEW, RECONCILIATION_TABLE,
+)  # fmt: skip
+"""Buyer-stage tables and the sources' supply and reconciliation, published when their stage has produced them."""
 LEDGER_TABLES = ("retirements", "registry_recognitions", "order_executions")
 """The ledger's tables (``pipeline/buyers/ledger.py``), copied when present at publish time."""
 PUB, PREV = "publishing", "previous"
@@ -190,7 +193,8 @@ def _row_counts(conn: duckdb.DuckDBPyConnection, catalog: str) -> dict[str, int]
     """Rows of every published relation in ``catalog``: its tables and the warehouse relations, which are views
     over the per-registry slices (the analyst views are derived, so not counted)."""
     relations = main_relations(conn, catalog)
-    counted = sorted(name for name, kind in relations.items() if kind == "TABLE" or name in WAREHOUSE_TABLES)
+    views = (*WAREHOUSE_TABLES, SUPPLY_VIEW)
+    counted = sorted(name for name, kind in relations.items() if kind == "TABLE" or name in views)
     return {name: _count(conn, catalog, name) for name in counted}
 
 

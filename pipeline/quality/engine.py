@@ -72,6 +72,9 @@ OUTPUT_COLUMNS = [
     "co_benefit_labels",
     "assessed_on",
     "policy_version",
+    "source",
+    "source_as_of",
+    "supplied",
 ]
 
 

@@ -16,7 +16,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from pipeline.inventory import REGISTRY_AS_OF_SQL
+from pipeline import supply
 from pipeline.quality.combinations import first_rows, number_combinations
 from pipeline.quality.policy import CCP_STATUSES, PermanencePolicy, ScoringPolicy
 from pipeline.registries import REGISTRIES
@@ -156,7 +156,9 @@ def _optional_project_columns(conn: duckdb.DuckDBPyConnection) -> str:
 
 def project_vintages_sql(conn: duckdb.DuckDBPyConnection) -> str:
     """The SELECT of registry facts per issued project-vintage from the ``credits`` and ``projects`` relations
-    on ``conn``: aggregated in DuckDB, so only one row per project-vintage reaches pandas."""
+    on ``conn``, with every issued VROD project-vintage no export holds and each row's ``source``
+    (:func:`pipeline.supply.scoring_facts_sql`): aggregated in DuckDB, so only one row per project-vintage reaches
+    pandas."""
     return f"""
     WITH certification_labels AS ({_label_matches("additional_certifications", CERTIFICATION_LABELS)}),
     corsia_labels AS ({_label_matches("corsia_phase", {"pilot": CORSIA_PILOT, "first": CORSIA_FIRST})}),
@@ -197,13 +199,14 @@ def project_vintages_sql(conn: duckdb.DuckDBPyConnection) -> str:
         FROM vintaged
         GROUP BY project_id, vintage
         HAVING bool_or(issuance)
-    )
+    ),
+    supplied AS ({supply.scoring_facts_sql(conn, "facts")})
     SELECT f.* EXCLUDE (pilot, first),
            CASE WHEN f.pilot AND f.first THEN 'pilot;first' WHEN f.pilot THEN 'pilot'
                 WHEN f.first THEN 'first' END AS corsia_phase,
            {", ".join(f"p.{c}" for c in PROJECT_COLUMNS)}, {_optional_project_columns(conn)},
            p.source_file AS project_source_file, p.source_line AS project_source_line
-    FROM facts AS f
+    FROM supplied AS f
     LEFT JOIN (SELECT project_id::VARCHAR AS project_id, * EXCLUDE (project_id) FROM projects) AS p
         USING (project_id)
     ORDER BY project_id, vintage
@@ -211,11 +214,17 @@ def project_vintages_sql(conn: duckdb.DuckDBPyConnection) -> str:
 
 
 def data_as_of(conn: duckdb.DuckDBPyConnection) -> dt.date:
-    """The date of the data on ``conn``: the latest registry snapshot (``load_audit``'s dated raw folders, else
-    the registry's latest transaction, as the inventory's ``as_of``); with no ``load_audit`` (scoring frames),
-    the latest transaction date in ``credits``. Verdicts are assessed as of this date, not the run day."""
-    audited = "load_audit" in main_relations(conn)
-    source = f"({REGISTRY_AS_OF_SQL})" if audited else "(SELECT transaction_date AS as_of FROM credits)"
+    """The date of the data on ``conn``: the latest as-of date of the sources the supply reads (a registry
+    export's dated raw folder, else its latest transaction, as the inventory's ``as_of``; VROD's release date);
+    with no ``load_audit`` (scoring frames), the latest transaction date in ``credits``. Verdicts are assessed
+    as of this date, not the run day."""
+    relations = main_relations(conn)
+    if supply.SUPPLY_VIEW in relations:
+        source = f"(SELECT source_as_of AS as_of FROM {supply.SUPPLY_VIEW})"
+    elif "load_audit" in relations:
+        source = f"({supply.REGISTRY_AS_OF_SQL})"
+    else:
+        source = "(SELECT transaction_date AS as_of FROM credits)"
     latest = conn.execute(f"SELECT max(as_of)::DATE FROM {source}").fetchone()[0]
     # No dated data means nothing dated to judge: the epoch keeps the run deterministic.
     return latest or dt.date(1970, 1, 1)

@@ -12,6 +12,7 @@ from pandera.typing import Series
 from pipeline.ingest.schemas import PROJECT_ID_PATTERN, text
 from pipeline.quality.tiers import TIERS
 from pipeline.registries import REGISTRY_KEYS
+from pipeline.supply import SOURCES
 
 SCORE_COLUMNS = ("additionality_score", "permanence_score", "leakage_score", "over_crediting_score")
 CRITERION_OF_SCORE = {
@@ -21,7 +22,9 @@ CRITERION_OF_SCORE = {
     "over_crediting_score": "over_crediting",
 }
 LIST_COLUMNS = ("gates_failed", "reasons", "co_benefit_labels")
-STRING_COLUMNS = ("project_id", "registry", "activity", "protocol", "quality_tier", "corsia_phase", "policy_version")
+STRING_COLUMNS = (
+    "project_id", "registry", "activity", "protocol", "quality_tier", "corsia_phase", "policy_version", "source",
+)  # fmt: skip
 """Declared ``string[pyarrow]`` (as the ingest contract's text): pandera checks the dtype once instead of ``isinstance``
 on every value, and the scores reach DuckDB through Arrow without a copy of each string."""
 
@@ -59,6 +62,10 @@ class QualityScoresSchema(pa.DataFrameModel):
     corsia_phase: Series[pd.StringDtype] = text(nullable=True, isin=["pilot", "first", "pilot;first"])
     corresponding_adjustment: Series[pd.BooleanDtype] = pa.Field(nullable=True)
     policy_version: Series[pd.StringDtype] = text()
+    source: Series[pd.StringDtype] = text(isin=SOURCES)
+    """Where the project-vintage's credits come from (``pipeline/supply.py``): a registry export or Berkeley's VROD."""
+    supplied: Series[bool]
+    """False for a VROD vintage whose credits the project's registry export supplies under other vintage years."""
 
     class Config:
         strict = False

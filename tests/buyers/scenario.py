@@ -85,7 +85,7 @@ def inventory_frame(credits: pd.DataFrame, tiers: dict = TIERS) -> pd.DataFrame:
              "permanence_score": score, "leakage_score": score + 1, "over_crediting_score": score,
              "limiting_score": score, "quality_tier": tier, "badges": [],
              "registry_url": REGISTRIES[t.registry].project_url.format(number=t.project_id.lstrip("ACRTVS")),
-             "policy_version": POLICY_VERSION, "as_of": AS_OF}
+             "policy_version": POLICY_VERSION, "source": "registry-export", "as_of": AS_OF}
         )  # fmt: skip
     frame = pd.DataFrame(rows)
     frame["buffer"] = frame["buffer"].astype("Int64")

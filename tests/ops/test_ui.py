@@ -30,6 +30,8 @@ EXPECTED_ASSETS = {
     "registry_snapshot": "raw",
     "berkeley_vrod_snapshot": "raw",
     "registry_tables": "ingest",
+    "vrod_tables": "market",
+    "supply_reconciliation": "market",
     "projects": "warehouse",
     "credits": "warehouse",
     "rejected_rows": "warehouse",
