@@ -7,7 +7,8 @@ has credits available after our own buyers' retirements. Quantities come only fr
 transaction type; ``buffer`` the sum of ``credits.buffer_quantity`` on issuances, null where the registry does
 not report it), else Berkeley's VROD (issued and remaining per vintage; ``retired = issued - remaining``,
 ``cancelled = 0``, ``buffer`` null: VROD's buffer deposits are project-level, in ``projects``);
-``available = issued - retired - cancelled``.
+``available`` is the supply's: ``issued - retired - cancelled``, never more than VROD's remaining where VROD
+counts the same vintage of an export's row.
 
 **Buffer decision, per registry** (FORMATS.md). The ingest contract (``CreditsSchema.quantity``) defines an
 issuance's quantity *excluding* its buffer contribution, so the buffer is reported here and never subtracted
@@ -100,8 +101,9 @@ class EligibleInventorySchema(pa.DataFrameModel):
         unique = ["project_id", "vintage"]
 
     @pa.dataframe_check
-    def available_is_issued_minus_retired_minus_cancelled(cls, df: pd.DataFrame) -> Series[bool]:
-        return df["available"] == df["issued"] - df["retired"] - df["cancelled"]
+    def available_at_most_issued_minus_retired_minus_cancelled(cls, df: pd.DataFrame) -> Series[bool]:
+        """Equal, unless VROD's remaining for the same vintage was lower (the supply offers the lesser)."""
+        return df["available"] <= df["issued"] - df["retired"] - df["cancelled"]
 
     @pa.dataframe_check
     def available_net_is_available_minus_our_retirements(cls, df: pd.DataFrame) -> Series[bool]:
@@ -231,9 +233,9 @@ def inventory_sql(conn: duckdb.DuckDBPyConnection) -> str:
     rows AS (
         SELECT s.project_id, s.registry, p.name, p.country, p.country_code, s.activity, s.protocol,
                s.vintage::BIGINT AS vintage, t.issued, t.retired, t.cancelled, t.buffer,
-               (t.issued - t.retired - t.cancelled)::BIGINT AS available,
+               t.available::BIGINT AS available,
                coalesce(pending.retired_for_buyers, 0)::BIGINT AS retired_for_buyers,
-               (t.issued - t.retired - t.cancelled - coalesce(pending.retired_for_buyers, 0))::BIGINT
+               (t.available - coalesce(pending.retired_for_buyers, 0))::BIGINT
                    AS available_net,
                coalesce(s.haircut_pct, 0)::DOUBLE AS haircut_pct,
                s.additionality_score, s.permanence_score, s.leakage_score, s.over_crediting_score,
@@ -326,8 +328,7 @@ def reconciliation_mismatches(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
                 ('retired differs from credits', t.retired::VARCHAR, i.retired::VARCHAR),
                 ('cancelled differs from credits', t.cancelled::VARCHAR, i.cancelled::VARCHAR),
                 ('buffer differs from credits', t.buffer::VARCHAR, i.buffer::VARCHAR),
-                ('available is not issued - retired - cancelled',
-                    (t.issued - t.retired - t.cancelled)::VARCHAR, i.available::VARCHAR),
+                ('available differs from the supply', t.available::VARCHAR, i.available::VARCHAR),
                 ('retired_for_buyers differs from the ledger',
                     coalesce(p.retired_for_buyers, 0)::VARCHAR, i.retired_for_buyers::VARCHAR),
                 ('available_net is not available - retired_for_buyers',
@@ -352,13 +353,13 @@ def reconciliation_mismatches(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         missing AS (
             SELECT s.project_id, s.vintage::BIGINT AS vintage,
                    'eligible with credits left but missing' AS problem,
-                   (t.issued - t.retired - t.cancelled - coalesce(p.retired_for_buyers, 0))::VARCHAR AS expected,
+                   (t.available - coalesce(p.retired_for_buyers, 0))::VARCHAR AS expected,
                    'absent' AS found
             FROM quality_scores AS s
             JOIN totals AS t ON t.project_id = s.project_id AND t.vintage = s.vintage
             LEFT JOIN pending AS p ON p.project_id = s.project_id AND p.vintage = s.vintage
             WHERE s.is_eligible
-              AND t.issued - t.retired - t.cancelled - coalesce(p.retired_for_buyers, 0) > 0
+              AND t.available - coalesce(p.retired_for_buyers, 0) > 0
               AND NOT EXISTS (SELECT 1 FROM inv WHERE inv.project_id = s.project_id AND inv.vintage = s.vintage)
         )
         SELECT * FROM per_column UNION ALL SELECT * FROM duplicates

@@ -7,7 +7,7 @@ so it opens anywhere, offline, from a mail attachment. Sections: the eligible pr
 eligible (grouped by the reason that rules them out, with examples), a legend of tiers and scores, score
 distributions on one 1-5 axis, each source's coverage and as-of date, the change log, alerts and rejected rows.
 A table missing from the published file (an older publish, a stage not yet built) leaves its section with a
-note instead of failing the whole report; optional columns (``source``, ``source_as_of``) are shown when
+note instead of failing the whole report; optional columns (``source`` and its ``as_of``) are shown when
 present.
 
 A few lines of inline JavaScript record, after layout, how many bars each chart actually drew
@@ -152,7 +152,7 @@ def score_histogram(values: pd.Series) -> pd.DataFrame:
 
 
 def _eligible(conn: duckdb.DuckDBPyConnection, columns: set[str]) -> pd.DataFrame:
-    optional = [c for c in ("source", "source_as_of") if c in columns]
+    optional = ["source", "as_of"] if "source" in columns else []
     return conn.execute(
         f"""SELECT project_id, registry, name, registry_url, country, activity, vintage, quality_tier,
                    additionality_score, permanence_score, leakage_score, over_crediting_score, limiting_score,

@@ -233,16 +233,27 @@ def supply_sql(credits_columns: set[str]) -> str:
         WHERE project_id IN (SELECT project_id FROM {vrod})
           AND (project_id, vintage) NOT IN (SELECT (project_id, vintage) FROM {vrod}){spanning}
     ),
-    as_of AS ({REGISTRY_AS_OF_SQL})
+    as_of AS ({REGISTRY_AS_OF_SQL}),
+    exported AS (
+        SELECT t.*, (t.issued - t.retired - t.cancelled)::BIGINT AS export_available, v.remaining AS vrod_remaining
+        FROM ({CREDIT_TOTALS_SQL}) AS t
+        SEMI JOIN export_issued USING (project_id, vintage)
+        LEFT JOIN {vrod} AS v USING (project_id, vintage)
+    )
+    -- A sample export may hold some of a vintage's transactions and not others: where VROD also counts the
+    -- vintage year, the lesser of the two availabilities is offered, never the greater (understated, never
+    -- oversold), even where the two file a period under different years.
     SELECT t.project_id, t.registry, t.vintage, t.issued, t.retired, t.cancelled, t.buffer,
-           (t.issued - t.retired - t.cancelled)::BIGINT AS available, '{REGISTRY_EXPORT}' AS source,
-           as_of.as_of AS source_as_of
-    FROM ({CREDIT_TOTALS_SQL}) AS t
-    SEMI JOIN export_issued USING (project_id, vintage)
+           CASE WHEN t.vrod_remaining < t.export_available THEN greatest(t.vrod_remaining, 0)
+                ELSE t.export_available END::BIGINT AS available,
+           coalesce(t.vrod_remaining < t.export_available, false) AS available_capped_by_vrod,
+           '{REGISTRY_EXPORT}' AS source, as_of.as_of AS source_as_of
+    FROM exported AS t
     LEFT JOIN as_of ON as_of.registry = t.registry
     UNION ALL
     SELECT v.project_id::VARCHAR, v.registry::VARCHAR, v.vintage, v.issued, v.retired, 0::BIGINT AS cancelled,
-           NULL::BIGINT AS buffer, v.remaining AS available, '{VROD}' AS source, v.source_as_of
+           NULL::BIGINT AS buffer, v.remaining AS available, false AS available_capped_by_vrod, '{VROD}' AS source,
+           v.source_as_of
     FROM {vrod} AS v
     ANTI JOIN export_issued USING (project_id, vintage)
     WHERE v.project_id NOT IN (SELECT project_id FROM misaligned)

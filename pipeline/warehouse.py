@@ -57,7 +57,8 @@ def _slice_table(table: str, registry: str) -> str:
     return f"{table}_{registry.replace('-', '_')}"
 
 
-def _staging_name(table: str, registry: str) -> str:
+def slice_name(table: str, registry: str) -> str:
+    """The qualified name of ``registry``'s slice of the warehouse ``table`` (its own load, nothing else)."""
     return f'{STAGING_SCHEMA}."{_slice_table(table, registry)}"'
 
 
@@ -83,7 +84,7 @@ def replace_registry_slice(conn: duckdb.DuckDBPyConnection, load: RegistryLoad) 
     try:
         for table, frame in frames.items():
             conn.register("incoming", frame)
-            name = _staging_name(table, load.registry)
+            name = slice_name(table, load.registry)
             order = ", ".join(f"{key} ASC NULLS LAST" for key in SLICE_ORDER[table])
             conn.execute(
                 f"CREATE OR REPLACE TABLE {name} AS SELECT * REPLACE ($registry AS registry) FROM incoming "
@@ -106,7 +107,7 @@ def _type_all_null_columns(conn: duckdb.DuckDBPyConnection, table: str, registry
         [STAGING_SCHEMA, _slice_table(table, registry)],
     ).fetchall()
     for (column,) in untyped:
-        conn.execute(f'ALTER TABLE {_staging_name(table, registry)} ALTER COLUMN "{column}" TYPE VARCHAR')
+        conn.execute(f'ALTER TABLE {slice_name(table, registry)} ALTER COLUMN "{column}" TYPE VARCHAR')
 
 
 def clear_registry_slice(conn: duckdb.DuckDBPyConnection, registry: str) -> bool:
@@ -117,7 +118,7 @@ def clear_registry_slice(conn: duckdb.DuckDBPyConnection, registry: str) -> bool
     conn.execute("BEGIN TRANSACTION")
     try:
         for table in WAREHOUSE_TABLES:
-            conn.execute(f"DROP TABLE IF EXISTS {_staging_name(table, registry)}")
+            conn.execute(f"DROP TABLE IF EXISTS {slice_name(table, registry)}")
         if existed and "credits" in main_relations(conn):
             _define_relations(conn, loaded_registries(conn))
         conn.execute("COMMIT")
@@ -163,7 +164,7 @@ def _define_relations(conn: duckdb.DuckDBPyConnection, registries: list[str]) ->
         sources = [
             source
             for registry in sorted({*registries, *supply.vrod_registries(conn)})
-            for source in ([_staging_name(table, registry)] if registry in registries else [])
+            for source in ([slice_name(table, registry)] if registry in registries else [])
             + supply.vrod_rows(table, registry)
         ]
         if sources:
@@ -172,7 +173,7 @@ def _define_relations(conn: duckdb.DuckDBPyConnection, registries: list[str]) ->
             conn.register(f"empty_{table}", empty_frame(SCHEMAS[table]))
             conn.execute(f"CREATE TABLE main.{table} AS SELECT * FROM empty_{table}")
             conn.unregister(f"empty_{table}")
-    registry_projects = [_staging_name("projects", r) for r in registries]
+    registry_projects = [slice_name("projects", r) for r in registries]
     supply.define_views(conn, _union(registry_projects) if registry_projects else None)
 
 

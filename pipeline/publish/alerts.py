@@ -25,10 +25,12 @@ from datetime import datetime
 import duckdb
 import pandas as pd
 
+from pipeline.ingest.vrod import DATASET as VROD_DATASET
 from pipeline.publish.history import has_table
 from pipeline.publish.policy import AlertPolicy, PublishPolicy, ShrunkFilesPolicy
 from pipeline.publish.shrunk_files import HELD_LOADS, shrunk_file_message, shrunk_files
 from pipeline.sql import identifier
+from pipeline.supply import REGISTRY_EXPORT, VROD
 
 log = logging.getLogger(__name__)
 
@@ -83,23 +85,27 @@ def removed_tonnes_alert(
 
 
 def _rejected_shares(conn: duckdb.DuckDBPyConnection, catalog: str) -> pd.DataFrame:
+    """Per registry and source: a registry's own export and VROD's rows of it are judged apart, so a broken
+    export is not diluted by the market-wide file's rows."""
     return conn.execute(
         f"""
-        SELECT registry, sum(rows_read)::BIGINT AS rows_read, sum(rows_rejected)::BIGINT AS rows_rejected,
+        SELECT registry, CASE WHEN dataset = $vrod THEN $vrod_source ELSE $export END AS source,
+               sum(rows_read)::BIGINT AS rows_read, sum(rows_rejected)::BIGINT AS rows_rejected,
                CASE WHEN sum(rows_read) > 0 THEN sum(rows_rejected) / sum(rows_read) ELSE 0 END AS share
-        FROM {catalog}.main.load_audit GROUP BY registry
-        """
+        FROM {identifier(catalog, "main", "load_audit")} GROUP BY ALL
+        """,
+        {"vrod": VROD_DATASET, "vrod_source": VROD, "export": REGISTRY_EXPORT},
     ).df()
 
 
 def rejected_share_alerts(
     conn: duckdb.DuckDBPyConnection, pub: str, prev: str | None, policy: AlertPolicy
 ) -> list[dict]:
-    """One alert per registry whose rejected-row share rose by at least the policy's jump."""
+    """One alert per registry and source whose rejected-row share rose by at least the policy's jump."""
     if not has_table(conn, prev, "load_audit"):
         return []
     shares = _rejected_shares(conn, pub).merge(
-        _rejected_shares(conn, prev), on="registry", how="left", suffixes=("", "_previous")
+        _rejected_shares(conn, prev), on=["registry", "source"], how="left", suffixes=("", "_previous")
     )
     shares["share_previous"] = shares["share_previous"].fillna(0.0)
     jumped = shares[shares["share"] - shares["share_previous"] >= policy.rejected_share_jump]
@@ -110,10 +116,11 @@ def rejected_share_alerts(
             "metric": float(row.share),
             "threshold": policy.rejected_share_jump,
             "message": (
-                f"{row.registry}: {row.share:.1%} of raw rows rejected ({row.rows_rejected:,} of "
+                f"{row.registry} ({row.source}): {row.share:.1%} of raw rows rejected ({row.rows_rejected:,} of "
                 f"{row.rows_read:,}), up from {row.share_previous:.1%} at the previous publish"
             ),
             "details": {
+                "source": row.source,
                 "rows_read": int(row.rows_read),
                 "rows_rejected": int(row.rows_rejected),
                 "share": round(float(row.share), 6),
@@ -121,7 +128,7 @@ def rejected_share_alerts(
                 "jump_threshold": policy.rejected_share_jump,
             },
         }
-        for row in jumped.sort_values("registry").itertuples()
+        for row in jumped.sort_values(["registry", "source"]).itertuples()
     ]
 
 

@@ -115,7 +115,8 @@ _INVENTORY: dict[str, str] = {
     "cancelled": "Credits cancelled at the registry (sum of credits), e.g. converted to compliance credits.",
     "buffer": "Credits the registry reports as contributed to its buffer pool; not part of issued. Null where "
     "the registry does not report it (Verra, Gold Standard).",
-    "available": "issued - retired - cancelled: credits still held per the registry snapshot.",
+    "available": "issued - retired - cancelled: credits still held per the source's snapshot (for an export's row "
+    "that VROD also counts, never more than VROD's remaining).",
     "retired_for_buyers": "Tonnes our ledger retired for buyers on or after the snapshot date (as_of), so not "
     "yet visible in the registry data.",
     "available_net": "available - retired_for_buyers: what can still be allocated; always > 0 here.",
@@ -138,6 +139,10 @@ _SUPPLY: dict[str, str] = {
     "unknown year).",
     "buffer": "Buffer contribution per vintage where a registry export reports it; null for VROD rows (VROD's "
     "buffer deposits are project-level: projects.buffer_deposits).",
+    "available": "Credits left: issued - retired - cancelled of the source; for an export's row that VROD also "
+    "counts, never more than VROD's remaining (a sample export may miss retirements).",
+    "available_capped_by_vrod": "True where VROD's remaining for the same vintage was below the export's issued - "
+    "retired - cancelled, so available is VROD's figure.",
 }
 _VROD_PROJECT_COLUMNS: dict[str, str] = {
     "scope": "Berkeley's scope of the project (Forestry & Land Use, Renewable Energy ...), from VROD.",

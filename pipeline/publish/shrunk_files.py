@@ -22,7 +22,7 @@ import pandas as pd
 
 from pipeline.ingest.load import RegistryLoad
 from pipeline.publish.policy import ShrunkFilesPolicy
-from pipeline.warehouse import main_relations, replace_registry_slice
+from pipeline.warehouse import loaded_registries, replace_registry_slice, slice_name
 
 HELD_LOADS = "held_loads"
 """Work-DB table of the loads held back: the shrunk files of registries whose previous slice was kept."""
@@ -57,8 +57,9 @@ def replace_unless_shrunk(
     )
     conn.register("incoming_audit", load.audit.assign(registry=load.registry))
     try:
-        previous = "SELECT * FROM main.load_audit WHERE registry IN (SELECT registry FROM incoming_audit)"
-        has_previous = "load_audit" in main_relations(conn)
+        # The registry's own previous load: its slice, not the load_audit view (which also holds VROD's rows).
+        previous = f"SELECT * FROM {slice_name('load_audit', load.registry)}"
+        has_previous = load.registry in loaded_registries(conn)
         shrunk = shrunk_files(conn, "SELECT * FROM incoming_audit", previous if has_previous else
                               "SELECT * FROM incoming_audit WHERE false", policy)  # fmt: skip
     finally:

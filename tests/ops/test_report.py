@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import re
 import shutil
 import subprocess
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import markupsafe
 import pytest
 
 from assets.automation import DOWNSTREAM_ASSETS, REGISTRY_ASSETS
@@ -224,7 +224,7 @@ def test_eligible_table_lists_every_eligible_project_vintage_by_available_tonnes
     rows = _rows(page, "eligible-table", ("project", "vintage", "available"))
     assert rows == [r[:3] for r in expected], f"eligible table rows {rows} != eligible_inventory {expected}"
     for *_, url, name in expected:
-        assert f'<a href="{url}">{name}</a>' in page, f"{name} must link to its registry page {url}"
+        assert f'<a href="{url}">{markupsafe.escape(name)}</a>' in page, f"{name} must link to {url}"
 
 
 def test_why_not_eligible_groups_the_largest_ineligible_nature_based_tonnes(bundled, bundled_report):
@@ -245,7 +245,7 @@ def test_why_not_eligible_groups_the_largest_ineligible_nature_based_tonnes(bund
     assert [(code, count, tonnes) for code, tonnes, count in groups] == expected[: len(groups)], groups
     assert len(groups) == min(len(expected), 10), "up to ten reasons, largest tonnes first"
     assert all(len(g["examples"]) <= WHY_NOT_EXAMPLES for g in data.why_not), "at most three examples per reason"
-    assert largest[0] in page and html.escape(largest[1]) in page, "the largest ineligible row is an example"
+    assert largest[0] in page and str(markupsafe.escape(largest[1])) in page, "the largest ineligible row is an example"
 
 
 def test_legend_explains_every_tier_in_the_data_and_the_five_scores(bundled, bundled_report):
@@ -288,20 +288,23 @@ def test_report_prints_no_machine_paths_and_no_microseconds(bundled, bundled_rep
     assert "Generated 2026-12-04 09:30 UTC from <code>inventory.duckdb</code>" in page, "footer names the file only"
 
 
-def test_optional_source_columns_are_shown_when_published(bundled, tmp_path):
+def test_each_rows_source_and_as_of_are_shown(bundled, bundled_report, tmp_path):
+    _, page, _ = bundled_report
+    with duckdb.connect(bundled.curated_db, read_only=True) as conn:
+        shown = conn.execute("SELECT DISTINCT source, strftime(as_of, '%Y-%m-%d') FROM eligible_inventory").fetchall()
+        scored = [s for (s,) in conn.execute("SELECT DISTINCT source FROM quality_scores").fetchall()]
+    eligible = re.search(r'<table id="eligible-table".*?</table>', page, re.S).group()
+    assert "<th>Source</th>" in eligible
+    for source, as_of in shown:
+        assert f"<td>{source}</td><td>{as_of}</td>" in eligible, f"rows of {source} must show it and {as_of}"
+    for source in scored:
+        assert f'<tr data-source="{source}">' in page, f"scored project-vintages of {source} are counted"
     copy = tmp_path / "inventory.duckdb"
     shutil.copy(bundled.curated_db, copy)
     with duckdb.connect(str(copy)) as conn:
-        for table in ("eligible_inventory", "quality_scores"):
-            conn.execute(f"ALTER TABLE {table} ADD COLUMN source VARCHAR DEFAULT 'registry export'")
-            conn.execute(f"ALTER TABLE {table} ADD COLUMN source_as_of DATE DEFAULT DATE '2026-04-08'")
-    page = render_report(read_report_data(copy))
-    eligible = re.search(r'<table id="eligible-table".*?</table>', page, re.S).group()
-    assert "<th>Source</th>" in eligible and "<td>registry export</td><td>2026-04-08</td>" in eligible
-    assert re.search(r'<tr data-source="registry export">', page), "scored project-vintages per source"
-    assert "<th>Source</th>" not in render_report(read_report_data(Path(bundled.curated_db))), (
-        "without the columns, no empty Source column"
-    )
+        conn.execute("ALTER TABLE eligible_inventory DROP COLUMN source")
+    older = re.search(r'<table id="eligible-table".*?</table>', render_report(read_report_data(copy)), re.S).group()
+    assert "<th>Source</th>" not in older, "a file without the column: no empty Source column"
 
 
 def test_eligible_table_keeps_hundreds_of_rows_sorted(bundled, tmp_path):
