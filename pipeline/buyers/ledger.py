@@ -53,6 +53,9 @@ from pipeline.buyers.schemas import (
 from pipeline.supply import SUPPLY_VIEW
 from pipeline.warehouse import main_relations
 
+VROD_VINTAGES = "staging.vrod_vintages"
+"""VROD's issued and remaining per project-vintage as read (:mod:`pipeline.supply`'s staging table)."""
+
 RETIREMENTS = "retirements"
 ORDER_EXECUTIONS = "order_executions"
 RECOGNITIONS = "registry_recognitions"
@@ -557,7 +560,7 @@ def read_ledger(ledger_db_path: Path, table: str = RETIREMENTS) -> pd.DataFrame:
 
 
 AVAILABILITY_VIOLATIONS_SQL = """
-    WITH issuances AS (  -- each issuance once, however often the registry data lists it
+    WITH {vrod} issuances AS (  -- each issuance once, however often the registry data lists it
         SELECT DISTINCT * EXCLUDE (source_file, source_line)
         FROM credits WHERE transaction_type = 'issuance' AND vintage IS NOT NULL
     ),
@@ -568,9 +571,15 @@ AVAILABILITY_VIOLATIONS_SQL = """
         SELECT project_id, vintage::BIGINT AS vintage, sum(quantity)::BIGINT AS used
         FROM credits WHERE transaction_type IN ('retirement', 'cancellation') AND vintage IS NOT NULL GROUP BY ALL
     ),
-    registry AS (
+    exported AS (
         SELECT project_id, vintage, coalesce(issued, 0) AS issued, coalesce(issued, 0) - coalesce(used, 0) AS available
         FROM issued FULL JOIN used USING (project_id, vintage)
+    ),
+    registry AS (  -- the exports' project-vintages, then VROD's for the rest
+        SELECT * FROM exported
+        UNION ALL
+        SELECT project_id, vintage, issued, remaining AS available
+        FROM vrod ANTI JOIN exported USING (project_id, vintage)
     ),
     ours AS (
         SELECT l.project_id, l.vintage::BIGINT AS vintage, sum(l.tonnes)::BIGINT AS retired_for_buyers,
@@ -594,9 +603,10 @@ def availability_violations(work_conn: duckdb.DuckDBPyConnection, ledger_db_path
     pending retirements above the registry's available credits, or all our retirements above its issuance.
     Empty when the ledger is within availability everywhere.
 
-    The supply is counted here independently of the one orders were allocated from (:data:`SUPPLY_SQL`): an
+    The supply is counted here independently of the one orders were allocated from (the supply view): an
     issuance listed twice counts once (identical but for its source line), every retirement and cancellation
-    counts, so supply a repeated issuance inflated upstream cannot pass this check."""
+    counts, so supply a repeated issuance inflated upstream cannot pass this check; a project-vintage no export
+    holds is counted from VROD's own vintages table (issued, remaining)."""
     rows = read_ledger(ledger_db_path, RETIREMENTS)
     if rows.empty:
         rows = pd.DataFrame({"retirement_id": [], "project_id": [], "vintage": [], "tonnes": [], "beneficiary": [],
@@ -605,10 +615,20 @@ def availability_violations(work_conn: duckdb.DuckDBPyConnection, ledger_db_path
                         "beneficiary": str, "retired_at": "datetime64[ns]"})  # fmt: skip
     recognized = registry_recognitions(work_conn, rows[["retirement_id", "project_id", "vintage", "tonnes",
                                                         "beneficiary", "retired_at"]])  # fmt: skip
+    vrod_read = VROD_VINTAGES in {
+        f"staging.{name}" for (name,) in work_conn.execute(
+            "SELECT table_name FROM duckdb_tables() "
+            "WHERE schema_name = 'staging' AND database_name = current_database()"
+        ).fetchall()
+    }  # fmt: skip
+    vrod = (f"vrod AS (SELECT project_id::VARCHAR AS project_id, vintage::BIGINT AS vintage, issued, remaining "
+            f"FROM {VROD_VINTAGES})," if vrod_read else
+            "vrod AS (SELECT NULL::VARCHAR AS project_id, NULL::BIGINT AS vintage, 0::BIGINT AS issued, "
+            "0::BIGINT AS remaining WHERE false),")  # fmt: skip
     work_conn.register("ledger_rows", rows)
     work_conn.register("recognized", recognized[["retirement_id"]])
     try:
-        return work_conn.execute(AVAILABILITY_VIOLATIONS_SQL).df()
+        return work_conn.execute(AVAILABILITY_VIOLATIONS_SQL.format(vrod=vrod)).df()
     finally:
         work_conn.unregister("ledger_rows")
         work_conn.unregister("recognized")
