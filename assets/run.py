@@ -169,7 +169,8 @@ def summary(settings: PipelineSettings) -> str:
         if "projects" in tables and "source" in _columns(conn, "projects"):
             for source, as_of in conn.execute(
                 """SELECT source, CASE WHEN count(DISTINCT source_as_of) = 1 THEN any_value(source_as_of)::VARCHAR
-                   ELSE string_agg(DISTINCT registry || ' ' || coalesce(source_as_of::VARCHAR, '?'), ', ') END
+                   ELSE string_agg(DISTINCT registry || ' ' || coalesce(source_as_of::VARCHAR, '?'), ', '
+                                   ORDER BY registry || ' ' || coalesce(source_as_of::VARCHAR, '?')) END
                    FROM projects GROUP BY ALL ORDER BY ALL"""
             ).fetchall():
                 lines.append(f"data as of ({source}): {as_of}")

@@ -502,13 +502,11 @@ def scoring_frame(conn: duckdb.DuckDBPyConnection, reference: Reference, policy:
     """Every input of every rule, one row per issued project-vintage of the ``credits`` relation on ``conn``."""
     pv = project_vintages(conn)
     protocol_from_registry_type(pv)
-    joined = (
-        methodology_columns(pv, apply_overrides(reference.methodologies, policy)),
-        project_type_columns(pv, reference.project_types),
-        flag_columns(pv, reference.project_flags),
-    )
     # Column by column: concat would consolidate the string columns into one block (a copy of every cell).
-    for columns in joined:
+    for name, values in methodology_columns(pv, apply_overrides(reference.methodologies, policy)).items():
+        pv[name] = values
+    activity_from_methodology(pv)
+    for columns in (project_type_columns(pv, reference.project_types), flag_columns(pv, reference.project_flags)):
         for name, values in columns.items():
             pv[name] = values
     reversible = (
@@ -525,6 +523,13 @@ def scoring_frame(conn: duckdb.DuckDBPyConnection, reference: Reference, policy:
     accounting_area(pv)
     leakage_deduction(pv)
     return pv
+
+
+def activity_from_methodology(pv: pd.DataFrame) -> None:
+    """A project whose source names no activity (VROD has no AFOLU column) takes its nature-based methodology's
+    (``methodologies.csv`` activity: VM0033 -> WRC); the project's own activity always wins."""
+    nature_based = pv["methodology_is_nature_based"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    pv["activity"] = pv["activity"].fillna(pv["methodology_activity"].where(nature_based))
 
 
 def nature_based_scope(pv: pd.DataFrame) -> None:
