@@ -24,15 +24,16 @@ TABLES = (
 
 
 def run_statement(conn: duckdb.DuckDBPyConnection, sql: str, out=None) -> None:
-    """Run one statement and print its result (if it returns rows) or DuckDB's error, without leaving."""
+    """Run each statement of ``sql`` and print its result (if it returns rows) or DuckDB's error, without
+    leaving."""
     out = out or sys.stdout
     try:
-        relation = conn.sql(sql)
+        for statement in duckdb.extract_statements(sql):
+            relation = conn.sql(statement.query)
+            if relation is not None:
+                print(relation, file=out)
     except duckdb.Error as error:
         print(f"Error: {error}", file=out)
-        return
-    if relation is not None:
-        print(relation, file=out)
 
 
 def shell(conn: duckdb.DuckDBPyConnection, lines, out=None) -> None:

@@ -529,7 +529,8 @@ def activity_from_methodology(pv: pd.DataFrame) -> None:
     """A project whose source names no activity (VROD has no AFOLU column) takes its nature-based methodology's
     (``methodologies.csv`` activity: VM0033 -> WRC); the project's own activity always wins."""
     nature_based = pv["methodology_is_nature_based"].astype("boolean").fillna(False).to_numpy(dtype=bool)
-    pv["activity"] = pv["activity"].fillna(pv["methodology_activity"].where(nature_based))
+    blank = pv["activity"].isna().to_numpy() & nature_based
+    pv.loc[blank, "activity"] = pv.loc[blank, "methodology_activity"]
 
 
 def nature_based_scope(pv: pd.DataFrame) -> None:

@@ -21,10 +21,12 @@ def _published(tmp_path):
 def test_statements_run_until_their_semicolon_and_errors_do_not_end_the_session(tmp_path):
     with duckdb.connect(str(_published(tmp_path)), read_only=True) as conn:
         out = io.StringIO()
-        shell(conn, ["SELECT project_id,", "  vintage FROM eligible_inventory;", "SELECT nope;", ".tables",
+        shell(conn, ["SELECT project_id,", "  vintage FROM eligible_inventory;",
+                     "SELECT 'first' AS a; SELECT 'second' AS b;", "SELECT nope;", ".tables",
                      "SELECT n FROM by_vintage;", ".quit", "SELECT 'after quit';"], out)  # fmt: skip
     text = out.getvalue()
     assert "ART102" in text and "2023" in text, f"the multi-line statement did not print its row:\n{text}"
+    assert "first" in text and "second" in text, f"two statements on one line print both results:\n{text}"
     assert "Error:" in text and "nope" in text, f"the failing statement's error is not shown:\n{text}"
     assert "what can be offered" in text and "by_vintage" in text, f".tables lists relations:\n{text}"
     assert "after quit" not in text, "statements after .quit ran"
