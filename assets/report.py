@@ -23,8 +23,11 @@ def inventory_report(context: dg.AssetExecutionContext, settings: PipelineSettin
     by_activity = data.by_activity
     return dg.MaterializeResult(
         metadata={
+            # A path to copy, not a file:// link: a browser does not follow one from the UI's http:// page.
             "path": dg.MetadataValue.path(str(path)),
-            "dagster/uri": dg.MetadataValue.url(path.as_uri()),
+            "how_to_open": dg.MetadataValue.md(
+                f"Open `{path}` in a browser (`xdg-open`, macOS `open`): one offline file, no server needed."
+            ),
             "bytes": path.stat().st_size,
             "publish_id": int(data.publish["publish_id"]) if data.publish else -1,
             "eligible_tonnes": int(data.totals.get("tonnes", 0)),
