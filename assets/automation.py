@@ -12,6 +12,7 @@ registry's previous slice. The downstream run is queued with a lower priority, s
 import dagster as dg
 
 from assets.resources import PipelineSettings
+from pipeline.ingest.vrod import SOURCE as VROD
 from pipeline.registries import REGISTRY_KEYS
 from pipeline.snapshots import snapshot_fingerprint
 
@@ -94,10 +95,14 @@ def daily_full_refresh(context: dg.ScheduleEvaluationContext):
     return refresh_requests(context.repository_def, run_keys, f"inventory:{day}", {"refresh/trigger": "daily_schedule"})
 
 
-def recorded_fingerprint(instance: dg.DagsterInstance, registry: str) -> str | None:
-    """The snapshot fingerprint the latest ``registry_snapshot`` materialization of ``registry`` recorded."""
+def recorded_fingerprint(instance: dg.DagsterInstance, registry: str | None) -> str | None:
+    """The snapshot fingerprint the latest ``registry_snapshot`` materialization of ``registry`` recorded, or
+    with ``registry`` None, the latest ``vrod_tables`` materialization (VROD is read downstream)."""
     records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey("registry_snapshot"), asset_partitions=[registry]), limit=1
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("registry_snapshot"), asset_partitions=[registry])
+        if registry
+        else dg.AssetRecordsFilter(asset_key=dg.AssetKey("vrod_tables")),
+        limit=1,
     ).records
     if not records or records[0].asset_materialization is None:
         return None
@@ -113,19 +118,22 @@ def recorded_fingerprint(instance: dg.DagsterInstance, registry: str) -> str | N
 def new_raw_snapshot(context: dg.SensorEvaluationContext, settings: PipelineSettings):
     """Starts a refresh when a registry's raw data differs from what the pipeline last snapshotted: a new
     dated folder in ``data/raw/<registry>/`` or a file replaced in place. One run per changed registry, then
-    one downstream run. On a fresh instance every registry with raw files counts as new."""
+    one downstream run; a new Berkeley VROD file (``data/raw/berkeley-vrod/``, read downstream) starts the
+    downstream run alone. On a fresh instance every source with raw files counts as new."""
     changed = {}
     for registry in REGISTRY_KEYS:
         fingerprint = snapshot_fingerprint(settings.paths.raw_dir, registry)
         if fingerprint is not None and fingerprint != recorded_fingerprint(context.instance, registry):
             changed[registry] = fingerprint
-    if not changed:
-        return dg.SkipReason("no registry has raw data newer than its last registry_snapshot")
-    context.log.info(f"new raw data: {changed}")
+    vrod = snapshot_fingerprint(settings.paths.raw_dir, VROD)
+    vrod_changed = vrod is not None and vrod != recorded_fingerprint(context.instance, None)
+    if not changed and not vrod_changed:
+        return dg.SkipReason("no registry or VROD file has raw data newer than what the pipeline last read")
+    context.log.info(f"new raw data: {changed}" + (f", {VROD} {vrod}" if vrod_changed else ""))
     return refresh_requests(
         context.repository_def,
         {registry: f"{registry}@{fingerprint}" for registry, fingerprint in changed.items()},
-        "inventory:" + ",".join(sorted(changed.values())),
+        "inventory:" + ",".join([*sorted(changed.values()), *([f"{VROD}@{vrod}"] if vrod_changed else [])]),
         {"refresh/trigger": "new_raw_snapshot"},
     )
 

@@ -5,7 +5,8 @@ import dagster as dg
 from assets.metadata import markdown_table
 from assets.resources import PipelineSettings
 from pipeline.ingest.parsing import IngestError
-from pipeline.ingest.vrod import load_vrod
+from pipeline.ingest.vrod import SOURCE, load_vrod
+from pipeline.snapshots import snapshot_fingerprint
 from pipeline.supply import RECONCILIATION_TABLE, SUPPLY_VIEW, replace_vrod_slice, write_reconciliation
 
 ROWS_CONSERVED_CHECK = "vrod_rows_conserved"
@@ -47,6 +48,8 @@ def vrod_tables(context: dg.AssetExecutionContext, settings: PipelineSettings):
     conserved = bool((audit["rows_read"] == audit["rows_accepted"] + audit["rows_rejected"]).all())
     return dg.MaterializeResult(
         metadata={
+            # what the new-snapshot sensor compares with the raw folder to start the next refresh
+            "fingerprint": snapshot_fingerprint(settings.paths.raw_dir, SOURCE),
             "file": str(load.file),
             "as_of": str(load.as_of),
             "rows_read": load.rows_read,

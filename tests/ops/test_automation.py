@@ -12,6 +12,7 @@ import pytest
 from assets import automation
 from assets.definitions import defs
 from assets.downloads import RegistryDownloads, registry_snapshot
+from assets.market import vrod_tables
 from pipeline.registries import REGISTRY_KEYS
 from pipeline.settings import REPO_ROOT
 
@@ -78,6 +79,7 @@ def test_sensor_requests_runs_only_for_registries_with_new_raw_data(repository, 
                 instance=instance,
                 resources={"settings": settings, "downloads": RegistryDownloads()},
             )
+        dg.materialize([vrod_tables], instance=instance, resources={"settings": settings})
         quiet = _sensor_tick(repository, instance, settings)
         assert not quiet.run_requests and quiet.skip_message, "nothing new since the last snapshot: no runs"
 
@@ -88,6 +90,29 @@ def test_sensor_requests_runs_only_for_registries_with_new_raw_data(repository, 
     requested = [r.partition_key for r in after.run_requests]
     assert requested == ["verra", None], f"only verra and the downstream refresh should run, got {requested}"
     assert "2026-03-02" in after.run_requests[0].run_key, "the run key must name the new snapshot"
+
+
+def test_a_new_vrod_file_starts_the_downstream_refresh_alone(repository, settings):
+    raw = Path(settings.raw_dir)
+    with dg.instance_for_test() as instance:
+        for registry in REGISTRY_KEYS:
+            dg.materialize(
+                [registry_snapshot],
+                partition_key=registry,
+                instance=instance,
+                resources={"settings": settings, "downloads": RegistryDownloads()},
+            )
+        first = _sensor_tick(repository, instance, settings)
+        assert [r.partition_key for r in first.run_requests] == [None], "VROD never read: the downstream run reads it"
+        dg.materialize([vrod_tables], instance=instance, resources={"settings": settings})
+        assert not _sensor_tick(repository, instance, settings).run_requests, "VROD read: nothing new"
+
+        new = raw / "berkeley-vrod" / "2026-02-28"
+        new.mkdir()
+        shutil.copy2(raw / "berkeley-vrod" / "projects.parquet", new / "projects.parquet")
+        after = _sensor_tick(repository, instance, settings)
+    assert [r.partition_key for r in after.run_requests] == [None], "a new VROD release refreshes downstream only"
+    assert "berkeley-vrod@2026-02-28" in after.run_requests[0].run_key, after.run_requests[0].run_key
 
 
 def test_instance_config_never_overlaps_runs(tmp_path):
