@@ -50,14 +50,7 @@ from pandera.typing import Series
 
 from pipeline.registries import REGISTRIES, REGISTRY_KEYS
 from pipeline.sql import identifier
-from pipeline.supply import (  # noqa: F401 (credit_totals_sql, REGISTRY_AS_OF_SQL: the publish reads them from here)
-    CREDIT_TOTALS_SQL,
-    REGISTRY_AS_OF_SQL,
-    REGISTRY_EXPORT,
-    SOURCES,
-    SUPPLY_VIEW,
-    credit_totals_sql,
-)
+from pipeline.supply import CREDIT_TOTALS_SQL, REGISTRY_AS_OF_SQL, REGISTRY_EXPORT, SOURCES, SUPPLY_VIEW
 from pipeline.warehouse import main_relations
 
 INVENTORY_TABLE = "eligible_inventory"

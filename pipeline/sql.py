@@ -1,7 +1,10 @@
-"""Names in SQL text. Values (paths, ids) are passed as parameters; a catalog, schema, table or column name cannot
-be, so it is quoted here, the one place that knows DuckDB's rule: wrap in double quotes, double any inside."""
+"""Names in SQL text, and the catalog's list of relations. Values (paths, ids) are passed as parameters; a
+catalog, schema, table or column name cannot be, so it is quoted here, the one place that knows DuckDB's rule:
+wrap in double quotes, double any inside."""
 
 from __future__ import annotations
+
+import duckdb
 
 
 def identifier(*parts: str) -> str:
@@ -12,3 +15,16 @@ def identifier(*parts: str) -> str:
 def literal(text: str) -> str:
     """A string constant, for the statements that take no parameters (``COMMENT ON``)."""
     return "'" + text.replace("'", "''") + "'"
+
+
+def relations(conn: duckdb.DuckDBPyConnection, schema: str = "main", catalog: str | None = None) -> dict[str, str]:
+    """The tables and views of ``catalog.schema`` (default catalog: the current database's): name -> ``'TABLE'``
+    or ``'VIEW'``."""
+    catalog = catalog or conn.execute("SELECT current_database()").fetchone()[0]
+    rows = conn.execute(
+        "SELECT table_name, 'TABLE' FROM duckdb_tables() WHERE database_name = $db AND schema_name = $schema "
+        "UNION ALL SELECT view_name, 'VIEW' FROM duckdb_views() WHERE database_name = $db AND schema_name = $schema "
+        "AND NOT internal",
+        {"db": catalog, "schema": schema},
+    ).fetchall()
+    return dict(rows)

@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.ingest.schemas import LoadAuditSchema, RejectedRowsSchema, empty_frame
 from pipeline.ingest.vrod import DATASET, SOURCE, VrodLoad, VrodProjectsSchema, VrodVintagesSchema
+from pipeline.sql import identifier, relations
 
 REGISTRY_EXPORT = "registry-export"
 VROD = SOURCE
@@ -37,13 +38,17 @@ SOURCES = (REGISTRY_EXPORT, VROD)
 
 SUPPLY_VIEW = "project_vintage_supply"
 RECONCILIATION_TABLE = "supply_reconciliation"
+STAGING = "staging"
+"""The warehouse's staging schema (``warehouse.STAGING_SCHEMA``): the registries' slices and VROD's tables."""
+VROD_VINTAGES = "vrod_vintages"
+"""VROD's issued and remaining per project-vintage (in :data:`STAGING`)."""
 VROD_TABLES = {
     "vrod_projects": VrodProjectsSchema,
-    "vrod_vintages": VrodVintagesSchema,
+    VROD_VINTAGES: VrodVintagesSchema,
     "vrod_rejected_rows": RejectedRowsSchema,
     "vrod_load_audit": LoadAuditSchema,
 }
-"""VROD's staging tables (schema ``staging``); empty when no VROD file is read, so every view has its columns."""
+"""VROD's staging tables (schema :data:`STAGING`); empty when no VROD file is read, so every view has its columns."""
 VROD_EXTRA_ROWS = {"rejected_rows": "vrod_rejected_rows", "load_audit": "vrod_load_audit"}
 """Warehouse relations that list VROD's rows beside the registries' slices."""
 VROD_FILLS = ("project_type", "registration_date")
@@ -118,12 +123,12 @@ EXPORT_ISSUED_SQL = """
 
 
 def _staged(table: str) -> str:
-    return f'staging."{table}"'
+    return identifier(STAGING, table)
 
 
 def replace_vrod_slice(conn: duckdb.DuckDBPyConnection, load: VrodLoad | None) -> None:
     """Atomically replace VROD's staging tables with ``load`` (None: empty them: no VROD file is read)."""
-    conn.execute("CREATE SCHEMA IF NOT EXISTS staging")
+    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {identifier(STAGING)}")
     conn.execute("BEGIN TRANSACTION")
     try:
         _write_vrod_tables(conn, load)
@@ -160,15 +165,8 @@ def _write_vrod_tables(conn: duckdb.DuckDBPyConnection, load: VrodLoad | None) -
 
 def ensure_vrod_tables(conn: duckdb.DuckDBPyConnection) -> None:
     """Create VROD's staging tables, empty, where a warehouse has never read VROD."""
-    present = {
-        name
-        for (name,) in conn.execute(
-            "SELECT table_name FROM duckdb_tables() "
-            "WHERE schema_name = 'staging' AND database_name = current_database()"
-        ).fetchall()
-    }
-    if not set(VROD_TABLES) <= present:
-        conn.execute("CREATE SCHEMA IF NOT EXISTS staging")
+    if not set(VROD_TABLES) <= set(relations(conn, STAGING)):
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {identifier(STAGING)}")
         _write_vrod_tables(conn, None)
 
 
@@ -225,7 +223,7 @@ def supply_sql(credits_columns: set[str]) -> str:
         spanning = """
         UNION SELECT project_id FROM credits
         WHERE transaction_type = 'issuance' AND year(vintage_start::DATE) <> year(vintage_end::DATE)"""
-    vrod = _staged("vrod_vintages")
+    vrod = _staged(VROD_VINTAGES)
     return f"""
     WITH export_issued AS ({EXPORT_ISSUED_SQL}),
     misaligned AS (
@@ -264,15 +262,10 @@ def define_views(conn: duckdb.DuckDBPyConnection, registry_projects: str | None)
     """(Re)define ``projects`` and :data:`SUPPLY_VIEW` on ``conn`` (inside the caller's transaction); the
     ``credits`` and ``load_audit`` relations must exist."""
     ensure_vrod_tables(conn)
+    existing = relations(conn)
     for name in ("projects", SUPPLY_VIEW):
-        kind = conn.execute(
-            "SELECT 'TABLE' FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = $n "
-            "AND database_name = current_database() UNION ALL SELECT 'VIEW' FROM duckdb_views() "
-            "WHERE schema_name = 'main' AND view_name = $n AND database_name = current_database()",
-            {"n": name},
-        ).fetchall()
-        if kind:
-            conn.execute(f"DROP {kind[0][0]} main.{name}")
+        if name in existing:
+            conn.execute(f"DROP {existing[name]} main.{name}")
     columns = set()
     if registry_projects:
         columns = {row[0] for row in conn.execute(f"DESCRIBE {registry_projects}").fetchall()}
@@ -292,10 +285,7 @@ def scoring_facts_sql(conn: duckdb.DuckDBPyConnection, facts: str) -> str:
     transaction-level facts: no CCP label, CORSIA phase or certification, no buffer per vintage; the methodology
     version is the project's (VROD's version also fills a registry export's missing one). Without the supply view
     (scores computed from frames) the facts are the registry exports'."""
-    relations = {name for (name,) in conn.execute(
-        "SELECT view_name FROM duckdb_views() WHERE schema_name = 'main' AND database_name = current_database()"
-    ).fetchall()}  # fmt: skip
-    if SUPPLY_VIEW not in relations:
+    if SUPPLY_VIEW not in relations(conn):
         return f"SELECT *, '{REGISTRY_EXPORT}' AS source, NULL::DATE AS source_as_of, true AS supplied FROM {facts}"
     vrod_projects = _staged("vrod_projects")
     return f"""
@@ -309,7 +299,7 @@ def scoring_facts_sql(conn: duckdb.DuckDBPyConnection, facts: str) -> str:
            0::BIGINT AS buffer_issued, false AS buffer_reported, p.methodology_version, false AS ccp_label,
            false AS pilot, false AS first, false AS has_ccb, false AS has_sd_vista, false AS has_social_carbon,
            '{VROD}' AS source, v.source_as_of, s.source IS NOT NULL AS supplied
-    FROM {_staged("vrod_vintages")} AS v
+    FROM {_staged(VROD_VINTAGES)} AS v
     ANTI JOIN {facts} USING (project_id, vintage)
     LEFT JOIN {SUPPLY_VIEW} AS s USING (project_id, vintage)
     LEFT JOIN {vrod_projects} AS p USING (project_id)
@@ -334,7 +324,7 @@ def reconciliation_sql(tolerance_pct: float) -> str:
     WITH export AS (SELECT project_id, vintage, registry, issued, retired + cancelled AS retired
                     FROM ({CREDIT_TOTALS_SQL})),
     vrod AS (SELECT project_id::VARCHAR AS project_id, vintage, registry::VARCHAR AS registry, issued, retired
-             FROM {_staged("vrod_vintages")}),
+             FROM {_staged(VROD_VINTAGES)}),
     both_sources AS (SELECT project_id FROM export INTERSECT SELECT project_id FROM vrod),
     paired AS (
         SELECT project_id, vintage, coalesce(e.registry, v.registry) AS registry,

@@ -30,6 +30,7 @@ from pipeline.ingest.schemas import (
     RejectedRowsSchema,
     empty_frame,
 )
+from pipeline.sql import relations
 
 SCHEMAS = {
     "projects": ProjectsSchema,
@@ -49,7 +50,7 @@ SLICE_ORDER = {
 ascending, missing values last, as DuckDB's ``ORDER BY``."""
 
 
-STAGING_SCHEMA = "staging"
+STAGING_SCHEMA = supply.STAGING
 """The schema of the per-registry slices, ``<table>_<registry>`` (dashes as underscores)."""
 
 
@@ -184,14 +185,7 @@ def _union(tables: list[str]) -> str:
 def main_relations(conn: duckdb.DuckDBPyConnection, catalog: str | None = None) -> dict[str, str]:
     """The tables and views of ``catalog``'s (default: the current database's) ``main`` schema: name ->
     ``'TABLE'`` or ``'VIEW'``. The warehouse relations are views, or tables in an empty warehouse."""
-    catalog = catalog or conn.execute("SELECT current_database()").fetchone()[0]
-    rows = conn.execute(
-        "SELECT table_name, 'TABLE' FROM duckdb_tables() WHERE database_name = $db AND schema_name = 'main' "
-        "UNION ALL SELECT view_name, 'VIEW' FROM duckdb_views() WHERE database_name = $db AND schema_name = 'main' "
-        "AND NOT internal",
-        {"db": catalog},
-    ).fetchall()
-    return dict(rows)
+    return relations(conn, "main", catalog)
 
 
 CONTRACT_CHECKED = ("projects", "credits", "rejected_rows")

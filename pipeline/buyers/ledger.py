@@ -50,11 +50,9 @@ from pipeline.buyers.schemas import (
     OrdersSchema,
     RetirementsSchema,
 )
-from pipeline.supply import SUPPLY_VIEW
+from pipeline.sql import identifier, relations
+from pipeline.supply import STAGING, SUPPLY_VIEW, VROD_VINTAGES
 from pipeline.warehouse import main_relations
-
-VROD_VINTAGES = "staging.vrod_vintages"
-"""VROD's issued and remaining per project-vintage as read (:mod:`pipeline.supply`'s staging table)."""
 
 RETIREMENTS = "retirements"
 ORDER_EXECUTIONS = "order_executions"
@@ -615,14 +613,8 @@ def availability_violations(work_conn: duckdb.DuckDBPyConnection, ledger_db_path
                         "beneficiary": str, "retired_at": "datetime64[ns]"})  # fmt: skip
     recognized = registry_recognitions(work_conn, rows[["retirement_id", "project_id", "vintage", "tonnes",
                                                         "beneficiary", "retired_at"]])  # fmt: skip
-    vrod_read = VROD_VINTAGES in {
-        f"staging.{name}" for (name,) in work_conn.execute(
-            "SELECT table_name FROM duckdb_tables() "
-            "WHERE schema_name = 'staging' AND database_name = current_database()"
-        ).fetchall()
-    }  # fmt: skip
     vrod = (f"vrod AS (SELECT project_id::VARCHAR AS project_id, vintage::BIGINT AS vintage, issued, remaining "
-            f"FROM {VROD_VINTAGES})," if vrod_read else
+            f"FROM {identifier(STAGING, VROD_VINTAGES)})," if VROD_VINTAGES in relations(work_conn, STAGING) else
             "vrod AS (SELECT NULL::VARCHAR AS project_id, NULL::BIGINT AS vintage, 0::BIGINT AS issued, "
             "0::BIGINT AS remaining WHERE false),")  # fmt: skip
     work_conn.register("ledger_rows", rows)

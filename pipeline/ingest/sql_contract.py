@@ -15,6 +15,8 @@ import duckdb
 import pandas as pd
 import pandera.pandas as pa
 
+from pipeline.sql import identifier, literal
+
 EXAMPLES = 5
 """Distinct failing values reported per failed check."""
 
@@ -38,7 +40,7 @@ def _literal(value: object) -> str:
         return "TRUE" if value else "FALSE"
     if isinstance(value, int | float):
         return repr(value)
-    return "'" + str(value).replace("'", "''") + "'"
+    return literal(str(value))
 
 
 def _failing(check: pa.Check, value: str) -> str:
@@ -91,7 +93,7 @@ def contract_failures(conn: duckdb.DuckDBPyConnection, table: str, model: type[p
         if name not in types:
             failures.append({"column": name, "check": "column_in_dataframe", "failing_rows": None, "examples": ""})
             continue
-        quoted = '"' + name.replace('"', '""') + '"'
+        quoted = identifier(name)
         target, same = _TYPE_FAMILIES.get(str(column.dtype), (None, set()))
         if target is None:
             raise NotImplementedError(f"{model.__name__}.{name}: no DuckDB type for pandera dtype {column.dtype}")

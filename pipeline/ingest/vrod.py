@@ -68,7 +68,7 @@ from pipeline.ingest.parsing import (
     parse_float,
 )
 from pipeline.ingest.schemas import LoadAuditSchema, ProjectsSchema, RejectedRowsSchema, text
-from pipeline.registries import REGISTRIES
+from pipeline.registries import REGISTRIES, REGISTRY_KEYS
 from pipeline.snapshots import latest_snapshot, snapshot_order
 
 SOURCE = "berkeley-vrod"
@@ -149,7 +149,7 @@ class VrodVintagesSchema(pa.DataFrameModel):
     """Per project and vintage, VROD's credits (table ``vrod_vintages``): blocks 1 and 3 of the PROJECTS sheet."""
 
     project_id: Series[pd.StringDtype] = text()
-    registry: Series[pd.StringDtype] = text(isin=list(REGISTRY_OF_CODE.values()))
+    registry: Series[pd.StringDtype] = text(isin=REGISTRY_KEYS)
     vintage: Series[int] = pa.Field(ge=1990, le=2100)
     issued: Series[int] = pa.Field(ge=0)
     remaining: Series[int]
@@ -583,7 +583,7 @@ def _protocols(methodology: pd.Series, registry_type: pd.Series) -> tuple[pd.Ser
 class VrodProjectsSchema(ProjectsSchema):
     """VROD's ``projects`` rows: the contract plus what VROD adds."""
 
-    registry: Series[pd.StringDtype] = text(isin=list(REGISTRY_OF_CODE.values()))
+    registry: Series[pd.StringDtype] = text(isin=REGISTRY_KEYS)
     region: Series[pd.StringDtype] = text(nullable=True)
     project_type_raw: Series[pd.StringDtype] = text(nullable=True)
     project_type_source: Series[pd.StringDtype] = text(nullable=True)

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import duckdb
 
-from pipeline.inventory import credit_totals_sql
 from pipeline.publish.views import first_failed_reason_sql, format_reason_sql
-from pipeline.supply import SUPPLY_VIEW
+from pipeline.supply import SUPPLY_VIEW, credit_totals_sql
 from pipeline.warehouse import main_relations
 
 HISTORY_TABLES = ("publishes", "inventory_history", "inventory_changes", "alerts")

@@ -41,7 +41,6 @@ from pipeline.inventory import (
     INVENTORY_TABLE,
     LEDGER_VIEW,
     PENDING_LEDGER_SQL,
-    REGISTRY_AS_OF_SQL,
     InventoryError,
     ledger_view,
     pending_retirements_sql,
@@ -62,7 +61,7 @@ from pipeline.publish.history import (
 from pipeline.publish.views import create_views
 from pipeline.settings import Paths
 from pipeline.sql import identifier
-from pipeline.supply import RECONCILIATION_TABLE, SUPPLY_VIEW
+from pipeline.supply import RECONCILIATION_TABLE, REGISTRY_AS_OF_SQL, SUPPLY_VIEW
 from pipeline.warehouse import STAGING_SCHEMA, WAREHOUSE_TABLES, main_relations
 
 WORK_TABLES = ("projects", "credits", "quality_scores", INVENTORY_TABLE, "rejected_rows", "load_audit")

@@ -20,6 +20,7 @@ from pipeline import supply
 from pipeline.quality.combinations import first_rows, number_combinations
 from pipeline.quality.policy import CCP_STATUSES, PermanencePolicy, ScoringPolicy
 from pipeline.registries import REGISTRIES
+from pipeline.sql import identifier, literal
 from pipeline.warehouse import main_relations
 
 REGISTRY_PROGRAM = {
@@ -118,14 +119,6 @@ CERTIFICATION_LABELS = {"ccb": CCB, "sd_vista": SD_VISTA, "social_carbon": SOCIA
 EXPORT_ORDER = "transaction_date ASC NULLS FIRST, source_file, source_line"
 
 
-def _sql_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _sql_name(value: str) -> str:
-    return '"' + value.replace('"', '""') + '"'
-
-
 def _product_sums(conn: duckdb.DuckDBPyConnection) -> str:
     """One ``issued_product_<type>`` sum per product type issued with a vintage (types sorted)."""
     types = conn.execute(
@@ -133,8 +126,8 @@ def _product_sums(conn: duckdb.DuckDBPyConnection) -> str:
         "AND vintage IS NOT NULL AND product_type IS NOT NULL ORDER BY 1"
     ).fetchall()
     return "".join(
-        f", coalesce(sum(quantity) FILTER (WHERE issuance AND product_type = {_sql_text(t)}), 0)::BIGINT"
-        f" AS {_sql_name(ISSUED_BY_PRODUCT_PREFIX + t)}"
+        f", coalesce(sum(quantity) FILTER (WHERE issuance AND product_type = {literal(t)}), 0)::BIGINT"
+        f" AS {identifier(ISSUED_BY_PRODUCT_PREFIX + t)}"
         for (t,) in types
     )
 
@@ -142,7 +135,7 @@ def _product_sums(conn: duckdb.DuckDBPyConnection) -> str:
 def _label_matches(column: str, patterns: dict[str, str]) -> str:
     """One row per distinct value of ``credits.<column>`` with a boolean per label pattern: each regular
     expression runs once per distinct text (a dozen), not once per credit."""
-    matches = ", ".join(f"regexp_matches(value, {_sql_text(p)}, 'i') AS {name}" for name, p in patterns.items())
+    matches = ", ".join(f"regexp_matches(value, {literal(p)}, 'i') AS {name}" for name, p in patterns.items())
     return f"SELECT value, {matches} FROM (SELECT DISTINCT {column}::VARCHAR AS value FROM credits)"
 
 
