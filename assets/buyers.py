@@ -19,6 +19,7 @@ from pipeline.buyers.ledger import (
 )
 from pipeline.buyers.screening import screen_buyers
 from pipeline.buyers.statement import write_buyer_statements, write_order_statements
+from pipeline.sql import transaction
 
 STATEMENTS_DIR = "buyer-statements"
 """Per-buyer statement CSVs, next to the analyst file (``<curated dir>/buyer-statements/<buyer_id>.csv``)."""
@@ -54,13 +55,8 @@ def _replace_table(conn: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFr
     """Replace ``table`` with ``frame`` in one transaction: readers see the old table or the new one."""
     conn.register("replacement", frame)
     try:
-        conn.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(conn):
             conn.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM replacement")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
     finally:
         conn.unregister("replacement")
 

@@ -49,7 +49,7 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 from pipeline.registries import REGISTRIES, REGISTRY_KEYS
-from pipeline.sql import identifier
+from pipeline.sql import identifier, transaction
 from pipeline.supply import CREDIT_TOTALS_SQL, REGISTRY_AS_OF_SQL, REGISTRY_EXPORT, SOURCES, SUPPLY_VIEW
 from pipeline.warehouse import main_relations
 
@@ -275,16 +275,11 @@ def write_eligible_inventory(conn: duckdb.DuckDBPyConnection, ledger_db: Path | 
     require_tables(conn, REQUIRED_TABLES)
     with ledger_view(conn, ledger_db):
         sql = inventory_sql(conn)
-        conn.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(conn):
             conn.execute(
                 f"CREATE OR REPLACE TABLE {INVENTORY_TABLE} AS SELECT {', '.join(INVENTORY_COLUMNS)} "
                 f"FROM ({sql}) ORDER BY registry, project_id, vintage"
             )
-            conn.execute("COMMIT")
-        except Exception:
-            conn.execute("ROLLBACK")
-            raise
     return conn.execute(f"SELECT count(*) FROM {INVENTORY_TABLE}").fetchone()[0]
 
 

@@ -1,8 +1,11 @@
-"""Names in SQL text, and the catalog's list of relations. Values (paths, ids) are passed as parameters; a
+"""Names in SQL text, the catalog's list of relations, and transactions. Values (paths, ids) are passed as parameters; a
 catalog, schema, table or column name cannot be, so it is quoted here, the one place that knows DuckDB's rule:
 wrap in double quotes, double any inside."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import duckdb
 
@@ -28,3 +31,16 @@ def relations(conn: duckdb.DuckDBPyConnection, schema: str = "main", catalog: st
         {"db": catalog, "schema": schema},
     ).fetchall()
     return dict(rows)
+
+
+@contextmanager
+def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """``with transaction(conn):`` the statements inside commit together, or roll back together on any error
+    (readers see the old state or the new one, never half of it)."""
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.ingest.schemas import LoadAuditSchema, RejectedRowsSchema, empty_frame
 from pipeline.ingest.vrod import DATASET, SOURCE, VrodLoad, VrodProjectsSchema, VrodVintagesSchema
-from pipeline.sql import identifier, relations
+from pipeline.sql import identifier, relations, transaction
 
 REGISTRY_EXPORT = "registry-export"
 VROD = SOURCE
@@ -129,13 +129,8 @@ def _staged(table: str) -> str:
 def replace_vrod_slice(conn: duckdb.DuckDBPyConnection, load: VrodLoad | None) -> None:
     """Atomically replace VROD's staging tables with ``load`` (None: empty them: no VROD file is read)."""
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {identifier(STAGING)}")
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         _write_vrod_tables(conn, load)
-        conn.execute("COMMIT")
-    except Exception:
-        conn.execute("ROLLBACK")
-        raise
 
 
 STAGING_ORDER = {

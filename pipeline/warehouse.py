@@ -30,7 +30,7 @@ from pipeline.ingest.schemas import (
     RejectedRowsSchema,
     empty_frame,
 )
-from pipeline.sql import relations
+from pipeline.sql import relations, transaction
 
 SCHEMAS = {
     "projects": ProjectsSchema,
@@ -81,8 +81,7 @@ def replace_registry_slice(conn: duckdb.DuckDBPyConnection, load: RegistryLoad) 
         "load_audit": load.audit,
     }
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {STAGING_SCHEMA}")
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         for table, frame in frames.items():
             conn.register("incoming", frame)
             name = slice_name(table, load.registry)
@@ -94,10 +93,6 @@ def replace_registry_slice(conn: duckdb.DuckDBPyConnection, load: RegistryLoad) 
             )
             conn.unregister("incoming")
             _type_all_null_columns(conn, table, load.registry)
-        conn.execute("COMMIT")
-    except Exception:
-        conn.execute("ROLLBACK")
-        raise
 
 
 def _type_all_null_columns(conn: duckdb.DuckDBPyConnection, table: str, registry: str) -> None:
@@ -116,16 +111,11 @@ def clear_registry_slice(conn: duckdb.DuckDBPyConnection, registry: str) -> bool
     views already defined are redefined over the remaining slices, so they never name a dropped table."""
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {STAGING_SCHEMA}")
     existed = registry in loaded_registries(conn)
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         for table in WAREHOUSE_TABLES:
             conn.execute(f"DROP TABLE IF EXISTS {slice_name(table, registry)}")
         if existed and "credits" in main_relations(conn):
             _define_relations(conn, loaded_registries(conn))
-        conn.execute("COMMIT")
-    except Exception:
-        conn.execute("ROLLBACK")
-        raise
     return existed
 
 
@@ -142,14 +132,9 @@ def build_warehouse(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
 
     Each is a view listing the slices in registry order (see the module docstring); with nothing loaded yet it
     is an empty table with the contract's columns, so downstream stages still find it."""
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         _define_relations(conn, loaded_registries(conn))
         counts = {t: conn.execute(f"SELECT count(*) FROM main.{t}").fetchall()[0][0] for t in WAREHOUSE_TABLES}
-        conn.execute("COMMIT")
-    except Exception:
-        conn.execute("ROLLBACK")
-        raise
     return counts
 
 

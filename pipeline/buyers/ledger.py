@@ -50,7 +50,7 @@ from pipeline.buyers.schemas import (
     OrdersSchema,
     RetirementsSchema,
 )
-from pipeline.sql import identifier, relations
+from pipeline.sql import identifier, relations, transaction
 from pipeline.supply import STAGING, SUPPLY_VIEW, VROD_VINTAGES
 from pipeline.warehouse import main_relations
 
@@ -284,14 +284,8 @@ def recognize_in_registry(
 ) -> int:
     """Record, once each, the ledger retirements that the registry data now shows; returns how many are new."""
     found = registry_recognitions(work_conn, _ledger_rows(ledger))
-    ledger.execute("BEGIN TRANSACTION")
-    try:
-        added = _record_recognitions(ledger, found, now)
-        ledger.execute("COMMIT")
-    except BaseException:
-        ledger.execute("ROLLBACK")
-        raise
-    return added
+    with transaction(ledger):
+        return _record_recognitions(ledger, found, now)
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import pandas as pd
 
 from pipeline.ingest.load import RegistryLoad
 from pipeline.publish.policy import ShrunkFilesPolicy
+from pipeline.sql import transaction
 from pipeline.warehouse import loaded_registries, replace_registry_slice, slice_name
 
 HELD_LOADS = "held_loads"
@@ -65,17 +66,12 @@ def replace_unless_shrunk(
     finally:
         conn.unregister("incoming_audit")
     shrunk["held"] = policy.hold_previous_slice
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         conn.execute(f"DELETE FROM {HELD_LOADS} WHERE registry = ?", [load.registry])
         if policy.hold_previous_slice and len(shrunk):
             conn.register("held", shrunk)
             conn.execute(f"INSERT INTO {HELD_LOADS} BY NAME SELECT * FROM held")
             conn.unregister("held")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     if not (policy.hold_previous_slice and len(shrunk)):
         replace_registry_slice(conn, load)
     return shrunk
