@@ -184,10 +184,8 @@ def _import_pipeline() -> None:
     """Import every stage's modules before the clock starts, as the peer's are: imports are not the work."""
     import importlib
 
-    from pipeline.ingest.load import READER_MODULES
-
     for module in (
-        *READER_MODULES.values(),
+        "pipeline.ingest.load",  # every registry's reader
         "pipeline.warehouse",
         "pipeline.ingest.vrod",
         "pipeline.supply",

@@ -49,6 +49,7 @@ import pandas as pd
 
 from pipeline.ingest import normalize
 from pipeline.ingest.apx import (
+    ApxRegistry,
     SerialFormat,
     apx_dates,
     corsia_phase_column,
@@ -56,9 +57,14 @@ from pipeline.ingest.apx import (
     credit_rows,
     fail_period_order,
     flag_column,
+    optional,
     project_classification,
     project_numbers,
+    project_rows,
+    project_urls,
     protocol_versions,
+    read_blocks,
+    read_credits,
     sdg_numbers,
     serial_ranges,
     yes_no,
@@ -71,7 +77,6 @@ from pipeline.ingest.parsing import (
     Layout,
     RawTable,
     RowChecks,
-    clean_arrow_text,
     clean_text,
     column,
     dates,
@@ -88,63 +93,64 @@ from pipeline.registries import ACR
 SERIAL = SerialFormat(
     "ACR", r"ACR-[A-Z]{2}-0*(?P<project>\d+)-(?P<vintage>\d{4})-\d+", "ACR-US-1185-2025-3078-1 to 85847"
 )
+
 # --------------------------------------------------------------------------------------------------------------
-# APX CSV layouts
+# APX CSV
 # --------------------------------------------------------------------------------------------------------------
 
-_PROJECT_SITE = (
-    Column("location", ("Project Site Location",), required=False),
-    Column("state", ("Project Site State",), required=False),
-    Column("country", ("Project Site Country",), required=False),
+_SITE = (
+    optional("location", "Project Site Location"),
+    optional("state", "Project Site State"),
+    optional("country", "Project Site Country"),
 )
 _CREDIT_PROJECT = (
     Column("project_id", ("Project ID",)),
-    Column("name", ("Project Name",), required=False),
-    Column("project_type", ("Project Type",), required=False),
-    Column("methodology", ("Project Methodology/Protocol",), required=False),
-    Column("methodology_version", ("Methodology/Protocol Version",), required=False),
-    *_PROJECT_SITE,
-    Column("arb_eligible", ("ARB Eligible",), required=False),
-    Column("ecology_eligible", ("Ecology Eligible",), required=False),
-    Column("ccp", ("CCP Approved", "ICVCM CCP Eligible"), required=False),
-    Column("verified_removal", ("Verified Removal",), required=False),
-    Column("sdgs", ("Sustainable Development Goal(s)",), required=False),
+    optional("name", "Project Name"),
+    optional("project_type", "Project Type"),
+    optional("methodology", "Project Methodology/Protocol"),
+    optional("methodology_version", "Methodology/Protocol Version"),
+    *_SITE,
+    optional("arb_eligible", "ARB Eligible"),
+    optional("ecology_eligible", "Ecology Eligible"),
+    optional("ccp", "CCP Approved", "ICVCM CCP Eligible"),
+    optional("verified_removal", "Verified Removal"),
+    optional("sdgs", "Sustainable Development Goal(s)"),
 )
 _BLOCK = (
     Column("serial_number", ("Credit Serial Numbers",)),
-    Column("issued_on", ("Date Issued (GMT)", "Date Issued"), required=False),
+    optional("issued_on", "Date Issued (GMT)", "Date Issued"),
     Column("vintage", ("Vintage",)),
-    Column("vintage_start", ("Vintage Assignment Period Start Date",), required=False),
-    Column("vintage_end", ("Vintage Assignment Period End Date",), required=False),
+    optional("vintage_start", "Vintage Assignment Period Start Date"),
+    optional("vintage_end", "Vintage Assignment Period End Date"),
     Column("quantity", ("Quantity of Credits",)),
-    Column("account_holder", ("Account Holder",), required=False),
+    optional("account_holder", "Account Holder"),
     Column("status_effective", ("Status Effective (GMT)", "Status Effective")),
-    Column("corsia_eligible", ("CORSIA Eligible",), required=False),
-    Column("corsia_pilot", ("Eligible for CORSIA 2021-2023 Compliance Period (Pilot Phase)",), required=False),
-    Column("corsia_first", ("Eligible for CORSIA 2024-2026 Compliance Period (First Phase)",), required=False),
+    optional("corsia_eligible", "CORSIA Eligible"),
+    optional("corsia_pilot", "Eligible for CORSIA 2021-2023 Compliance Period (Pilot Phase)"),
+    optional("corsia_first", "Eligible for CORSIA 2024-2026 Compliance Period (First Phase)"),
 )
 
 PROJECTS_LAYOUT = Layout(
     "ACR projects export (APX CSV)",
     (
         Column("project_id", ("Project ID",)),
-        Column("compliance_program_id", ("Compliance Program ID (ARB or Ecology)",), required=False),
-        Column("developer", ("Project Developer",), required=False),
+        optional("compliance_program_id", "Compliance Program ID (ARB or Ecology)"),
+        optional("developer", "Project Developer"),
         Column("name", ("Project Name",)),
         Column("project_type", ("Project Type",)),
         Column("methodology", ("Project Methodology/Protocol",)),
-        Column("first_crediting_period_start", ("Initial Crediting Period Start Date",), required=False),
-        Column("crediting_period_start", ("Current Crediting Period Start Date",), required=False),
-        Column("crediting_period_end", ("Current Crediting Period End Date",), required=False),
+        optional("first_crediting_period_start", "Initial Crediting Period Start Date"),
+        optional("crediting_period_start", "Current Crediting Period Start Date"),
+        optional("crediting_period_end", "Current Crediting Period End Date"),
         Column("voluntary_status", ("Voluntary Status",)),
-        Column("compliance_status", ("Compliance Program Status (ARB or Ecology)",), required=False),
-        Column("status_date", ("Project Status Date",), required=False),
-        *_PROJECT_SITE,
-        Column("sdgs", ("Sustainable Development Goal(s)",), required=False),
-        Column("verifier", ("Current VVB",), required=False),
-        Column("validator", ("ACR Project Validation",), required=False),
-        Column("credits_registered", ("Total Number of Credits Registered",), required=False),
-        Column("website", ("Project Website",), required=False),
+        optional("compliance_status", "Compliance Program Status (ARB or Ecology)"),
+        optional("status_date", "Project Status Date"),
+        *_SITE,
+        optional("sdgs", "Sustainable Development Goal(s)"),
+        optional("verifier", "Current VVB"),
+        optional("validator", "ACR Project Validation"),
+        optional("credits_registered", "Total Number of Credits Registered"),
+        optional("website", "Project Website"),
     ),
 )
 
@@ -153,15 +159,15 @@ ISSUANCES_LAYOUT = Layout(
     (
         Column("issued_on", ("Date Issued (GMT)", "Date Issued")),
         Column("vintage", ("Vintage",)),
-        Column("vintage_start", ("ReportingPeriodBegin",), required=False),
-        Column("vintage_end", ("ReportingPeriodEnd",), required=False),
+        optional("vintage_start", "ReportingPeriodBegin"),
+        optional("vintage_end", "ReportingPeriodEnd"),
         Column("total_issued", ("Total Credits Issued",)),
         Column("to_project", ("Credits Issued to Project",)),
         Column("to_buffer", ("Credits Issued to Buffer Pool",)),
-        Column("transferred_to_buffer", ("Credits Transferred to Buffer Pool",), required=False),
-        Column("developer", ("Project Developer",), required=False),
-        Column("verifier", ("Project VVB",), required=False),
-        Column("crediting_period_start", ("Project Crediting Period Start Date",), required=False),
+        optional("transferred_to_buffer", "Credits Transferred to Buffer Pool"),
+        optional("developer", "Project Developer"),
+        optional("verifier", "Project VVB"),
+        optional("crediting_period_start", "Project Crediting Period Start Date"),
         *_CREDIT_PROJECT,
     ),
 )
@@ -170,9 +176,9 @@ RETIREMENTS_LAYOUT = Layout(
     "ACR retirements export (APX CSV)",
     (
         *_BLOCK,
-        Column("beneficiary", ("Retired on Behalf of",), required=False),
-        Column("reason", ("Retirement Reason",), required=False),
-        Column("purpose", ("Purpose of Retirement",), required=False),
+        optional("beneficiary", "Retired on Behalf of"),
+        optional("reason", "Retirement Reason"),
+        optional("details", "Purpose of Retirement"),
         *_CREDIT_PROJECT,
     ),
 )
@@ -181,22 +187,17 @@ CANCELLATIONS_LAYOUT = Layout(
     "ACR cancellations export (APX CSV)",
     (
         *_BLOCK,
-        Column("cancellation_type", ("Cancellation Type",), required=False),
-        Column("cancellation_details", ("Cancellation Details",), required=False),
+        optional("reason", "Cancellation Type"),
+        optional("details", "Cancellation Details"),
         *_CREDIT_PROJECT,
     ),
 )
 
 
-# --------------------------------------------------------------------------------------------------------------
-# APX CSV readers
-# --------------------------------------------------------------------------------------------------------------
-
-
 def _project_frame(
     raw: RawTable,
-    *,
     project_id: pd.Series,
+    *,
     name: pd.Series,
     proponent: pd.Series,
     status_raw: pd.Series,
@@ -207,33 +208,21 @@ def _project_frame(
 ) -> pd.DataFrame:
     """The ``projects`` rows shared by the APX and JSON project exports."""
     protocol, protocols = normalize.protocols(methodology)
-    country_code = normalize.country_codes(country_raw)
-    return pd.DataFrame(
-        {
-            "project_id": project_id,
-            "registry": ACR.key,
-            "name": name,
-            "proponent": proponent,
-            "status_raw": status_raw,
-            "status": normalize.statuses(status_raw),
-            "country_code": country_code,
-            "country": normalize.country_names(country_code, country_raw),
-            "methodology_raw": methodology,
-            "protocol": protocol,
-            "protocols": protocols,
-            "project_type_raw": registry_type,
-            **project_classification(project_id, protocol, registry_type, registry_type_first=False),
-            "project_url": _project_urls(project_id),
-            **extra,
-            "source_file": str(raw.path),
-            "source_line": raw.records["source_line"],
-        }
+    return project_rows(
+        raw,
+        ACR,
+        project_id,
+        name=name,
+        proponent=proponent,
+        **normalize.status_and_country(status_raw, country_raw),
+        methodology_raw=methodology,
+        protocol=protocol,
+        protocols=protocols,
+        project_type_raw=registry_type,
+        **project_classification(project_id, protocol, registry_type, registry_type_first=False),
+        project_url=project_urls(ACR, project_id),
+        **extra,
     )
-
-
-def _project_urls(project_id: pd.Series) -> pd.Series:
-    number = project_id.astype("string").str.removeprefix(ACR.id_prefix)
-    return normalize.as_object(ACR.project_url.replace("{number}", "") + number)
 
 
 def read_projects(path: Path) -> DatasetLoad:
@@ -244,27 +233,30 @@ def read_projects(path: Path) -> DatasetLoad:
     records = raw.records
     checks = RowChecks(records.index)
 
+    def text(name: str) -> pd.Series:
+        return clean_text(column(records, name))
+
+    def date(name: str, what: str) -> pd.Series:
+        return apx_dates(checks, column(records, name), what)
+
     project_id = registry_project_ids(checks, records["project_id"], ACR.id_prefix)
-    voluntary = clean_text(records["voluntary_status"])
-    compliance = clean_text(column(records, "compliance_status"))
-    start = apx_dates(checks, column(records, "crediting_period_start"), "current crediting period start")
-    end = apx_dates(checks, column(records, "crediting_period_end"), "current crediting period end")
+    compliance = text("compliance_status")
+    start = date("crediting_period_start", "current crediting period start")
+    end = date("crediting_period_end", "current crediting period end")
     fail_period_order(checks, start, end, "crediting period starts {value} after it ends")
     projects = _project_frame(
         raw,
-        project_id=project_id,
-        name=clean_text(records["name"]),
-        proponent=clean_text(column(records, "developer")),
-        status_raw=normalize.first_non_null(voluntary, compliance),
-        country_raw=clean_text(column(records, "country")),
-        methodology=clean_text(records["methodology"]),
-        registry_type=clean_text(records["project_type"]),
-        compliance_program_id=clean_text(column(records, "compliance_program_id")),
+        project_id,
+        name=text("name"),
+        proponent=text("developer"),
+        status_raw=normalize.first_non_null(text("voluntary_status"), compliance),
+        country_raw=text("country"),
+        methodology=text("methodology"),
+        registry_type=text("project_type"),
+        compliance_program_id=text("compliance_program_id"),
         compliance_status=compliance,
-        status_date=apx_dates(checks, column(records, "status_date"), "project status date"),
-        first_crediting_period_start=apx_dates(
-            checks, column(records, "first_crediting_period_start"), "initial crediting period start"
-        ),
+        status_date=date("status_date", "project status date"),
+        first_crediting_period_start=date("first_crediting_period_start", "initial crediting period start"),
         crediting_period_start=start,
         crediting_period_end=end,
         registration_date=pd.Series(pd.NaT, index=records.index, dtype="datetime64[ns]"),
@@ -272,52 +264,56 @@ def read_projects(path: Path) -> DatasetLoad:
         credits_registered=whole_numbers(
             checks, column(records, "credits_registered"), "total number of credits registered", required=False
         ),
-        site_state=clean_text(column(records, "state")),
+        site_state=text("state"),
         sdgs=sdg_numbers(column(records, "sdgs")),
-        verifier=clean_text(column(records, "verifier")),
+        verifier=text("verifier"),
     )
+    compare = ["crediting_period_start", "crediting_period_end"]
     flag_duplicate_projects(
-        projects,
-        checks,
-        compare=[
-            "name",
-            "proponent",
-            "status_raw",
-            "country_code",
-            "methodology_raw",
-            "crediting_period_start",
-            "crediting_period_end",
-        ],
+        projects, checks, ["name", "proponent", "status_raw", "country_code", "methodology_raw", *compare]
     )
     return finish(raw, ACR.key, "projects", projects, checks, ProjectsSchema)
-
-
-def _credit_project(records: pd.DataFrame, checks: RowChecks) -> tuple[pd.Series, dict[str, object]]:
-    """Project id and the project-level credit flags every APX credit export carries."""
-    project_id = registry_project_ids(checks, records["project_id"], ACR.id_prefix)
-    flags = {
-        "methodology_version": protocol_versions(column(records, "methodology_version")),
-        "ccp_label": flag_column(checks, records, "ccp", "CCP Approved", blank=False),
-        "is_removal": flag_column(checks, records, "verified_removal", "Verified Removal", blank=False),
-        "arb_eligible": flag_column(checks, records, "arb_eligible", "ARB Eligible", blank=None),
-        "ecology_eligible": flag_column(checks, records, "ecology_eligible", "Ecology Eligible", blank=None),
-    }
-    return project_id, flags
 
 
 def _vintage(checks: RowChecks, records: pd.DataFrame) -> pd.Series:
     return vintages(checks, whole_numbers(checks, records["vintage"], "vintage", required=True))
 
 
+def _credit_columns(checks: RowChecks, records: pd.DataFrame) -> dict[str, object]:
+    """Project id, vintage and the project-level flags every APX credit export carries."""
+    return {
+        "project_id": registry_project_ids(checks, records["project_id"], ACR.id_prefix),
+        "methodology_version": protocol_versions(column(records, "methodology_version")),
+        "ccp_label": flag_column(checks, records, "ccp", "CCP Approved", blank=False),
+        "is_removal": flag_column(checks, records, "verified_removal", "Verified Removal", blank=False),
+        "arb_eligible": flag_column(checks, records, "arb_eligible", "ARB Eligible", blank=None),
+        "ecology_eligible": flag_column(checks, records, "ecology_eligible", "Ecology Eligible", blank=None),
+        "vintage": _vintage(checks, records),
+    }
+
+
+def _block_columns(checks: RowChecks, records: pd.DataFrame) -> dict[str, object]:
+    return {
+        "corsia_phase": corsia_phase_column(
+            checks, records, "CORSIA pilot phase eligibility", "CORSIA first phase eligibility"
+        ),
+        "corsia_eligible": flag_column(checks, records, "corsia_eligible", "CORSIA Eligible", blank=None),
+        "retirement_account": clean_text(column(records, "account_holder")),
+        "issuance_date": apx_dates(checks, column(records, "issued_on"), "date issued"),
+        "vintage_start": apx_dates(checks, column(records, "vintage_start"), "vintage assignment period start"),
+        "vintage_end": apx_dates(checks, column(records, "vintage_end"), "vintage assignment period end"),
+    }
+
+
+APX = ApxRegistry(ACR, SERIAL, "quantity of credits", _credit_columns, _block_columns)
+
+
 def read_issuances(path: Path) -> DatasetLoad:
     """ACR issuances (APX CSV or platform JSON) -> ``issuance`` rows (buffer semantics in the module docstring)."""
     if Path(path).suffix.lower() == ".json":
         return _read_platform_issuances(Path(path))
-    raw = read_table(path, ISSUANCES_LAYOUT)
+    raw, checks, common = read_credits(path, ISSUANCES_LAYOUT, APX)
     records = raw.records
-    checks = RowChecks(records.index)
-    project_id, flags = _credit_project(records, checks)
-
     total = whole_numbers(checks, records["total_issued"], "total credits issued", required=True)
     to_project = whole_numbers(checks, records["to_project"], "credits issued to project", required=True)
     to_buffer = whole_numbers(checks, records["to_buffer"], "credits issued to buffer pool", required=True)
@@ -339,83 +335,33 @@ def read_issuances(path: Path) -> DatasetLoad:
     vintage_start = apx_dates(checks, column(records, "vintage_start"), "reporting period begin")
     vintage_end = apx_dates(checks, column(records, "vintage_end"), "reporting period end")
     fail_period_order(checks, vintage_start, vintage_end, "reporting period begins {value} after it ends")
-    credits = credit_rows(
-        records,
-        ACR.key,
-        str(raw.path),
-        project_id=project_id,
+    return APX.finish(
+        raw,
+        checks,
+        "issuances",
         transaction_type="issuance",
-        vintage=_vintage(checks, records),
         quantity=to_project - transferred,
         buffer_quantity=to_buffer + transferred,
         transaction_date=apx_dates(checks, records["issued_on"], "date issued", required=True),
-        **flags,
+        **common,
         total_issued=total,
         vintage_start=vintage_start,
         vintage_end=vintage_end,
     )
-    return finish(raw, ACR.key, "issuances", credits, checks, CreditTransactionsSchema)
-
-
-def _read_blocks(path: Path, layout: Layout, dataset: str) -> DatasetLoad:
-    """ACR retirements or cancellations: one row per serial block."""
-    raw = read_table(path, layout)
-    records = raw.records
-    checks = RowChecks(records.index)
-    project_id, flags = _credit_project(records, checks)
-    quantity = whole_numbers(checks, records["quantity"], "quantity of credits", required=True)
-    vintage = _vintage(checks, records)
-    serial = serial_ranges(
-        checks,
-        records["serial_number"],
-        SERIAL,
-        quantity=quantity,
-        project_number=project_numbers(project_id),
-        vintage=vintage,
-    )
-    corsia_phase = corsia_phase_column(
-        checks, records, "CORSIA pilot phase eligibility", "CORSIA first phase eligibility"
-    )
-    transaction = "retirement" if dataset == "retirements" else "cancellation"
-    reason, note = (
-        ("reason", "purpose") if transaction == "retirement" else ("cancellation_type", "cancellation_details")
-    )
-    credits = credit_rows(
-        records,
-        ACR.key,
-        str(raw.path),
-        project_id=project_id,
-        transaction_type=transaction,
-        vintage=vintage,
-        quantity=quantity,
-        transaction_date=apx_dates(checks, records["status_effective"], "status effective date", required=True),
-        serial_number=serial,
-        corsia_phase=corsia_phase,
-        retirement_beneficiary=clean_arrow_text(column(records, "beneficiary")),
-        retirement_reason=clean_arrow_text(column(records, reason)),
-        retirement_note=clean_arrow_text(column(records, note)),
-        **flags,
-        corsia_eligible=flag_column(checks, records, "corsia_eligible", "CORSIA Eligible", blank=None),
-        retirement_account=clean_text(column(records, "account_holder")),
-        issuance_date=apx_dates(checks, column(records, "issued_on"), "date issued"),
-        vintage_start=apx_dates(checks, column(records, "vintage_start"), "vintage assignment period start"),
-        vintage_end=apx_dates(checks, column(records, "vintage_end"), "vintage assignment period end"),
-    )
-    return finish(raw, ACR.key, dataset, credits, checks, CreditTransactionsSchema)
 
 
 def read_retirements(path: Path) -> DatasetLoad:
     """ACR retirements (APX CSV or platform JSON) -> ``retirement`` rows, one per serial block."""
     if Path(path).suffix.lower() == ".json":
         return _read_platform_blocks(Path(path), "retiredCredits", "retirements")
-    return _read_blocks(path, RETIREMENTS_LAYOUT, "retirements")
+    return read_blocks(path, RETIREMENTS_LAYOUT, "retirements", APX)
 
 
 def read_cancellations(path: Path) -> DatasetLoad:
     """ACR cancellations (APX CSV or platform JSON) -> ``cancellation`` rows, one per serial block."""
     if Path(path).suffix.lower() == ".json":
         return _read_platform_blocks(Path(path), "cancelledCredits", "cancellations")
-    return _read_blocks(path, CANCELLATIONS_LAYOUT, "cancellations")
+    return read_blocks(path, CANCELLATIONS_LAYOUT, "cancellations", APX)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -467,12 +413,23 @@ PLATFORM_HOLDING_FIELDS = {
 """canonical name -> (JSON key, required) for the platform's credit holdings (issued, retired, cancelled)."""
 
 
-def _read_platform(path: Path, dataset_key: str, fields: dict[str, tuple[str, bool]]) -> RawTable:
-    """Rows of a platform JSON document under canonical names; a missing required key is an
+_PLATFORM_FLAGS = (
+    "corresponding_adjustment",
+    "corsia_eligible",
+    "corsia_pending",
+    "host_country_authorization",
+    "arb_eligible",
+    "ecology_eligible",
+)
+"""Holding fields that are Yes/No flags (``N/A`` = unknown)."""
+
+
+def _read_platform(path: Path, dataset_key: str, fields: dict[str, tuple[str, bool]]) -> tuple[RawTable, RowChecks]:
+    """Rows of a platform JSON document under canonical names, and their checks; a missing required key is an
     :class:`IngestError` naming the file and the keys expected."""
     description = f"ACR registry platform JSON ({dataset_key})"
     frame, sha256, encoding = read_json_rows(path, dataset_key, description)
-    present = {key for key in frame.columns}
+    present = set(frame.columns)
     missing = [key for key, required in fields.values() if required and key not in present]
     if missing and len(frame):
         expected = ", ".join(f"{key}{'' if req else ' (optional)'}" for key, req in fields.values())
@@ -490,18 +447,20 @@ def _read_platform(path: Path, dataset_key: str, fields: dict[str, tuple[str, bo
             "raw_record": pd.Series(dtype=object),
         }
     )
-    return RawTable(path, records, raw_headers, malformed, sha256, encoding)
+    return RawTable(path, records, raw_headers, malformed, sha256, encoding), RowChecks(records.index)
+
+
+def _iso_dates(checks: RowChecks, raw: pd.Series, what: str, *, required: bool = False) -> pd.Series:
+    return dates(checks, raw, what, ISO_DATE, "YYYY-MM-DD", required=required)
 
 
 def _read_platform_projects(path: Path) -> DatasetLoad:
-    raw = _read_platform(path, "projects", PLATFORM_PROJECT_FIELDS)
+    raw, checks = _read_platform(path, "projects", PLATFORM_PROJECT_FIELDS)
     records = raw.records
-    checks = RowChecks(records.index)
-    project_id = registry_project_ids(checks, records["project_id"], ACR.id_prefix)
     missing_date = pd.Series(pd.NaT, index=records.index, dtype="datetime64[ns]")
     projects = _project_frame(
         raw,
-        project_id=project_id,
+        registry_project_ids(checks, records["project_id"], ACR.id_prefix),
         name=clean_text(records["name"]),
         proponent=clean_text(records["developer"]),
         status_raw=clean_text(records["status"]),
@@ -570,29 +529,20 @@ def _platform_holdings(raw: RawTable, checks: RowChecks) -> dict[str, object]:
         "quantity": quantity,
         "serial_number": serial,
         **_label_flags(records["labels"]),
-        "corresponding_adjustment": yes_no(
-            checks, records["corresponding_adjustment"], "correspondingAdjustment", blank=None
-        ),
-        "corsia_eligible": yes_no(checks, records["corsia_eligible"], "corsiaEligible", blank=None),
-        "corsia_pending": yes_no(checks, records["corsia_pending"], "corsiaPending", blank=None),
-        "host_country_authorization": yes_no(
-            checks, records["host_country_authorization"], "hostCountryLetterOfAuthorization", blank=None
-        ),
-        "arb_eligible": yes_no(checks, records["arb_eligible"], "arbEligible", blank=None),
-        "ecology_eligible": yes_no(checks, records["ecology_eligible"], "ecologyEligible", blank=None),
-        "vintage_start": dates(checks, records["vintage_start"], "issuance vintage start", ISO_DATE, "YYYY-MM-DD"),
-        "issuance_date": dates(
-            checks, records["issuance_date"], "issuance date", ISO_DATE, "YYYY-MM-DD", required=True
-        ),
+        **{
+            name: yes_no(checks, records[name], PLATFORM_HOLDING_FIELDS[name][0], blank=None)
+            for name in _PLATFORM_FLAGS
+        },
+        "vintage_start": _iso_dates(checks, records["vintage_start"], "issuance vintage start"),
+        "issuance_date": _iso_dates(checks, records["issuance_date"], "issuance date", required=True),
         "issuance_quantity": whole_numbers(checks, records["issuance_quantity"], "issuance quantity", required=True),
         "project_type_raw": clean_text(records["project_type"]),
     }
 
 
 def _read_platform_issuances(path: Path) -> DatasetLoad:
-    raw = _read_platform(path, "issuedCredits", PLATFORM_HOLDING_FIELDS)
+    raw, checks = _read_platform(path, "issuedCredits", PLATFORM_HOLDING_FIELDS)
     records = raw.records
-    checks = RowChecks(records.index)
     holdings = _platform_holdings(raw, checks)
     issuance_key = clean_text(records["issuance_key"])
     checks.fail(issuance_key.isna().to_numpy(), "issuanceKey is missing")
@@ -639,9 +589,8 @@ def _read_platform_issuances(path: Path) -> DatasetLoad:
 
 
 def _read_platform_blocks(path: Path, dataset_key: str, dataset: str) -> DatasetLoad:
-    raw = _read_platform(path, dataset_key, PLATFORM_HOLDING_FIELDS)
+    raw, checks = _read_platform(path, dataset_key, PLATFORM_HOLDING_FIELDS)
     records = raw.records
-    checks = RowChecks(records.index)
     holdings = _platform_holdings(raw, checks)
     retirement = dataset == "retirements"
     prefix = "retirement" if retirement else "cancellation"
@@ -653,15 +602,13 @@ def _read_platform_blocks(path: Path, dataset_key: str, dataset: str) -> Dataset
         status,
         f"holding status {{value}} is not {expected_status}",
     )
-    credits = credit_rows(
-        records,
-        ACR.key,
-        str(raw.path),
+    return APX.finish(
+        raw,
+        checks,
+        dataset,
         **holdings,
         transaction_type=prefix,
-        transaction_date=dates(
-            checks, records[f"{prefix}_date"], f"{prefix} date", ISO_DATE, "YYYY-MM-DD", required=True
-        ),
+        transaction_date=_iso_dates(checks, records[f"{prefix}_date"], f"{prefix} date", required=True),
         retirement_beneficiary=clean_text(records[f"{prefix}_on_behalf_of"]),
         retirement_reason=clean_text(records[f"{prefix}_reason"]),
         retirement_note=clean_text(records["retirement_purpose" if retirement else "cancellation_note"]),
@@ -669,7 +616,6 @@ def _read_platform_blocks(path: Path, dataset_key: str, dataset: str) -> Dataset
         from_buffer=yes_no(checks, records["is_reserve"], "isReserve", blank=None),
         issuance_key=clean_text(records["issuance_key"]),
     )
-    return finish(raw, ACR.key, dataset, credits, checks, CreditTransactionsSchema)
 
 
 DATASETS = {

@@ -2,26 +2,24 @@
 
 APX serves all three registries from one platform, so their CSV exports look alike:
 
-- a trailing comma on every line, i.e. an empty last header (``Unnamed: N`` once pandas re-saved the file):
-  the layouts never name it and :func:`~pipeline.ingest.parsing.map_columns` ignores it;
-- US dates, with or without a time of day, in the same file: ``3/24/2026 9:08:01 PM``, ``1/15/2020``,
-  ``03/09/2026`` (:func:`apx_dates`);
-- serial ranges ``<block prefix>-<first> to <last>`` whose prefix names the project and usually the vintage
-  (``ACR-US-1185-2025-3078-1 to 85847``, ``CAR-1-US-1480-46-1156-FL-2026-10272-852724 to 860723``,
-  ``ART-GY-102-2021-11-2759599 to 2760598``): :func:`serial_ranges` checks them against the row;
+- a trailing comma on every line, i.e. an empty last header, which the layouts never name;
+- US dates, with or without a time of day, in the same file: ``3/24/2026 9:08:01 PM``, ``1/15/2020``
+  (:func:`apx_dates`);
+- serial ranges ``<block prefix>-<first> to <last>`` whose prefix names the project and the vintage
+  (``ACR-US-1185-2025-3078-1 to 85847``, ``ART-GY-102-2021-11-2759599 to 2760598``): :func:`serial_ranges`
+  checks them against the row;
 - ``Yes`` / ``No`` / blank flags (:func:`yes_no`) and SDG lists (``03: Good Health…;06: …``, CAR ``2. Zero
-  Hunger;3. …``; :func:`sdg_numbers`).
-
-:func:`credit_rows` builds a frame with every ``credits`` contract column, so each reader states only what
-its export carries and everything else is explicitly missing; :func:`serial_block_columns` gives the checked
-columns every retirements and cancellations export shares, :func:`corsia_phase_column` and :func:`flag_column`
-the flags the three registries word alike.
+  Hunger;3. …``; :func:`sdg_numbers`);
+- retirements and cancellations, one row per serial block, read alike (:func:`read_blocks`): each registry
+  states in an :class:`ApxRegistry` only what its exports name differently.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -29,35 +27,33 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.ingest import normalize
+from pipeline.ingest.dataset import DatasetLoad, finish
 from pipeline.ingest.normalize import as_object
 from pipeline.ingest.parsing import (
     ARROW_TEXT,
+    Column,
+    Layout,
+    RawTable,
     RowChecks,
     arrow_strings,
+    clean_arrow_text,
     clean_text,
+    column,
     extract,
     fail_values,
     parse_bool,
     per_distinct_value,
+    read_table,
     text_column,
     whole_numbers,
 )
 from pipeline.ingest.schemas import CreditTransactionsSchema
+from pipeline.registries import Registry
 
 
-def extract_present(raw: pd.Series, pattern: str, numbers: tuple[str, ...]) -> tuple[pd.DataFrame, pd.Series]:
-    """:func:`~pipeline.ingest.parsing.extract` of ``pattern``, and the cleaned text (None where missing).
-
-    Well-formed values match as they are; only the few that do not are cleaned (whitespace, placeholders such
-    as ``N/A``) and matched again, so a mostly-distinct column is not cleaned value by value."""
-    parts = extract(raw, pattern, numbers=numbers)
-    text = raw.astype(object).where(raw.notna(), None)
-    unmatched = (parts[parts.columns[0]].isna() & raw.notna()).to_numpy(dtype=bool)
-    if unmatched.any():
-        cleaned = clean_text(raw[unmatched])
-        parts.loc[unmatched] = extract(cleaned.fillna(""), pattern, numbers=numbers).to_numpy()
-        text[unmatched] = cleaned.to_numpy()
-    return parts, text
+def optional(name: str, *headers: str) -> Column:
+    """A layout column the export may leave out (then read as missing everywhere)."""
+    return Column(name, headers, required=False)
 
 
 DATE_EXPECTED = "M/D/YYYY, optionally with h:mm:ss AM/PM"
@@ -139,17 +135,14 @@ def fail_period_order(checks: RowChecks, start: pd.Series, end: pd.Series, messa
         fail_values(checks, later, start.dt.strftime("%Y-%m-%d"), message)
 
 
-def yes_no(checks: RowChecks, raw: pd.Series, what: str, *, blank: bool | None, present: bool = True) -> pd.Series:
+def yes_no(checks: RowChecks, raw: pd.Series, what: str, *, blank: bool | None) -> pd.Series:
     """A ``Yes``/``No`` flag column as nullable booleans.
 
     APX exports write only the positive case for labels such as ``CCP Approved`` and leave the cell blank
     otherwise, so ``blank`` says what a blank cell means for this column (``False``, or ``None`` for
-    unknown). A column the export dropped (``present=False``) is unknown everywhere. Any other text rejects
-    the record instead of being read as either answer."""
+    unknown). Any other text rejects the record instead of being read as either answer."""
     values, bad = _yes_no_values(raw, blank)
     fail_values(checks, bad.to_numpy(), raw, f"{what} {{value}} is not Yes or No")
-    if not present:
-        return pd.Series(pd.NA, index=raw.index, dtype="boolean")
     return values
 
 
@@ -175,10 +168,8 @@ def corsia_phase_column(checks: RowChecks, records: pd.DataFrame, pilot_what: st
     neither column."""
     if "corsia_pilot" not in records and "corsia_first" not in records:
         return pd.Series(None, index=records.index, dtype=object)
-    not_eligible = pd.Series(False, index=records.index, dtype="boolean")
-    pilot = yes_no(checks, records["corsia_pilot"], pilot_what, blank=False) if "corsia_pilot" in records else None
-    first = yes_no(checks, records["corsia_first"], first_what, blank=False) if "corsia_first" in records else None
-    return corsia_phases(not_eligible if pilot is None else pilot, not_eligible if first is None else first)
+    pilot = yes_no(checks, column(records, "corsia_pilot"), pilot_what, blank=False)
+    return corsia_phases(pilot, yes_no(checks, column(records, "corsia_first"), first_what, blank=False))
 
 
 CORSIA_PHASES = np.array([None, "first", "pilot", "pilot;first"], dtype=object)
@@ -220,79 +211,39 @@ def serial_ranges(
 
     Rejects (in plain words) a serial that is not ``<prefix>-<first> to <last>`` in ``fmt``, a range whose
     size differs from the row's quantity, and a prefix naming another project or vintage than the row's:
-    any of these means a shifted column or a corrupted record, never something to guess around."""
-    numbers = (
-        ("project", "vintage", "first", "last")
-        if "(?P<vintage>" in fmt.prefix_pattern
-        else ("project", "first", "last")
-    )
-    parts, serial = extract_present(raw, fmt.pattern, numbers)
-    malformed = (serial.notna() & parts["project"].isna()).to_numpy(dtype=bool)
-    fail_values(
-        checks,
-        malformed,
-        serial,
-        f"serial number {{value}} is not a {fmt.registry_name} serial range (expected e.g. '{fmt.example}')",
-    )
+    any of these means a shifted column or a corrupted record, never something to guess around. Well-formed
+    serials are matched as they are; only those that do not match are cleaned (whitespace, ``N/A``) and matched
+    again, so a mostly-distinct column is not cleaned value by value."""
+    numbers = ("project", "vintage", "first", "last")
+    parts = extract(raw, fmt.pattern, numbers=numbers)
+    serial = raw.astype(object).where(raw.notna(), None)
+    unmatched = (parts["project"].isna() & raw.notna()).to_numpy(dtype=bool)
+    if unmatched.any():
+        cleaned = clean_text(raw[unmatched])
+        parts.loc[unmatched] = extract(cleaned.fillna(""), fmt.pattern, numbers=numbers).to_numpy()
+        serial[unmatched] = cleaned.to_numpy()
+    present = serial.notna().to_numpy(dtype=bool)
+    malformed = present & parts["project"].isna().to_numpy()
+    not_a_range = f"serial number {{value}} is not a {fmt.registry_name} serial range (expected e.g. '{fmt.example}')"
+    fail_values(checks, malformed, serial, not_a_range)
     if required:
-        checks.fail(serial.isna().to_numpy(), "serial number is missing")
-
+        checks.fail(~present, "serial number is missing")
     size = (parts["last"] - parts["first"] + 1).to_numpy()
-    wrong_size = (quantity.notna() & (size != quantity.astype("float64").to_numpy())).to_numpy(dtype=bool)
-    fail_values(
-        checks,
-        wrong_size & ~malformed & serial.notna().to_numpy(),
-        serial,
-        "serial range {value} does not hold the row's quantity",
-    )
-    other_project = (project_number.astype("float64") != parts["project"]).fillna(False).to_numpy(dtype=bool)
-    other_project &= project_number.notna().to_numpy(dtype=bool) & parts["project"].notna().to_numpy()
-    fail_values(checks, other_project, serial, "serial number {value} names another project than the row")
-    if vintage is not None and "vintage" in parts:
-        other_vintage = (vintage.astype("float64") != parts["vintage"]).fillna(False).to_numpy(dtype=bool)
-        other_vintage &= vintage.notna().to_numpy(dtype=bool) & parts["vintage"].notna().to_numpy()
-        fail_values(checks, other_vintage, serial, "serial number {value} names another vintage than the row")
+    wrong_size = quantity.notna().to_numpy(dtype=bool) & (size != quantity.astype("float64").to_numpy())
+    wrong_size &= present & ~malformed
+    fail_values(checks, wrong_size, serial, "serial range {value} does not hold the row's quantity")
+    for what, row_value in (("project", project_number), ("vintage", vintage)):
+        if row_value is not None and what in parts:
+            other = (row_value.astype("float64") != parts[what]).fillna(False).to_numpy(dtype=bool)
+            other &= row_value.notna().to_numpy(dtype=bool) & parts[what].notna().to_numpy()
+            fail_values(checks, other, serial, f"serial number {{value}} names another {what} than the row")
     return serial
 
 
-def serial_block_columns(
-    checks: RowChecks,
-    records: pd.DataFrame,
-    fmt: SerialFormat,
-    dataset: str,
-    *,
-    project_id: pd.Series,
-    vintage: pd.Series,
-    quantity_what: str,
-) -> dict[str, object]:
-    """The checked ``credits`` columns every APX retirements or cancellations export yields, one row per serial
-    block: the block's quantity (``quantity_what`` names it in reasons), its serial range checked against the
-    row (:func:`serial_ranges`) and the status-effective date as the transaction date."""
-    quantity = whole_numbers(checks, records["quantity"], quantity_what, required=True)
-    serial = serial_ranges(
-        checks,
-        records["serial_number"],
-        fmt,
-        quantity=quantity,
-        project_number=project_numbers(project_id),
-        vintage=vintage,
-    )
-    return {
-        "project_id": project_id,
-        "transaction_type": "retirement" if dataset == "retirements" else "cancellation",
-        "vintage": vintage,
-        "quantity": quantity,
-        "transaction_date": apx_dates(checks, records["status_effective"], "status effective date", required=True),
-        "serial_number": serial,
-    }
-
-
 def project_numbers(project_id: pd.Series) -> pd.Series:
-    """The number of a harmonized id (``ACR885`` -> 885), to compare with the project named in a serial."""
-    codes, uniques = pd.factorize(project_id, use_na_sentinel=True)
-    numbers = pd.to_numeric(pd.Series(uniques, dtype="string").str.extract(r"(\d+)$")[0], errors="coerce")
-    values = np.append(numbers.to_numpy(dtype="float64"), np.nan)[codes]  # code -1 (missing) -> NaN
-    return pd.Series(values, index=project_id.index).astype("Int64")
+    """The number of a harmonized id (``ACR885`` -> 885.0), to compare with the project a serial names; float, as
+    the serial's numbers are, so an absurdly long id compares unequal instead of overflowing."""
+    return extract(project_id, r"(?P<number>\d+)$", numbers=("number",))["number"]
 
 
 _SDG = re.compile(r"(?:^|;)\s*0*(\d{1,2})\s*[:.]")
@@ -326,23 +277,16 @@ def protocol_versions(raw: pd.Series) -> pd.Series:
 
 
 _CREDIT_COLUMNS = tuple(CreditTransactionsSchema.to_schema().columns)
-_NULLABLE_DTYPES = {
-    "vintage": "Int64",
-    "quantity": "Int64",
-    "buffer_quantity": "Int64",
-    "ccp_label": "boolean",
-    "corresponding_adjustment": "boolean",
-    "is_removal": "boolean",
-    "is_reversible": "boolean",
-    "transaction_date": "datetime64[ns]",
-}
-
-
 _TEXT_COLUMNS = frozenset(
     name
     for name, column in CreditTransactionsSchema.to_schema().columns.items()
     if isinstance(column.dtype.type, pd.StringDtype)
 )
+_NULLABLE_DTYPES = {
+    **dict.fromkeys(("vintage", "quantity", "buffer_quantity"), "Int64"),
+    **dict.fromkeys(("ccp_label", "corresponding_adjustment", "is_removal", "is_reversible"), "boolean"),
+    "transaction_date": "datetime64[ns]",
+}
 
 
 def credit_rows(records: pd.DataFrame, registry: str, source_file: str, **columns: object) -> pd.DataFrame:
@@ -350,30 +294,16 @@ def credit_rows(records: pd.DataFrame, registry: str, source_file: str, **column
     (extra columns are kept after the contract ones). Constant and missing text columns are made as Arrow-backed
     text at length, as the contract types them, so validation has nothing to convert."""
     index = records.index
-
-    def constant_text(value: str | None) -> pd.Series:
-        return text_column(value, len(index)).set_axis(index)
-
+    given = {**columns, "registry": registry, "source_file": source_file, "source_line": records["source_line"]}
     frame: dict[str, object] = {}
     for name in _CREDIT_COLUMNS:
-        value = columns.get(name)
+        value = given.get(name)
         if name in _TEXT_COLUMNS and (value is None or isinstance(value, str)):
-            frame[name] = constant_text(value)
-        elif name in columns:
-            frame[name] = value
-        elif name in _NULLABLE_DTYPES:
-            frame[name] = pd.Series(
-                pd.NA if _NULLABLE_DTYPES[name] != "datetime64[ns]" else pd.NaT,
-                index=index,
-                dtype=_NULLABLE_DTYPES[name],
-            )
-        else:
-            frame[name] = None
-    frame["registry"] = constant_text(registry)
-    frame["source_file"] = constant_text(source_file)
-    frame["source_line"] = records["source_line"]
-    frame.update({k: v for k, v in columns.items() if k not in frame})
-    return pd.DataFrame(frame, index=index)
+            value = text_column(value, len(index)).set_axis(index)
+        elif name not in given and name in _NULLABLE_DTYPES:
+            value = pd.Series(None, index=index, dtype=_NULLABLE_DTYPES[name])
+        frame[name] = value
+    return pd.DataFrame(frame | {name: value for name, value in columns.items() if name not in frame}, index=index)
 
 
 def project_classification(
@@ -402,3 +332,80 @@ def project_classification(
         "is_nature_based": activity.notna(),
         "activity": activity,
     }
+
+
+def project_rows(raw: RawTable, registry: Registry, project_id: pd.Series, **columns: object) -> pd.DataFrame:
+    """``projects`` rows of ``raw``: the id, the registry, ``columns`` in their order, then each row's source."""
+    return pd.DataFrame(
+        {
+            "project_id": project_id,
+            "registry": registry.key,
+            **columns,
+            "source_file": str(raw.path),
+            "source_line": raw.records["source_line"],
+        }
+    )
+
+
+def project_urls(registry: Registry, project_id: pd.Series) -> pd.Series:
+    """The registry's public page of each project."""
+    number = project_id.astype("string").str.removeprefix(registry.id_prefix)
+    return as_object(registry.project_url.replace("{number}", "") + number)
+
+
+@dataclass(frozen=True)
+class ApxRegistry:
+    """What one registry's APX credit exports name differently; :func:`read_credits` and :func:`read_blocks` read
+    them alike.
+
+    ``credit_columns`` parses the columns every credit export of the registry carries (``project_id`` and
+    ``vintage`` first); ``block_columns`` those only its retirements and cancellations carry. Both record the
+    records' failures in the checks they are given, in the order the reasons are to be listed."""
+
+    registry: Registry
+    serial: SerialFormat
+    quantity_what: str
+    credit_columns: Callable[[RowChecks, pd.DataFrame], dict[str, object]]
+    block_columns: Callable[[RowChecks, pd.DataFrame], dict[str, object]]
+
+    def finish(self, raw: RawTable, checks: RowChecks, dataset: str, **columns: object) -> DatasetLoad:
+        """The dataset's ``credits`` rows from ``columns``, validated (:func:`~pipeline.ingest.dataset.finish`)."""
+        credits = credit_rows(raw.records, self.registry.key, str(raw.path), **columns)
+        return finish(raw, self.registry.key, dataset, credits, checks, CreditTransactionsSchema)
+
+
+def read_credits(path: Path, layout: Layout, apx: ApxRegistry) -> tuple[RawTable, RowChecks, dict[str, object]]:
+    """The records of a credit export, their checks, and the columns every credit export of ``apx`` carries."""
+    raw = read_table(path, layout)
+    checks = RowChecks(raw.records.index)
+    return raw, checks, apx.credit_columns(checks, raw.records)
+
+
+def read_blocks(path: Path, layout: Layout, dataset: str, apx: ApxRegistry) -> DatasetLoad:
+    """Retirements or cancellations, one ``credits`` row per serial block: its quantity, its serial range checked
+    against the row (:func:`serial_ranges`), the status-effective date as the transaction date, and the reason,
+    note and beneficiary the layout names ``reason``, ``details`` and ``beneficiary``."""
+    raw, checks, common = read_credits(path, layout, apx)
+    records = raw.records
+    project_id, vintage = common.pop("project_id"), common.pop("vintage")
+    quantity = whole_numbers(checks, records["quantity"], apx.quantity_what, required=True)
+    project = project_numbers(project_id)
+    serial = serial_ranges(
+        checks, records["serial_number"], apx.serial, quantity=quantity, project_number=project, vintage=vintage
+    )
+    return apx.finish(
+        raw,
+        checks,
+        dataset,
+        project_id=project_id,
+        transaction_type="retirement" if dataset == "retirements" else "cancellation",
+        vintage=vintage,
+        quantity=quantity,
+        transaction_date=apx_dates(checks, records["status_effective"], "status effective date", required=True),
+        serial_number=serial,
+        retirement_beneficiary=clean_arrow_text(column(records, "beneficiary")),
+        retirement_reason=clean_arrow_text(column(records, "reason")),
+        retirement_note=clean_arrow_text(column(records, "details")),
+        **common,
+        **apx.block_columns(checks, records),
+    )

@@ -37,20 +37,23 @@ import pandas as pd
 
 from pipeline.ingest import normalize
 from pipeline.ingest.apx import (
+    ApxRegistry,
     SerialFormat,
     apx_dates,
     corsia_phase_column,
-    credit_rows,
     flag_column,
+    optional,
+    project_rows,
+    project_urls,
     protocol_versions,
-    serial_block_columns,
+    read_blocks,
+    read_credits,
 )
 from pipeline.ingest.dataset import DatasetLoad, finish, flag_duplicate_projects
 from pipeline.ingest.parsing import (
     Column,
     Layout,
     RowChecks,
-    clean_arrow_text,
     clean_text,
     column,
     fail_values,
@@ -59,7 +62,7 @@ from pipeline.ingest.parsing import (
     vintages,
     whole_numbers,
 )
-from pipeline.ingest.schemas import CreditTransactionsSchema, ProjectsSchema
+from pipeline.ingest.schemas import ProjectsSchema
 from pipeline.registries import ART
 
 SERIAL = SerialFormat(
@@ -70,41 +73,41 @@ STANDARD_PROTOCOLS = ((r"\bTREES\b", "art-trees"), (r"\bFCPF\b|Carbon Fund", "fc
 
 _PROGRAM = (
     Column("project_id", ("Program ID",)),
-    Column("name", ("Program Name",), required=False),
-    Column("standard", ("Crediting Program and Standard",), required=False),
-    Column("program_type", ("Program Type",), required=False),
-    Column("standard_version", ("Standard Version",), required=False),
-    Column("jurisdictions", ("Program Jurisdiction(s)",), required=False),
-    Column("country", ("Program Country",), required=False),
-    Column("ccp", ("CCP Approved", "ICVCM CCP Eligible"), required=False),
-    Column("corsia_eligible", ("CORSIA Eligible",), required=False),
+    optional("name", "Program Name"),
+    optional("standard", "Crediting Program and Standard"),
+    optional("program_type", "Program Type"),
+    optional("standard_version", "Standard Version"),
+    optional("jurisdictions", "Program Jurisdiction(s)"),
+    optional("country", "Program Country"),
+    optional("ccp", "CCP Approved", "ICVCM CCP Eligible"),
+    optional("corsia_eligible", "CORSIA Eligible"),
 )
 _BLOCK = (
     Column("vintage", ("Vintage",)),
     Column("serial_number", ("Credit Serial Numbers",)),
     Column("quantity", ("Quantity of Credits",)),
     Column("status_effective", ("Status Effective",)),
-    Column("corsia_pilot", ("Eligible for CORSIA 2021-2023 Compliance Period (Pilot Phase)",), required=False),
-    Column("corsia_first", ("Eligible for CORSIA 2024-2026 Compliance Period (First Phase)",), required=False),
-    Column("approved_on", ("Date Approved",), required=False),
-    Column("account_holder", ("Account Holder",), required=False),
+    optional("corsia_pilot", "Eligible for CORSIA 2021-2023 Compliance Period (Pilot Phase)"),
+    optional("corsia_first", "Eligible for CORSIA 2024-2026 Compliance Period (First Phase)"),
+    optional("approved_on", "Date Approved"),
+    optional("account_holder", "Account Holder"),
 )
 
 PROJECTS_LAYOUT = Layout(
     "ART programs export (APX CSV)",
     (
         Column("project_id", ("Program ID",)),
-        Column("developer", ("Sovereign Program Developer",), required=False),
+        optional("developer", "Sovereign Program Developer"),
         Column("name", ("Program Name",)),
         Column("standard", ("Crediting Program and Standard",)),
-        Column("verifier", ("Verification Body",), required=False),
-        Column("program_type", ("Program Type",), required=False),
+        optional("verifier", "Verification Body"),
+        optional("program_type", "Program Type"),
         Column("status", ("Status",)),
-        Column("crediting_period_start", ("Initial Crediting Period Start Date",), required=False),
-        Column("jurisdictions", ("Program Jurisdiction(s)",), required=False),
+        optional("crediting_period_start", "Initial Crediting Period Start Date"),
+        optional("jurisdictions", "Program Jurisdiction(s)"),
         Column("country", ("Program Country",)),
-        Column("notes", ("Program Notes",), required=False),
-        Column("website", ("Program Website",), required=False),
+        optional("notes", "Program Notes"),
+        optional("website", "Program Website"),
     ),
 )
 
@@ -113,12 +116,12 @@ ISSUANCES_LAYOUT = Layout(
     (
         Column("approved_on", ("Date Approved",)),
         *_PROGRAM,
-        Column("developer", ("Sovereign Program Developer",), required=False),
+        optional("developer", "Sovereign Program Developer"),
         Column("vintage", ("Vintage",)),
         Column("total_issued", ("Total Emission Reductions/Removals",)),
         Column("buffer", ("Credits Deposited in Buffer",)),
         Column("verified", ("Credits Verified",)),
-        Column("verifier", ("Verification Body",), required=False),
+        optional("verifier", "Verification Body"),
     ),
 )
 
@@ -127,9 +130,9 @@ RETIREMENTS_LAYOUT = Layout(
     (
         *_BLOCK,
         *_PROGRAM,
-        Column("beneficiary", ("Retired on Behalf of",), required=False),
-        Column("reason", ("Retirement Reason",), required=False),
-        Column("details", ("Purpose of Retirement",), required=False),
+        optional("beneficiary", "Retired on Behalf of"),
+        optional("reason", "Retirement Reason"),
+        optional("details", "Purpose of Retirement"),
     ),
 )
 
@@ -138,8 +141,8 @@ CANCELLATIONS_LAYOUT = Layout(
     (
         *_BLOCK,
         *_PROGRAM,
-        Column("reason", ("Cancellation Reason",), required=False),
-        Column("details", ("Cancellation Details",), required=False),
+        optional("reason", "Cancellation Reason"),
+        optional("details", "Cancellation Details"),
     ),
 )
 
@@ -159,78 +162,76 @@ def read_projects(path: Path) -> DatasetLoad:
     records = raw.records
     checks = RowChecks(records.index)
 
+    def text(name: str) -> pd.Series:
+        return clean_text(column(records, name))
+
     project_id = registry_project_ids(checks, records["project_id"], ART.id_prefix)
-    standard = clean_text(records["standard"])
+    standard = text("standard")
     protocol = standard_protocols(standard)
-    status_raw = clean_text(records["status"])
-    country_raw = clean_text(records["country"])
-    country_code = normalize.country_codes(country_raw)
-    program_type = clean_text(column(records, "program_type"))
+    program_type = text("program_type")
     forest = program_type.isna() | program_type.astype("string").str.contains("forest", case=False).fillna(False)
     activity = pd.Series(np.where(forest.to_numpy(dtype=bool), "JREDD", None), index=records.index, dtype=object)
-    number = project_id.astype("string").str.removeprefix(ART.id_prefix)
-    projects = pd.DataFrame(
-        {
-            "project_id": project_id,
-            "registry": ART.key,
-            "name": clean_text(records["name"]),
-            "proponent": clean_text(column(records, "developer")),
-            "status_raw": status_raw,
-            "status": normalize.statuses(status_raw),
-            "country_code": country_code,
-            "country": normalize.country_names(country_code, country_raw),
-            "jurisdictions": clean_text(column(records, "jurisdictions")),
-            "methodology_raw": standard,
-            "protocol": protocol,
-            "protocols": protocol,
-            "project_type_raw": program_type,
-            "project_type": "redd+",
-            "project_type_source": "registry",
-            "category": "forest",
-            "is_nature_based": activity.notna(),
-            "activity": activity,
-            "crediting_period_start": apx_dates(
-                checks, column(records, "crediting_period_start"), "initial crediting period start"
-            ),
-            "crediting_period_end": pd.Series(pd.NaT, index=records.index, dtype="datetime64[ns]"),
-            "registration_date": pd.Series(pd.NaT, index=records.index, dtype="datetime64[ns]"),
-            "estimated_annual_reductions": pd.Series(np.nan, index=records.index, dtype="float64"),
-            "verifier": clean_text(column(records, "verifier")),
-            "notes": clean_text(column(records, "notes")),
-            "project_url": normalize.as_object(ART.project_url.replace("{number}", "") + number),
-            "source_file": str(raw.path),
-            "source_line": records["source_line"],
-        }
+    missing_date = pd.Series(pd.NaT, index=records.index, dtype="datetime64[ns]")
+    projects = project_rows(
+        raw,
+        ART,
+        project_id,
+        name=text("name"),
+        proponent=text("developer"),
+        **normalize.status_and_country(text("status"), text("country")),
+        jurisdictions=text("jurisdictions"),
+        methodology_raw=standard,
+        protocol=protocol,
+        protocols=protocol,
+        project_type_raw=program_type,
+        project_type="redd+",
+        project_type_source="registry",
+        category="forest",
+        is_nature_based=activity.notna(),
+        activity=activity,
+        crediting_period_start=apx_dates(
+            checks, column(records, "crediting_period_start"), "initial crediting period start"
+        ),
+        crediting_period_end=missing_date,
+        registration_date=missing_date,
+        estimated_annual_reductions=pd.Series(np.nan, index=records.index, dtype="float64"),
+        verifier=text("verifier"),
+        notes=text("notes"),
+        project_url=project_urls(ART, project_id),
     )
-    flag_duplicate_projects(
-        projects, checks, compare=["name", "proponent", "status_raw", "country_code", "methodology_raw"]
-    )
+    flag_duplicate_projects(projects, checks, ["name", "proponent", "status_raw", "country_code", "methodology_raw"])
     return finish(raw, ART.key, "projects", projects, checks, ProjectsSchema)
 
 
-def _program_flags(records: pd.DataFrame, checks: RowChecks) -> tuple[pd.Series, pd.Series, dict[str, object]]:
+def _credit_columns(checks: RowChecks, records: pd.DataFrame) -> dict[str, object]:
     """Program id, vintage and the flags every ART credit export carries."""
-    project_id = registry_project_ids(checks, records["project_id"], ART.id_prefix, what="program id")
-    vintage = vintages(checks, whole_numbers(checks, records["vintage"], "vintage", required=True))
-    corsia_phase = corsia_phase_column(
-        checks, records, "CORSIA pilot phase eligibility", "CORSIA first phase eligibility"
-    )
-    flags = {
+    return {
+        "project_id": registry_project_ids(checks, records["project_id"], ART.id_prefix, what="program id"),
+        "vintage": vintages(checks, whole_numbers(checks, records["vintage"], "vintage", required=True)),
+        "corsia_phase": corsia_phase_column(
+            checks, records, "CORSIA pilot phase eligibility", "CORSIA first phase eligibility"
+        ),
         "methodology_version": protocol_versions(column(records, "standard_version")),
         "ccp_label": flag_column(checks, records, "ccp", "CCP Approved", blank=False),
-        "corsia_phase": corsia_phase,
         "corsia_eligible": flag_column(checks, records, "corsia_eligible", "CORSIA Eligible", blank=None),
         "standard": clean_text(column(records, "standard")),
     }
-    return project_id, vintage, flags
+
+
+def _block_columns(checks: RowChecks, records: pd.DataFrame) -> dict[str, object]:
+    return {
+        "retirement_account": clean_text(column(records, "account_holder")),
+        "issuance_date": apx_dates(checks, column(records, "approved_on"), "date approved"),
+    }
+
+
+APX = ApxRegistry(ART, SERIAL, "quantity of credits", _credit_columns, _block_columns)
 
 
 def read_issuances(path: Path) -> DatasetLoad:
     """ART issuances -> ``issuance`` rows: credits verified, with the buffer deposit beside them."""
-    raw = read_table(path, ISSUANCES_LAYOUT)
+    raw, checks, common = read_credits(path, ISSUANCES_LAYOUT, APX)
     records = raw.records
-    checks = RowChecks(records.index)
-    project_id, vintage, flags = _program_flags(records, checks)
     total = whole_numbers(checks, records["total_issued"], "total emission reductions/removals", required=True)
     buffer = whole_numbers(checks, records["buffer"], "credits deposited in buffer", required=True)
     verified = whole_numbers(checks, records["verified"], "credits verified", required=True)
@@ -240,54 +241,27 @@ def read_issuances(path: Path) -> DatasetLoad:
         total.astype("string"),
         "total emission reductions/removals {value} is not credits verified + credits deposited in buffer",
     )
-    credits = credit_rows(
-        records,
-        ART.key,
-        str(raw.path),
-        project_id=project_id,
+    return APX.finish(
+        raw,
+        checks,
+        "issuances",
         transaction_type="issuance",
-        vintage=vintage,
         quantity=verified,
         buffer_quantity=buffer,
         transaction_date=apx_dates(checks, records["approved_on"], "date approved", required=True),
-        **flags,
+        **common,
         total_issued=total,
     )
-    return finish(raw, ART.key, "issuances", credits, checks, CreditTransactionsSchema)
-
-
-def _read_blocks(path: Path, layout: Layout, dataset: str) -> DatasetLoad:
-    """ART retirements or cancellations: one row per serial block."""
-    raw = read_table(path, layout)
-    records = raw.records
-    checks = RowChecks(records.index)
-    project_id, vintage, flags = _program_flags(records, checks)
-    block = serial_block_columns(
-        checks, records, SERIAL, dataset, project_id=project_id, vintage=vintage, quantity_what="quantity of credits"
-    )
-    credits = credit_rows(
-        records,
-        ART.key,
-        str(raw.path),
-        **block,
-        retirement_beneficiary=clean_arrow_text(column(records, "beneficiary")),
-        retirement_reason=clean_arrow_text(column(records, "reason")),
-        retirement_note=clean_arrow_text(column(records, "details")),
-        **flags,
-        retirement_account=clean_text(column(records, "account_holder")),
-        issuance_date=apx_dates(checks, column(records, "approved_on"), "date approved"),
-    )
-    return finish(raw, ART.key, dataset, credits, checks, CreditTransactionsSchema)
 
 
 def read_retirements(path: Path) -> DatasetLoad:
     """ART retirements -> ``retirement`` rows, one per serial block."""
-    return _read_blocks(path, RETIREMENTS_LAYOUT, "retirements")
+    return read_blocks(path, RETIREMENTS_LAYOUT, "retirements", APX)
 
 
 def read_cancellations(path: Path) -> DatasetLoad:
     """ART cancellations -> ``cancellation`` rows, one per serial block."""
-    return _read_blocks(path, CANCELLATIONS_LAYOUT, "cancellations")
+    return read_blocks(path, CANCELLATIONS_LAYOUT, "cancellations", APX)
 
 
 DATASETS = {

@@ -42,16 +42,19 @@ import pandas as pd
 
 from pipeline.ingest import normalize
 from pipeline.ingest.apx import (
+    ApxRegistry,
     SerialFormat,
     apx_dates,
     corsia_phase_column,
-    credit_rows,
     flag_column,
+    optional,
     project_classification,
+    project_rows,
+    project_urls,
     protocol_versions,
+    read_blocks,
+    read_credits,
     sdg_numbers,
-    serial_block_columns,
-    yes_no,
 )
 from pipeline.ingest.dataset import DatasetLoad, finish, flag_duplicate_projects
 from pipeline.ingest.parsing import (
@@ -68,7 +71,7 @@ from pipeline.ingest.parsing import (
     vintages,
     whole_numbers,
 )
-from pipeline.ingest.schemas import CreditTransactionsSchema, ProjectsSchema
+from pipeline.ingest.schemas import ProjectsSchema
 from pipeline.registries import CAR
 
 SERIAL = SerialFormat(
@@ -78,39 +81,33 @@ SERIAL = SerialFormat(
 )
 
 _SITE = (
-    Column("location", ("Project Site Location",), required=False),
-    Column("state", ("Project Site State",), required=False),
-    Column("country", ("Project Site Country",), required=False),
+    optional("location", "Project Site Location"),
+    optional("state", "Project Site State"),
+    optional("country", "Project Site Country"),
 )
 _CREDIT_PROJECT = (
     Column("project_id", ("Project ID",)),
-    Column("aggregate_id", ("Cooperative/ Aggregate ID",), required=False),
-    Column("name", ("Project Name",), required=False),
-    Column("project_type", ("Project Type",), required=False),
-    Column("reduction_removal", ("Reduction/Removal",), required=False),
-    Column("reversible", ("Reversible/Non-Reversible",), required=False),
-    Column("protocol_version", ("Protocol and Version",), required=False),
+    optional("aggregate_id", "Cooperative/ Aggregate ID"),
+    optional("name", "Project Name"),
+    optional("project_type", "Project Type"),
+    optional("reduction_removal", "Reduction/Removal"),
+    optional("reversible", "Reversible/Non-Reversible"),
+    optional("protocol_version", "Protocol and Version"),
     *_SITE,
-    Column("activity_area_type", ("Activity Area Type",), required=False),
-    Column("additional_certifications", ("Additional Certification(s)",), required=False),
-    Column(
+    optional("activity_area_type", "Activity Area Type"),
+    optional("additional_certifications", "Additional Certification(s)"),
+    optional(
         "corsia_pilot",
-        (
-            "Eligible for CORSIA 2021-2023 Compliance Period",
-            "Eligible for CORSIA 2021-2023 Compliance Period (Pilot Phase)",
-        ),
-        required=False,
+        "Eligible for CORSIA 2021-2023 Compliance Period",
+        "Eligible for CORSIA 2021-2023 Compliance Period (Pilot Phase)",
     ),
-    Column(
+    optional(
         "corsia_first",
-        (
-            "Eligible for CORSIA 2024-2026 Compliance Period",
-            "Eligible for CORSIA 2024-2026 Compliance Period (First Phase)",
-        ),
-        required=False,
+        "Eligible for CORSIA 2024-2026 Compliance Period",
+        "Eligible for CORSIA 2024-2026 Compliance Period (First Phase)",
     ),
-    Column("corresponding_adjustment", ("Corresponding Adjustment",), required=False),
-    Column("ccp", ("CCP Approved", "ICVCM CCP Eligible"), required=False),
+    optional("corresponding_adjustment", "Corresponding Adjustment"),
+    optional("ccp", "CCP Approved", "ICVCM CCP Eligible"),
 )
 _BLOCK = (
     Column("vintage", ("Vintage",)),
@@ -123,29 +120,29 @@ PROJECTS_LAYOUT = Layout(
     "Climate Action Reserve projects export (APX CSV, Apr-2026 or Aug-2026 columns)",
     (
         Column("project_id", ("Project ID",)),
-        Column("compliance_program_id", ("Compliance Program ID",), required=False),
-        Column("arb_id", ("ARB ID",), required=False),
-        Column("wa_eco_id", ("WA ECO",), required=False),
-        Column("aggregate_id", ("Cooperative/ Aggregate ID",), required=False),
-        Column("developer", ("Project Developer",), required=False),
-        Column("owner", ("Project Owner",), required=False),
+        optional("compliance_program_id", "Compliance Program ID"),
+        optional("arb_id", "ARB ID"),
+        optional("wa_eco_id", "WA ECO"),
+        optional("aggregate_id", "Cooperative/ Aggregate ID"),
+        optional("developer", "Project Developer"),
+        optional("owner", "Project Owner"),
         Column("name", ("Project Name",)),
-        Column("operator", ("Offset Project Operator",), required=False),
-        Column("designee", ("Authorized Project Designee",), required=False),
-        Column("verifier", ("Verification Body",), required=False),
+        optional("operator", "Offset Project Operator"),
+        optional("designee", "Authorized Project Designee"),
+        optional("verifier", "Verification Body"),
         Column("project_type", ("Project Type",)),
         Column("status", ("Status",)),
-        Column("compliance_status", ("Compliance Program Status",), required=False),
-        Column("arb_status", ("ARB Project Status",), required=False),
-        Column("wa_eco_status", ("WA ECO Project Status",), required=False),
+        optional("compliance_status", "Compliance Program Status"),
+        optional("arb_status", "ARB Project Status"),
+        optional("wa_eco_status", "WA ECO Project Status"),
         *_SITE,
-        Column("additional_certifications", ("Additional Certification(s)",), required=False),
-        Column("sdgs", ("SDG Impact",), required=False),
-        Column("notes", ("Project Notes",), required=False),
-        Column("credits_registered", ("Total Number of Offset Credits Registered",), required=False),
-        Column("listed_date", ("Project Listed Date",), required=False),
-        Column("registered_date", ("Project Registered Date",), required=False),
-        Column("website", ("Project Website",), required=False),
+        optional("additional_certifications", "Additional Certification(s)"),
+        optional("sdgs", "SDG Impact"),
+        optional("notes", "Project Notes"),
+        optional("credits_registered", "Total Number of Offset Credits Registered"),
+        optional("listed_date", "Project Listed Date"),
+        optional("registered_date", "Project Registered Date"),
+        optional("website", "Project Website"),
     ),
 )
 
@@ -154,20 +151,20 @@ ISSUANCES_LAYOUT = Layout(
     (
         Column("issued_on", ("Date Issued",)),
         *_CREDIT_PROJECT,
-        Column("developer", ("Project Developer",), required=False),
-        Column("owner", ("Project Owner",), required=False),
-        Column("arb_eligible", ("ARB Eligible",), required=False),
-        Column("wa_eco_eligible", ("WA ECO Eligible",), required=False),
-        Column("crediting_period", ("Crediting Period",), required=False),
+        optional("developer", "Project Developer"),
+        optional("owner", "Project Owner"),
+        optional("arb_eligible", "ARB Eligible"),
+        optional("wa_eco_eligible", "WA ECO Eligible"),
+        optional("crediting_period", "Crediting Period"),
         Column("vintage", ("Vintage",)),
         Column("total_issued", ("Total Offset Credits Issued",)),
-        Column("zero_credit_period", ("Zero-Credit Reporting Period",), required=False),
-        Column("reserve_buffer", ("Offset Credits Currently in Reserve Buffer Pool",), required=False),
-        Column("compliance_buffer", ("Offset Credits Intended for Compliance Buffer Pool",), required=False),
-        Column("converted_to_vcus", ("Offset Credits Converted to VCUs",), required=False),
-        Column("canceled_for_compliance", ("Canceled for Compliance",), required=False),
-        Column("canceled", ("Canceled",), required=False),
-        Column("verifier", ("Verification Body",), required=False),
+        optional("zero_credit_period", "Zero-Credit Reporting Period"),
+        optional("reserve_buffer", "Offset Credits Currently in Reserve Buffer Pool"),
+        optional("compliance_buffer", "Offset Credits Intended for Compliance Buffer Pool"),
+        optional("converted_to_vcus", "Offset Credits Converted to VCUs"),
+        optional("canceled_for_compliance", "Canceled for Compliance"),
+        optional("canceled", "Canceled"),
+        optional("verifier", "Verification Body"),
     ),
 )
 
@@ -176,9 +173,9 @@ RETIREMENTS_LAYOUT = Layout(
     (
         *_BLOCK,
         *_CREDIT_PROJECT,
-        Column("account_holder", ("Account Holder",), required=False),
-        Column("reason", ("Retirement Reason",), required=False),
-        Column("details", ("Retirement Reason Details",), required=False),
+        optional("account_holder", "Account Holder"),
+        optional("reason", "Retirement Reason"),
+        optional("details", "Retirement Reason Details"),
     ),
 )
 
@@ -187,15 +184,10 @@ CANCELLATIONS_LAYOUT = Layout(
     (
         *_BLOCK,
         *_CREDIT_PROJECT,
-        Column("reason", ("Cancellation Reason",), required=False),
-        Column("details", ("Export Notes",), required=False),
+        optional("reason", "Cancellation Reason"),
+        optional("details", "Export Notes"),
     ),
 )
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Projects
-# --------------------------------------------------------------------------------------------------------------
 
 
 def read_projects(path: Path) -> DatasetLoad:
@@ -204,78 +196,60 @@ def read_projects(path: Path) -> DatasetLoad:
     records = raw.records
     checks = RowChecks(records.index)
 
-    project_id = registry_project_ids(checks, records["project_id"], CAR.id_prefix)
-    registry_type = clean_text(records["project_type"])
-    protocol, protocols = normalize.protocols(registry_type)
-    compliance_status = clean_text(column(records, "compliance_status"))
-    status_raw = normalize.first_non_null(clean_text(records["status"]), compliance_status)
-    country_raw = clean_text(column(records, "country"))
-    country_code = normalize.country_codes(country_raw)
-    number = project_id.astype("string").str.removeprefix(CAR.id_prefix)
-    missing_date = pd.Series(pd.NaT, index=records.index, dtype="datetime64[ns]")
+    def text(name: str) -> pd.Series:
+        return clean_text(column(records, name))
 
-    projects = pd.DataFrame(
-        {
-            "project_id": project_id,
-            "registry": CAR.key,
-            "name": clean_text(records["name"]),
-            "proponent": clean_text(column(records, "developer")),
-            "owner": clean_text(column(records, "owner")),
-            "status_raw": status_raw,
-            "status": normalize.statuses(status_raw),
-            "compliance_program_id": clean_text(column(records, "compliance_program_id")),
-            "compliance_status": compliance_status,
-            "country_code": country_code,
-            "country": normalize.country_names(country_code, country_raw),
-            "site_state": clean_text(column(records, "state")),
-            "methodology_raw": registry_type,
-            "protocol": protocol,
-            "protocols": protocols,
-            "project_type_raw": registry_type,
-            **project_classification(project_id, protocol, registry_type, registry_type_first=True),
-            "crediting_period_start": missing_date,
-            "crediting_period_end": missing_date,
-            "registration_date": apx_dates(checks, column(records, "registered_date"), "project registered date"),
-            "listed_date": apx_dates(checks, column(records, "listed_date"), "project listed date"),
-            "estimated_annual_reductions": pd.Series(np.nan, index=records.index, dtype="float64"),
-            "credits_registered": whole_numbers(
-                checks,
-                column(records, "credits_registered"),
-                "total number of offset credits registered",
-                required=False,
-            ),
-            "additional_certifications": clean_text(column(records, "additional_certifications")),
-            "sdgs": sdg_numbers(column(records, "sdgs")),
-            "verifier": clean_text(column(records, "verifier")),
-            "notes": clean_text(column(records, "notes")),
-            "project_url": normalize.as_object(CAR.project_url.replace("{number}", "") + number),
-            "source_file": str(raw.path),
-            "source_line": records["source_line"],
-        }
+    project_id = registry_project_ids(checks, records["project_id"], CAR.id_prefix)
+    registry_type = text("project_type")
+    protocol, protocols = normalize.protocols(registry_type)
+    compliance_status = text("compliance_status")
+    place = normalize.status_and_country(normalize.first_non_null(text("status"), compliance_status), text("country"))
+    missing_date = pd.Series(pd.NaT, index=records.index, dtype="datetime64[ns]")
+    projects = project_rows(
+        raw,
+        CAR,
+        project_id,
+        name=text("name"),
+        proponent=text("developer"),
+        owner=text("owner"),
+        status_raw=place["status_raw"],
+        status=place["status"],
+        compliance_program_id=text("compliance_program_id"),
+        compliance_status=compliance_status,
+        country_code=place["country_code"],
+        country=place["country"],
+        site_state=text("state"),
+        methodology_raw=registry_type,
+        protocol=protocol,
+        protocols=protocols,
+        project_type_raw=registry_type,
+        **project_classification(project_id, protocol, registry_type, registry_type_first=True),
+        crediting_period_start=missing_date,
+        crediting_period_end=missing_date,
+        registration_date=apx_dates(checks, column(records, "registered_date"), "project registered date"),
+        listed_date=apx_dates(checks, column(records, "listed_date"), "project listed date"),
+        estimated_annual_reductions=pd.Series(np.nan, index=records.index, dtype="float64"),
+        credits_registered=whole_numbers(
+            checks, column(records, "credits_registered"), "total number of offset credits registered", required=False
+        ),
+        additional_certifications=text("additional_certifications"),
+        sdgs=sdg_numbers(column(records, "sdgs")),
+        verifier=text("verifier"),
+        notes=text("notes"),
+        project_url=project_urls(CAR, project_id),
     )
-    flag_duplicate_projects(
-        projects,
-        checks,
-        compare=["name", "proponent", "status_raw", "country_code", "methodology_raw", "registration_date"],
-    )
+    compare = ["name", "proponent", "status_raw", "country_code", "methodology_raw", "registration_date"]
+    flag_duplicate_projects(projects, checks, compare)
     return finish(raw, CAR.key, "projects", projects, checks, ProjectsSchema)
 
 
-# --------------------------------------------------------------------------------------------------------------
-# Credit transactions
-# --------------------------------------------------------------------------------------------------------------
-
-
-def _either(
-    checks: RowChecks, raw: pd.Series, what: str, true_text: str, false_text: str, *, present: bool
-) -> pd.Series:
+def _either(checks: RowChecks, records: pd.DataFrame, name: str, what: str, true_text: str, false_text: str):
     """A two-valued text column (``Removal``/``Reduction``) as booleans; blank is unknown, other text rejects."""
-    if not present:
-        return pd.Series(pd.NA, index=raw.index, dtype="boolean")
-    values, other_text = _two_valued(raw, true_text, false_text)
-    fail_values(
-        checks, other_text.to_numpy(dtype=bool), raw, f"{what} {{value}} is neither {true_text} nor {false_text}"
-    )
+    if name not in records:
+        return pd.Series(pd.NA, index=records.index, dtype="boolean")
+    values, other_text = _two_valued(records[name], true_text, false_text)
+    message = f"{what} {{value}} is neither {true_text} nor {false_text}"
+    fail_values(checks, other_text.to_numpy(dtype=bool), records[name], message)
     return values
 
 
@@ -289,131 +263,84 @@ def _two_valued(raw: pd.Series, true_text: str, false_text: str) -> tuple[pd.Ser
     return values, text.notna() & values.isna()
 
 
-def _credit_flags(records: pd.DataFrame, checks: RowChecks) -> tuple[pd.Series, pd.Series, dict[str, object]]:
+def _credit_columns(checks: RowChecks, records: pd.DataFrame) -> dict[str, object]:
     """Project id, vintage and the credit flags every CAR credit export carries."""
-    project_id = registry_project_ids(checks, records["project_id"], CAR.id_prefix)
-    vintage = vintages(checks, whole_numbers(checks, records["vintage"], "vintage", required=True))
-    corsia_phase = corsia_phase_column(checks, records, "CORSIA 2021-2023 eligibility", "CORSIA 2024-2026 eligibility")
-    flags = {
+    return {
+        "project_id": registry_project_ids(checks, records["project_id"], CAR.id_prefix),
+        "vintage": vintages(checks, whole_numbers(checks, records["vintage"], "vintage", required=True)),
+        "corsia_phase": corsia_phase_column(
+            checks, records, "CORSIA 2021-2023 eligibility", "CORSIA 2024-2026 eligibility"
+        ),
         "methodology_version": protocol_versions(column(records, "protocol_version")),
         "ccp_label": flag_column(checks, records, "ccp", "CCP Approved", blank=False),
-        "corsia_phase": corsia_phase,
         "corresponding_adjustment": flag_column(
             checks, records, "corresponding_adjustment", "Corresponding Adjustment", blank=None
         ),
-        "is_removal": _either(
-            checks,
-            column(records, "reduction_removal"),
-            "Reduction/Removal",
-            "Removal",
-            "Reduction",
-            present="reduction_removal" in records,
-        ),
+        "is_removal": _either(checks, records, "reduction_removal", "Reduction/Removal", "Removal", "Reduction"),
         "is_reversible": _either(
-            checks,
-            column(records, "reversible"),
-            "Reversible/Non-Reversible",
-            "Reversible",
-            "Non-Reversible",
-            present="reversible" in records,
+            checks, records, "reversible", "Reversible/Non-Reversible", "Reversible", "Non-Reversible"
         ),
         "additional_certifications": clean_arrow_text(column(records, "additional_certifications")),
         "protocol_raw": clean_text(column(records, "protocol_version")),
         "activity_area_type": clean_text(column(records, "activity_area_type")),
     }
-    return project_id, vintage, flags
+
+
+def _block_columns(checks: RowChecks, records: pd.DataFrame) -> dict[str, object]:
+    return {"retirement_account": clean_text(column(records, "account_holder"))}
+
+
+APX = ApxRegistry(CAR, SERIAL, "quantity of offset credits", _credit_columns, _block_columns)
 
 
 def read_issuances(path: Path) -> DatasetLoad:
     """CAR issuances -> ``issuance`` rows net of buffer contributions (see the module docstring)."""
-    raw = read_table(path, ISSUANCES_LAYOUT)
+    raw, checks, common = read_credits(path, ISSUANCES_LAYOUT, APX)
     records = raw.records
-    checks = RowChecks(records.index)
-    project_id, vintage, flags = _credit_flags(records, checks)
+
+    def count(name: str, what: str) -> pd.Series:
+        return whole_numbers(checks, column(records, name), what, required=False)
 
     total = whole_numbers(checks, records["total_issued"], "total offset credits issued", required=True)
-    reserve = whole_numbers(
-        checks, column(records, "reserve_buffer"), "offset credits in reserve buffer pool", required=False
-    )
-    compliance = whole_numbers(
-        checks,
-        column(records, "compliance_buffer"),
-        "offset credits intended for compliance buffer pool",
-        required=False,
-    )
-    buffer = reserve.fillna(0) + compliance.fillna(0)
-    buffer = buffer.where(reserve.notna() | compliance.notna())
+    reserve = count("reserve_buffer", "offset credits in reserve buffer pool")
+    compliance = count("compliance_buffer", "offset credits intended for compliance buffer pool")
+    buffer = (reserve.fillna(0) + compliance.fillna(0)).where(reserve.notna() | compliance.notna())
     fail_values(
         checks,
         (buffer > total).fillna(False).to_numpy(dtype=bool),
         buffer.astype("string"),
         "buffer contributions of {value} credits exceed the total offset credits issued",
     )
-
-    def count(name: str, what: str) -> pd.Series:
-        return whole_numbers(checks, column(records, name), what, required=False)
-
-    credits = credit_rows(
-        records,
-        CAR.key,
-        str(raw.path),
-        project_id=project_id,
+    return APX.finish(
+        raw,
+        checks,
+        "issuances",
         transaction_type="issuance",
-        vintage=vintage,
         quantity=total - buffer.fillna(0),
         buffer_quantity=buffer,
         transaction_date=apx_dates(checks, records["issued_on"], "date issued", required=True),
-        **flags,
+        **common,
         total_issued=total,
-        arb_eligible=yes_no(checks, column(records, "arb_eligible"), "ARB Eligible", blank=None),
-        wa_eco_eligible=yes_no(checks, column(records, "wa_eco_eligible"), "WA ECO Eligible", blank=None),
-        zero_credit_period=yes_no(
-            checks, column(records, "zero_credit_period"), "Zero-Credit Reporting Period", blank=None
+        arb_eligible=flag_column(checks, records, "arb_eligible", "ARB Eligible", blank=None),
+        wa_eco_eligible=flag_column(checks, records, "wa_eco_eligible", "WA ECO Eligible", blank=None),
+        zero_credit_period=flag_column(
+            checks, records, "zero_credit_period", "Zero-Credit Reporting Period", blank=None
         ),
         crediting_period=clean_text(column(records, "crediting_period")),
         canceled_for_compliance=count("canceled_for_compliance", "credits canceled for compliance"),
         converted_to_vcus=count("converted_to_vcus", "offset credits converted to VCUs"),
         canceled=count("canceled", "credits canceled"),
     )
-    return finish(raw, CAR.key, "issuances", credits, checks, CreditTransactionsSchema)
-
-
-def _read_blocks(path: Path, layout: Layout, dataset: str) -> DatasetLoad:
-    """CAR retirements or cancellations: one row per serial block."""
-    raw = read_table(path, layout)
-    records = raw.records
-    checks = RowChecks(records.index)
-    project_id, vintage, flags = _credit_flags(records, checks)
-    block = serial_block_columns(
-        checks,
-        records,
-        SERIAL,
-        dataset,
-        project_id=project_id,
-        vintage=vintage,
-        quantity_what="quantity of offset credits",
-    )
-    credits = credit_rows(
-        records,
-        CAR.key,
-        str(raw.path),
-        **block,
-        retirement_reason=clean_arrow_text(column(records, "reason")),
-        retirement_note=clean_arrow_text(column(records, "details")),
-        **flags,
-        retirement_account=clean_text(column(records, "account_holder")),
-    )
-    return finish(raw, CAR.key, dataset, credits, checks, CreditTransactionsSchema)
 
 
 def read_retirements(path: Path) -> DatasetLoad:
     """CAR retirements -> ``retirement`` rows, one per serial block."""
-    return _read_blocks(path, RETIREMENTS_LAYOUT, "retirements")
+    return read_blocks(path, RETIREMENTS_LAYOUT, "retirements", APX)
 
 
 def read_cancellations(path: Path) -> DatasetLoad:
     """CAR cancellations -> ``cancellation`` rows, one per serial block."""
-    return _read_blocks(path, CANCELLATIONS_LAYOUT, "cancellations")
+    return read_blocks(path, CANCELLATIONS_LAYOUT, "cancellations", APX)
 
 
 DATASETS = {

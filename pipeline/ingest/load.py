@@ -8,7 +8,7 @@ a file that cannot be read at all raises :class:`~pipeline.ingest.parsing.Ingest
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipeline.ingest import american_carbon_registry, art_trees, climate_action_reserve, gold_standard, verra
 from pipeline.ingest.dataset import DatasetLoad
 from pipeline.ingest.parsing import IngestError, arrow_strings
 from pipeline.ingest.repeats import repeated_records
@@ -28,19 +29,19 @@ from pipeline.ingest.schemas import (
     check_columns_and_dtypes,
     empty_frame,
 )
-from pipeline.registries import REGISTRY_KEYS
+from pipeline.registries import ACR, ART, CAR, GOLD_STANDARD, REGISTRY_KEYS, VERRA
 from pipeline.snapshots import latest_snapshot
 
 SUPPORTED_EXTENSIONS = (".csv", ".xlsx", ".json")
 
-READER_MODULES = {
-    "verra": "pipeline.ingest.verra",
-    "gold-standard": "pipeline.ingest.gold_standard",
-    "american-carbon-registry": "pipeline.ingest.american_carbon_registry",
-    "climate-action-reserve": "pipeline.ingest.climate_action_reserve",
-    "art-trees": "pipeline.ingest.art_trees",
+READERS: dict[str, dict[str, Callable[[Path], DatasetLoad]]] = {
+    VERRA.key: verra.DATASETS,
+    GOLD_STANDARD.key: gold_standard.DATASETS,
+    ACR.key: american_carbon_registry.DATASETS,
+    CAR.key: climate_action_reserve.DATASETS,
+    ART.key: art_trees.DATASETS,
 }
-"""One module per registry; each exposes ``DATASETS = {dataset: reader(path) -> DatasetLoad}``."""
+"""registry -> dataset -> its reader; one module per registry format."""
 
 
 @dataclass
@@ -68,7 +69,7 @@ class RegistryLoad:
 
 def dataset_files(folder: Path, registry: str) -> tuple[dict[str, Path], list[str]]:
     """Map dataset name -> file in ``folder``; notes for files that are not a dataset of this registry."""
-    readers = _reader_module(registry).DATASETS
+    readers = readers_of(registry)
     files: dict[str, Path] = {}
     notes: list[str] = []
     for path in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith((".", "_"))):
@@ -83,10 +84,10 @@ def dataset_files(folder: Path, registry: str) -> tuple[dict[str, Path], list[st
     return files, notes
 
 
-def _reader_module(registry: str):
-    if registry not in READER_MODULES:
+def readers_of(registry: str) -> dict[str, Callable[[Path], DatasetLoad]]:
+    if registry not in READERS:
         raise IngestError(f"unknown registry {registry!r}; known: {', '.join(REGISTRY_KEYS)}")
-    return importlib.import_module(READER_MODULES[registry])
+    return READERS[registry]
 
 
 def union_of_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -146,7 +147,7 @@ def load_registry(registry: str, raw_dir: Path) -> RegistryLoad | None:
     files, notes = dataset_files(folder, registry)
     if not files:
         return None
-    readers = _reader_module(registry).DATASETS
+    readers = readers_of(registry)
     loads: list[DatasetLoad] = []
     for dataset, path in files.items():
         loads.append(readers[dataset](path))

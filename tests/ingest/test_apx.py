@@ -10,6 +10,7 @@ from pipeline.ingest.apx import (
     apx_dates,
     corsia_phases,
     credit_rows,
+    flag_column,
     project_numbers,
     protocol_versions,
     sdg_numbers,
@@ -103,7 +104,7 @@ def test_yes_no_rejects_other_text_and_dropped_columns_are_unknown():
     checks = RowChecks(raw.index)
     yes_no(checks, raw, "CCP Approved", blank=False)
     assert reasons(checks) == ["CCP Approved 'Maybe' is not Yes or No", ""], f"got {reasons(checks)}"
-    dropped = yes_no(RowChecks(raw.index), pd.Series([None, None]), "CCP Approved", blank=False, present=False)
+    dropped = flag_column(RowChecks(raw.index), pd.DataFrame(index=raw.index), "ccp", "CCP Approved", blank=False)
     assert dropped.isna().all(), "a column the export dropped must be unknown, not 'no'"
 
 
@@ -145,6 +146,19 @@ def test_serial_ranges_are_checked_against_their_row(serial, quantity, project, 
 
 def test_project_numbers_drop_prefix_and_zero_padding():
     assert project_numbers(pd.Series(["ACR885", "CAR1957", None])).tolist()[:2] == [885, 1957]
+
+
+def test_a_project_number_beyond_int64_is_another_project_not_a_crash():
+    """A shifted column can put a 20-digit number in ``Project ID``: the record is rejected, the file still reads."""
+    checks = RowChecks(pd.RangeIndex(1))
+    serial_ranges(
+        checks,
+        pd.Series(["ACR-US-1185-2025-3078-1 to 2"]),
+        ACR_SERIAL,
+        quantity=pd.Series([2], dtype="Int64"),
+        project_number=project_numbers(pd.Series(["ACR99999999999999999999"])),
+    )
+    assert reasons(checks) == ["serial number 'ACR-US-1185-2025-3078-1 to 2' names another project than the row"]
 
 
 def test_sdg_numbers_from_both_apx_spellings():

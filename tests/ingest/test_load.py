@@ -8,7 +8,7 @@ import pandera.pandas as pa
 import pytest
 
 from pipeline.ingest.dataset import schema_failures
-from pipeline.ingest.load import _reader_module, dataset_files, is_listed, load_registry, union_of_frames
+from pipeline.ingest.load import READERS, dataset_files, is_listed, load_registry, union_of_frames
 from pipeline.ingest.schemas import CreditsSchema, CreditTransactionsSchema, ProjectsSchema, check_columns_and_dtypes
 from pipeline.snapshots import latest_snapshot
 from tests.conftest import BUNDLED_RAW
@@ -19,7 +19,7 @@ APX_REGISTRIES = ("american-carbon-registry", "climate-action-reserve", "art-tre
 def credit_frames(registry: str) -> list[pd.DataFrame]:
     """The accepted credit frames of the bundled real files of ``registry``, as load_registry unions them."""
     files, _ = dataset_files(latest_snapshot(BUNDLED_RAW, registry), registry)
-    readers = _reader_module(registry).DATASETS
+    readers = READERS[registry]
     frames = [readers[dataset](path).accepted for dataset, path in files.items() if dataset != "projects"]
     return [frame for frame in frames if len(frame)]
 
