@@ -47,28 +47,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.ingest import normalize
-from pipeline.ingest.apx import (
-    ApxRegistry,
-    SerialFormat,
-    apx_dates,
-    corsia_phase_column,
-    corsia_phases,
-    credit_rows,
-    fail_period_order,
-    flag_column,
-    optional,
-    project_classification,
-    project_numbers,
-    project_rows,
-    project_urls,
-    protocol_versions,
-    read_blocks,
-    read_credits,
-    sdg_numbers,
-    serial_ranges,
-    yes_no,
-)
+from pipeline.ingest import apx, normalize
 from pipeline.ingest.dataset import DatasetLoad, finish, flag_duplicate_projects
 from pipeline.ingest.parsing import (
     ISO_DATE,
@@ -90,7 +69,7 @@ from pipeline.ingest.parsing import (
 from pipeline.ingest.schemas import CreditTransactionsSchema, ProjectsSchema
 from pipeline.registries import ACR
 
-SERIAL = SerialFormat(
+SERIAL = apx.SerialFormat(
     "ACR", r"ACR-[A-Z]{2}-0*(?P<project>\d+)-(?P<vintage>\d{4})-\d+", "ACR-US-1185-2025-3078-1 to 85847"
 )
 
@@ -99,58 +78,58 @@ SERIAL = SerialFormat(
 # --------------------------------------------------------------------------------------------------------------
 
 _SITE = (
-    optional("location", "Project Site Location"),
-    optional("state", "Project Site State"),
-    optional("country", "Project Site Country"),
+    apx.optional("location", "Project Site Location"),
+    apx.optional("state", "Project Site State"),
+    apx.optional("country", "Project Site Country"),
 )
 _CREDIT_PROJECT = (
     Column("project_id", ("Project ID",)),
-    optional("name", "Project Name"),
-    optional("project_type", "Project Type"),
-    optional("methodology", "Project Methodology/Protocol"),
-    optional("methodology_version", "Methodology/Protocol Version"),
+    apx.optional("name", "Project Name"),
+    apx.optional("project_type", "Project Type"),
+    apx.optional("methodology", "Project Methodology/Protocol"),
+    apx.optional("methodology_version", "Methodology/Protocol Version"),
     *_SITE,
-    optional("arb_eligible", "ARB Eligible"),
-    optional("ecology_eligible", "Ecology Eligible"),
-    optional("ccp", "CCP Approved", "ICVCM CCP Eligible"),
-    optional("verified_removal", "Verified Removal"),
-    optional("sdgs", "Sustainable Development Goal(s)"),
+    apx.optional("arb_eligible", "ARB Eligible"),
+    apx.optional("ecology_eligible", "Ecology Eligible"),
+    apx.optional("ccp", "CCP Approved", "ICVCM CCP Eligible"),
+    apx.optional("verified_removal", "Verified Removal"),
+    apx.optional("sdgs", "Sustainable Development Goal(s)"),
 )
 _BLOCK = (
     Column("serial_number", ("Credit Serial Numbers",)),
-    optional("issued_on", "Date Issued (GMT)", "Date Issued"),
+    apx.optional("issued_on", "Date Issued (GMT)", "Date Issued"),
     Column("vintage", ("Vintage",)),
-    optional("vintage_start", "Vintage Assignment Period Start Date"),
-    optional("vintage_end", "Vintage Assignment Period End Date"),
+    apx.optional("vintage_start", "Vintage Assignment Period Start Date"),
+    apx.optional("vintage_end", "Vintage Assignment Period End Date"),
     Column("quantity", ("Quantity of Credits",)),
-    optional("account_holder", "Account Holder"),
+    apx.optional("account_holder", "Account Holder"),
     Column("status_effective", ("Status Effective (GMT)", "Status Effective")),
-    optional("corsia_eligible", "CORSIA Eligible"),
-    optional("corsia_pilot", "Eligible for CORSIA 2021-2023 Compliance Period (Pilot Phase)"),
-    optional("corsia_first", "Eligible for CORSIA 2024-2026 Compliance Period (First Phase)"),
+    apx.optional("corsia_eligible", "CORSIA Eligible"),
+    apx.optional("corsia_pilot", "Eligible for CORSIA 2021-2023 Compliance Period (Pilot Phase)"),
+    apx.optional("corsia_first", "Eligible for CORSIA 2024-2026 Compliance Period (First Phase)"),
 )
 
 PROJECTS_LAYOUT = Layout(
     "ACR projects export (APX CSV)",
     (
         Column("project_id", ("Project ID",)),
-        optional("compliance_program_id", "Compliance Program ID (ARB or Ecology)"),
-        optional("developer", "Project Developer"),
+        apx.optional("compliance_program_id", "Compliance Program ID (ARB or Ecology)"),
+        apx.optional("developer", "Project Developer"),
         Column("name", ("Project Name",)),
         Column("project_type", ("Project Type",)),
         Column("methodology", ("Project Methodology/Protocol",)),
-        optional("first_crediting_period_start", "Initial Crediting Period Start Date"),
-        optional("crediting_period_start", "Current Crediting Period Start Date"),
-        optional("crediting_period_end", "Current Crediting Period End Date"),
+        apx.optional("first_crediting_period_start", "Initial Crediting Period Start Date"),
+        apx.optional("crediting_period_start", "Current Crediting Period Start Date"),
+        apx.optional("crediting_period_end", "Current Crediting Period End Date"),
         Column("voluntary_status", ("Voluntary Status",)),
-        optional("compliance_status", "Compliance Program Status (ARB or Ecology)"),
-        optional("status_date", "Project Status Date"),
+        apx.optional("compliance_status", "Compliance Program Status (ARB or Ecology)"),
+        apx.optional("status_date", "Project Status Date"),
         *_SITE,
-        optional("sdgs", "Sustainable Development Goal(s)"),
-        optional("verifier", "Current VVB"),
-        optional("validator", "ACR Project Validation"),
-        optional("credits_registered", "Total Number of Credits Registered"),
-        optional("website", "Project Website"),
+        apx.optional("sdgs", "Sustainable Development Goal(s)"),
+        apx.optional("verifier", "Current VVB"),
+        apx.optional("validator", "ACR Project Validation"),
+        apx.optional("credits_registered", "Total Number of Credits Registered"),
+        apx.optional("website", "Project Website"),
     ),
 )
 
@@ -159,15 +138,15 @@ ISSUANCES_LAYOUT = Layout(
     (
         Column("issued_on", ("Date Issued (GMT)", "Date Issued")),
         Column("vintage", ("Vintage",)),
-        optional("vintage_start", "ReportingPeriodBegin"),
-        optional("vintage_end", "ReportingPeriodEnd"),
+        apx.optional("vintage_start", "ReportingPeriodBegin"),
+        apx.optional("vintage_end", "ReportingPeriodEnd"),
         Column("total_issued", ("Total Credits Issued",)),
         Column("to_project", ("Credits Issued to Project",)),
         Column("to_buffer", ("Credits Issued to Buffer Pool",)),
-        optional("transferred_to_buffer", "Credits Transferred to Buffer Pool"),
-        optional("developer", "Project Developer"),
-        optional("verifier", "Project VVB"),
-        optional("crediting_period_start", "Project Crediting Period Start Date"),
+        apx.optional("transferred_to_buffer", "Credits Transferred to Buffer Pool"),
+        apx.optional("developer", "Project Developer"),
+        apx.optional("verifier", "Project VVB"),
+        apx.optional("crediting_period_start", "Project Crediting Period Start Date"),
         *_CREDIT_PROJECT,
     ),
 )
@@ -176,9 +155,9 @@ RETIREMENTS_LAYOUT = Layout(
     "ACR retirements export (APX CSV)",
     (
         *_BLOCK,
-        optional("beneficiary", "Retired on Behalf of"),
-        optional("reason", "Retirement Reason"),
-        optional("details", "Purpose of Retirement"),
+        apx.optional("beneficiary", "Retired on Behalf of"),
+        apx.optional("reason", "Retirement Reason"),
+        apx.optional("details", "Purpose of Retirement"),
         *_CREDIT_PROJECT,
     ),
 )
@@ -187,8 +166,8 @@ CANCELLATIONS_LAYOUT = Layout(
     "ACR cancellations export (APX CSV)",
     (
         *_BLOCK,
-        optional("reason", "Cancellation Type"),
-        optional("details", "Cancellation Details"),
+        apx.optional("reason", "Cancellation Type"),
+        apx.optional("details", "Cancellation Details"),
         *_CREDIT_PROJECT,
     ),
 )
@@ -208,7 +187,7 @@ def _project_frame(
 ) -> pd.DataFrame:
     """The ``projects`` rows shared by the APX and JSON project exports."""
     protocol, protocols = normalize.protocols(methodology)
-    return project_rows(
+    return apx.project_rows(
         raw,
         ACR,
         project_id,
@@ -219,8 +198,8 @@ def _project_frame(
         protocol=protocol,
         protocols=protocols,
         project_type_raw=registry_type,
-        **project_classification(project_id, protocol, registry_type, registry_type_first=False),
-        project_url=project_urls(ACR, project_id),
+        **apx.project_classification(project_id, protocol, registry_type, registry_type_first=False),
+        project_url=apx.project_urls(ACR, project_id),
         **extra,
     )
 
@@ -237,13 +216,13 @@ def read_projects(path: Path) -> DatasetLoad:
         return clean_text(column(records, name))
 
     def date(name: str, what: str) -> pd.Series:
-        return apx_dates(checks, column(records, name), what)
+        return apx.us_dates(checks, column(records, name), what)
 
     project_id = registry_project_ids(checks, records["project_id"], ACR.id_prefix)
     compliance = text("compliance_status")
     start = date("crediting_period_start", "current crediting period start")
     end = date("crediting_period_end", "current crediting period end")
-    fail_period_order(checks, start, end, "crediting period starts {value} after it ends")
+    apx.fail_period_order(checks, start, end, "crediting period starts {value} after it ends")
     projects = _project_frame(
         raw,
         project_id,
@@ -265,7 +244,7 @@ def read_projects(path: Path) -> DatasetLoad:
             checks, column(records, "credits_registered"), "total number of credits registered", required=False
         ),
         site_state=text("state"),
-        sdgs=sdg_numbers(column(records, "sdgs")),
+        sdgs=apx.sdg_numbers(column(records, "sdgs")),
         verifier=text("verifier"),
     )
     compare = ["crediting_period_start", "crediting_period_end"]
@@ -283,36 +262,36 @@ def _credit_columns(checks: RowChecks, records: pd.DataFrame) -> dict[str, objec
     """Project id, vintage and the project-level flags every APX credit export carries."""
     return {
         "project_id": registry_project_ids(checks, records["project_id"], ACR.id_prefix),
-        "methodology_version": protocol_versions(column(records, "methodology_version")),
-        "ccp_label": flag_column(checks, records, "ccp", "CCP Approved", blank=False),
-        "is_removal": flag_column(checks, records, "verified_removal", "Verified Removal", blank=False),
-        "arb_eligible": flag_column(checks, records, "arb_eligible", "ARB Eligible", blank=None),
-        "ecology_eligible": flag_column(checks, records, "ecology_eligible", "Ecology Eligible", blank=None),
+        "methodology_version": apx.protocol_versions(column(records, "methodology_version")),
+        "ccp_label": apx.flag_column(checks, records, "ccp", "CCP Approved", blank=False),
+        "is_removal": apx.flag_column(checks, records, "verified_removal", "Verified Removal", blank=False),
+        "arb_eligible": apx.flag_column(checks, records, "arb_eligible", "ARB Eligible", blank=None),
+        "ecology_eligible": apx.flag_column(checks, records, "ecology_eligible", "Ecology Eligible", blank=None),
         "vintage": _vintage(checks, records),
     }
 
 
 def _block_columns(checks: RowChecks, records: pd.DataFrame) -> dict[str, object]:
     return {
-        "corsia_phase": corsia_phase_column(
+        "corsia_phase": apx.corsia_phase_column(
             checks, records, "CORSIA pilot phase eligibility", "CORSIA first phase eligibility"
         ),
-        "corsia_eligible": flag_column(checks, records, "corsia_eligible", "CORSIA Eligible", blank=None),
+        "corsia_eligible": apx.flag_column(checks, records, "corsia_eligible", "CORSIA Eligible", blank=None),
         "retirement_account": clean_text(column(records, "account_holder")),
-        "issuance_date": apx_dates(checks, column(records, "issued_on"), "date issued"),
-        "vintage_start": apx_dates(checks, column(records, "vintage_start"), "vintage assignment period start"),
-        "vintage_end": apx_dates(checks, column(records, "vintage_end"), "vintage assignment period end"),
+        "issuance_date": apx.us_dates(checks, column(records, "issued_on"), "date issued"),
+        "vintage_start": apx.us_dates(checks, column(records, "vintage_start"), "vintage assignment period start"),
+        "vintage_end": apx.us_dates(checks, column(records, "vintage_end"), "vintage assignment period end"),
     }
 
 
-APX = ApxRegistry(ACR, SERIAL, "quantity of credits", _credit_columns, _block_columns)
+EXPORTS = apx.ApxExports(ACR, SERIAL, "quantity of credits", _credit_columns, _block_columns)
 
 
 def read_issuances(path: Path) -> DatasetLoad:
     """ACR issuances (APX CSV or platform JSON) -> ``issuance`` rows (buffer semantics in the module docstring)."""
     if Path(path).suffix.lower() == ".json":
         return _read_platform_issuances(Path(path))
-    raw, checks, common = read_credits(path, ISSUANCES_LAYOUT, APX)
+    raw, checks, common = apx.read_credits(path, ISSUANCES_LAYOUT, EXPORTS)
     records = raw.records
     total = whole_numbers(checks, records["total_issued"], "total credits issued", required=True)
     to_project = whole_numbers(checks, records["to_project"], "credits issued to project", required=True)
@@ -320,29 +299,21 @@ def read_issuances(path: Path) -> DatasetLoad:
     transferred = whole_numbers(
         checks, column(records, "transferred_to_buffer"), "credits transferred to buffer pool", required=False
     ).fillna(0)
-    fail_values(
-        checks,
-        (total != to_project + to_buffer).fillna(False).to_numpy(dtype=bool),
-        total.astype("string"),
-        "total credits issued {value} is not credits issued to project + to buffer pool",
-    )
-    fail_values(
-        checks,
-        (transferred > to_project).fillna(False).to_numpy(dtype=bool),
-        transferred.astype("string"),
-        "{value} credits transferred to the buffer pool exceed the credits issued to the project",
-    )
-    vintage_start = apx_dates(checks, column(records, "vintage_start"), "reporting period begin")
-    vintage_end = apx_dates(checks, column(records, "vintage_end"), "reporting period end")
-    fail_period_order(checks, vintage_start, vintage_end, "reporting period begins {value} after it ends")
-    return APX.finish(
+    not_the_sum = "total credits issued {value} is not credits issued to project + to buffer pool"
+    fail_values(checks, (total != to_project + to_buffer).fillna(False), total, not_the_sum)
+    too_many = "{value} credits transferred to the buffer pool exceed the credits issued to the project"
+    fail_values(checks, (transferred > to_project).fillna(False), transferred, too_many)
+    vintage_start = apx.us_dates(checks, column(records, "vintage_start"), "reporting period begin")
+    vintage_end = apx.us_dates(checks, column(records, "vintage_end"), "reporting period end")
+    apx.fail_period_order(checks, vintage_start, vintage_end, "reporting period begins {value} after it ends")
+    return EXPORTS.finish(
         raw,
         checks,
         "issuances",
         transaction_type="issuance",
         quantity=to_project - transferred,
         buffer_quantity=to_buffer + transferred,
-        transaction_date=apx_dates(checks, records["issued_on"], "date issued", required=True),
+        transaction_date=apx.us_dates(checks, records["issued_on"], "date issued", required=True),
         **common,
         total_issued=total,
         vintage_start=vintage_start,
@@ -354,14 +325,14 @@ def read_retirements(path: Path) -> DatasetLoad:
     """ACR retirements (APX CSV or platform JSON) -> ``retirement`` rows, one per serial block."""
     if Path(path).suffix.lower() == ".json":
         return _read_platform_blocks(Path(path), "retiredCredits", "retirements")
-    return read_blocks(path, RETIREMENTS_LAYOUT, "retirements", APX)
+    return apx.read_blocks(path, RETIREMENTS_LAYOUT, "retirements", EXPORTS)
 
 
 def read_cancellations(path: Path) -> DatasetLoad:
     """ACR cancellations (APX CSV or platform JSON) -> ``cancellation`` rows, one per serial block."""
     if Path(path).suffix.lower() == ".json":
         return _read_platform_blocks(Path(path), "cancelledCredits", "cancellations")
-    return read_blocks(path, CANCELLATIONS_LAYOUT, "cancellations", APX)
+    return apx.read_blocks(path, CANCELLATIONS_LAYOUT, "cancellations", EXPORTS)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -432,7 +403,7 @@ def _read_platform(path: Path, dataset_key: str, fields: dict[str, tuple[str, bo
     present = set(frame.columns)
     missing = [key for key, required in fields.values() if required and key not in present]
     if missing and len(frame):
-        expected = ", ".join(f"{key}{'' if req else ' (optional)'}" for key, req in fields.values())
+        expected = ", ".join(f"{key}{'' if req else ' (apx.optional)'}" for key, req in fields.values())
         raise IngestError(
             f"{path}: unknown layout for {description}: missing key(s) {', '.join(missing)}. "
             f"Found keys: {', '.join(sorted(present - {'source_line'}))}. Expected keys: {expected}"
@@ -497,7 +468,7 @@ def _label_flags(labels: pd.Series) -> dict[str, pd.Series]:
     settled = ~keys.str.contains("PENDING", regex=False).fillna(True)
     pilot = keys.str.contains("CORSIA", regex=False) & keys.str.contains("PILOT", regex=False) & settled
     first = keys.str.contains("CORSIA", regex=False) & keys.str.contains("FIRST_PHASE|PHASE_1", regex=True) & settled
-    phase = corsia_phases(
+    phase = apx.corsia_phases(
         pilot.fillna(False).groupby(level=0).any().reindex(labels.index).fillna(False),
         first.fillna(False).groupby(level=0).any().reindex(labels.index).fillna(False),
     )
@@ -515,12 +486,12 @@ def _platform_holdings(raw: RawTable, checks: RowChecks) -> dict[str, object]:
     project_id = registry_project_ids(checks, records["project_id"], ACR.id_prefix)
     vintage = _vintage(checks, records)
     quantity = whole_numbers(checks, records["holding_quantity"], "holding quantity", required=True)
-    serial = serial_ranges(
+    serial = apx.serial_ranges(
         checks,
         records["serial_number"],
         SERIAL,
         quantity=quantity,
-        project_number=project_numbers(project_id),
+        project_number=apx.project_numbers(project_id),
         vintage=vintage,
     )
     return {
@@ -530,7 +501,7 @@ def _platform_holdings(raw: RawTable, checks: RowChecks) -> dict[str, object]:
         "serial_number": serial,
         **_label_flags(records["labels"]),
         **{
-            name: yes_no(checks, records[name], PLATFORM_HOLDING_FIELDS[name][0], blank=None)
+            name: apx.yes_no(checks, records[name], PLATFORM_HOLDING_FIELDS[name][0], blank=None)
             for name in _PLATFORM_FLAGS
         },
         "vintage_start": _iso_dates(checks, records["vintage_start"], "issuance vintage start"),
@@ -572,7 +543,7 @@ def _read_platform_issuances(path: Path) -> DatasetLoad:
     serials = valid.groupby("key", sort=False)["serial"].agg("; ".join)
 
     rows = firsts["record"].to_numpy()
-    per_holding = credit_rows(
+    per_holding = apx.credit_rows(
         records,
         ACR.key,
         str(raw.path),
@@ -602,7 +573,7 @@ def _read_platform_blocks(path: Path, dataset_key: str, dataset: str) -> Dataset
         status,
         f"holding status {{value}} is not {expected_status}",
     )
-    return APX.finish(
+    return EXPORTS.finish(
         raw,
         checks,
         dataset,
@@ -613,7 +584,7 @@ def _read_platform_blocks(path: Path, dataset_key: str, dataset: str) -> Dataset
         retirement_reason=clean_text(records[f"{prefix}_reason"]),
         retirement_note=clean_text(records["retirement_purpose" if retirement else "cancellation_note"]),
         retirement_account=clean_text(records["account_name"]),
-        from_buffer=yes_no(checks, records["is_reserve"], "isReserve", blank=None),
+        from_buffer=apx.yes_no(checks, records["is_reserve"], "isReserve", blank=None),
         issuance_key=clean_text(records["issuance_key"]),
     )
 

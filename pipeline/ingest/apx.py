@@ -4,14 +4,14 @@ APX serves all three registries from one platform, so their CSV exports look ali
 
 - a trailing comma on every line, i.e. an empty last header, which the layouts never name;
 - US dates, with or without a time of day, in the same file: ``3/24/2026 9:08:01 PM``, ``1/15/2020``
-  (:func:`apx_dates`);
+  (:func:`us_dates`);
 - serial ranges ``<block prefix>-<first> to <last>`` whose prefix names the project and the vintage
   (``ACR-US-1185-2025-3078-1 to 85847``, ``ART-GY-102-2021-11-2759599 to 2760598``): :func:`serial_ranges`
   checks them against the row;
 - ``Yes`` / ``No`` / blank flags (:func:`yes_no`) and SDG lists (``03: Good Health…;06: …``, CAR ``2. Zero
   Hunger;3. …``; :func:`sdg_numbers`);
 - retirements and cancellations, one row per serial block, read alike (:func:`read_blocks`): each registry
-  states in an :class:`ApxRegistry` only what its exports name differently.
+  states in an :class:`ApxExports` only what its exports name differently.
 """
 
 from __future__ import annotations
@@ -87,21 +87,15 @@ def _date_fields(text: pd.Series) -> tuple[dict[str, np.ndarray], np.ndarray]:
 @per_distinct_value
 def parse_apx_dates(text: pd.Series) -> tuple[pd.Series, pd.Series]:
     """(datetime64 values, mask of present values that are not APX dates). The parts are extracted by RE2
-    and assembled numerically, because the status-effective column is nearly all distinct timestamps and
-    ``strptime``-style parsing of three candidate formats costs seconds per million rows. Values that do not
-    match as they are (whitespace around them, placeholders such as ``N/A``) are cleaned and matched again."""
+    and assembled numerically, as the status-effective column is nearly all distinct timestamps, too many to
+    parse one by one. Values that do not match as they are (whitespace around them, placeholders such as
+    ``N/A``) are cleaned and matched again."""
     fields, matched = _date_fields(text)
-    present = text.notna().to_numpy(dtype=bool)
-    retry = present & ~matched
+    retry = text.notna().to_numpy(dtype=bool) & ~matched
     if retry.any():
-        cleaned = clean_text(text[retry])
-        again, again_matched = _date_fields(cleaned.fillna(""))
-        fields = {name: values.copy() for name, values in fields.items()}  # Arrow's buffers are read-only
-        for name, values in again.items():
-            fields[name][retry] = values
-        matched = matched.copy()
-        matched[retry] = again_matched
-        present[retry] = cleaned.notna().to_numpy(dtype=bool)
+        text = text.where(~retry, clean_text(text[retry]))
+        fields, matched = _date_fields(text)
+    present = text.notna().to_numpy(dtype=bool)
     month, day, year, hour, minute, second = (fields[name] for name in _DATE_PARTS)
     afternoon, twelve_hour = fields["afternoon"], fields["twelve_hour"]
     bad_time = np.where(twelve_hour, (hour < 1) | (hour > 12), hour > 23) | (minute > 59) | (second > 59)
@@ -118,7 +112,7 @@ def parse_apx_dates(text: pd.Series) -> tuple[pd.Series, pd.Series]:
     return values, pd.Series(present & ~valid, index=text.index)
 
 
-def apx_dates(checks: RowChecks, raw: pd.Series, what: str, *, required: bool = False) -> pd.Series:
+def us_dates(checks: RowChecks, raw: pd.Series, what: str, *, required: bool = False) -> pd.Series:
     """US-style APX dates (``3/24/2026 9:08:01 PM``, ``1/15/2020``, ``03/09/2026``); a value in any other
     form, or an impossible date (``2/30/2025``), rejects the record."""
     values, bad = parse_apx_dates(raw)
@@ -308,7 +302,7 @@ def credit_rows(records: pd.DataFrame, registry: str, source_file: str, **column
 
 def project_classification(
     project_id: pd.Series, protocol: pd.Series, registry_type: pd.Series, *, registry_type_first: bool
-) -> dict[str, pd.Series]:
+) -> dict[str, object]:
     """``project_type`` (Berkeley's type, as OffsetsDB assigns it), ``category``, ``activity`` and
     ``is_nature_based`` of APX projects.
 
@@ -316,22 +310,14 @@ def project_classification(
     ARB Compliance``, ``registry_type_first``), else from Berkeley's type, then the protocol; ACR's generic
     ``Forest Carbon`` says less than its protocol, so ACR asks Berkeley and the protocol first."""
     berkeley = normalize.berkeley_project_types(project_id)
-    from_berkeley = berkeley.map(normalize.BERKELEY_ACTIVITY)
+    from_text, from_berkeley = normalize.activity_from_text(registry_type), berkeley.map(normalize.BERKELEY_ACTIVITY)
     from_protocol = normalize.activities(protocol)
-    from_text = normalize.activity_from_text(registry_type)
     order = (
         (from_text, from_berkeley, from_protocol) if registry_type_first else (from_berkeley, from_protocol, from_text)
     )
+    no_type = pd.Series(None, index=project_id.index, dtype=object)
     activity = as_object(normalize.first_non_null(*order))
-    return {
-        "project_type": berkeley,
-        "project_type_source": as_object(pd.Series(np.where(berkeley.notna(), "berkeley", None), index=berkeley.index)),
-        "category": as_object(
-            normalize.first_non_null(normalize.type_categories(berkeley), normalize.protocol_categories(protocol))
-        ),
-        "is_nature_based": activity.notna(),
-        "activity": activity,
-    }
+    return normalize.classification(berkeley, no_type, "registry", protocol, activity)
 
 
 def project_rows(raw: RawTable, registry: Registry, project_id: pd.Series, **columns: object) -> pd.DataFrame:
@@ -354,7 +340,7 @@ def project_urls(registry: Registry, project_id: pd.Series) -> pd.Series:
 
 
 @dataclass(frozen=True)
-class ApxRegistry:
+class ApxExports:
     """What one registry's APX credit exports name differently; :func:`read_credits` and :func:`read_blocks` read
     them alike.
 
@@ -374,14 +360,14 @@ class ApxRegistry:
         return finish(raw, self.registry.key, dataset, credits, checks, CreditTransactionsSchema)
 
 
-def read_credits(path: Path, layout: Layout, apx: ApxRegistry) -> tuple[RawTable, RowChecks, dict[str, object]]:
+def read_credits(path: Path, layout: Layout, apx: ApxExports) -> tuple[RawTable, RowChecks, dict[str, object]]:
     """The records of a credit export, their checks, and the columns every credit export of ``apx`` carries."""
     raw = read_table(path, layout)
     checks = RowChecks(raw.records.index)
     return raw, checks, apx.credit_columns(checks, raw.records)
 
 
-def read_blocks(path: Path, layout: Layout, dataset: str, apx: ApxRegistry) -> DatasetLoad:
+def read_blocks(path: Path, layout: Layout, dataset: str, apx: ApxExports) -> DatasetLoad:
     """Retirements or cancellations, one ``credits`` row per serial block: its quantity, its serial range checked
     against the row (:func:`serial_ranges`), the status-effective date as the transaction date, and the reason,
     note and beneficiary the layout names ``reason``, ``details`` and ``beneficiary``."""
@@ -401,7 +387,7 @@ def read_blocks(path: Path, layout: Layout, dataset: str, apx: ApxRegistry) -> D
         transaction_type="retirement" if dataset == "retirements" else "cancellation",
         vintage=vintage,
         quantity=quantity,
-        transaction_date=apx_dates(checks, records["status_effective"], "status effective date", required=True),
+        transaction_date=us_dates(checks, records["status_effective"], "status effective date", required=True),
         serial_number=serial,
         retirement_beneficiary=clean_arrow_text(column(records, "beneficiary")),
         retirement_reason=clean_arrow_text(column(records, "reason")),

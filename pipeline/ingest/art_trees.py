@@ -35,20 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.ingest import normalize
-from pipeline.ingest.apx import (
-    ApxRegistry,
-    SerialFormat,
-    apx_dates,
-    corsia_phase_column,
-    flag_column,
-    optional,
-    project_rows,
-    project_urls,
-    protocol_versions,
-    read_blocks,
-    read_credits,
-)
+from pipeline.ingest import apx, normalize
 from pipeline.ingest.dataset import DatasetLoad, finish, flag_duplicate_projects
 from pipeline.ingest.parsing import (
     Column,
@@ -65,7 +52,7 @@ from pipeline.ingest.parsing import (
 from pipeline.ingest.schemas import ProjectsSchema
 from pipeline.registries import ART
 
-SERIAL = SerialFormat(
+SERIAL = apx.SerialFormat(
     "ART", r"(?:ART|FCPF)-[A-Z]{2}-0*(?P<project>\d+)-(?P<vintage>\d{4})-\d+", "ART-GY-102-2021-11-2759599 to 2760598"
 )
 STANDARD_PROTOCOLS = ((r"\bTREES\b", "art-trees"), (r"\bFCPF\b|Carbon Fund", "fcpf-carbon-fund"))
@@ -73,41 +60,41 @@ STANDARD_PROTOCOLS = ((r"\bTREES\b", "art-trees"), (r"\bFCPF\b|Carbon Fund", "fc
 
 _PROGRAM = (
     Column("project_id", ("Program ID",)),
-    optional("name", "Program Name"),
-    optional("standard", "Crediting Program and Standard"),
-    optional("program_type", "Program Type"),
-    optional("standard_version", "Standard Version"),
-    optional("jurisdictions", "Program Jurisdiction(s)"),
-    optional("country", "Program Country"),
-    optional("ccp", "CCP Approved", "ICVCM CCP Eligible"),
-    optional("corsia_eligible", "CORSIA Eligible"),
+    apx.optional("name", "Program Name"),
+    apx.optional("standard", "Crediting Program and Standard"),
+    apx.optional("program_type", "Program Type"),
+    apx.optional("standard_version", "Standard Version"),
+    apx.optional("jurisdictions", "Program Jurisdiction(s)"),
+    apx.optional("country", "Program Country"),
+    apx.optional("ccp", "CCP Approved", "ICVCM CCP Eligible"),
+    apx.optional("corsia_eligible", "CORSIA Eligible"),
 )
 _BLOCK = (
     Column("vintage", ("Vintage",)),
     Column("serial_number", ("Credit Serial Numbers",)),
     Column("quantity", ("Quantity of Credits",)),
     Column("status_effective", ("Status Effective",)),
-    optional("corsia_pilot", "Eligible for CORSIA 2021-2023 Compliance Period (Pilot Phase)"),
-    optional("corsia_first", "Eligible for CORSIA 2024-2026 Compliance Period (First Phase)"),
-    optional("approved_on", "Date Approved"),
-    optional("account_holder", "Account Holder"),
+    apx.optional("corsia_pilot", "Eligible for CORSIA 2021-2023 Compliance Period (Pilot Phase)"),
+    apx.optional("corsia_first", "Eligible for CORSIA 2024-2026 Compliance Period (First Phase)"),
+    apx.optional("approved_on", "Date Approved"),
+    apx.optional("account_holder", "Account Holder"),
 )
 
 PROJECTS_LAYOUT = Layout(
     "ART programs export (APX CSV)",
     (
         Column("project_id", ("Program ID",)),
-        optional("developer", "Sovereign Program Developer"),
+        apx.optional("developer", "Sovereign Program Developer"),
         Column("name", ("Program Name",)),
         Column("standard", ("Crediting Program and Standard",)),
-        optional("verifier", "Verification Body"),
-        optional("program_type", "Program Type"),
+        apx.optional("verifier", "Verification Body"),
+        apx.optional("program_type", "Program Type"),
         Column("status", ("Status",)),
-        optional("crediting_period_start", "Initial Crediting Period Start Date"),
-        optional("jurisdictions", "Program Jurisdiction(s)"),
+        apx.optional("crediting_period_start", "Initial Crediting Period Start Date"),
+        apx.optional("jurisdictions", "Program Jurisdiction(s)"),
         Column("country", ("Program Country",)),
-        optional("notes", "Program Notes"),
-        optional("website", "Program Website"),
+        apx.optional("notes", "Program Notes"),
+        apx.optional("website", "Program Website"),
     ),
 )
 
@@ -116,12 +103,12 @@ ISSUANCES_LAYOUT = Layout(
     (
         Column("approved_on", ("Date Approved",)),
         *_PROGRAM,
-        optional("developer", "Sovereign Program Developer"),
+        apx.optional("developer", "Sovereign Program Developer"),
         Column("vintage", ("Vintage",)),
         Column("total_issued", ("Total Emission Reductions/Removals",)),
         Column("buffer", ("Credits Deposited in Buffer",)),
         Column("verified", ("Credits Verified",)),
-        optional("verifier", "Verification Body"),
+        apx.optional("verifier", "Verification Body"),
     ),
 )
 
@@ -130,9 +117,9 @@ RETIREMENTS_LAYOUT = Layout(
     (
         *_BLOCK,
         *_PROGRAM,
-        optional("beneficiary", "Retired on Behalf of"),
-        optional("reason", "Retirement Reason"),
-        optional("details", "Purpose of Retirement"),
+        apx.optional("beneficiary", "Retired on Behalf of"),
+        apx.optional("reason", "Retirement Reason"),
+        apx.optional("details", "Purpose of Retirement"),
     ),
 )
 
@@ -141,8 +128,8 @@ CANCELLATIONS_LAYOUT = Layout(
     (
         *_BLOCK,
         *_PROGRAM,
-        optional("reason", "Cancellation Reason"),
-        optional("details", "Cancellation Details"),
+        apx.optional("reason", "Cancellation Reason"),
+        apx.optional("details", "Cancellation Details"),
     ),
 )
 
@@ -172,7 +159,7 @@ def read_projects(path: Path) -> DatasetLoad:
     forest = program_type.isna() | program_type.astype("string").str.contains("forest", case=False).fillna(False)
     activity = pd.Series(np.where(forest.to_numpy(dtype=bool), "JREDD", None), index=records.index, dtype=object)
     missing_date = pd.Series(pd.NaT, index=records.index, dtype="datetime64[ns]")
-    projects = project_rows(
+    projects = apx.project_rows(
         raw,
         ART,
         project_id,
@@ -189,7 +176,7 @@ def read_projects(path: Path) -> DatasetLoad:
         category="forest",
         is_nature_based=activity.notna(),
         activity=activity,
-        crediting_period_start=apx_dates(
+        crediting_period_start=apx.us_dates(
             checks, column(records, "crediting_period_start"), "initial crediting period start"
         ),
         crediting_period_end=missing_date,
@@ -197,7 +184,7 @@ def read_projects(path: Path) -> DatasetLoad:
         estimated_annual_reductions=pd.Series(np.nan, index=records.index, dtype="float64"),
         verifier=text("verifier"),
         notes=text("notes"),
-        project_url=project_urls(ART, project_id),
+        project_url=apx.project_urls(ART, project_id),
     )
     flag_duplicate_projects(projects, checks, ["name", "proponent", "status_raw", "country_code", "methodology_raw"])
     return finish(raw, ART.key, "projects", projects, checks, ProjectsSchema)
@@ -208,12 +195,12 @@ def _credit_columns(checks: RowChecks, records: pd.DataFrame) -> dict[str, objec
     return {
         "project_id": registry_project_ids(checks, records["project_id"], ART.id_prefix, what="program id"),
         "vintage": vintages(checks, whole_numbers(checks, records["vintage"], "vintage", required=True)),
-        "corsia_phase": corsia_phase_column(
+        "corsia_phase": apx.corsia_phase_column(
             checks, records, "CORSIA pilot phase eligibility", "CORSIA first phase eligibility"
         ),
-        "methodology_version": protocol_versions(column(records, "standard_version")),
-        "ccp_label": flag_column(checks, records, "ccp", "CCP Approved", blank=False),
-        "corsia_eligible": flag_column(checks, records, "corsia_eligible", "CORSIA Eligible", blank=None),
+        "methodology_version": apx.protocol_versions(column(records, "standard_version")),
+        "ccp_label": apx.flag_column(checks, records, "ccp", "CCP Approved", blank=False),
+        "corsia_eligible": apx.flag_column(checks, records, "corsia_eligible", "CORSIA Eligible", blank=None),
         "standard": clean_text(column(records, "standard")),
     }
 
@@ -221,34 +208,30 @@ def _credit_columns(checks: RowChecks, records: pd.DataFrame) -> dict[str, objec
 def _block_columns(checks: RowChecks, records: pd.DataFrame) -> dict[str, object]:
     return {
         "retirement_account": clean_text(column(records, "account_holder")),
-        "issuance_date": apx_dates(checks, column(records, "approved_on"), "date approved"),
+        "issuance_date": apx.us_dates(checks, column(records, "approved_on"), "date approved"),
     }
 
 
-APX = ApxRegistry(ART, SERIAL, "quantity of credits", _credit_columns, _block_columns)
+EXPORTS = apx.ApxExports(ART, SERIAL, "quantity of credits", _credit_columns, _block_columns)
 
 
 def read_issuances(path: Path) -> DatasetLoad:
     """ART issuances -> ``issuance`` rows: credits verified, with the buffer deposit beside them."""
-    raw, checks, common = read_credits(path, ISSUANCES_LAYOUT, APX)
+    raw, checks, common = apx.read_credits(path, ISSUANCES_LAYOUT, EXPORTS)
     records = raw.records
     total = whole_numbers(checks, records["total_issued"], "total emission reductions/removals", required=True)
     buffer = whole_numbers(checks, records["buffer"], "credits deposited in buffer", required=True)
     verified = whole_numbers(checks, records["verified"], "credits verified", required=True)
-    fail_values(
-        checks,
-        (total != verified + buffer).fillna(False).to_numpy(dtype=bool),
-        total.astype("string"),
-        "total emission reductions/removals {value} is not credits verified + credits deposited in buffer",
-    )
-    return APX.finish(
+    not_the_sum = "total emission reductions/removals {value} is not credits verified + credits deposited in buffer"
+    fail_values(checks, (total != verified + buffer).fillna(False), total, not_the_sum)
+    return EXPORTS.finish(
         raw,
         checks,
         "issuances",
         transaction_type="issuance",
         quantity=verified,
         buffer_quantity=buffer,
-        transaction_date=apx_dates(checks, records["approved_on"], "date approved", required=True),
+        transaction_date=apx.us_dates(checks, records["approved_on"], "date approved", required=True),
         **common,
         total_issued=total,
     )
@@ -256,12 +239,12 @@ def read_issuances(path: Path) -> DatasetLoad:
 
 def read_retirements(path: Path) -> DatasetLoad:
     """ART retirements -> ``retirement`` rows, one per serial block."""
-    return read_blocks(path, RETIREMENTS_LAYOUT, "retirements", APX)
+    return apx.read_blocks(path, RETIREMENTS_LAYOUT, "retirements", EXPORTS)
 
 
 def read_cancellations(path: Path) -> DatasetLoad:
     """ART cancellations -> ``cancellation`` rows, one per serial block."""
-    return read_blocks(path, CANCELLATIONS_LAYOUT, "cancellations", APX)
+    return apx.read_blocks(path, CANCELLATIONS_LAYOUT, "cancellations", EXPORTS)
 
 
 DATASETS = {

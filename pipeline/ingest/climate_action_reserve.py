@@ -40,22 +40,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.ingest import normalize
-from pipeline.ingest.apx import (
-    ApxRegistry,
-    SerialFormat,
-    apx_dates,
-    corsia_phase_column,
-    flag_column,
-    optional,
-    project_classification,
-    project_rows,
-    project_urls,
-    protocol_versions,
-    read_blocks,
-    read_credits,
-    sdg_numbers,
-)
+from pipeline.ingest import apx, normalize
 from pipeline.ingest.dataset import DatasetLoad, finish, flag_duplicate_projects
 from pipeline.ingest.parsing import (
     Column,
@@ -74,40 +59,40 @@ from pipeline.ingest.parsing import (
 from pipeline.ingest.schemas import ProjectsSchema
 from pipeline.registries import CAR
 
-SERIAL = SerialFormat(
+SERIAL = apx.SerialFormat(
     "Climate Action Reserve",
     r"CAR-[A-Z0-9]+-[A-Z]{2}-0*(?P<project>\d+)-(?:.*-)?(?P<vintage>\d{4})-\d+",
     "CAR-1-US-1480-46-1156-FL-2026-10272-852724 to 860723",
 )
 
 _SITE = (
-    optional("location", "Project Site Location"),
-    optional("state", "Project Site State"),
-    optional("country", "Project Site Country"),
+    apx.optional("location", "Project Site Location"),
+    apx.optional("state", "Project Site State"),
+    apx.optional("country", "Project Site Country"),
 )
 _CREDIT_PROJECT = (
     Column("project_id", ("Project ID",)),
-    optional("aggregate_id", "Cooperative/ Aggregate ID"),
-    optional("name", "Project Name"),
-    optional("project_type", "Project Type"),
-    optional("reduction_removal", "Reduction/Removal"),
-    optional("reversible", "Reversible/Non-Reversible"),
-    optional("protocol_version", "Protocol and Version"),
+    apx.optional("aggregate_id", "Cooperative/ Aggregate ID"),
+    apx.optional("name", "Project Name"),
+    apx.optional("project_type", "Project Type"),
+    apx.optional("reduction_removal", "Reduction/Removal"),
+    apx.optional("reversible", "Reversible/Non-Reversible"),
+    apx.optional("protocol_version", "Protocol and Version"),
     *_SITE,
-    optional("activity_area_type", "Activity Area Type"),
-    optional("additional_certifications", "Additional Certification(s)"),
-    optional(
+    apx.optional("activity_area_type", "Activity Area Type"),
+    apx.optional("additional_certifications", "Additional Certification(s)"),
+    apx.optional(
         "corsia_pilot",
         "Eligible for CORSIA 2021-2023 Compliance Period",
         "Eligible for CORSIA 2021-2023 Compliance Period (Pilot Phase)",
     ),
-    optional(
+    apx.optional(
         "corsia_first",
         "Eligible for CORSIA 2024-2026 Compliance Period",
         "Eligible for CORSIA 2024-2026 Compliance Period (First Phase)",
     ),
-    optional("corresponding_adjustment", "Corresponding Adjustment"),
-    optional("ccp", "CCP Approved", "ICVCM CCP Eligible"),
+    apx.optional("corresponding_adjustment", "Corresponding Adjustment"),
+    apx.optional("ccp", "CCP Approved", "ICVCM CCP Eligible"),
 )
 _BLOCK = (
     Column("vintage", ("Vintage",)),
@@ -120,29 +105,29 @@ PROJECTS_LAYOUT = Layout(
     "Climate Action Reserve projects export (APX CSV, Apr-2026 or Aug-2026 columns)",
     (
         Column("project_id", ("Project ID",)),
-        optional("compliance_program_id", "Compliance Program ID"),
-        optional("arb_id", "ARB ID"),
-        optional("wa_eco_id", "WA ECO"),
-        optional("aggregate_id", "Cooperative/ Aggregate ID"),
-        optional("developer", "Project Developer"),
-        optional("owner", "Project Owner"),
+        apx.optional("compliance_program_id", "Compliance Program ID"),
+        apx.optional("arb_id", "ARB ID"),
+        apx.optional("wa_eco_id", "WA ECO"),
+        apx.optional("aggregate_id", "Cooperative/ Aggregate ID"),
+        apx.optional("developer", "Project Developer"),
+        apx.optional("owner", "Project Owner"),
         Column("name", ("Project Name",)),
-        optional("operator", "Offset Project Operator"),
-        optional("designee", "Authorized Project Designee"),
-        optional("verifier", "Verification Body"),
+        apx.optional("operator", "Offset Project Operator"),
+        apx.optional("designee", "Authorized Project Designee"),
+        apx.optional("verifier", "Verification Body"),
         Column("project_type", ("Project Type",)),
         Column("status", ("Status",)),
-        optional("compliance_status", "Compliance Program Status"),
-        optional("arb_status", "ARB Project Status"),
-        optional("wa_eco_status", "WA ECO Project Status"),
+        apx.optional("compliance_status", "Compliance Program Status"),
+        apx.optional("arb_status", "ARB Project Status"),
+        apx.optional("wa_eco_status", "WA ECO Project Status"),
         *_SITE,
-        optional("additional_certifications", "Additional Certification(s)"),
-        optional("sdgs", "SDG Impact"),
-        optional("notes", "Project Notes"),
-        optional("credits_registered", "Total Number of Offset Credits Registered"),
-        optional("listed_date", "Project Listed Date"),
-        optional("registered_date", "Project Registered Date"),
-        optional("website", "Project Website"),
+        apx.optional("additional_certifications", "Additional Certification(s)"),
+        apx.optional("sdgs", "SDG Impact"),
+        apx.optional("notes", "Project Notes"),
+        apx.optional("credits_registered", "Total Number of Offset Credits Registered"),
+        apx.optional("listed_date", "Project Listed Date"),
+        apx.optional("registered_date", "Project Registered Date"),
+        apx.optional("website", "Project Website"),
     ),
 )
 
@@ -151,20 +136,20 @@ ISSUANCES_LAYOUT = Layout(
     (
         Column("issued_on", ("Date Issued",)),
         *_CREDIT_PROJECT,
-        optional("developer", "Project Developer"),
-        optional("owner", "Project Owner"),
-        optional("arb_eligible", "ARB Eligible"),
-        optional("wa_eco_eligible", "WA ECO Eligible"),
-        optional("crediting_period", "Crediting Period"),
+        apx.optional("developer", "Project Developer"),
+        apx.optional("owner", "Project Owner"),
+        apx.optional("arb_eligible", "ARB Eligible"),
+        apx.optional("wa_eco_eligible", "WA ECO Eligible"),
+        apx.optional("crediting_period", "Crediting Period"),
         Column("vintage", ("Vintage",)),
         Column("total_issued", ("Total Offset Credits Issued",)),
-        optional("zero_credit_period", "Zero-Credit Reporting Period"),
-        optional("reserve_buffer", "Offset Credits Currently in Reserve Buffer Pool"),
-        optional("compliance_buffer", "Offset Credits Intended for Compliance Buffer Pool"),
-        optional("converted_to_vcus", "Offset Credits Converted to VCUs"),
-        optional("canceled_for_compliance", "Canceled for Compliance"),
-        optional("canceled", "Canceled"),
-        optional("verifier", "Verification Body"),
+        apx.optional("zero_credit_period", "Zero-Credit Reporting Period"),
+        apx.optional("reserve_buffer", "Offset Credits Currently in Reserve Buffer Pool"),
+        apx.optional("compliance_buffer", "Offset Credits Intended for Compliance Buffer Pool"),
+        apx.optional("converted_to_vcus", "Offset Credits Converted to VCUs"),
+        apx.optional("canceled_for_compliance", "Canceled for Compliance"),
+        apx.optional("canceled", "Canceled"),
+        apx.optional("verifier", "Verification Body"),
     ),
 )
 
@@ -173,9 +158,9 @@ RETIREMENTS_LAYOUT = Layout(
     (
         *_BLOCK,
         *_CREDIT_PROJECT,
-        optional("account_holder", "Account Holder"),
-        optional("reason", "Retirement Reason"),
-        optional("details", "Retirement Reason Details"),
+        apx.optional("account_holder", "Account Holder"),
+        apx.optional("reason", "Retirement Reason"),
+        apx.optional("details", "Retirement Reason Details"),
     ),
 )
 
@@ -184,8 +169,8 @@ CANCELLATIONS_LAYOUT = Layout(
     (
         *_BLOCK,
         *_CREDIT_PROJECT,
-        optional("reason", "Cancellation Reason"),
-        optional("details", "Export Notes"),
+        apx.optional("reason", "Cancellation Reason"),
+        apx.optional("details", "Export Notes"),
     ),
 )
 
@@ -205,7 +190,7 @@ def read_projects(path: Path) -> DatasetLoad:
     compliance_status = text("compliance_status")
     place = normalize.status_and_country(normalize.first_non_null(text("status"), compliance_status), text("country"))
     missing_date = pd.Series(pd.NaT, index=records.index, dtype="datetime64[ns]")
-    projects = project_rows(
+    projects = apx.project_rows(
         raw,
         CAR,
         project_id,
@@ -223,20 +208,20 @@ def read_projects(path: Path) -> DatasetLoad:
         protocol=protocol,
         protocols=protocols,
         project_type_raw=registry_type,
-        **project_classification(project_id, protocol, registry_type, registry_type_first=True),
+        **apx.project_classification(project_id, protocol, registry_type, registry_type_first=True),
         crediting_period_start=missing_date,
         crediting_period_end=missing_date,
-        registration_date=apx_dates(checks, column(records, "registered_date"), "project registered date"),
-        listed_date=apx_dates(checks, column(records, "listed_date"), "project listed date"),
+        registration_date=apx.us_dates(checks, column(records, "registered_date"), "project registered date"),
+        listed_date=apx.us_dates(checks, column(records, "listed_date"), "project listed date"),
         estimated_annual_reductions=pd.Series(np.nan, index=records.index, dtype="float64"),
         credits_registered=whole_numbers(
             checks, column(records, "credits_registered"), "total number of offset credits registered", required=False
         ),
         additional_certifications=text("additional_certifications"),
-        sdgs=sdg_numbers(column(records, "sdgs")),
+        sdgs=apx.sdg_numbers(column(records, "sdgs")),
         verifier=text("verifier"),
         notes=text("notes"),
-        project_url=project_urls(CAR, project_id),
+        project_url=apx.project_urls(CAR, project_id),
     )
     compare = ["name", "proponent", "status_raw", "country_code", "methodology_raw", "registration_date"]
     flag_duplicate_projects(projects, checks, compare)
@@ -268,12 +253,12 @@ def _credit_columns(checks: RowChecks, records: pd.DataFrame) -> dict[str, objec
     return {
         "project_id": registry_project_ids(checks, records["project_id"], CAR.id_prefix),
         "vintage": vintages(checks, whole_numbers(checks, records["vintage"], "vintage", required=True)),
-        "corsia_phase": corsia_phase_column(
+        "corsia_phase": apx.corsia_phase_column(
             checks, records, "CORSIA 2021-2023 eligibility", "CORSIA 2024-2026 eligibility"
         ),
-        "methodology_version": protocol_versions(column(records, "protocol_version")),
-        "ccp_label": flag_column(checks, records, "ccp", "CCP Approved", blank=False),
-        "corresponding_adjustment": flag_column(
+        "methodology_version": apx.protocol_versions(column(records, "protocol_version")),
+        "ccp_label": apx.flag_column(checks, records, "ccp", "CCP Approved", blank=False),
+        "corresponding_adjustment": apx.flag_column(
             checks, records, "corresponding_adjustment", "Corresponding Adjustment", blank=None
         ),
         "is_removal": _either(checks, records, "reduction_removal", "Reduction/Removal", "Removal", "Reduction"),
@@ -290,12 +275,12 @@ def _block_columns(checks: RowChecks, records: pd.DataFrame) -> dict[str, object
     return {"retirement_account": clean_text(column(records, "account_holder"))}
 
 
-APX = ApxRegistry(CAR, SERIAL, "quantity of offset credits", _credit_columns, _block_columns)
+EXPORTS = apx.ApxExports(CAR, SERIAL, "quantity of offset credits", _credit_columns, _block_columns)
 
 
 def read_issuances(path: Path) -> DatasetLoad:
     """CAR issuances -> ``issuance`` rows net of buffer contributions (see the module docstring)."""
-    raw, checks, common = read_credits(path, ISSUANCES_LAYOUT, APX)
+    raw, checks, common = apx.read_credits(path, ISSUANCES_LAYOUT, EXPORTS)
     records = raw.records
 
     def count(name: str, what: str) -> pd.Series:
@@ -305,25 +290,21 @@ def read_issuances(path: Path) -> DatasetLoad:
     reserve = count("reserve_buffer", "offset credits in reserve buffer pool")
     compliance = count("compliance_buffer", "offset credits intended for compliance buffer pool")
     buffer = (reserve.fillna(0) + compliance.fillna(0)).where(reserve.notna() | compliance.notna())
-    fail_values(
-        checks,
-        (buffer > total).fillna(False).to_numpy(dtype=bool),
-        buffer.astype("string"),
-        "buffer contributions of {value} credits exceed the total offset credits issued",
-    )
-    return APX.finish(
+    too_many = "buffer contributions of {value} credits exceed the total offset credits issued"
+    fail_values(checks, (buffer > total).fillna(False), buffer, too_many)
+    return EXPORTS.finish(
         raw,
         checks,
         "issuances",
         transaction_type="issuance",
         quantity=total - buffer.fillna(0),
         buffer_quantity=buffer,
-        transaction_date=apx_dates(checks, records["issued_on"], "date issued", required=True),
+        transaction_date=apx.us_dates(checks, records["issued_on"], "date issued", required=True),
         **common,
         total_issued=total,
-        arb_eligible=flag_column(checks, records, "arb_eligible", "ARB Eligible", blank=None),
-        wa_eco_eligible=flag_column(checks, records, "wa_eco_eligible", "WA ECO Eligible", blank=None),
-        zero_credit_period=flag_column(
+        arb_eligible=apx.flag_column(checks, records, "arb_eligible", "ARB Eligible", blank=None),
+        wa_eco_eligible=apx.flag_column(checks, records, "wa_eco_eligible", "WA ECO Eligible", blank=None),
+        zero_credit_period=apx.flag_column(
             checks, records, "zero_credit_period", "Zero-Credit Reporting Period", blank=None
         ),
         crediting_period=clean_text(column(records, "crediting_period")),
@@ -335,12 +316,12 @@ def read_issuances(path: Path) -> DatasetLoad:
 
 def read_retirements(path: Path) -> DatasetLoad:
     """CAR retirements -> ``retirement`` rows, one per serial block."""
-    return read_blocks(path, RETIREMENTS_LAYOUT, "retirements", APX)
+    return apx.read_blocks(path, RETIREMENTS_LAYOUT, "retirements", EXPORTS)
 
 
 def read_cancellations(path: Path) -> DatasetLoad:
     """CAR cancellations -> ``cancellation`` rows, one per serial block."""
-    return read_blocks(path, CANCELLATIONS_LAYOUT, "cancellations", APX)
+    return apx.read_blocks(path, CANCELLATIONS_LAYOUT, "cancellations", EXPORTS)
 
 
 DATASETS = {

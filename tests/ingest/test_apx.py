@@ -7,7 +7,6 @@ import pytest
 
 from pipeline.ingest.apx import (
     SerialFormat,
-    apx_dates,
     corsia_phases,
     credit_rows,
     flag_column,
@@ -15,6 +14,7 @@ from pipeline.ingest.apx import (
     protocol_versions,
     sdg_numbers,
     serial_ranges,
+    us_dates,
     yes_no,
 )
 from pipeline.ingest.parsing import RowChecks
@@ -30,7 +30,7 @@ def reasons(checks: RowChecks) -> list[str]:
 def test_apx_dates_accept_the_three_forms_seen_in_one_file():
     raw = pd.Series(["3/24/2026 9:08:01 PM", "1/15/2020", "03/09/2026", "11/15/2024 12:09:06 AM", ""])
     checks = RowChecks(raw.index)
-    parsed = apx_dates(checks, raw, "date issued")
+    parsed = us_dates(checks, raw, "date issued")
     assert reasons(checks) == [""] * 5, f"real APX date forms were rejected: {reasons(checks)}"
     assert parsed.tolist()[:4] == [
         pd.Timestamp("2026-03-24 21:08:01"),
@@ -44,7 +44,7 @@ def test_apx_dates_accept_the_three_forms_seen_in_one_file():
 def test_apx_dates_reject_day_first_and_iso_with_a_reason():
     raw = pd.Series(["24/03/2026", "2026-03-24", "yesterday"])
     checks = RowChecks(raw.index)
-    apx_dates(checks, raw, "status effective date", required=True)
+    us_dates(checks, raw, "status effective date", required=True)
     got = reasons(checks)
     expected = "status effective date '24/03/2026' is not a date (expected M/D/YYYY, optionally with h:mm:ss AM/PM)"
     assert got[0] == expected, f"a day-first date must be rejected in plain words, got {got[0]!r}"
@@ -54,7 +54,7 @@ def test_apx_dates_reject_day_first_and_iso_with_a_reason():
 def test_apx_dates_midnight_noon_and_impossible_values():
     raw = pd.Series(["1/2/2024 12:05:00 AM", "1/2/2024 12:05:00 PM", "2/30/2025", "1/2/2024 13:05:00 PM"])
     checks = RowChecks(raw.index)
-    parsed = apx_dates(checks, raw, "date approved")
+    parsed = us_dates(checks, raw, "date approved")
     assert parsed.tolist()[:2] == [pd.Timestamp("2024-01-02 00:05"), pd.Timestamp("2024-01-02 12:05")], (
         "12 AM is midnight and 12 PM is noon"
     )
@@ -68,7 +68,7 @@ def test_apx_dates_midnight_noon_and_impossible_values():
 def test_apx_dates_padded_or_placeholder_values_are_cleaned_then_read(dtype):
     raw = pd.Series([" 3/24/2026 9:08:01 PM ", "N/A", "1/15/2020", " 2/30/2025 ", None], dtype=dtype)
     checks = RowChecks(raw.index)
-    parsed = apx_dates(checks, raw, "status effective date")
+    parsed = us_dates(checks, raw, "status effective date")
     assert parsed.iloc[0] == pd.Timestamp("2026-03-24 21:08:01"), f"padding must not hide a date: {parsed.tolist()}"
     assert parsed.iloc[2] == pd.Timestamp("2020-01-15"), f"a plain date beside padded ones: {parsed.tolist()}"
     assert parsed[[1, 3, 4]].isna().all(), f"placeholder, impossible and missing dates stay unknown: {parsed.tolist()}"
@@ -83,7 +83,7 @@ def test_apx_dates_padded_or_placeholder_values_are_cleaned_then_read(dtype):
 
 def test_required_apx_date_missing_is_a_reason():
     checks = RowChecks(pd.RangeIndex(1))
-    apx_dates(checks, pd.Series([""]), "date issued", required=True)
+    us_dates(checks, pd.Series([""]), "date issued", required=True)
     assert reasons(checks) == ["date issued is missing"], "a missing required date must reject the record"
 
 
