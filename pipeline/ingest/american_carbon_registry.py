@@ -487,12 +487,7 @@ def _platform_holdings(raw: RawTable, checks: RowChecks) -> dict[str, object]:
     vintage = _vintage(checks, records)
     quantity = whole_numbers(checks, records["holding_quantity"], "holding quantity", required=True)
     serial = apx.serial_ranges(
-        checks,
-        records["serial_number"],
-        SERIAL,
-        quantity=quantity,
-        project_number=apx.project_numbers(project_id),
-        vintage=vintage,
+        checks, records["serial_number"], SERIAL, quantity=quantity, project_id=project_id, vintage=vintage
     )
     return {
         "project_id": project_id,

@@ -197,14 +197,14 @@ def serial_ranges(
     fmt: SerialFormat,
     *,
     quantity: pd.Series,
-    project_number: pd.Series,
+    project_id: pd.Series,
     vintage: pd.Series | None = None,
-    required: bool = True,
 ) -> pd.Series:
     """Check each serial range against its row and return the cleaned serials.
 
-    Rejects (in plain words) a serial that is not ``<prefix>-<first> to <last>`` in ``fmt``, a range whose
-    size differs from the row's quantity, and a prefix naming another project or vintage than the row's:
+    Rejects (in plain words) a missing serial, one that is not ``<prefix>-<first> to <last>`` in ``fmt``, a
+    range whose size differs from the row's quantity, and a prefix naming another project or vintage than the
+    row's (``project_id`` is the row's harmonized id):
     any of these means a shifted column or a corrupted record, never something to guess around. Well-formed
     serials are matched as they are; only those that do not match are cleaned (whitespace, ``N/A``) and matched
     again, so a mostly-distinct column is not cleaned value by value."""
@@ -220,13 +220,12 @@ def serial_ranges(
     malformed = present & parts["project"].isna().to_numpy()
     not_a_range = f"serial number {{value}} is not a {fmt.registry_name} serial range (expected e.g. '{fmt.example}')"
     fail_values(checks, malformed, serial, not_a_range)
-    if required:
-        checks.fail(~present, "serial number is missing")
+    checks.fail(~present, "serial number is missing")
     size = (parts["last"] - parts["first"] + 1).to_numpy()
     wrong_size = quantity.notna().to_numpy(dtype=bool) & (size != quantity.astype("float64").to_numpy())
     wrong_size &= present & ~malformed
     fail_values(checks, wrong_size, serial, "serial range {value} does not hold the row's quantity")
-    for what, row_value in (("project", project_number), ("vintage", vintage)):
+    for what, row_value in (("project", project_numbers(project_id)), ("vintage", vintage)):
         if row_value is not None and what in parts:
             other = (row_value.astype("float64") != parts[what]).fillna(False).to_numpy(dtype=bool)
             other &= row_value.notna().to_numpy(dtype=bool) & parts[what].notna().to_numpy()
@@ -360,26 +359,25 @@ class ApxExports:
         return finish(raw, self.registry.key, dataset, credits, checks, CreditTransactionsSchema)
 
 
-def read_credits(path: Path, layout: Layout, apx: ApxExports) -> tuple[RawTable, RowChecks, dict[str, object]]:
-    """The records of a credit export, their checks, and the columns every credit export of ``apx`` carries."""
+def read_credits(path: Path, layout: Layout, exports: ApxExports) -> tuple[RawTable, RowChecks, dict[str, object]]:
+    """The records of a credit export, their checks, and the columns every credit export of the registry carries."""
     raw = read_table(path, layout)
     checks = RowChecks(raw.records.index)
-    return raw, checks, apx.credit_columns(checks, raw.records)
+    return raw, checks, exports.credit_columns(checks, raw.records)
 
 
-def read_blocks(path: Path, layout: Layout, dataset: str, apx: ApxExports) -> DatasetLoad:
+def read_blocks(path: Path, layout: Layout, dataset: str, exports: ApxExports) -> DatasetLoad:
     """Retirements or cancellations, one ``credits`` row per serial block: its quantity, its serial range checked
     against the row (:func:`serial_ranges`), the status-effective date as the transaction date, and the reason,
     note and beneficiary the layout names ``reason``, ``details`` and ``beneficiary``."""
-    raw, checks, common = read_credits(path, layout, apx)
+    raw, checks, common = read_credits(path, layout, exports)
     records = raw.records
     project_id, vintage = common.pop("project_id"), common.pop("vintage")
-    quantity = whole_numbers(checks, records["quantity"], apx.quantity_what, required=True)
-    project = project_numbers(project_id)
+    quantity = whole_numbers(checks, records["quantity"], exports.quantity_what, required=True)
     serial = serial_ranges(
-        checks, records["serial_number"], apx.serial, quantity=quantity, project_number=project, vintage=vintage
+        checks, records["serial_number"], exports.serial, quantity=quantity, project_id=project_id, vintage=vintage
     )
-    return apx.finish(
+    return exports.finish(
         raw,
         checks,
         dataset,
@@ -393,5 +391,5 @@ def read_blocks(path: Path, layout: Layout, dataset: str, apx: ApxExports) -> Da
         retirement_reason=clean_arrow_text(column(records, "reason")),
         retirement_note=clean_arrow_text(column(records, "details")),
         **common,
-        **apx.block_columns(checks, records),
+        **exports.block_columns(checks, records),
     )

@@ -134,7 +134,7 @@ def test_serial_ranges_are_checked_against_their_row(serial, quantity, project, 
         pd.Series([serial]),
         ACR_SERIAL,
         quantity=pd.Series([quantity], dtype="Int64"),
-        project_number=pd.Series([project], dtype="Int64"),
+        project_id=pd.Series([f"ACR{project}"]),
         vintage=pd.Series([vintage], dtype="Int64"),
     )
     got = reasons(checks)[0]
@@ -156,7 +156,7 @@ def test_a_project_number_beyond_int64_is_another_project_not_a_crash():
         pd.Series(["ACR-US-1185-2025-3078-1 to 2"]),
         ACR_SERIAL,
         quantity=pd.Series([2], dtype="Int64"),
-        project_number=project_numbers(pd.Series(["ACR99999999999999999999"])),
+        project_id=pd.Series(["ACR99999999999999999999"]),
     )
     assert reasons(checks) == ["serial number 'ACR-US-1185-2025-3078-1 to 2' names another project than the row"]
 

@@ -2,60 +2,16 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 import pytest
 
 from pipeline.ingest.dataset import schema_failures
-from pipeline.ingest.load import READERS, dataset_files, is_listed, load_registry, union_of_frames
+from pipeline.ingest.load import is_listed, load_registry
 from pipeline.ingest.schemas import CreditsSchema, CreditTransactionsSchema, ProjectsSchema, check_columns_and_dtypes
-from pipeline.snapshots import latest_snapshot
 from tests.conftest import BUNDLED_RAW
 
 APX_REGISTRIES = ("american-carbon-registry", "climate-action-reserve", "art-trees")
-
-
-def credit_frames(registry: str) -> list[pd.DataFrame]:
-    """The accepted credit frames of the bundled real files of ``registry``, as load_registry unions them."""
-    files, _ = dataset_files(latest_snapshot(BUNDLED_RAW, registry), registry)
-    readers = READERS[registry]
-    frames = [readers[dataset](path).accepted for dataset, path in files.items() if dataset != "projects"]
-    return [frame for frame in frames if len(frame)]
-
-
-@pytest.mark.parametrize("registry", ["gold-standard", *APX_REGISTRIES])
-def test_union_equals_pandas_concat_on_real_files(registry):
-    frames = credit_frames(registry)
-    assert len(frames) > 1, f"{registry}: the bundled data should hold several credit files to union"
-    pd.testing.assert_frame_equal(
-        union_of_frames(frames), pd.concat(frames, ignore_index=True), obj=f"{registry} union of credit files"
-    )
-
-
-def test_union_keeps_pandas_semantics_for_empty_object_columns():
-    first = pd.DataFrame(
-        {
-            "a": [1, 2],
-            "empty_everywhere": np.array([None, None], dtype=object),
-            "empty_here": np.array([None, None], dtype=object),
-            "nan_first": np.array([np.nan, None], dtype=object),
-            "only_here": np.array([None, None], dtype=object),
-        }
-    )
-    second = pd.DataFrame(
-        {
-            "a": [3],
-            "empty_everywhere": np.array([None], dtype=object),
-            "empty_here": np.array(["x"], dtype=object),
-            "nan_first": np.array([None], dtype=object),
-            "extra": pd.array([True], dtype="boolean"),
-        }
-    )
-    union, expected = union_of_frames([first, second]), pd.concat([first, second], ignore_index=True)
-    pd.testing.assert_frame_equal(union, expected, obj="union with all-missing object columns")
-    assert list(union.columns) == list(expected.columns), "columns keep pandas' order"
-    assert union["empty_everywhere"].tolist() == [None, None, None], "an all-missing column holds None, not NaN"
 
 
 @pytest.mark.parametrize("registry", ["verra", "gold-standard", *APX_REGISTRIES])
