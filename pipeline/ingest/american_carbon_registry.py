@@ -77,21 +77,16 @@ SERIAL = apx.SerialFormat(
 # APX CSV
 # --------------------------------------------------------------------------------------------------------------
 
-_SITE = (
-    apx.optional("location", "Project Site Location"),
-    apx.optional("state", "Project Site State"),
-    apx.optional("country", "Project Site Country"),
-)
 _CREDIT_PROJECT = (
     Column("project_id", ("Project ID",)),
     apx.optional("name", "Project Name"),
     apx.optional("project_type", "Project Type"),
     apx.optional("methodology", "Project Methodology/Protocol"),
     apx.optional("methodology_version", "Methodology/Protocol Version"),
-    *_SITE,
+    *apx.SITE,
     apx.optional("arb_eligible", "ARB Eligible"),
     apx.optional("ecology_eligible", "Ecology Eligible"),
-    apx.optional("ccp", "CCP Approved", "ICVCM CCP Eligible"),
+    apx.CCP,
     apx.optional("verified_removal", "Verified Removal"),
     apx.optional("sdgs", "Sustainable Development Goal(s)"),
 )
@@ -124,7 +119,7 @@ PROJECTS_LAYOUT = Layout(
         Column("voluntary_status", ("Voluntary Status",)),
         apx.optional("compliance_status", "Compliance Program Status (ARB or Ecology)"),
         apx.optional("status_date", "Project Status Date"),
-        *_SITE,
+        *apx.SITE,
         apx.optional("sdgs", "Sustainable Development Goal(s)"),
         apx.optional("verifier", "Current VVB"),
         apx.optional("validator", "ACR Project Validation"),

@@ -56,6 +56,15 @@ def optional(name: str, *headers: str) -> Column:
     return Column(name, headers, required=False)
 
 
+SITE = (
+    optional("location", "Project Site Location"),
+    optional("state", "Project Site State"),
+    optional("country", "Project Site Country"),
+)
+CCP = optional("ccp", "CCP Approved", "ICVCM CCP Eligible")
+"""``CCP Approved`` became ``ICVCM CCP Eligible`` in the Aug-2026 exports."""
+
+
 DATE_EXPECTED = "M/D/YYYY, optionally with h:mm:ss AM/PM"
 _DATE = (
     r"^(?P<month>\d{1,2})/(?P<day>\d{1,2})/(?P<year>\d{4})"
@@ -85,7 +94,7 @@ def _date_fields(text: pd.Series) -> tuple[dict[str, np.ndarray], np.ndarray]:
 
 
 @per_distinct_value
-def parse_apx_dates(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+def parse_us_dates(text: pd.Series) -> tuple[pd.Series, pd.Series]:
     """(datetime64 values, mask of present values that are not APX dates). The parts are extracted by RE2
     and assembled numerically, as the status-effective column is nearly all distinct timestamps, too many to
     parse one by one. Values that do not match as they are (whitespace around them, placeholders such as
@@ -115,7 +124,7 @@ def parse_apx_dates(text: pd.Series) -> tuple[pd.Series, pd.Series]:
 def us_dates(checks: RowChecks, raw: pd.Series, what: str, *, required: bool = False) -> pd.Series:
     """US-style APX dates (``3/24/2026 9:08:01 PM``, ``1/15/2020``, ``03/09/2026``); a value in any other
     form, or an impossible date (``2/30/2025``), rejects the record."""
-    values, bad = parse_apx_dates(raw)
+    values, bad = parse_us_dates(raw)
     fail_values(checks, bad.to_numpy(dtype=bool), raw, f"{what} {{value}} is not a date (expected {DATE_EXPECTED})")
     if required:
         checks.fail((values.isna() & ~bad).to_numpy(dtype=bool), f"{what} is missing")

@@ -66,7 +66,7 @@ _PROGRAM = (
     apx.optional("standard_version", "Standard Version"),
     apx.optional("jurisdictions", "Program Jurisdiction(s)"),
     apx.optional("country", "Program Country"),
-    apx.optional("ccp", "CCP Approved", "ICVCM CCP Eligible"),
+    apx.CCP,
     apx.optional("corsia_eligible", "CORSIA Eligible"),
 )
 _BLOCK = (

@@ -65,11 +65,6 @@ SERIAL = apx.SerialFormat(
     "CAR-1-US-1480-46-1156-FL-2026-10272-852724 to 860723",
 )
 
-_SITE = (
-    apx.optional("location", "Project Site Location"),
-    apx.optional("state", "Project Site State"),
-    apx.optional("country", "Project Site Country"),
-)
 _CREDIT_PROJECT = (
     Column("project_id", ("Project ID",)),
     apx.optional("aggregate_id", "Cooperative/ Aggregate ID"),
@@ -78,7 +73,7 @@ _CREDIT_PROJECT = (
     apx.optional("reduction_removal", "Reduction/Removal"),
     apx.optional("reversible", "Reversible/Non-Reversible"),
     apx.optional("protocol_version", "Protocol and Version"),
-    *_SITE,
+    *apx.SITE,
     apx.optional("activity_area_type", "Activity Area Type"),
     apx.optional("additional_certifications", "Additional Certification(s)"),
     apx.optional(
@@ -92,7 +87,7 @@ _CREDIT_PROJECT = (
         "Eligible for CORSIA 2024-2026 Compliance Period (First Phase)",
     ),
     apx.optional("corresponding_adjustment", "Corresponding Adjustment"),
-    apx.optional("ccp", "CCP Approved", "ICVCM CCP Eligible"),
+    apx.CCP,
 )
 _BLOCK = (
     Column("vintage", ("Vintage",)),
@@ -120,7 +115,7 @@ PROJECTS_LAYOUT = Layout(
         apx.optional("compliance_status", "Compliance Program Status"),
         apx.optional("arb_status", "ARB Project Status"),
         apx.optional("wa_eco_status", "WA ECO Project Status"),
-        *_SITE,
+        *apx.SITE,
         apx.optional("additional_certifications", "Additional Certification(s)"),
         apx.optional("sdgs", "SDG Impact"),
         apx.optional("notes", "Project Notes"),
@@ -228,7 +223,9 @@ def read_projects(path: Path) -> DatasetLoad:
     return finish(raw, CAR.key, "projects", projects, checks, ProjectsSchema)
 
 
-def _either(checks: RowChecks, records: pd.DataFrame, name: str, what: str, true_text: str, false_text: str):
+def _either(
+    checks: RowChecks, records: pd.DataFrame, name: str, what: str, true_text: str, false_text: str
+) -> pd.Series:
     """A two-valued text column (``Removal``/``Reduction``) as booleans; blank is unknown, other text rejects."""
     if name not in records:
         return pd.Series(pd.NA, index=records.index, dtype="boolean")
