@@ -456,21 +456,20 @@ def _label_flags(labels: pd.Series) -> dict[str, pd.Series]:
     has_list = labels.map(lambda value: isinstance(value, list)).astype(bool)
     joined = keys.dropna().groupby(level=0).agg(";".join).reindex(labels.index)
 
-    def any_key(pattern: str) -> pd.Series:
-        hit = keys.str.contains(pattern, regex=True).fillna(False).groupby(level=0).any().reindex(labels.index)
-        return hit.fillna(False).astype("boolean").where(has_list, pd.NA)
+    def any_label(hit: pd.Series) -> pd.Series:
+        return hit.fillna(False).groupby(level=0).any().reindex(labels.index, fill_value=False)
 
-    settled = ~keys.str.contains("PENDING", regex=False).fillna(True)
-    pilot = keys.str.contains("CORSIA", regex=False) & keys.str.contains("PILOT", regex=False) & settled
-    first = keys.str.contains("CORSIA", regex=False) & keys.str.contains("FIRST_PHASE|PHASE_1", regex=True) & settled
-    phase = apx.corsia_phases(
-        pilot.fillna(False).groupby(level=0).any().reindex(labels.index).fillna(False),
-        first.fillna(False).groupby(level=0).any().reindex(labels.index).fillna(False),
-    )
+    def any_key(pattern: str) -> pd.Series:
+        return any_label(keys.str.contains(pattern, regex=True)).astype("boolean").where(has_list, pd.NA)
+
+    corsia = keys.str.contains("CORSIA", regex=False) & ~keys.str.contains("PENDING", regex=False)
     return {
         "ccp_label": any_key(r"(?:^|_)CCP(?:_|$)"),
         "is_removal": any_key(r"VERIFIED_REMOVAL"),
-        "corsia_phase": phase,
+        "corsia_phase": apx.corsia_phases(
+            any_label(corsia & keys.str.contains("PILOT", regex=False)),
+            any_label(corsia & keys.str.contains("FIRST_PHASE|PHASE_1", regex=True)),
+        ),
         "additional_certifications": normalize.as_object(joined),
     }
 
