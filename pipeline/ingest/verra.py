@@ -185,6 +185,7 @@ def read_projects(path: Path) -> DatasetLoad:
     start = _iso_dates(checks, column(records, "crediting_period_start"), "crediting period start")
     end = _iso_dates(checks, column(records, "crediting_period_end"), "crediting period end")
     fail_values(checks, start > end, start, "crediting period starts {value} after it ends")
+    registration = _iso_dates(checks, column(records, "registration_date"), "registration date")
     annual = whole_numbers(
         checks, column(records, "estimated_annual_reductions"), "estimated annual emission reductions", required=False
     )
@@ -211,7 +212,7 @@ def read_projects(path: Path) -> DatasetLoad:
             "afolu_activities": afolu_all,
             "crediting_period_start": start,
             "crediting_period_end": end,
-            "registration_date": _iso_dates(checks, column(records, "registration_date"), "registration date"),
+            "registration_date": registration,
             "estimated_annual_reductions": annual.astype("float64"),
             "project_url": (VERRA.project_url.split("{number}")[0] + project_id.str[3:]).where(
                 project_id.notna(), None
