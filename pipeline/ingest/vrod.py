@@ -34,7 +34,6 @@ every rule scores a VROD project as it scores the same project read from its reg
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -266,7 +265,7 @@ def _read_csv(path: Path) -> tuple[pa_arrow.Table, np.ndarray]:
 
 
 def _read_xlsx(path: Path) -> tuple[pa_arrow.Table, np.ndarray]:
-    """The PROJECTS sheet, read by calamine (openpyxl takes minutes on a release's workbook)."""
+    """The PROJECTS sheet, read by calamine (Rust: some 25 times faster than openpyxl, benchmarks/README.md)."""
     from python_calamine import CalamineWorkbook
 
     try:
@@ -287,9 +286,7 @@ def _read_xlsx(path: Path) -> tuple[pa_arrow.Table, np.ndarray]:
     width = len(headers)
     # Column by column (calamine hands the cells out row by row; no per-row logic here).
     columns = list(zip(*(row[:width] for row in cells), strict=True)) if cells else [()] * width
-    table = pa_arrow.table(
-        {name: _column_text(values) for name, values in zip(_unique_labels(headers), columns, strict=True)}
-    )
+    table = pa_arrow.Table.from_arrays([_column_text(values) for values in columns], names=headers)
     blank = np.logical_and.reduce([pc.is_null(values).to_numpy(zero_copy_only=False) for values in table.columns])
     return table.filter(pa_arrow.array(~blank)), lines[~blank]
 
@@ -317,7 +314,8 @@ def _cell_text(value: object) -> str | None:
 
 
 def _unique_labels(headers: list[str]) -> list[str]:
-    """Header labels made unique the way pandas does (``1996``, ``1996.1`` ...), so every layout reads alike."""
+    """Header labels made unique the way pandas does (``1996``, ``1996.1`` ...), so every layout reads alike: the
+    n-th of the workbook's repeated year headers names block n."""
     seen: dict[str, int] = {}
     labels = []
     for header in headers:
@@ -341,24 +339,17 @@ _EXPECTED_BLOCKS = (
 
 
 def year_columns(path: Path, headers: list[str]) -> tuple[list[int], dict[tuple[str, int], str]]:
-    """The years of the four year blocks among ``headers`` and the header of each (block, year): repeated bare
-    years (the workbook: the n-th ``1996`` is block n), pandas' copies (``1996.2`` is block 2) or the 2021
-    prefixes. Raises :class:`IngestError` unless there are exactly four blocks of the same years."""
+    """The years of the four year blocks among ``headers`` (made unique by :func:`_unique_labels`) and the header
+    of each (block, year): pandas' copies (``1996.2`` is block 2, as the workbook's third ``1996`` becomes) or the
+    2021 prefixes. Raises :class:`IngestError` unless there are exactly four blocks of the same years."""
     prefixes = [prefix for _, _, prefix in BLOCKS.values()]
     found: list[dict[int, str]] = [{} for _ in BLOCKS]
-    bare_seen: Counter[int] = Counter()
     for header in headers:
         match = _YEAR_HEADER.match(normalize_header(header))
         if match is None:
             continue
         year = int(match["year"])
-        if match["prefix"]:
-            block = prefixes.index(match["prefix"])
-        elif match["copy"]:
-            block = int(match["copy"])
-        else:
-            block = bare_seen[year]
-            bare_seen[year] += 1
+        block = prefixes.index(match["prefix"]) if match["prefix"] else int(match["copy"] or 0)
         if block >= len(BLOCKS) or year in found[block]:
             raise IngestError(f"{path}: year column {header!r} is a fifth copy of {year}; {_EXPECTED_BLOCKS}")
         found[block][year] = header
@@ -383,6 +374,7 @@ def read_vrod(path: Path, snapshot_day: date | None = None) -> VrodLoad:
     if reader is None:
         raise IngestError(f"{path}: not a VROD file; expected projects{' | projects'.join(EXTENSIONS)}")
     table, lines = reader(path)
+    table = table.rename_columns(_unique_labels(table.column_names))
     mapping, _ = map_columns(path, table.column_names, LAYOUT)
     years, year_headers = year_columns(path, table.column_names)
     headers = {**mapping, **{f"{block}_{year}": header for (block, year), header in year_headers.items()}}
