@@ -348,17 +348,16 @@ def read_transactions(path: Path) -> DatasetLoad:
     # quantity, date and (retirements only) serial and retirement fields.
     record_of_row = np.concatenate([issued, retired])
     rows = len(record_of_row)
-    nothing = text_column(None, len(records))
+    not_retired = text_column(None, len(issued))
 
     def of_block(values: pd.Series) -> pd.api.extensions.ExtensionArray:
         return values.array.take(record_of_row)
 
-    def by_kind(issuance: pd.Series, retirement: pd.Series) -> pd.Series:
-        """``issuance`` at the issuances' blocks, then ``retirement`` at the retired blocks."""
-        return pd.concat([issuance.take(issued), retirement.take(retired)], ignore_index=True)
+    def by_kind(on_issuances: pd.Series, on_retirements: pd.Series) -> pd.Series:
+        return pd.concat([on_issuances, on_retirements], ignore_index=True)
 
-    def retirement_text(name: str) -> pd.Series:
-        return by_kind(nothing, clean_arrow_text(column(records, name)))
+    def retired_text(name: str) -> pd.Series:
+        return by_kind(not_retired, clean_arrow_text(column(records, name).take(retired)))
 
     credits = pd.DataFrame(
         {
@@ -368,7 +367,7 @@ def read_transactions(path: Path) -> DatasetLoad:
             "vintage_start": of_block(vintage_start),
             "vintage_end": of_block(vintage_end),
             "issuance_date": of_block(issued_on),
-            "serial_number": by_kind(nothing, serial),
+            "serial_number": by_kind(not_retired, serial.take(retired)),
             "buffer_quantity": pd.Series(pd.NA, index=pd.RangeIndex(rows), dtype="Int64"),
             "methodology_version": text_column(None, rows),
             "product_type": text_column(None, rows),
@@ -377,12 +376,12 @@ def read_transactions(path: Path) -> DatasetLoad:
             "additional_certifications": of_block(certifications),
             "source_file": text_column(str(raw.path), rows),
             "source_line": lines.to_numpy()[record_of_row],
-            "transaction_type": by_kind(text_column("issuance", len(records)), text_column("retirement", len(records))),
-            "quantity": by_kind(vintage_total, quantity),
-            "transaction_date": by_kind(issued_on, retired_on),
-            "retirement_beneficiary": retirement_text("retirement_beneficiary"),
-            "retirement_reason": retirement_text("retirement_reason"),
-            "retirement_note": retirement_text("retirement_note"),
+            "transaction_type": by_kind(text_column("issuance", len(issued)), text_column("retirement", len(retired))),
+            "quantity": by_kind(vintage_total.take(issued), quantity.take(retired)),
+            "transaction_date": by_kind(issued_on.take(issued), retired_on.take(retired)),
+            "retirement_beneficiary": retired_text("retirement_beneficiary"),
+            "retirement_reason": retired_text("retirement_reason"),
+            "retirement_note": retired_text("retirement_note"),
         },
         index=pd.RangeIndex(rows),
         copy=False,
