@@ -523,6 +523,7 @@ def _projects(checks: RowChecks, records: pd.DataFrame, project_id: pd.Series, r
         berkeley_type.map(normalize.BERKELEY_ACTIVITY),
         normalize.activities(protocol).where(berkeley_type.isna(), None),
     )
+    no_type = pd.Series(None, index=records.index, dtype=object)  # the project type is Berkeley's alone
     when = {
         name: dates(checks, clean_text(column(records, name)), name.replace("_", " "), DATE_FORMATS, "a date")
         for name in ("listed", "registered", "date_added")
@@ -544,13 +545,7 @@ def _projects(checks: RowChecks, records: pd.DataFrame, project_id: pd.Series, r
             "protocol": protocol,
             "protocols": protocols,
             "project_type_raw": clean_text(column(records, "registry_type")),
-            **normalize.classification(
-                berkeley_type,
-                pd.Series(None, index=records.index, dtype=object),
-                "registry",
-                protocol,
-                normalize.as_object(activity),
-            ),  # fmt: skip
+            **normalize.classification(berkeley_type, no_type, "registry", protocol, normalize.as_object(activity)),
             "scope": clean_text(records["scope"]),
             "reduction_removal": clean_text(column(records, "reduction_removal")),
             "methodology_version": clean_text(column(records, "methodology_version")),
