@@ -261,7 +261,7 @@ def _read_csv(path: Path) -> tuple[pa_arrow.Table, np.ndarray]:
         pc.fill_null(pc.count_substring(values, "\n"), 0).to_numpy(zero_copy_only=False) for values in table.columns
     )
     starts = 2 + np.arange(table.num_rows, dtype=np.int64) + np.concatenate([[0], np.cumsum(breaks)[:-1]])
-    return table, starts.astype(np.int64)
+    return table, starts
 
 
 def _read_xlsx(path: Path) -> tuple[pa_arrow.Table, np.ndarray]:
