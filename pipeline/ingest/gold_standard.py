@@ -338,8 +338,10 @@ def _credits(raw: RawTable, checks: RowChecks, *, issued: bool) -> pd.DataFrame:
 
     parts = extract(records["serial_number"], SERIAL, numbers=("gsid", "vintage", "first", "last"))
     shaped = parts["serial"].notna().to_numpy()
-    serial = parts["serial"].copy()
-    serial[~shaped] = clean_text(records["serial_number"][~shaped]).to_numpy()  # CDM serials, placeholders
+    serial = parts["serial"]
+    if not shaped.all():  # only the few serials of another shape (CDM, placeholders) need cleaning
+        serial = serial.copy()
+        serial[~shaped] = clean_text(records["serial_number"][~shaped]).to_numpy()
     checks.fail(serial.isna(), "serial number is missing")
     for differs, message in (
         (parts["gsid"] != parse_int(records["gsid"])[0], "serial number {value} names another GSID than the row's"),
