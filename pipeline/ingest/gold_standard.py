@@ -280,20 +280,23 @@ def _no_malformed() -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _label_flags(label: pd.Series, column_present: bool) -> dict[str, pd.Series]:
-    """``ccp_label`` and ``is_removal`` from the comma-separated ``Label`` cell, worked out once per distinct
-    value and broadcast by position."""
-    codes, uniques = pd.factorize(label)  # missing labels get code -1: the last entry of each lookup below
-    ccp, removal = [], []
-    for value in uniques:
-        tags = [t.strip().casefold() for t in str(value).split(",")]
-        ccp.append(any(t.startswith("icvcm ccp") for t in tags))
-        removal.append(True if "emission removal" in tags else (False if "emission reduction" in tags else None))
-    absent_ccp = False if column_present else None
-    return {
-        "ccp_label": pd.Series(pd.array([*ccp, absent_ccp], dtype="boolean").take(codes), index=label.index),
-        "is_removal": pd.Series(pd.array([*removal, None], dtype="boolean").take(codes), index=label.index),
-    }
+def _labels(label: str) -> tuple[bool, bool | None]:
+    """(``ccp_label``, ``is_removal``) of one comma-separated ``Label`` value (see the module docstring)."""
+    tags = [tag.strip().casefold() for tag in label.split(",")]
+    removal = True if "emission removal" in tags else (False if "emission reduction" in tags else None)
+    return any(tag.startswith("icvcm ccp") for tag in tags), removal
+
+
+@per_distinct_value
+def _label_flags(label: pd.Series, column_present: bool) -> pd.DataFrame:
+    """``ccp_label`` and ``is_removal`` of each ``Label`` value, worked out once per distinct value; without a
+    value there is no CCP label (null where the export dropped the column)."""
+    distinct = label.dropna().unique()
+    labels = pd.DataFrame([_labels(value) for value in distinct], index=distinct, columns=["ccp_label", "is_removal"])
+    flags = labels.astype(object).reindex(label.to_numpy()).set_axis(label.index)
+    if column_present:
+        flags.loc[label.isna().to_numpy(), "ccp_label"] = False
+    return flags.astype("boolean")
 
 
 @per_distinct_value
