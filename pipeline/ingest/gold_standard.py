@@ -185,6 +185,7 @@ def read_projects(path: Path) -> DatasetLoad:
     poa_raw = _without_placeholder(clean_text(column(records, "poa_gsid")), "No POA")
     poa_number, poa_bad = parse_int(poa_raw)
     fail_values(checks, poa_bad, poa_raw, "POA GSID {value} is not a GSID")
+    poa_id = (GOLD_STANDARD.id_prefix + poa_number.astype("string")).astype(object).where(poa_number.notna(), None)
     period = {
         name: dates(checks, column(records, name), name.replace("_", " "), ISO_DATE, "YYYY-MM-DD")
         for name in ("crediting_period_start", "crediting_period_end")
@@ -207,9 +208,7 @@ def read_projects(path: Path) -> DatasetLoad:
             "sdgs": clean_text(column(records, "sdgs")),
             "size": clean_text(column(records, "size")),
             "poa_type": clean_text(column(records, "poa_type")),
-            "poa_id": (GOLD_STANDARD.id_prefix + poa_number.astype("string"))
-            .astype(object)
-            .where(poa_number.notna(), None),
+            "poa_id": poa_id,
             "description": clean_text(column(records, "description")),
             "project_url": (GOLD_STANDARD.project_url.split("{number}")[0] + project_id.str[3:]).where(
                 project_id.notna(), None
