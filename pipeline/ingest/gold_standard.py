@@ -184,10 +184,8 @@ def read_projects(path: Path) -> DatasetLoad:
     )
     poa_raw = _without_placeholder(clean_text(column(records, "poa_gsid")), "No POA")
     poa_number, poa_bad = parse_int(poa_raw)
-    fail_values(checks, poa_bad.to_numpy(), poa_raw, "POA GSID {value} is not a GSID")
-    poa_id = (GOLD_STANDARD.id_prefix + poa_number.astype("string")).astype(object)
-
-    no_date = pd.Series(pd.NaT, index=records.index, dtype="datetime64[ns]")
+    fail_values(checks, poa_bad, poa_raw, "POA GSID {value} is not a GSID")
+    poa_id = (GOLD_STANDARD.id_prefix + poa_number.astype("string")).astype(object).where(poa_number.notna(), None)
     period = {
         name: dates(checks, column(records, name), name.replace("_", " "), ISO_DATE, "YYYY-MM-DD")
         for name in ("crediting_period_start", "crediting_period_end")
@@ -204,14 +202,13 @@ def read_projects(path: Path) -> DatasetLoad:
             "protocols": protocols,
             "project_type_raw": project_type_raw,
             **normalize.classification(berkeley_type, registry_type, "registry project type", protocol, activity),
-            "crediting_period_start": period["crediting_period_start"],
-            "crediting_period_end": period["crediting_period_end"],
-            "registration_date": no_date,
+            **period,
+            "registration_date": pd.Series(pd.NaT, index=records.index, dtype="datetime64[ns]"),
             "estimated_annual_reductions": annual.astype("float64"),
             "sdgs": clean_text(column(records, "sdgs")),
             "size": clean_text(column(records, "size")),
             "poa_type": clean_text(column(records, "poa_type")),
-            "poa_id": poa_id.where(poa_number.notna(), None),
+            "poa_id": poa_id,
             "description": clean_text(column(records, "description")),
             "project_url": (GOLD_STANDARD.project_url.split("{number}")[0] + project_id.str[3:]).where(
                 project_id.notna(), None
@@ -220,20 +217,9 @@ def read_projects(path: Path) -> DatasetLoad:
             "source_line": records["source_line"],
         }
     )
-    flag_duplicate_projects(
-        projects,
-        checks,
-        compare=[
-            "name",
-            "proponent",
-            "status_raw",
-            "country",
-            "project_type_raw",
-            "methodology_raw",
-            "estimated_annual_reductions",
-            "poa_id",
-        ],
-    )
+    compare = ["name", "proponent", "status_raw", "country", "project_type_raw", "methodology_raw",
+               "estimated_annual_reductions", "poa_id"]  # fmt: skip
+    flag_duplicate_projects(projects, checks, compare)
     return finish(raw, GOLD_STANDARD.key, "projects", projects, checks, ProjectsSchema)
 
 
@@ -293,20 +279,23 @@ def _no_malformed() -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _label_flags(label: pd.Series, column_present: bool) -> dict[str, pd.Series]:
-    """``ccp_label`` and ``is_removal`` from the comma-separated ``Label`` cell, worked out once per distinct
-    value and broadcast by position."""
-    codes, uniques = pd.factorize(label)  # missing labels get code -1: the last entry of each lookup below
-    ccp, removal = [], []
-    for value in uniques:
-        tags = [t.strip().casefold() for t in str(value).split(",")]
-        ccp.append(any(t.startswith("icvcm ccp") for t in tags))
-        removal.append(True if "emission removal" in tags else (False if "emission reduction" in tags else None))
-    absent_ccp = False if column_present else None
-    return {
-        "ccp_label": pd.Series(pd.array([*ccp, absent_ccp], dtype="boolean").take(codes), index=label.index),
-        "is_removal": pd.Series(pd.array([*removal, None], dtype="boolean").take(codes), index=label.index),
-    }
+def _labels(label: str) -> tuple[bool, bool | None]:
+    """(``ccp_label``, ``is_removal``) of one comma-separated ``Label`` value (see the module docstring)."""
+    tags = [tag.strip().casefold() for tag in label.split(",")]
+    removal = True if "emission removal" in tags else (False if "emission reduction" in tags else None)
+    return any(tag.startswith("icvcm ccp") for tag in tags), removal
+
+
+@per_distinct_value
+def _label_flags(label: pd.Series, column_present: bool) -> pd.DataFrame:
+    """``ccp_label`` and ``is_removal`` of each ``Label`` value, worked out once per distinct value; without a
+    value there is no CCP label (null where the export dropped the column)."""
+    distinct = label.dropna().unique()
+    labels = pd.DataFrame([_labels(value) for value in distinct], index=distinct, columns=["ccp_label", "is_removal"])
+    flags = labels.astype(object).reindex(label.to_numpy()).set_axis(label.index)
+    if column_present:
+        flags.loc[label.isna().to_numpy(), "ccp_label"] = False
+    return flags.astype("boolean")
 
 
 @per_distinct_value
@@ -334,24 +323,20 @@ def _product_types(raw: pd.Series) -> pd.Series:
     return normalize.as_object(clean_text(raw).astype("string").str.upper()).astype(ARROW_TEXT)
 
 
-def _credits(raw: RawTable, checks: RowChecks, *, issuance_date_required: bool) -> pd.DataFrame:
-    """The columns issuances and retirements share, parsed strictly."""
+def _credits(raw: RawTable, checks: RowChecks, *, issued: bool) -> pd.DataFrame:
+    """The columns issuances and retirements share, parsed strictly (the issuance date required when ``issued``)."""
     records = raw.records
     project_id = registry_project_ids(checks, records["gsid"], GOLD_STANDARD.id_prefix, "GSID")
     vintage_number, vintage_bad = parse_int(records["vintage"])
-    fail_values(checks, vintage_bad.to_numpy(), records["vintage"], "vintage {value} is not a year")
-    checks.fail((vintage_number.isna() & ~vintage_bad).to_numpy(), "vintage is missing")
+    fail_values(checks, vintage_bad, records["vintage"], "vintage {value} is not a year")
+    checks.fail(vintage_number.isna() & ~vintage_bad, "vintage is missing")
     vintage = vintages(checks, vintage_number)
     quantity = whole_numbers(checks, records["quantity"], "quantity", required=True)
 
     product_type = _product_types(records["product_type"])
-    fail_values(
-        checks,
-        (product_type.notna() & ~product_type.isin(PRODUCT_TYPES)).to_numpy(dtype=bool),
-        product_type,
-        f"product type {{value}} is not one of {', '.join(PRODUCT_TYPES)}",
-    )
-    checks.fail(product_type.isna().to_numpy(), "product type is missing")
+    unknown_type = product_type.notna() & ~product_type.isin(PRODUCT_TYPES)
+    fail_values(checks, unknown_type, product_type, f"product type {{value}} is not one of {', '.join(PRODUCT_TYPES)}")
+    checks.fail(product_type.isna(), "product type is missing")
 
     parts = extract(records["serial_number"], SERIAL, numbers=("gsid", "vintage", "first", "last"))
     shaped = parts["serial"].notna().to_numpy()
@@ -359,53 +344,27 @@ def _credits(raw: RawTable, checks: RowChecks, *, issuance_date_required: bool) 
     if not shaped.all():  # only the few serials of another shape (CDM, placeholders) need cleaning
         serial = serial.copy()
         serial[~shaped] = clean_text(records["serial_number"][~shaped]).to_numpy()
-    checks.fail(serial.isna().to_numpy(), "serial number is missing")
-    gsid, _ = parse_int(records["gsid"])
-    fail_values(
-        checks,
-        shaped & (parts["gsid"] != gsid).fillna(False).to_numpy(dtype=bool),
-        serial,
-        "serial number {value} names another GSID than the row's",
-    )
-    fail_values(
-        checks,
-        shaped & (parts["vintage"] != vintage).fillna(False).to_numpy(dtype=bool),
-        serial,
-        "serial number {value} names another vintage than the row's",
-    )
-    block_size = parts["last"] - parts["first"] + 1
-    fail_values(
-        checks,
-        shaped & (block_size != quantity).fillna(False).to_numpy(dtype=bool),
-        serial,
-        "serial range {value} does not hold Quantity credits",
-    )
+    checks.fail(serial.isna(), "serial number is missing")
+    for differs, message in (
+        (parts["gsid"] != parse_int(records["gsid"])[0], "serial number {value} names another GSID than the row's"),
+        (parts["vintage"] != vintage, "serial number {value} names another vintage than the row's"),
+        (parts["last"] - parts["first"] + 1 != quantity, "serial range {value} does not hold Quantity credits"),
+    ):
+        fail_values(checks, shaped & differs.fillna(False), serial, message)
 
     issued_on = dates(
-        checks,
-        records["issuance_date"],
-        "issuance date",
-        ISO_DATE,
-        "YYYY-MM-DD[Thh:mm:ss]",
-        required=issuance_date_required,
+        checks, records["issuance_date"], "issuance date", ISO_DATE, "YYYY-MM-DD[Thh:mm:ss]", required=issued
     )
-    period_start = dates(
-        checks, column(records, "monitoring_period_start"), "monitoring period start", ISO_DATE, "YYYY-MM-DD"
+    start, end = (
+        dates(checks, column(records, name), name.replace("_", " "), ISO_DATE, "YYYY-MM-DD")
+        for name in ("monitoring_period_start", "monitoring_period_end")
     )
-    period_end = dates(
-        checks, column(records, "monitoring_period_end"), "monitoring period end", ISO_DATE, "YYYY-MM-DD"
-    )
-    fail_values(
-        checks,
-        (period_start > period_end).to_numpy(),
-        period_start,
-        "monitoring period starts {value} after it ends",
-    )
+    fail_values(checks, start > end, start, "monitoring period starts {value} after it ends")
     corsia_eligible = pd.Series(pd.NA, index=records.index, dtype="boolean")
     if "corsia_eligible" in records:  # the older export variant only: nothing to parse otherwise
         corsia_raw = clean_text(records["corsia_eligible"])
         corsia_eligible, corsia_bad = parse_bool(corsia_raw)
-        fail_values(checks, corsia_bad.to_numpy(), corsia_raw, "Eligible for CORSIA? {value} is not yes or no")
+        fail_values(checks, corsia_bad, corsia_raw, "Eligible for CORSIA? {value} is not yes or no")
     article6_raw = column(records, "article6_authorization")
     article6 = clean_text(article6_raw)
     label = clean_arrow_text(column(records, "label"))
@@ -428,8 +387,8 @@ def _credits(raw: RawTable, checks: RowChecks, *, issuance_date_required: bool) 
             "is_reversible": pd.Series(pd.NA, index=records.index, dtype="boolean"),
             "additional_certifications": label,
             "issuance_date": issued_on,
-            "monitoring_period_start": period_start,
-            "monitoring_period_end": period_end,
+            "monitoring_period_start": start,
+            "monitoring_period_end": end,
             "source_file": text_column(str(raw.path), len(records)),
             "source_line": records["source_line"],
         }
@@ -440,7 +399,7 @@ def read_issuances(path: Path) -> DatasetLoad:
     """Gold Standard issuances -> ``credits`` issuance rows (PERs kept, flagged by ``product_type``)."""
     raw = read_table(path, ISSUANCES_LAYOUT)
     checks = RowChecks(raw.records.index)
-    credits = _credits(raw, checks, issuance_date_required=True)
+    credits = _credits(raw, checks, issued=True)
     rows = len(credits)
     credits = credits.assign(
         transaction_type=text_column("issuance", rows),
@@ -468,34 +427,25 @@ def read_retirements(path: Path) -> DatasetLoad:
     raw = read_table(path, RETIREMENTS_LAYOUT)
     records = raw.records
     checks = RowChecks(records.index)
-    credits = _credits(raw, checks, issuance_date_required=False)
+    credits = _credits(raw, checks, issued=False)
 
     status, transaction_type = _credit_statuses(records["credit_status"])
     fail_values(
         checks,
-        (status.notna() & transaction_type.isna()).to_numpy(),
+        status.notna() & transaction_type.isna(),
         status,
         "credit status {value} is neither Retired nor Canceled",
     )
-    checks.fail(status.isna().to_numpy(), "credit status is missing")
+    checks.fail(status.isna(), "credit status is missing")
     retired_on = dates(checks, records["retirement_date"], "retirement date", ISO_DATE, "YYYY-MM-DD")
-    checks.fail(
-        ((transaction_type == "retirement") & retired_on.isna() & clean_text(records["retirement_date"]).isna())
-        .fillna(False)
-        .to_numpy(dtype=bool),
-        "retirement date is missing for retired credits",
-    )
+    undated = (transaction_type == "retirement") & retired_on.isna() & clean_text(records["retirement_date"]).isna()
+    checks.fail(undated.fillna(False), "retirement date is missing for retired credits")
 
-    retired_for_corsia = pd.Series(pd.NA, index=records.index, dtype="boolean")
-    if "retired_for_corsia" in records:  # the older export variant only
-        retired_for_corsia, corsia_bad = parse_bool(clean_text(records["retired_for_corsia"]))
-        fail_values(
-            checks, corsia_bad.to_numpy(), records["retired_for_corsia"], "Retired for CORSIA? {value} is not yes or no"
-        )
     reason = clean_arrow_text(column(records, "use_case"))
-    for_corsia = retired_for_corsia.fillna(False).to_numpy(dtype=bool)
-    if for_corsia.any():  # the older variant names no use case: retired for CORSIA is the reason
-        reason = reason.where(reason.notna() | ~for_corsia, "CORSIA")
+    if "retired_for_corsia" in records:  # the older variant names no use case: retired for CORSIA is the reason
+        for_corsia, corsia_bad = parse_bool(clean_text(records["retired_for_corsia"]))
+        fail_values(checks, corsia_bad, records["retired_for_corsia"], "Retired for CORSIA? {value} is not yes or no")
+        reason = reason.where(reason.notna() | ~for_corsia.fillna(False), "CORSIA")
     credits = credits.assign(
         transaction_type=transaction_type,
         transaction_date=retired_on,

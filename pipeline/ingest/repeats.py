@@ -52,7 +52,8 @@ SCOPES = {
 """Serial ranges overlap only within a scope: a retirement lies inside its issuance's range by design."""
 
 _REPEATS = """
-WITH ranged AS (SELECT * FROM records WHERE source_line = first_copy AND block IS NOT NULL),
+WITH records AS (SELECT * FROM accepted POSITIONAL JOIN ranges),
+ranged AS (SELECT * FROM records WHERE source_line = first_copy AND block IS NOT NULL),
 shared AS (  -- only ranges sharing their scope and block with another can overlap
     SELECT scope, block FROM ranged GROUP BY ALL HAVING count(*) > 1
 ),
@@ -172,19 +173,8 @@ def repeated_records(registry: str, records: pd.DataFrame) -> pd.DataFrame:
     docstring). ``records`` holds one row per accepted raw record: ``source_file``, ``file_rank`` (the file's
     place in the load: the earlier file keeps a range two files share), ``source_line``, ``first_copy``
     (:func:`first_copies`), ``scope`` (:data:`SCOPES`) and ``serial_number``."""
-    ranges = serial_ranges(registry, records["serial_number"])
-    table = pa.table(
-        {
-            "source_file": arrow_strings(records["source_file"]),
-            **{
-                name: pa.array(records[name].to_numpy(dtype=np.int64))
-                for name in ("file_rank", "source_line", "first_copy")
-            },
-            "scope": arrow_strings(records["scope"]),
-            "serial_number": arrow_strings(records["serial_number"]),
-            **dict(zip(ranges.column_names, ranges.columns, strict=True)),
-        }
-    )
+    columns = ["source_file", "file_rank", "source_line", "first_copy", "scope", "serial_number"]
     with duckdb.connect() as conn:
-        conn.register("records", table)
+        conn.register("accepted", pa.Table.from_pandas(records[columns], preserve_index=False))
+        conn.register("ranges", serial_ranges(registry, records["serial_number"]))
         return conn.execute(_REPEATS).df()

@@ -5,13 +5,13 @@ snapshot variant (2023 LF without thousands separators, 2024+ CRLF with quoted `
 (sheet ``Results``, real dates and numbers) and CarbonPlan's ``verra/projects.csv``. ``ID`` is Verra's integer
 id, written ``VCS<id>``. ``AFOLU Activities`` is multi-valued (``ARR; REDD``): the project's ``activity`` is
 the listed one its methodology implies (Kariba, VM0009, is REDD), else the first listed; all are kept in
-``afolu_activities``; a code outside Verra's six rejects the record. Without an
-AFOLU activity the Berkeley project type, then the methodology (for AFOLU-sector projects), gives the activity;
-a project is nature-based exactly when it has one. ``project_type`` is the Berkeley type OffsetsDB uses (else the
-type an ARR/IFM/REDD/WRC activity names; ``project_type_source`` says which), ``category`` its OffsetsDB
-category (else the methodology's); Verra's own sectoral scope stays in ``project_type_raw``. Extra columns:
-``region``, ``afolu_activities``, ``project_url``. Credit rows also carry ``vintage_start``, ``vintage_end``
-and ``issuance_date``.
+``afolu_activities``; a code outside Verra's six rejects the record. Without an AFOLU activity the Berkeley
+project type, then the methodology (for AFOLU-sector projects), gives the activity; a project is nature-based
+exactly when it has one. ``project_type`` is the Berkeley type OffsetsDB uses (else the type an ARR/IFM/REDD/WRC
+activity names; ``project_type_source`` says which), ``category`` its OffsetsDB category (else the
+methodology's); Verra's own sectoral scope stays in ``project_type_raw``. Extra columns: ``region``,
+``afolu_activities``, ``project_url``. Credit rows also carry ``vintage_start``, ``vintage_end`` and
+``issuance_date``.
 
 Transactions (``transactions.csv``, the VCU export ``vcus.csv``): one row per serial block, and Verra issues on
 a rolling basis, so the export has no issuance rows. What we decided:
@@ -23,6 +23,7 @@ a rolling basis, so the export has no issuance rows. What we decided:
   (CarbonPlan's rule). Held blocks (no retirement date) only count towards their issuance. The issuance row
   is attributed to the group's earliest block (its line). Blocks that add up to more than their ``Total
   Vintage Quantity`` contradict the export and are all rejected, so per issuance issued >= retired holds.
+  A block repeating or overlapping another (:mod:`pipeline.ingest.repeats`) counts towards no issuance.
 - **Vintage** is the year of ``Vintage Start``: a vintage period spanning two years (``2011-07-01`` to
   ``2012-04-15``) is assigned to the earliest vintage; both dates are kept (``vintage_start``, ``vintage_end``).
 - **Serials** (``<batch>-<from>-<to>-...-<project>-<DDMMYYYY>-<DDMMYYYY>-<flag>``) are checked against the row:
@@ -57,7 +58,6 @@ from pipeline.ingest.parsing import (
     arrow_strings,
     arrow_text,
     clean_arrow_text,
-    clean_arrow_text_at,
     clean_text,
     column,
     dates,
@@ -129,34 +129,37 @@ covers several Berkeley types)."""
 SERIAL = r"^\s*(?P<serial>\d+-(?P<first>\d+)-(?P<last>\d+)-[A-Z0-9-]+?-(?P<project>\d+)-\d{8}-\d{8}-\d+)\s*$"
 """``<batch>-<from>-<to>-VCS-VCU-<n>-VER-<ISO2>-<scope>-<project>-<DDMMYYYY>-<DDMMYYYY>-<flag>`` and the older
 ``4147-176338408-176338907-VCU-016-MER-AU-14-641-16042012-15042013-0``."""
+FLAGS = {
+    "ccp_label": "boolean",
+    "corsia_phase": ARROW_TEXT,
+    "corresponding_adjustment": "boolean",
+    "is_removal": "boolean",
+}
+"""The flags ``Additional Certifications`` gives, with their dtypes."""
+VINTAGE_GROUP = ["project_id", "vintage_start", "vintage_end", "total_vintage_quantity"]
+"""The blocks of one issuance."""
 
 
-# --------------------------------------------------------------------------------------------------------------
-# Projects
-# --------------------------------------------------------------------------------------------------------------
+def _iso_dates(checks: RowChecks, raw: pd.Series, what: str, *, required: bool = False) -> pd.Series:
+    return dates(checks, raw, what, ISO_DATE, "YYYY-MM-DD", required=required)
 
 
-def _afolu_activities(raw: pd.Series, implied: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """(the project's activity, all activities ``;``-joined, unknown codes text) from ``ARR; REDD``-style cells,
-    computed once per distinct (cell, protocol activity) pair.
+def _afolu(codes: str, implied: str) -> tuple[str | None, str | None, str | None]:
+    """(the project's activity, every listed activity ``;``-joined, the unknown codes) of one ``ARR; REDD`` cell."""
+    codes = [code.strip() for code in codes.split(";") if code.strip()]
+    mapped = [normalize.VERRA_AFOLU.get(code.upper()) for code in codes]
+    listed = [activity for activity in mapped if activity]
+    unknown = ", ".join(code for code, activity in zip(codes, mapped, strict=True) if activity is None)
+    return implied if implied in listed else next(iter(listed), None), ";".join(listed) or None, unknown or None
 
-    A project listing several activities takes the one its methodology implies (``implied``, from
-    :data:`~pipeline.ingest.normalize.PROTOCOL_ACTIVITY`) when that is among them: Kariba lists ``ARR; REDD``
-    under VM0009, a REDD methodology, so it is REDD. Otherwise the first listed activity."""
-    chosen, every, unknown = {}, {}, {}
+
+def _afolu_activities(raw: pd.Series, implied: pd.Series) -> list[pd.Series]:
+    """:func:`_afolu` of every cell, once per distinct (cell, implied activity) pair. Of several activities, a
+    project takes the one its methodology implies (``implied``, :data:`~pipeline.ingest.normalize.PROTOCOL_ACTIVITY`)
+    when listed, else the first: Kariba lists ``ARR; REDD`` under VM0009, a REDD methodology, so it is REDD."""
     pair = raw.astype("string") + "|" + implied.astype("string").fillna("")  # activity codes hold no '|'
-    for key in pair.dropna().unique():
-        value, hint = key.rsplit("|", 1)
-        codes = [c.strip() for c in value.split(";") if c.strip()]
-        mapped = [normalize.VERRA_AFOLU.get(c.upper()) for c in codes]
-        listed = [m for m in mapped if m]
-        chosen[key] = hint if hint in listed else next(iter(listed), None)
-        every[value] = ";".join(listed) or None
-        unknown[value] = ", ".join(c for c, m in zip(codes, mapped, strict=True) if m is None) or None
-    return tuple(
-        values.map(lookup).astype(object).where(raw.notna(), None)
-        for values, lookup in ((pair, chosen), (raw, every), (raw, unknown))
-    )
+    found = {key: _afolu(*key.rsplit("|", 1)) for key in pair.dropna().unique()}
+    return [pair.map({key: f[i] for key, f in found.items()}).astype(object).where(raw.notna(), None) for i in range(3)]
 
 
 def read_projects(path: Path) -> DatasetLoad:
@@ -168,29 +171,21 @@ def read_projects(path: Path) -> DatasetLoad:
     project_id = registry_project_ids(checks, records["id"], VERRA.id_prefix)
     methodology = clean_text(records["methodology"])
     protocol, protocols = normalize.protocols(methodology)
-    project_type_raw = clean_text(records["project_type"])
-
-    afolu_raw = clean_text(column(records, "afolu_activities"))
-    afolu_activity, afolu_all, afolu_unknown = _afolu_activities(afolu_raw, normalize.activities(protocol))
-    fail_values(
-        checks,
-        afolu_unknown.notna().to_numpy(),
-        afolu_unknown,
-        f"AFOLU activity {{value}} is not one of {', '.join(normalize.VERRA_AFOLU.values())}",
-    )
+    implied = normalize.activities(protocol)
+    afolu_activity, afolu_all, unknown = _afolu_activities(clean_text(column(records, "afolu_activities")), implied)
+    afolu_codes = ", ".join(normalize.VERRA_AFOLU.values())
+    fail_values(checks, unknown.notna(), unknown, f"AFOLU activity {{value}} is not one of {afolu_codes}")
 
     berkeley_type = normalize.berkeley_project_types(project_id)
-    in_afolu_sector = project_type_raw.isna() | project_type_raw.str.contains(AFOLU_SECTOR, regex=False).fillna(False)
-    from_protocol = normalize.activities(protocol).where(in_afolu_sector.astype(bool), None)
-    activity = normalize.first_non_null(afolu_activity, berkeley_type.map(normalize.BERKELEY_ACTIVITY), from_protocol)
-    activity = normalize.as_object(activity)
-    activity_type = afolu_activity.map(ACTIVITY_TYPE)
-
-    start = dates(checks, column(records, "crediting_period_start"), "crediting period start", ISO_DATE, "YYYY-MM-DD")
-    end = dates(checks, column(records, "crediting_period_end"), "crediting period end", ISO_DATE, "YYYY-MM-DD")
-    inverted = (start > end).to_numpy()
-    fail_values(checks, inverted, start, "crediting period starts {value} after it ends")
-    registration = dates(checks, column(records, "registration_date"), "registration date", ISO_DATE, "YYYY-MM-DD")
+    sector = clean_text(records["project_type"])
+    in_afolu_sector = (sector.isna() | sector.str.contains(AFOLU_SECTOR, regex=False).fillna(False)).astype(bool)
+    activity = normalize.first_non_null(
+        afolu_activity, berkeley_type.map(normalize.BERKELEY_ACTIVITY), implied.where(in_afolu_sector, None)
+    )
+    start = _iso_dates(checks, column(records, "crediting_period_start"), "crediting period start")
+    end = _iso_dates(checks, column(records, "crediting_period_end"), "crediting period end")
+    fail_values(checks, start > end, start, "crediting period starts {value} after it ends")
+    registration = _iso_dates(checks, column(records, "registration_date"), "registration date")
     annual = whole_numbers(
         checks, column(records, "estimated_annual_reductions"), "estimated annual emission reductions", required=False
     )
@@ -206,34 +201,29 @@ def read_projects(path: Path) -> DatasetLoad:
             "methodology_raw": methodology,
             "protocol": protocol,
             "protocols": protocols,
-            "project_type_raw": project_type_raw,
-            **normalize.classification(berkeley_type, activity_type, "registry AFOLU activity", protocol, activity),
+            "project_type_raw": sector,
+            **normalize.classification(
+                berkeley_type,
+                afolu_activity.map(ACTIVITY_TYPE),
+                "registry AFOLU activity",
+                protocol,
+                normalize.as_object(activity),
+            ),
             "afolu_activities": afolu_all,
             "crediting_period_start": start,
             "crediting_period_end": end,
             "registration_date": registration,
             "estimated_annual_reductions": annual.astype("float64"),
-            "project_url": VERRA.project_url.split("{number}")[0] + project_id.str[3:],
+            "project_url": (VERRA.project_url.split("{number}")[0] + project_id.str[3:]).where(
+                project_id.notna(), None
+            ),
             "source_file": str(raw.path),
             "source_line": records["source_line"],
         }
     )
-    projects["project_url"] = projects["project_url"].where(project_id.notna(), None)
-    flag_duplicate_projects(
-        projects,
-        checks,
-        compare=[
-            "name",
-            "proponent",
-            "status_raw",
-            "country",
-            "methodology_raw",
-            "afolu_activities",
-            "crediting_period_start",
-            "crediting_period_end",
-            "estimated_annual_reductions",
-        ],
-    )
+    compare = ["name", "proponent", "status_raw", "country", "methodology_raw", "afolu_activities",
+               "crediting_period_start", "crediting_period_end", "estimated_annual_reductions"]  # fmt: skip
+    flag_duplicate_projects(projects, checks, compare)
     return finish(raw, VERRA.key, "projects", projects, checks, ProjectsSchema)
 
 
@@ -244,14 +234,12 @@ def read_projects(path: Path) -> DatasetLoad:
 
 def serial_parts(raw: pd.Series) -> pd.DataFrame:
     """``extract(raw, SERIAL, numbers=("first", "last", "project"))`` with ``serial`` as Arrow-backed text (the same
-    values), at a fraction of the cost: RE2 needs its slow capturing engine for SERIAL's lazy middle part over every
-    character of a million serials, so the shape is checked by its fast matcher, and the groups of a serial of that
-    shape are dash-separated fields: ``first`` and ``last`` the second and third, ``project`` the fourth from the
-    end (after the lazy middle part come exactly four digit runs, and the whitespace SERIAL allows holds no dash)."""
+    values), without RE2's slow capturing engine: SERIAL's shape is checked by the fast matcher, and the groups of
+    a serial of that shape are dash-separated fields: ``first`` and ``last`` the second and third, ``project`` the
+    fourth from the end (after the lazy middle part come exactly four digit runs, and SERIAL's whitespace holds
+    no dash)."""
     text = arrow_strings(raw)
-    shaped = pc.fill_null(pc.match_substring_regex(text, SERIAL), False)
-    nothing = pa.scalar(None, text.type)
-    serials = pc.if_else(shaped, text, nothing)
+    serials = pc.if_else(pc.fill_null(pc.match_substring_regex(text, SERIAL), False), text, pa.scalar(None, text.type))
     head = pc.split_pattern(serials, "-", max_splits=3)
     tail = pc.split_pattern(serials, "-", max_splits=4, reverse=True)
 
@@ -269,162 +257,108 @@ def serial_parts(raw: pd.Series) -> pd.DataFrame:
     )
 
 
+def _labels(certifications: str) -> tuple[bool, str | None, bool, bool | None]:
+    """The :data:`FLAGS` of one ``Additional Certifications`` value (see the module docstring)."""
+    tags = [tag.strip().casefold() for tag in certifications.split(";")]
+
+    def tagged(prefix: str, containing: str = "") -> bool:
+        return any(tag.startswith(prefix) and containing in tag for tag in tags)
+
+    phases = ";".join(phase for phase in ("pilot", "first") if tagged("corsia", f"{phase} phase")) or None
+    removal = True if tagged("carbon dioxide removal") else (False if tagged("ghg emission") else None)
+    return tagged("icvcm ccp"), phases, tagged("article 6 authori"), removal
+
+
 @per_distinct_value
-def _certifications(raw: pd.Series, column_present: bool) -> tuple[pd.Series, ...]:
-    """(``additional_certifications`` text, ``ccp_label``, ``corsia_phase``, ``corresponding_adjustment``,
-    ``is_removal``) from the raw ``Additional Certifications`` column (see the module docstring), worked out once
-    per distinct value."""
+def _certifications(raw: pd.Series, column_present: bool) -> tuple[pd.Series, pd.DataFrame]:
+    """The ``additional_certifications`` text and its :data:`FLAGS`, worked out once per distinct value; a block
+    without certifications carries neither label (null where the export dropped the column)."""
     certifications = clean_text(raw)
-    lookups: dict[str, dict] = {"ccp_label": {}, "corsia_phase": {}, "corresponding_adjustment": {}, "is_removal": {}}
-    for value in certifications.dropna().unique():
-        tags = [t.strip() for t in str(value).split(";")]
-        folded = [t.casefold() for t in tags]
-        corsia = [t for t in folded if t.startswith("corsia")]
-        phases = [
-            p for p, word in (("pilot", "pilot phase"), ("first", "first phase")) if any(word in t for t in corsia)
-        ]
-        lookups["ccp_label"][value] = any(t.startswith("icvcm ccp") for t in folded)
-        lookups["corsia_phase"][value] = ";".join(phases) or None
-        lookups["corresponding_adjustment"][value] = any(t.startswith("article 6 authori") for t in folded)
-        removal = any(t.startswith("carbon dioxide removal") for t in folded)
-        reduction = any(t.startswith("ghg emission") for t in folded)
-        lookups["is_removal"][value] = True if removal else (False if reduction else None)
-
-    def label(lookup: dict, absent: object) -> pd.Series:
-        mapped = certifications.map(lookup).astype(object)
-        return mapped.where(certifications.notna(), absent if column_present else None)
-
-    return (
-        certifications.astype(ARROW_TEXT),
-        label(lookups["ccp_label"], False).astype("boolean"),
-        label(lookups["corsia_phase"], None).astype(ARROW_TEXT),
-        label(lookups["corresponding_adjustment"], False).astype("boolean"),
-        label(lookups["is_removal"], None).astype("boolean"),
-    )
+    distinct = certifications.dropna().unique()
+    labels = pd.DataFrame([_labels(value) for value in distinct], index=distinct, columns=list(FLAGS), dtype=object)
+    flags = labels.reindex(certifications.to_numpy()).set_axis(raw.index)
+    if column_present:
+        flags.loc[certifications.isna().to_numpy(), ["ccp_label", "corresponding_adjustment"]] = False
+    return certifications.astype(ARROW_TEXT), flags.astype(FLAGS)
 
 
 def read_transactions(path: Path) -> DatasetLoad:
-    """Verra VCU export -> ``credits`` rows: reconstructed issuances and one retirement per retired serial
+    """Verra VCU export -> ``credits`` rows: one issuance per vintage group and one retirement per retired serial
     block (see the module docstring for the decisions)."""
     raw = read_table(path, TRANSACTIONS_LAYOUT)
-    records = raw.records
+    records = raw.records  # a record's label is its position
     checks = RowChecks(records.index)
+    lines = records["source_line"]
 
     project_id = registry_project_ids(checks, records["id"], VERRA.id_prefix)
-    issued_on = dates(checks, records["issuance_date"], "issuance date", ISO_DATE, "YYYY-MM-DD", required=True)
-    vintage_start = dates(checks, records["vintage_start"], "vintage start", ISO_DATE, "YYYY-MM-DD", required=True)
-    vintage_end = dates(checks, records["vintage_end"], "vintage end", ISO_DATE, "YYYY-MM-DD", required=True)
-    fail_values(
-        checks,
-        (vintage_start > vintage_end).to_numpy(),
-        vintage_start,
-        "vintage period starts {value} after it ends",
-    )
+    issued_on = _iso_dates(checks, records["issuance_date"], "issuance date", required=True)
+    vintage_start = _iso_dates(checks, records["vintage_start"], "vintage start", required=True)
+    vintage_end = _iso_dates(checks, records["vintage_end"], "vintage end", required=True)
+    fail_values(checks, vintage_start > vintage_end, vintage_start, "vintage period starts {value} after it ends")
     vintage = vintages(checks, vintage_start.dt.year.astype("Int64"))
     vintage_total = whole_numbers(checks, records["total_vintage_quantity"], "total vintage quantity", required=True)
     quantity = whole_numbers(checks, records["quantity"], "quantity", required=True)
+    oversized = (quantity > vintage_total).fillna(False)
     fail_values(
-        checks,
-        (quantity > vintage_total).fillna(False).to_numpy(dtype=bool),
-        quantity,
-        "serial block of {value} credits is larger than its total vintage quantity",
+        checks, oversized, quantity, "serial block of {value} credits is larger than its total vintage quantity"
     )
-    retired_on = dates(checks, records["retirement_date"], "retirement/cancellation date", ISO_DATE, "YYYY-MM-DD")
-    fail_values(
-        checks,
-        (retired_on < issued_on).to_numpy(),
-        retired_on,
-        "retired on {value}, before the block was issued",
-    )
+    retired_on = _iso_dates(checks, records["retirement_date"], "retirement/cancellation date")
+    fail_values(checks, retired_on < issued_on, retired_on, "retired on {value}, before the block was issued")
 
     parts = serial_parts(records["serial_number"])
-    shaped = parts["serial"].notna().to_numpy()
+    shaped = parts["serial"].notna()
     serial = parts["serial"].where(shaped, clean_arrow_text(records["serial_number"].where(~shaped)))
-    fail_values(checks, serial.notna().to_numpy() & ~shaped, serial, "serial number {value} is not a Verra VCU serial")
-    checks.fail(serial.isna().to_numpy(), "serial number is missing")
-    id_number, _ = parse_int(records["id"])
-    fail_values(
-        checks,
-        shaped & (parts["project"] != id_number).fillna(False).to_numpy(dtype=bool),
-        serial,
-        "serial number {value} names another project than the row's ID",
-    )
-    block_size = parts["last"] - parts["first"] + 1
-    fail_values(
-        checks,
-        shaped & (block_size != quantity).fillna(False).to_numpy(dtype=bool),
-        serial,
-        "serial range {value} does not hold Quantity Issued credits",
-    )
-
-    certifications, *flags = _certifications(
+    fail_values(checks, serial.notna() & ~shaped, serial, "serial number {value} is not a Verra VCU serial")
+    checks.fail(serial.isna(), "serial number is missing")
+    other_project = (parts["project"] != parse_int(records["id"])[0]).fillna(False)
+    fail_values(checks, shaped & other_project, serial, "serial number {value} names another project than the row's ID")
+    other_size = (parts["last"] - parts["first"] + 1 != quantity).fillna(False)
+    fail_values(checks, shaped & other_size, serial, "serial range {value} does not hold Quantity Issued credits")
+    certifications, flags = _certifications(
         column(records, "additional_certifications"), "additional_certifications" in records
     )
 
     # A block repeating or overlapping another is rejected before its credits count towards an issuance.
     parsed = (checks.reasons() == "").to_numpy()
-    repeats = repeated_records(
-        VERRA.key,
-        pd.DataFrame(
-            {
-                "source_file": str(raw.path),
-                "file_rank": 0,
-                "source_line": records["source_line"].to_numpy()[parsed],
-                "first_copy": first_copies(records)[parsed],
-                "scope": "block",
-                "serial_number": serial[parsed],
-            }
-        ),
-    )
-    repeated = records["source_line"].isin(repeats["source_line"]).to_numpy()
-    if repeated.any():
-        reason = pd.Series(repeats["reason"].to_numpy(), index=repeats["source_line"].to_numpy())
-        checks.fail(repeated, records["source_line"].map(reason))
+    serials = pd.DataFrame(
+        {"source_file": str(raw.path), "file_rank": 0, "source_line": lines, "first_copy": first_copies(records),
+         "scope": "block", "serial_number": serial}
+    )  # fmt: skip
+    repeats = repeated_records(VERRA.key, serials[parsed]).set_index("source_line")["reason"]
+    repeated = lines.isin(repeats.index).to_numpy()
+    checks.fail(repeated, lines.map(repeats))
 
-    # Issuances: one per (project, vintage period, total vintage quantity) among blocks that parsed cleanly.
-    valid = parsed & ~repeated
-    group_keys = ["project_id", "vintage_start", "vintage_end", "total_vintage_quantity"]
-    # Only the columns the grouping needs are sorted, not every column of a million blocks.
-    grouped = pd.DataFrame(
-        {
-            "project_id": project_id,
-            "vintage_start": vintage_start,
-            "vintage_end": vintage_end,
-            "issuance_date": issued_on,
-            "source_line": records["source_line"],
-            "total_vintage_quantity": vintage_total,
-            "quantity": quantity,
-            "record": np.arange(len(records)),
-        }
+    # Issuances: the clean blocks of a vintage group are one, dated at and attributed to its earliest block; blocks
+    # that add up to more than their Total Vintage Quantity contradict the export and are all rejected.
+    blocks = pd.DataFrame(
+        {"project_id": project_id, "vintage_start": vintage_start, "vintage_end": vintage_end,
+         "total_vintage_quantity": vintage_total, "quantity": quantity, "issuance_date": issued_on,
+         "source_line": lines}
+    )[parsed & ~repeated].sort_values(["issuance_date", "source_line"], kind="stable")  # fmt: skip
+    groups = blocks.groupby(VINTAGE_GROUP, sort=False)
+    overdrawn = (groups["quantity"].transform("sum") > blocks["total_vintage_quantity"]).to_numpy()
+    checks.fail(
+        records.index.isin(blocks.index[overdrawn]),
+        "the serial blocks of this project and vintage period hold more credits than its Total Vintage Quantity",
     )
-    grouped = grouped.loc[valid].sort_values(["issuance_date", "source_line"], kind="stable")
-    in_blocks = grouped.groupby(group_keys, sort=False)["quantity"].transform("sum")
-    overdrawn = in_blocks > grouped["total_vintage_quantity"]
-    if overdrawn.any():
-        over = np.zeros(len(records), dtype=bool)
-        over[grouped.loc[overdrawn, "record"].to_numpy()] = True
-        checks.fail(
-            over,
-            "the serial blocks of this project and vintage period hold more credits than its Total Vintage Quantity",
-        )
-        grouped = grouped.loc[~overdrawn]
-    firsts = grouped.drop_duplicates(group_keys, keep="first")
-    del grouped
-    # Rows: the issuances (on their group's earliest block), then one retirement per retired block.
-    record_of_row = np.concatenate([firsts["record"].to_numpy(), np.flatnonzero(retired_on.notna().to_numpy())])
-    is_issuance = np.arange(len(record_of_row)) < len(firsts)
-    issuance_rows = pa.array(is_issuance)
+    issued = blocks.index[(groups.cumcount() == 0).to_numpy() & ~overdrawn].to_numpy()
+    retired = np.flatnonzero(retired_on.notna().to_numpy())
+
+    # The credit rows, issuances first: each takes its block's project, vintage, flags and line, and its kind's
+    # quantity, date and (retirements only) serial and retirement fields.
+    record_of_row = np.concatenate([issued, retired])
     rows = len(record_of_row)
-    # The block of each retirement row, null on issuance rows: one take gives a retirement-only column.
-    retired_block = pa.array(record_of_row, mask=is_issuance)
+    not_retired = text_column(None, len(issued))
 
-    def of_block(values: pd.Series) -> pd.api.extensions.ExtensionArray | np.ndarray:
-        return values.take(record_of_row).array
+    def of_block(values: pd.Series) -> pd.api.extensions.ExtensionArray:
+        return values.array.take(record_of_row)
 
-    def retirement_text(name: str) -> pd.Series:
-        return clean_arrow_text_at(column(records, name), retired_block)
+    def by_kind(on_issuances: pd.Series, on_retirements: pd.Series) -> pd.Series:
+        return pd.concat([on_issuances, on_retirements], ignore_index=True)
 
-    # Columns in the order of the contract; constant ones are made at the length of the credits, not taken.
+    def retired_text(name: str) -> pd.Series:
+        return by_kind(not_retired, clean_arrow_text(column(records, name).take(retired)))
+
     credits = pd.DataFrame(
         {
             "project_id": of_block(project_id.astype(ARROW_TEXT)),
@@ -433,30 +367,21 @@ def read_transactions(path: Path) -> DatasetLoad:
             "vintage_start": of_block(vintage_start),
             "vintage_end": of_block(vintage_end),
             "issuance_date": of_block(issued_on),
-            "serial_number": arrow_text(arrow_strings(serial).take(retired_block)),
-            "buffer_quantity": pd.arrays.IntegerArray(np.zeros(rows, dtype=np.int64), np.ones(rows, dtype=bool)),
+            "serial_number": by_kind(not_retired, serial.take(retired)),
+            "buffer_quantity": pd.Series(pd.NA, index=pd.RangeIndex(rows), dtype="Int64"),
             "methodology_version": text_column(None, rows),
             "product_type": text_column(None, rows),
-            **{
-                name: of_block(flag)
-                for name, flag in zip(
-                    ("ccp_label", "corsia_phase", "corresponding_adjustment", "is_removal"), flags, strict=True
-                )
-            },
-            "is_reversible": pd.arrays.BooleanArray(np.zeros(rows, dtype=bool), np.ones(rows, dtype=bool)),
+            **{name: of_block(flags[name]) for name in FLAGS},
+            "is_reversible": pd.Series(pd.NA, index=pd.RangeIndex(rows), dtype="boolean"),
             "additional_certifications": of_block(certifications),
             "source_file": text_column(str(raw.path), rows),
-            "source_line": records["source_line"].to_numpy()[record_of_row],
-            "transaction_type": arrow_text(pc.if_else(issuance_rows, "issuance", "retirement")),
-            "quantity": pd.Series(vintage_total.array[record_of_row]).where(
-                is_issuance, pd.Series(quantity.array[record_of_row])
-            ),
-            "transaction_date": np.where(
-                is_issuance, issued_on.to_numpy()[record_of_row], retired_on.to_numpy()[record_of_row]
-            ),
-            "retirement_beneficiary": retirement_text("retirement_beneficiary"),
-            "retirement_reason": retirement_text("retirement_reason"),
-            "retirement_note": retirement_text("retirement_note"),
+            "source_line": lines.to_numpy()[record_of_row],
+            "transaction_type": by_kind(text_column("issuance", len(issued)), text_column("retirement", len(retired))),
+            "quantity": by_kind(vintage_total.take(issued), quantity.take(retired)),
+            "transaction_date": by_kind(issued_on.take(issued), retired_on.take(retired)),
+            "retirement_beneficiary": retired_text("retirement_beneficiary"),
+            "retirement_reason": retired_text("retirement_reason"),
+            "retirement_note": retired_text("retirement_note"),
         },
         index=pd.RangeIndex(rows),
         copy=False,

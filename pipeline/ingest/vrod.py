@@ -23,9 +23,9 @@ block disagrees is a rejected row with the difference in its reason:
 
 Per vintage, then, VROD gives issued and remaining; ``retired`` per vintage is ``issued - remaining`` (it
 includes the ``Year Unknown`` retirements, whose retirement year is unknown, not their vintage). Blocks 1 and 3
-are unpivoted into ``vrod_vintages`` in DuckDB; blocks 2 and 4 are checked and summarized per project. Year
-cells may be negative (Berkeley's corrections: 48 projects have a negative remaining vintage in v2025-12) and
-are kept as they are; a value that is not a whole number rejects the project.
+become ``vrod_vintages``; blocks 2 and 4 are only checked. Year cells may be negative (Berkeley's corrections:
+48 projects have a negative remaining vintage in v2025-12) and are kept as they are; a value that is not a whole
+number rejects the project.
 
 Project attributes are normalized with the registry readers' own functions (``pipeline.ingest.normalize``), so
 every rule scores a VROD project as it scores the same project read from its registry.
@@ -38,7 +38,6 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
@@ -46,11 +45,11 @@ import pyarrow as pa_arrow
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pandera.typing import Series
+from pyarrow import csv as pa_csv
 
 from pipeline.ingest import normalize
-from pipeline.ingest.dataset import DatasetLoad, finish, flag_duplicate_projects
+from pipeline.ingest.dataset import finish, flag_duplicate_projects
 from pipeline.ingest.parsing import (
-    ARROW_TEXT,
     Column,
     IngestError,
     Layout,
@@ -87,23 +86,15 @@ REGISTRY_OF_CODE = {
 }
 """``Voluntary Registry`` code -> registry key."""
 
-BLOCKS = ("issued", "retired_in_year", "remaining", "issued_in_year")
-"""The four year blocks in sheet order: issued by vintage, retired by retirement year (+ Year Unknown),
-remaining by vintage, issued by issuance year."""
-BLOCK_WORDS = {
-    "issued": "credits issued by vintage",
-    "retired_in_year": "credits retired by retirement year (incl. Year Unknown)",
-    "remaining": "credits remaining by vintage",
-    "issued_in_year": "credits issued by issuance year",
+BLOCKS = {
+    "issued": ("credits issued by vintage", "total_issued", "issued by reporting"),
+    "retired_in_year": ("credits retired by retirement year (incl. Year Unknown)", "total_retired", "retired"),
+    "remaining": ("credits remaining by vintage", "total_remaining", "remaining"),
+    "issued_in_year": ("credits issued by issuance year", "total_issued", "issued"),
 }
-BLOCK_TOTAL = {
-    "issued": "total_issued",
-    "retired_in_year": "total_retired",
-    "remaining": "total_remaining",
-    "issued_in_year": "total_issued",
-}
-PREFIXED_BLOCK = {"issued by reporting": 0, "retired": 1, "remaining": 2, "issued": 3}
-"""The 2021 CSV conversion's year-header prefixes."""
+"""The four year blocks in sheet order: (their words in reasons and raw records, the total column they sum to,
+their year-header prefix in the 2021 CSV conversion)."""
+BLOCK_WORDS = {name: words for name, (words, _, _) in BLOCKS.items()}
 
 LAYOUT = Layout(
     "Berkeley VROD PROJECTS sheet (native .xlsx, its .parquet conversion, or the 2021 .csv conversion)",
@@ -167,6 +158,29 @@ class VrodVintagesSchema(pa.DataFrameModel):
         return df["retired"] == df["issued"] - df["remaining"]
 
 
+class VrodProjectsSchema(ProjectsSchema):
+    """VROD's ``projects`` rows: the contract plus what VROD adds."""
+
+    registry: Series[pd.StringDtype] = text(isin=REGISTRY_KEYS)
+    region: Series[pd.StringDtype] = text(nullable=True)
+    project_type_raw: Series[pd.StringDtype] = text(nullable=True)
+    project_type_source: Series[pd.StringDtype] = text(nullable=True)
+    scope: Series[pd.StringDtype] = text(nullable=True)
+    methodology_version: Series[pd.StringDtype] = text(nullable=True)
+    reduction_removal: Series[pd.StringDtype] = text(nullable=True)
+    listed_date: Series[pd.Timestamp] = pa.Field(nullable=True)
+    date_added: Series[pd.Timestamp] = pa.Field(nullable=True)
+    first_vintage: Series[pd.Int64Dtype] = pa.Field(nullable=True)
+    total_issued: Series[int] = pa.Field(ge=0)
+    total_retired: Series[int]
+    total_remaining: Series[int]
+    buffer_deposits: Series[int] = pa.Field(ge=0)
+    reversals_covered: Series[int]
+    reversals_not_covered: Series[int]
+    buffer_released: Series[int]
+    retired_year_unknown: Series[int] = pa.Field(ge=0)
+
+
 @dataclass
 class VrodLoad:
     """One VROD file, read: accepted projects and their vintages, rejected rows, and one audit row per registry."""
@@ -188,11 +202,6 @@ class VrodLoad:
         return int(self.audit["rows_rejected"].sum())
 
 
-# --------------------------------------------------------------------------------------------------------------
-# Files and layouts
-# --------------------------------------------------------------------------------------------------------------
-
-
 def vrod_file(raw_dir: Path) -> Path | None:
     """The ``projects.<ext>`` of the latest VROD snapshot under ``raw_dir`` (None when there is none)."""
     folder = latest_snapshot(Path(raw_dir), SOURCE)
@@ -204,52 +213,19 @@ def vrod_file(raw_dir: Path) -> Path | None:
     return files[0] if files else None
 
 
-@dataclass(frozen=True)
-class YearColumns:
-    """Where the year blocks are: ``columns[block][i]`` is the header of ``years[i]`` in that block."""
-
-    years: tuple[int, ...]
-    columns: tuple[tuple[str, ...], ...]
-
-
-_YEAR_HEADER = re.compile(
-    r"^(?:(?P<prefix>issued by reporting|retired|remaining|issued) )?(?P<year>\d{4})(?:\.(?P<copy>\d))?$"
-)
+def load_vrod(raw_dir: Path) -> VrodLoad | None:
+    """Read the latest VROD snapshot under ``raw_dir`` (``<raw_dir>/berkeley-vrod/[<YYYY-MM-DD>/]projects.*``);
+    None when there is none."""
+    path = vrod_file(raw_dir)
+    if path is None:
+        return None
+    order = snapshot_order(path.parent.name)
+    return read_vrod(path, order[0] if order else None)
 
 
-def year_columns(path: Path, headers: list[str]) -> YearColumns:
-    """The four year blocks among ``headers``: repeated bare years (the workbook: the n-th ``1996`` is block n),
-    pandas' copies (``1996.2`` is block 2) or the 2021 prefixes. Raises :class:`IngestError` unless there are
-    exactly four blocks of the same years."""
-    blocks: list[dict[int, str]] = [{} for _ in BLOCKS]
-    bare_seen: dict[int, int] = {}
-    for header in headers:
-        match = _YEAR_HEADER.match(normalize_header(header))
-        if match is None:
-            continue
-        year = int(match["year"])
-        if match["prefix"]:
-            block = PREFIXED_BLOCK[match["prefix"]]
-        elif match["copy"]:
-            block = int(match["copy"])
-        else:
-            block = bare_seen.get(year, 0)
-            bare_seen[year] = block + 1
-        if block >= len(BLOCKS) or year in blocks[block]:
-            raise IngestError(f"{path}: year column {header!r} is a fifth copy of {year}; {_EXPECTED_BLOCKS}")
-        blocks[block][year] = header
-    years = sorted(blocks[0])
-    if not years or any(sorted(block) != years for block in blocks):
-        found = "; ".join(f"{BLOCK_WORDS[b]}: {sorted(blocks[i]) or 'none'}" for i, b in enumerate(BLOCKS))
-        raise IngestError(f"{path}: unknown layout for {LAYOUT.description}: {_EXPECTED_BLOCKS}. Found {found}")
-    return YearColumns(tuple(years), tuple(tuple(block[y] for y in years) for block in blocks))
-
-
-_EXPECTED_BLOCKS = (
-    "expected four blocks of the same year columns (" + ", ".join(BLOCK_WORDS.values()) + ") as repeated year "
-    "headers (1996 ... 1996), pandas copies (1996, 1996.1, 1996.2, 1996.3) or the 2021 prefixes (Issued by "
-    "Reporting 1996, Retired 1996, Remaining 1996, Issued 1996)"
-)
+# --------------------------------------------------------------------------------------------------------------
+# Files and layouts
+# --------------------------------------------------------------------------------------------------------------
 
 
 def _strings(values: pa_arrow.ChunkedArray | pa_arrow.Array) -> pa_arrow.Array:
@@ -274,26 +250,22 @@ def _read_parquet(path: Path) -> tuple[pa_arrow.Table, np.ndarray]:
 
 
 def _read_csv(path: Path) -> tuple[pa_arrow.Table, np.ndarray]:
-    from pyarrow import csv as pa_csv
-
     try:
         names = pa_csv.open_csv(path).schema.names
-        table = pa_csv.read_csv(
-            path, convert_options=pa_csv.ConvertOptions(column_types=dict.fromkeys(names, pa_arrow.string()))
-        )
+        options = pa_csv.ConvertOptions(column_types=dict.fromkeys(names, pa_arrow.string()))
+        table = pa_csv.read_csv(path, convert_options=options)
     except pa_arrow.ArrowInvalid as exc:
         raise IngestError(f"{path}: not a readable CSV file for {LAYOUT.description} ({exc})") from exc
     # A quoted value spanning lines moves every later record down: count the line breaks inside each record.
-    breaks = np.zeros(table.num_rows, dtype=np.int64)
-    for values in table.columns:
-        breaks += pc.fill_null(pc.count_substring(values, "\n"), 0).to_numpy(zero_copy_only=False)
+    breaks = sum(
+        pc.fill_null(pc.count_substring(values, "\n"), 0).to_numpy(zero_copy_only=False) for values in table.columns
+    )
     starts = 2 + np.arange(table.num_rows, dtype=np.int64) + np.concatenate([[0], np.cumsum(breaks)[:-1]])
     return table, starts
 
 
 def _read_xlsx(path: Path) -> tuple[pa_arrow.Table, np.ndarray]:
-    """The PROJECTS sheet by calamine (Rust): 1.8 s for the 16 MB workbook where openpyxl's read-only mode takes
-    about 45 s (benchmarks/RESULTS.md)."""
+    """The PROJECTS sheet, read by calamine (Rust: some 25 times faster than openpyxl, benchmarks/README.md)."""
     from python_calamine import CalamineWorkbook
 
     try:
@@ -308,25 +280,15 @@ def _read_xlsx(path: Path) -> tuple[pa_arrow.Table, np.ndarray]:
     )
     if header_at is None:
         raise IngestError(f"{path}: no 'Project ID' header in the first 10 rows of sheet {SHEET!r}")
-    headers = [_header_text(cell) for cell in rows[header_at]]
+    headers = [_cell_text(cell) or "" for cell in rows[header_at]]
     cells = rows[header_at + 1 :]
     lines = np.arange(header_at + 2, header_at + 2 + len(cells), dtype=np.int64)
     width = len(headers)
     # Column by column (calamine hands the cells out row by row; no per-row logic here).
     columns = list(zip(*(row[:width] for row in cells), strict=True)) if cells else [()] * width
-    table = pa_arrow.table(
-        {name: _column_text(values) for name, values in zip(_unique_labels(headers), columns, strict=True)}
-    )
-    blank = np.ones(table.num_rows, dtype=bool)
-    for values in table.columns:
-        blank &= pc.is_null(values).to_numpy(zero_copy_only=False)
+    table = pa_arrow.Table.from_arrays([_column_text(values) for values in columns], names=headers)
+    blank = np.logical_and.reduce([pc.is_null(values).to_numpy(zero_copy_only=False) for values in table.columns])
     return table.filter(pa_arrow.array(~blank)), lines[~blank]
-
-
-def _header_text(cell: object) -> str:
-    if isinstance(cell, float) and cell.is_integer():
-        return str(int(cell))
-    return "" if cell is None else str(cell)
 
 
 def _column_text(values: tuple) -> pa_arrow.Array:
@@ -352,7 +314,8 @@ def _cell_text(value: object) -> str | None:
 
 
 def _unique_labels(headers: list[str]) -> list[str]:
-    """Header labels made unique the way pandas does (``1996``, ``1996.1`` ...), so every layout reads alike."""
+    """Header labels made unique the way pandas does (``1996``, ``1996.1`` ...), so every layout reads alike: the
+    n-th of the workbook's repeated year headers names block n."""
     seen: dict[str, int] = {}
     labels = []
     for header in headers:
@@ -365,10 +328,106 @@ def _unique_labels(headers: list[str]) -> list[str]:
 
 READERS = {".parquet": _read_parquet, ".csv": _read_csv, ".xlsx": _read_xlsx}
 
+_YEAR_HEADER = re.compile(
+    r"^(?:(?P<prefix>issued by reporting|retired|remaining|issued) )?(?P<year>\d{4})(?:\.(?P<copy>\d))?$"
+)
+_EXPECTED_BLOCKS = (
+    "expected four blocks of the same year columns (" + ", ".join(BLOCK_WORDS.values()) + ") as repeated year "
+    "headers (1996 ... 1996), pandas copies (1996, 1996.1, 1996.2, 1996.3) or the 2021 prefixes (Issued by "
+    "Reporting 1996, Retired 1996, Remaining 1996, Issued 1996)"
+)
+
+
+def year_columns(path: Path, headers: list[str]) -> tuple[list[int], dict[tuple[str, int], str]]:
+    """The years of the four year blocks among ``headers`` (made unique by :func:`_unique_labels`) and the header
+    of each (block, year): pandas' copies (``1996.2`` is block 2, as the workbook's third ``1996`` becomes) or the
+    2021 prefixes. Raises :class:`IngestError` unless there are exactly four blocks of the same years."""
+    prefixes = [prefix for _, _, prefix in BLOCKS.values()]
+    found: list[dict[int, str]] = [{} for _ in BLOCKS]
+    for header in headers:
+        match = _YEAR_HEADER.match(normalize_header(header))
+        if match is None:
+            continue
+        year = int(match["year"])
+        block = prefixes.index(match["prefix"]) if match["prefix"] else int(match["copy"] or 0)
+        if block >= len(BLOCKS) or year in found[block]:
+            raise IngestError(f"{path}: year column {header!r} is a fifth copy of {year}; {_EXPECTED_BLOCKS}")
+        found[block][year] = header
+    years = sorted(found[0])
+    if not years or any(sorted(block) != years for block in found):
+        seen = "; ".join(
+            f"{w}: {sorted(block) or 'none'}" for w, block in zip(BLOCK_WORDS.values(), found, strict=True)
+        )
+        raise IngestError(f"{path}: unknown layout for {LAYOUT.description}: {_EXPECTED_BLOCKS}. Found {seen}")
+    return years, {(name, year): block[year] for name, block in zip(BLOCKS, found, strict=True) for year in years}
+
 
 # --------------------------------------------------------------------------------------------------------------
-# Values
+# Reading
 # --------------------------------------------------------------------------------------------------------------
+
+
+def read_vrod(path: Path, snapshot_day: date | None = None) -> VrodLoad:
+    """Read one VROD PROJECTS file (see the module docstring); ``snapshot_day`` is its dated folder's day."""
+    path = Path(path)
+    reader = READERS.get(path.suffix.lower())
+    if reader is None:
+        raise IngestError(f"{path}: not a VROD file; expected projects{' | projects'.join(EXTENSIONS)}")
+    table, lines = reader(path)
+    table = table.rename_columns(_unique_labels(table.column_names))
+    mapping, _ = map_columns(path, table.column_names, LAYOUT)
+    years, year_headers = year_columns(path, table.column_names)
+    headers = {**mapping, **{f"{block}_{year}": header for (block, year), header in year_headers.items()}}
+    records = pd.DataFrame({name: arrow_text(_strings(table[header])) for name, header in headers.items()})
+    records["source_line"] = lines
+    # Rejected rows keep the file's headers, a year column named with its block (the workbook repeats bare years).
+    labels = {**mapping, **{f"{block}_{year}": f"{year} ({BLOCK_WORDS[block]})" for block, year in year_headers}}
+    raw = RawTable(path, records, labels, _no_rows(), file_sha256(path), path.suffix.lstrip("."))
+
+    checks = RowChecks(records.index)
+    code = clean_text(records["registry_code"])
+    registry = code.astype("string").str.upper().map(REGISTRY_OF_CODE)
+    project_id = _project_ids(checks, clean_text(records["project_id"]), registry, code)
+    totals = {name: integers(checks, column(records, name), name.replace("_", " ")) for name in WHOLE_NUMBER_COLUMNS}
+    blocks = _year_blocks(checks, records, years, totals)
+    for name in ("total_issued", "buffer_deposits", "retired_year_unknown"):
+        fail_values(checks, totals[name] < 0, column(records, name), f"{name.replace('_', ' ')} {{value}} is negative")
+    projects = _projects(checks, records, project_id, registry, totals, path)
+    flag_duplicate_projects(projects, checks, compare=["name", "status_raw", "methodology_raw", "total_issued"])
+    load = finish(raw, SOURCE, DATASET, projects, checks, VrodProjectsSchema)
+
+    rejected = load.rejected.assign(
+        registry=pd.Series(registry.to_numpy(), index=lines).reindex(load.rejected["source_line"]).to_numpy(),
+        dataset=DATASET,
+        source_file=load.file,
+    )
+    if rejected["registry"].isna().any():
+        unknown = ", ".join(map(str, rejected.loc[rejected["registry"].isna(), "source_line"].head(10)))
+        raise IngestError(
+            f"{load.file}: line(s) {unknown} name a Voluntary Registry outside {', '.join(REGISTRY_OF_CODE)}: "
+            "a new registry in VROD needs its definition in pipeline/registries.py before it can be read"
+        )
+    read = registry.value_counts()
+    dropped = rejected["registry"].value_counts().reindex(read.index, fill_value=0)
+    audit = pd.DataFrame(
+        {"registry": read.index, "dataset": DATASET, "file": load.file, "file_sha256": load.file_sha256,
+         "rows_read": read, "rows_accepted": read - dropped, "rows_rejected": dropped}
+    ).sort_values("registry", ignore_index=True)  # fmt: skip
+    columns = ["registry", "dataset", "source_file", "source_line", "reason", "raw_record"]
+    added = load.accepted["date_added"].max()
+    return VrodLoad(
+        file=path,
+        projects=load.accepted,
+        vintages=_vintages(load.accepted, blocks, years, np.isin(lines, load.accepted["source_line"]), path),
+        rejected=RejectedRowsSchema.validate(rejected[columns], lazy=True),
+        audit=LoadAuditSchema.validate(audit, lazy=True),
+        as_of=snapshot_day or (None if pd.isna(added) else added.date()),
+    )
+
+
+def _no_rows() -> pd.DataFrame:
+    return pd.DataFrame({"source_line": pd.Series(dtype="int64"), "reason": pd.Series(dtype=object),
+                         "raw_record": pd.Series(dtype=object)})  # fmt: skip
 
 
 PLAIN_INTEGER = r"^-?[0-9]{1,15}$"
@@ -390,105 +449,47 @@ def integers(checks: RowChecks, raw: pd.Series, what: str) -> np.ndarray:
     return values.where(~fractional).fillna(0).round().astype("int64").to_numpy()
 
 
-def _block_matrix(checks: RowChecks, records: pd.DataFrame, headers: tuple[str, ...], years: tuple[int, ...],
-                  block: str) -> np.ndarray:  # fmt: skip
-    return np.column_stack(
-        [
-            integers(checks, records[h], f"{h.strip()} ({BLOCK_WORDS[block]} {y})")
-            for h, y in zip(headers, years, strict=True)
-        ]
-    )
-
-
-def _check_block_sums(checks: RowChecks, totals: dict[str, np.ndarray], sums: dict[str, np.ndarray]) -> None:
-    for block in BLOCKS:
-        total_name = BLOCK_TOTAL[block]
-        difference = sums[block] - totals[total_name]
-        wrong = difference != 0
-        if wrong.any():
-            reason = pd.Series(
-                BLOCK_WORDS[block]
-                + " sum to "
-                + pd.Series(sums[block]).map("{:,}".format)
-                + ", but "
-                + total_name.replace("_", " ")
-                + " is "
-                + pd.Series(totals[total_name]).map("{:,}".format)
-                + " (difference "
-                + pd.Series(difference).map("{:+,}".format)
-                + ")"
-            )
-            checks.fail(wrong, reason.set_axis(checks.index))
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Reading
-# --------------------------------------------------------------------------------------------------------------
-
-
-def read_vrod(path: Path, snapshot_day: date | None = None) -> VrodLoad:
-    """Read one VROD PROJECTS file (see the module docstring); ``snapshot_day`` is its dated folder's day."""
-    path = Path(path)
-    reader = READERS.get(path.suffix.lower())
-    if reader is None:
-        raise IngestError(f"{path}: not a VROD file; expected projects{' | projects'.join(EXTENSIONS)}")
-    table, lines = reader(path)
-    headers = table.column_names
-    mapping, _ = map_columns(path, headers, LAYOUT)
-    years = year_columns(path, headers)
-    raw_headers = {**mapping,
-                   **{f"{b}_{y}": h for b, block in zip(BLOCKS, years.columns, strict=True)
-                      for y, h in zip(years.years, block, strict=True)}}  # fmt: skip
-    records = pd.DataFrame({name: arrow_text(_strings(table[raw])) for name, raw in raw_headers.items()})
-    records["source_line"] = lines
-    # Raw records keep the file's header, with the block named where the workbook repeats a bare year.
-    raw = RawTable(path, records, _raw_labels(raw_headers), _no_rows(), file_sha256(path), path.suffix.lstrip("."))
-
-    checks = RowChecks(records.index)
-    code = clean_text(records["registry_code"])
-    registry = code.astype("string").str.upper().map(REGISTRY_OF_CODE)
-    project_id = _project_ids(checks, clean_text(records["project_id"]), registry, code)
-
-    totals = {name: integers(checks, column(records, name), name.replace("_", " ")) for name in WHOLE_NUMBER_COLUMNS}
-    matrices = {
-        block: _block_matrix(checks, records, tuple(f"{block}_{y}" for y in years.years), years.years, block)
-        for block in BLOCKS
+def _year_blocks(
+    checks: RowChecks, records: pd.DataFrame, years: list[int], totals: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Each block's credits (a project per row, a year per column), every cell a whole number; a project whose
+    block does not sum to its total (:data:`BLOCKS`) is rejected with the difference."""
+    blocks = {
+        name: np.column_stack([integers(checks, records[f"{name}_{y}"], f"{name}_{y} ({words} {y})") for y in years])
+        for name, (words, _, _) in BLOCKS.items()
     }
-    sums = {block: matrix.sum(axis=1) for block, matrix in matrices.items()}
-    sums["retired_in_year"] = sums["retired_in_year"] + totals["retired_year_unknown"]
-    _check_block_sums(checks, totals, sums)
-    for name in ("total_issued", "buffer_deposits", "retired_year_unknown"):
-        fail_values(checks, totals[name] < 0, column(records, name), f"{name.replace('_', ' ')} {{value}} is negative")
+    for name, (words, total_name, _) in BLOCKS.items():
+        total = totals[total_name]
+        found = blocks[name].sum(axis=1) + (totals["retired_year_unknown"] if name == "retired_in_year" else 0)
+        wrong = found != total
+        reason = pd.Series(None, index=checks.index, dtype=object)
+        reason[wrong] = [
+            f"{words} sum to {f:,}, but {total_name.replace('_', ' ')} is {t:,} (difference {f - t:+,})"
+            for f, t in zip(found[wrong], total[wrong], strict=True)
+        ]
+        checks.fail(wrong, reason)
+    return blocks
 
-    projects = _projects(checks, records, project_id, registry, totals, path)
-    flag_duplicate_projects(projects, checks, compare=["name", "status_raw", "methodology_raw", "total_issued"])
-    load = finish(raw, SOURCE, DATASET, projects, checks, VrodProjectsSchema)
 
-    accepted = load.accepted
-    vintages = _unpivot(records, years, matrices, accepted["source_line"].to_numpy(), project_id, registry, path)
-    rejected_registry = _registry_of_lines(load.rejected["source_line"], records["source_line"], registry)
-    added = pd.to_datetime(accepted["date_added"]).max() if len(accepted) else pd.NaT
-    return VrodLoad(
-        file=path,
-        projects=accepted,
-        vintages=VrodVintagesSchema.validate(vintages, lazy=True),
-        rejected=_rejected(load, rejected_registry),
-        audit=_audit(load, registry, rejected_registry),
-        as_of=snapshot_day or (None if pd.isna(added) else added.date()),
+def _vintages(projects: pd.DataFrame, blocks: dict[str, np.ndarray], years: list[int], accepted: np.ndarray,
+              path: Path) -> pd.DataFrame:  # fmt: skip
+    """Blocks 1 and 3 of the accepted ``projects`` as rows (project, vintage, issued, remaining); a vintage with
+    neither issued nor remaining credits is no row."""
+    issued, remaining = blocks["issued"][accepted], blocks["remaining"][accepted]
+    row, year = np.nonzero((issued != 0) | (remaining != 0))
+    vintages = pd.DataFrame(
+        {
+            "project_id": projects["project_id"].to_numpy()[row],
+            "registry": projects["registry"].to_numpy()[row],
+            "vintage": np.asarray(years, dtype=np.int64)[year],
+            "issued": issued[row, year],
+            "remaining": remaining[row, year],
+            "retired": issued[row, year] - remaining[row, year],
+            "source_file": str(path),
+            "source_line": projects["source_line"].to_numpy()[row],
+        }
     )
-
-
-def _no_rows() -> pd.DataFrame:
-    return pd.DataFrame({"source_line": pd.Series(dtype="int64"), "reason": pd.Series(dtype=object),
-                         "raw_record": pd.Series(dtype=object)})  # fmt: skip
-
-
-def _raw_labels(raw_headers: dict[str, str]) -> dict[str, str]:
-    labels = {}
-    for name, header in raw_headers.items():
-        block = next((b for b in BLOCKS if name.startswith(f"{b}_") and name.removeprefix(f"{b}_").isdigit()), None)
-        labels[name] = f"{name.removeprefix(f'{block}_')} ({BLOCK_WORDS[block]})" if block else header
-    return labels
+    return VrodVintagesSchema.validate(vintages.sort_values(["project_id", "vintage"], ignore_index=True), lazy=True)
 
 
 def _project_ids(checks: RowChecks, raw: pd.Series, registry: pd.Series, code: pd.Series) -> pd.Series:
@@ -522,6 +523,7 @@ def _projects(checks: RowChecks, records: pd.DataFrame, project_id: pd.Series, r
         berkeley_type.map(normalize.BERKELEY_ACTIVITY),
         normalize.activities(protocol).where(berkeley_type.isna(), None),
     )
+    no_type = pd.Series(None, index=records.index, dtype=object)  # the project type is Berkeley's alone
     when = {
         name: dates(checks, clean_text(column(records, name)), name.replace("_", " "), DATE_FORMATS, "a date")
         for name in ("listed", "registered", "date_added")
@@ -543,13 +545,7 @@ def _projects(checks: RowChecks, records: pd.DataFrame, project_id: pd.Series, r
             "protocol": protocol,
             "protocols": protocols,
             "project_type_raw": clean_text(column(records, "registry_type")),
-            **normalize.classification(
-                berkeley_type,
-                pd.Series(None, index=records.index, dtype=object),
-                "registry",
-                protocol,
-                normalize.as_object(activity),
-            ),  # fmt: skip
+            **normalize.classification(berkeley_type, no_type, "registry", protocol, normalize.as_object(activity)),
             "scope": clean_text(records["scope"]),
             "reduction_removal": clean_text(column(records, "reduction_removal")),
             "methodology_version": clean_text(column(records, "methodology_version")),
@@ -578,95 +574,3 @@ def _protocols(methodology: pd.Series, registry_type: pd.Series) -> tuple[pd.Ser
         use = (protocol.isna() | (protocol == "unknown")) & found.notna() & (found != "unknown")
         protocol, protocols = protocol.where(~use, found), protocols.where(~use, every)
     return protocol, protocols
-
-
-class VrodProjectsSchema(ProjectsSchema):
-    """VROD's ``projects`` rows: the contract plus what VROD adds."""
-
-    registry: Series[pd.StringDtype] = text(isin=REGISTRY_KEYS)
-    region: Series[pd.StringDtype] = text(nullable=True)
-    project_type_raw: Series[pd.StringDtype] = text(nullable=True)
-    project_type_source: Series[pd.StringDtype] = text(nullable=True)
-    scope: Series[pd.StringDtype] = text(nullable=True)
-    methodology_version: Series[pd.StringDtype] = text(nullable=True)
-    reduction_removal: Series[pd.StringDtype] = text(nullable=True)
-    listed_date: Series[pd.Timestamp] = pa.Field(nullable=True)
-    date_added: Series[pd.Timestamp] = pa.Field(nullable=True)
-    first_vintage: Series[pd.Int64Dtype] = pa.Field(nullable=True)
-    total_issued: Series[int] = pa.Field(ge=0)
-    total_retired: Series[int]
-    total_remaining: Series[int]
-    buffer_deposits: Series[int] = pa.Field(ge=0)
-    reversals_covered: Series[int]
-    reversals_not_covered: Series[int]
-    buffer_released: Series[int]
-    retired_year_unknown: Series[int] = pa.Field(ge=0)
-
-
-def _unpivot(records: pd.DataFrame, years: YearColumns, matrices: dict[str, np.ndarray], accepted_lines: np.ndarray,
-             project_id: pd.Series, registry: pd.Series, path: Path) -> pd.DataFrame:  # fmt: skip
-    """Blocks 1 and 3 of the accepted projects as rows (project, vintage, issued, remaining), by a DuckDB UNPIVOT;
-    a vintage with neither issued nor remaining credits is no row."""
-    keep = np.isin(records["source_line"].to_numpy(), accepted_lines)
-    wide = pd.DataFrame({"project_id": project_id[keep].astype(str), "registry": registry[keep].astype(str),
-                         "source_line": records["source_line"][keep]})  # fmt: skip
-    for block in ("issued", "remaining"):
-        for i, year in enumerate(years.years):
-            wide[f"{block}_{year}"] = matrices[block][keep, i]
-    pairs = ", ".join(f'(issued_{y}, remaining_{y}) AS "{y}"' for y in years.years)
-    with duckdb.connect() as conn:
-        conn.register("wide", wide)
-        long = conn.execute(
-            f"""
-            SELECT project_id, registry, vintage::BIGINT AS vintage, issued, remaining,
-                   issued - remaining AS retired, $file AS source_file, source_line
-            FROM (UNPIVOT wide ON {pairs} INTO NAME vintage VALUE issued, remaining)
-            WHERE issued <> 0 OR remaining <> 0
-            ORDER BY project_id, vintage
-            """,
-            {"file": str(path)},
-        ).df()
-    for name in ("project_id", "registry", "source_file"):
-        long[name] = long[name].astype(ARROW_TEXT)
-    return long
-
-
-def _registry_of_lines(lines: pd.Series, all_lines: pd.Series, registry: pd.Series) -> pd.Series:
-    by_line = pd.Series(registry.to_numpy(), index=all_lines.to_numpy())
-    return pd.Series(by_line.reindex(lines.to_numpy()).to_numpy(), index=lines.index)
-
-
-def _rejected(load: DatasetLoad, registry: pd.Series) -> pd.DataFrame:
-    if registry.isna().any():
-        lines = ", ".join(map(str, load.rejected.loc[registry.isna(), "source_line"].head(10)))
-        raise IngestError(
-            f"{load.file}: line(s) {lines} name a Voluntary Registry outside {', '.join(REGISTRY_OF_CODE)}: "
-            "a new registry in VROD needs its definition in pipeline/registries.py before it can be read"
-        )
-    frame = load.rejected.assign(registry=registry.to_numpy(), dataset=DATASET, source_file=load.file)
-    return RejectedRowsSchema.validate(
-        frame[["registry", "dataset", "source_file", "source_line", "reason", "raw_record"]], lazy=True
-    )
-
-
-def _audit(load: DatasetLoad, registry: pd.Series, rejected_registry: pd.Series) -> pd.DataFrame:
-    """One ``load_audit`` row per registry: VROD's rows of that registry read, accepted and rejected."""
-    read = registry.value_counts()
-    rejected = rejected_registry.value_counts()
-    audit = pd.DataFrame({"rows_read": read, "rows_rejected": rejected.reindex(read.index, fill_value=0)})
-    audit["rows_accepted"] = audit["rows_read"] - audit["rows_rejected"]
-    audit = audit.rename_axis("registry").reset_index().sort_values("registry", ignore_index=True)
-    audit = audit.assign(dataset=DATASET, file=load.file, file_sha256=load.file_sha256)
-    return LoadAuditSchema.validate(
-        audit[["registry", "dataset", "file", "file_sha256", "rows_read", "rows_accepted", "rows_rejected"]], lazy=True
-    )
-
-
-def load_vrod(raw_dir: Path) -> VrodLoad | None:
-    """Read the latest VROD snapshot under ``raw_dir`` (``<raw_dir>/berkeley-vrod/[<YYYY-MM-DD>/]projects.*``);
-    None when there is none."""
-    path = vrod_file(raw_dir)
-    if path is None:
-        return None
-    order = snapshot_order(path.parent.name)
-    return read_vrod(path, order[0] if order else None)
