@@ -65,13 +65,13 @@ from pipeline.ingest.apx import (
 )
 from pipeline.ingest.dataset import DatasetLoad, finish, flag_duplicate_projects
 from pipeline.ingest.parsing import (
+    ARROW_TEXT,
     ISO_DATE,
     Column,
     IngestError,
     Layout,
     RawTable,
     RowChecks,
-    clean_arrow_text,
     clean_text,
     column,
     dates,
@@ -391,9 +391,9 @@ def _read_blocks(path: Path, layout: Layout, dataset: str) -> DatasetLoad:
         transaction_date=apx_dates(checks, records["status_effective"], "status effective date", required=True),
         serial_number=serial,
         corsia_phase=corsia_phase,
-        retirement_beneficiary=clean_arrow_text(column(records, "beneficiary")),
-        retirement_reason=clean_arrow_text(column(records, reason)),
-        retirement_note=clean_arrow_text(column(records, note)),
+        retirement_beneficiary=clean_text(column(records, "beneficiary"), ARROW_TEXT),
+        retirement_reason=clean_text(column(records, reason), ARROW_TEXT),
+        retirement_note=clean_text(column(records, note), ARROW_TEXT),
         **flags,
         corsia_eligible=flag_column(checks, records, "corsia_eligible", "CORSIA Eligible", blank=None),
         retirement_account=clean_text(column(records, "account_holder")),

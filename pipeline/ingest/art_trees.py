@@ -47,10 +47,10 @@ from pipeline.ingest.apx import (
 )
 from pipeline.ingest.dataset import DatasetLoad, finish, flag_duplicate_projects
 from pipeline.ingest.parsing import (
+    ARROW_TEXT,
     Column,
     Layout,
     RowChecks,
-    clean_arrow_text,
     clean_text,
     column,
     fail_values,
@@ -270,9 +270,9 @@ def _read_blocks(path: Path, layout: Layout, dataset: str) -> DatasetLoad:
         ART.key,
         str(raw.path),
         **block,
-        retirement_beneficiary=clean_arrow_text(column(records, "beneficiary")),
-        retirement_reason=clean_arrow_text(column(records, "reason")),
-        retirement_note=clean_arrow_text(column(records, "details")),
+        retirement_beneficiary=clean_text(column(records, "beneficiary"), ARROW_TEXT),
+        retirement_reason=clean_text(column(records, "reason"), ARROW_TEXT),
+        retirement_note=clean_text(column(records, "details"), ARROW_TEXT),
         **flags,
         retirement_account=clean_text(column(records, "account_holder")),
         issuance_date=apx_dates(checks, column(records, "approved_on"), "date approved"),

@@ -55,10 +55,10 @@ from pipeline.ingest.apx import (
 )
 from pipeline.ingest.dataset import DatasetLoad, finish, flag_duplicate_projects
 from pipeline.ingest.parsing import (
+    ARROW_TEXT,
     Column,
     Layout,
     RowChecks,
-    clean_arrow_text,
     clean_text,
     column,
     fail_values,
@@ -317,7 +317,7 @@ def _credit_flags(records: pd.DataFrame, checks: RowChecks) -> tuple[pd.Series, 
             "Non-Reversible",
             present="reversible" in records,
         ),
-        "additional_certifications": clean_arrow_text(column(records, "additional_certifications")),
+        "additional_certifications": clean_text(column(records, "additional_certifications"), ARROW_TEXT),
         "protocol_raw": clean_text(column(records, "protocol_version")),
         "activity_area_type": clean_text(column(records, "activity_area_type")),
     }
@@ -398,8 +398,8 @@ def _read_blocks(path: Path, layout: Layout, dataset: str) -> DatasetLoad:
         CAR.key,
         str(raw.path),
         **block,
-        retirement_reason=clean_arrow_text(column(records, "reason")),
-        retirement_note=clean_arrow_text(column(records, "details")),
+        retirement_reason=clean_text(column(records, "reason"), ARROW_TEXT),
+        retirement_note=clean_text(column(records, "details"), ARROW_TEXT),
         **flags,
         retirement_account=clean_text(column(records, "account_holder")),
     )

@@ -53,7 +53,6 @@ from pipeline.ingest.parsing import (
     Layout,
     RawTable,
     RowChecks,
-    clean_arrow_text,
     clean_text,
     column,
     dates,
@@ -408,7 +407,7 @@ def _credits(raw: RawTable, checks: RowChecks, *, issuance_date_required: bool) 
         fail_values(checks, corsia_bad.to_numpy(), corsia_raw, "Eligible for CORSIA? {value} is not yes or no")
     article6_raw = column(records, "article6_authorization")
     article6 = clean_text(article6_raw)
-    label = clean_arrow_text(column(records, "label"))
+    label = clean_text(column(records, "label"), ARROW_TEXT)
 
     return pd.DataFrame(
         {
@@ -492,7 +491,7 @@ def read_retirements(path: Path) -> DatasetLoad:
         fail_values(
             checks, corsia_bad.to_numpy(), records["retired_for_corsia"], "Retired for CORSIA? {value} is not yes or no"
         )
-    reason = clean_arrow_text(column(records, "use_case"))
+    reason = clean_text(column(records, "use_case"), ARROW_TEXT)
     for_corsia = retired_for_corsia.fillna(False).to_numpy(dtype=bool)
     if for_corsia.any():  # the older variant names no use case: retired for CORSIA is the reason
         reason = reason.where(reason.notna() | ~for_corsia, "CORSIA")
@@ -500,10 +499,11 @@ def read_retirements(path: Path) -> DatasetLoad:
         transaction_type=transaction_type,
         transaction_date=retired_on,
         retirement_beneficiary=normalize.first_non_null(
-            clean_arrow_text(column(records, "using_entity")), clean_arrow_text(column(records, "aeroplane_operator"))
+            clean_text(column(records, "using_entity"), ARROW_TEXT),
+            clean_text(column(records, "aeroplane_operator"), ARROW_TEXT),
         ),
         retirement_reason=reason,
-        retirement_note=clean_arrow_text(column(records, "note")),
+        retirement_note=clean_text(column(records, "note"), ARROW_TEXT),
     )
     return finish(raw, GOLD_STANDARD.key, "retirements", credits, checks, CreditTransactionsSchema)
 

@@ -268,22 +268,19 @@ def arrow_text(values: pa.ChunkedArray | pa.Array, index: pd.Index | None = None
     return pd.Series(pd.arrays.ArrowStringArray(values), index=index, copy=False)
 
 
-def arrow_strings(series: pd.Series) -> pa.Array:
-    """A text column as one Arrow string array: zero-copy when it is Arrow-backed, else converted (missing values
-    become nulls)."""
-    strings = _arrow_strings(series)
-    if strings is None:
-        strings = pa.array(series.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
-    return strings
-
-
-def _arrow_strings(series: pd.Series) -> pa.Array | None:
-    """The Arrow array behind an Arrow-backed string Series (one chunk), else None."""
+def _is_arrow_text(series: pd.Series) -> bool:
     if getattr(series.dtype, "storage", None) != "pyarrow":
-        return None
+        return False
+    kind = series.array.__arrow_array__().type
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind)
+
+
+def arrow_strings(series: pd.Series) -> pa.Array:
+    """A column as one Arrow string array: zero-copy when it is Arrow-backed text, else each value as text the way
+    ``astype("string")`` writes it (missing values become nulls)."""
+    if not _is_arrow_text(series):
+        series = series.astype(ARROW_TEXT)
     values = pa.chunked_array(series.array.__arrow_array__())
-    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
-        return None
     return values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
 
 
@@ -443,7 +440,8 @@ def read_json_rows(path: Path, dataset_key: str, description: str) -> tuple[pd.D
 
 
 def per_distinct_value(parser):
-    """Run a column parser once per distinct value and broadcast the result(s) back to every row.
+    """Run a column parser once per distinct value and broadcast the result(s) back to every row: the project's one
+    way of doing work per distinct value.
 
     Registry columns repeat a few thousand values over a million rows (dates, quantities, statuses, project
     ids), so this turns a million string operations into a hash lookup; the result is identical. Columns that
@@ -469,36 +467,23 @@ def per_distinct_value(parser):
 def _factorize(series: pd.Series) -> tuple[np.ndarray, pd.Series]:
     """(code per row, distinct values in order of appearance, missing included as a value); Arrow-backed text is
     dictionary-encoded in C++ rather than hashed as Python objects."""
-    strings = _arrow_strings(series)
-    if strings is None:
+    if not _is_arrow_text(series):
         codes, uniques = pd.factorize(series, use_na_sentinel=False)
         return codes, pd.Series(uniques, dtype=series.dtype)
-    encoded = strings.dictionary_encode(null_encoding="encode")
+    encoded = arrow_strings(series).dictionary_encode(null_encoding="encode")
     return encoded.indices.to_numpy(zero_copy_only=False), arrow_text(encoded.dictionary).astype(series.dtype)
 
 
 @per_distinct_value
-def clean_text(series: pd.Series) -> pd.Series:
-    """Strip whitespace and turn placeholders (``N/A``, ``None``, ``–``, ``View`` ...) into missing values."""
+def clean_text(series: pd.Series, dtype: object = object) -> pd.Series:
+    """Strip whitespace and turn placeholders (``N/A``, ``None``, ``–``, ``View`` ...) into missing values: Python
+    strings with None for missing, or with ``dtype=ARROW_TEXT`` Arrow-backed text with NA (built on the distinct
+    values and broadcast by an Arrow take, so a million-row column never holds a million Python strings)."""
     text = series.astype("string").str.strip()
-    is_placeholder = text.str.casefold().isin(PLACEHOLDERS) | text.isna()
-    return text.mask(is_placeholder).astype(object).where(~is_placeholder, None)
-
-
-@per_distinct_value
-def clean_arrow_text(series: pd.Series) -> pd.Series:
-    """:func:`clean_text` as Arrow-backed text (``string[pyarrow]``, missing as NA): computed on the distinct values
-    and broadcast by an Arrow take, so a million-row column never holds a million Python strings."""
-    return clean_text(series).astype(ARROW_TEXT)
-
-
-def clean_arrow_text_at(series: pd.Series, rows: pa.Array) -> pd.Series:
-    """``clean_arrow_text(series)`` at the positions ``rows`` (a null position gives a missing value), by one Arrow
-    take from the cleaned distinct values: the cleaned column is never built at full length only to be taken
-    from again."""
-    codes, uniques = _factorize(series)
-    cleaned = arrow_strings(clean_arrow_text(uniques))
-    return arrow_text(cleaned.take(pa.array(codes).take(rows)))
+    missing = text.str.casefold().isin(PLACEHOLDERS) | text.isna()
+    if dtype == ARROW_TEXT:
+        return text.mask(missing).astype(ARROW_TEXT)
+    return text.astype(object).where(~missing, None)
 
 
 def text_column(value: str | None, length: int) -> pd.Series:
@@ -506,35 +491,46 @@ def text_column(value: str | None, length: int) -> pd.Series:
     return arrow_text(pa.repeat(pa.scalar(value, pa.large_string()), length))
 
 
-_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
+PLAIN_WHOLE_NUMBER = r"^[0-9]{1,15}$"
+"""Digits only (once thousands separators are dropped, as the number rule drops them), few enough for float64 to hold
+exactly: Arrow's cast and the rule read such a value as the same integer. Nearly every quantity an export writes looks
+like this (``74377``, ``"1,454,054"``)."""
+_NUMBER = r"^[+-]?\d+(\.\d+)?$"
 
 
-def _numeric_text(series: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """(cleaned number text or NA, mask of values present but not numbers)."""
+def parse_float(series: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Numbers such as ``"1,454,054"``, ``550369.0`` or ``-3`` as float64. Returns (values, mask of present values
+    that are not numbers).
+
+    Plain digit runs (:data:`PLAIN_WHOLE_NUMBER`) are cast by Arrow in C++; every other value goes through the
+    number rule, once per distinct value: pandas' parser, which reads long decimals differently from Arrow's."""
+    digits = pc.replace_substring(arrow_strings(series), ",", "")
+    plain = pc.fill_null(pc.match_substring_regex(digits, PLAIN_WHOLE_NUMBER), False)
+    values = pc.cast(pc.if_else(plain, digits, pa.scalar(None, digits.type)), pa.float64())
+    values = values.to_numpy(zero_copy_only=False, writable=True)
+    bad = np.zeros(len(values), dtype=bool)
+    other = ~plain.to_numpy(zero_copy_only=False)
+    if other.any():
+        rule_values, rule_bad = _number_rule(series[other])
+        values[other], bad[other] = rule_values.to_numpy(), rule_bad.to_numpy()
+    return pd.Series(values, index=series.index), pd.Series(bad, index=series.index)
+
+
+@per_distinct_value
+def _number_rule(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     text = clean_text(series).astype("string")
     # Thousands separators ("1,454,054") and stray spaces are formatting, not meaning.
     stripped = text.str.replace(",", "", regex=False).str.replace(" ", "", regex=False)
-    ok = stripped.str.fullmatch(_NUMBER.pattern).fillna(False).astype(bool)
-    bad = text.notna() & ~ok
-    return stripped.where(ok), bad
+    ok = stripped.str.fullmatch(_NUMBER).fillna(False).astype(bool)
+    return pd.to_numeric(stripped.where(ok), errors="coerce").astype("float64"), text.notna() & ~ok
 
 
-@per_distinct_value
 def parse_int(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Integers such as ``"1,454,054"``, ``550369.0`` or ``84889.00`` (pandas/Excel artefacts).
     Returns (Int64 values, mask of present values that are not whole numbers)."""
-    text, bad = _numeric_text(series)
-    as_float = pd.to_numeric(text, errors="coerce")
-    fractional = as_float.notna() & (as_float != np.floor(as_float))
-    bad = bad | fractional
-    values = as_float.where(~fractional).round().astype("Int64")
-    return values, bad
-
-
-@per_distinct_value
-def parse_float(series: pd.Series) -> tuple[pd.Series, pd.Series]:
-    text, bad = _numeric_text(series)
-    return pd.to_numeric(text, errors="coerce").astype("float64"), bad
+    values, bad = parse_float(series)
+    fractional = values.notna() & (values != np.floor(values))
+    return values.where(~fractional).round().astype("Int64"), bad | fractional
 
 
 ISO_DATE = ("%Y-%m-%d", "ISO8601")
@@ -551,13 +547,18 @@ def parse_date(series: pd.Series, formats: tuple[str, ...]) -> tuple[pd.Series, 
     """Dates in any of ``formats`` (tried in order, each vectorized). Returns (datetime64 values, mask of
     present values matching none of the formats).
 
-    With :data:`ISO_DATE`, Arrow-backed plain timestamps (:data:`PLAIN_TIMESTAMP`) are read by Arrow's ISO parser
-    in C++ and only the other values by the formats: Gold Standard stamps each issuance to the microsecond, so
-    :func:`per_distinct_value` finds nothing to share there."""
+    With :data:`ISO_DATE`, plain stamps (:data:`PLAIN_TIMESTAMP`) are read by Arrow's ISO parser in C++, which reads
+    them as the formats do: Gold Standard stamps each issuance to the microsecond, so there are no distinct values to
+    share. Arrow reads none when the column holds a zoned value (pandas then reads the zone-less ones in that zone)
+    or a plain yet impossible date (``2023-02-29``: Arrow rejects the whole cast, the formats say which value)."""
     result = pd.Series(pd.NaT, index=series.index, dtype="datetime64[ns]")
-    plain = _plain_iso_stamps(series) if formats == ISO_DATE else None
-    if plain is not None:
-        result[plain.notna()] = plain[plain.notna()]
+    if formats == ISO_DATE:
+        strings = arrow_strings(series)
+        plain = pc.fill_null(pc.match_substring_regex(strings, PLAIN_TIMESTAMP), False)
+        if pc.any(plain).as_py() and not pc.any(pc.match_substring_regex(strings, MAYBE_ZONED)).as_py():
+            with contextlib.suppress(pa.ArrowInvalid):
+                stamps = pc.cast(pc.if_else(plain, strings, pa.scalar(None, strings.type)), pa.timestamp("ns"))
+                result[:] = stamps.to_numpy(zero_copy_only=False)
     text = clean_text(series.where(result.isna())).astype("string")
     for fmt in formats:
         todo = result.isna() & text.notna()
@@ -570,23 +571,6 @@ def parse_date(series: pd.Series, formats: tuple[str, ...]) -> tuple[pd.Series, 
         result.loc[todo] = parsed
     bad = text.notna() & result.isna()
     return result, bad
-
-
-def _plain_iso_stamps(series: pd.Series) -> pd.Series | None:
-    """The :data:`PLAIN_TIMESTAMP` values of Arrow-backed text as datetime64 (NaT elsewhere); None when the rules
-    must read the whole column: it is not Arrow-backed, holds a plain yet impossible date (``2023-02-29``, the
-    rules say which), or anything zoned (pandas reads a zone-less value after a zoned one in that zone)."""
-    strings = _arrow_strings(series)
-    if strings is None or pc.any(pc.match_substring_regex(strings, MAYBE_ZONED)).as_py():
-        return None
-    plain = pc.fill_null(pc.match_substring_regex(strings, PLAIN_TIMESTAMP), False)
-    if not pc.any(plain).as_py():
-        return None
-    try:
-        stamps = pc.cast(pc.if_else(plain, strings, pa.scalar(None, strings.type)), pa.timestamp("ns"))
-    except pa.ArrowInvalid:
-        return None
-    return pd.Series(stamps.to_numpy(zero_copy_only=False), index=series.index, dtype="datetime64[ns]")
 
 
 _TRUE = frozenset({"yes", "y", "true", "t", "1", "eligible", "approved"})
@@ -611,6 +595,20 @@ EXCEL_DATE_ID = re.compile(r"^\d{1,2}/\d{1,2}/\d{2,4}( \d{1,2}:\d{2}(:\d{2})?( [
 def looks_like_excel_date(series: pd.Series) -> pd.Series:
     """IDs that Excel turned into dates (``1/28/1914``): FORMATS.md hazard 11."""
     return series.astype("string").str.strip().str.match(EXCEL_DATE_ID.pattern).fillna(False).astype(bool)
+
+
+@per_distinct_value
+def project_ids(raw: pd.Series, prefix: str) -> tuple[pd.Series, pd.Series]:
+    """Registry ids in the OffsetsDB/Berkeley convention: ``<PREFIX><number>`` without leading zeros
+    (``1340`` -> ``VCS1340``; ``ACR0885`` -> ``ACR885``; ``GS1234`` -> ``GLD1234`` for Gold Standard).
+
+    Returns (ids or None, mask of present values that are not ``[prefix]<digits>``)."""
+    text = raw.astype("string").str.strip()
+    accepted_prefixes = {prefix, "GS"} if prefix == "GLD" else {prefix}
+    pattern = r"^(?:" + "|".join(sorted(accepted_prefixes)) + r")?0*([1-9][0-9]*)(?:\.0+)?$"
+    digits = text.str.upper().str.extract(pattern, expand=False)
+    bad = text.notna() & (text != "") & digits.isna()
+    return (prefix + digits).astype(object).where(digits.notna(), None), bad
 
 
 @dataclass
@@ -678,50 +676,27 @@ def fail_values(checks: RowChecks, mask: pd.Series | np.ndarray, raw: pd.Series,
     checks.fail(mask, reason)
 
 
-PLAIN_WHOLE_NUMBER = r"^[0-9]{1,15}$"
-"""Digits only (once thousands separators are dropped, as the rules drop them), few enough for float64 to hold
-exactly: such a value is its own integer under every rule of :func:`whole_numbers`, and nearly every quantity
-an export writes looks like this (``74377``, ``"1,454,054"``)."""
-
-
-def whole_numbers(checks: RowChecks, raw: pd.Series, what: str, *, required: bool) -> pd.Series:
-    """Non-negative integers (Int64) from a raw column; non-numbers, fractions, negatives and (when
-    ``required``) missing values reject the record.
-
-    Arrow-backed text that is plain digits (:data:`PLAIN_WHOLE_NUMBER`) is cast by Arrow in C++; the other
-    values go through the rules, which is where every reason comes from (plain values stand in as ``0``)."""
-    strings = _arrow_strings(raw)
-    if strings is None:
-        return _whole_numbers_by_rules(checks, raw, what, required=required)
-    digits = pc.replace_substring(strings, ",", "")
-    plain = pc.fill_null(pc.match_substring_regex(digits, PLAIN_WHOLE_NUMBER), False)
-    is_plain = plain.to_numpy(zero_copy_only=False)
-    if is_plain.all():
-        values = pc.cast(digits, pa.int64()).to_numpy(zero_copy_only=False, writable=True)  # callers may write
-        return pd.Series(pd.arrays.IntegerArray(values, np.zeros(len(values), dtype=bool)), index=raw.index)
-    values = _whole_numbers_by_rules(checks, raw.where(~is_plain, "0"), what, required=required)
-    if is_plain.any():
-        plain_values = pc.cast(pc.if_else(plain, digits, pa.scalar("0", digits.type)), pa.int64()).to_numpy()
-        values[is_plain] = plain_values[is_plain]
-    return values
-
-
 LARGEST_WHOLE_NUMBER = 2**53
 """Above this a float64 no longer holds every integer, so the count would not be exact: such a value (20 digits
 pasted into a quantity cell) rejects its record rather than be rounded."""
 
 
-def _whole_numbers_by_rules(checks: RowChecks, raw: pd.Series, what: str, *, required: bool) -> pd.Series:
+def whole_numbers(checks: RowChecks, raw: pd.Series, what: str, *, required: bool) -> pd.Series:
+    """Non-negative integers (Int64) from a raw column (read by :func:`parse_float`); non-numbers, fractions,
+    negatives, numbers too large to count exactly and (when ``required``) missing values reject the record."""
     values, not_numeric = parse_float(raw)
     fail_values(checks, not_numeric, raw, f"{what} {{value}} is not a number")
-    fractional = (values.notna() & (values != np.floor(values))).to_numpy()
+    number = values.to_numpy()
+    present = ~np.isnan(number)
+    fractional = present & (number != np.floor(number))
     fail_values(checks, fractional, raw, f"{what} {{value}} is not a whole number")
-    fail_values(checks, (values < 0).to_numpy(), raw, f"{what} {{value}} is negative")
-    too_large = (values.abs() > LARGEST_WHOLE_NUMBER).to_numpy(dtype=bool, na_value=False)
+    fail_values(checks, number < 0, raw, f"{what} {{value}} is negative")
+    too_large = np.abs(number) > LARGEST_WHOLE_NUMBER
     fail_values(checks, too_large, raw, f"{what} {{value}} is too large to be a count of credits")
     if required:
-        checks.fail((values.isna() & ~not_numeric).to_numpy(), f"{what} is missing")
-    return values.where(~(fractional | too_large)).round().astype("Int64")
+        checks.fail(~present & ~not_numeric.to_numpy(), f"{what} is missing")
+    kept = present & ~(fractional | too_large)
+    return pd.Series(pd.arrays.IntegerArray(np.where(kept, number, 0).astype(np.int64), ~kept), index=raw.index)
 
 
 def dates(
@@ -748,7 +723,7 @@ def vintages(checks: RowChecks, years: pd.Series, what: str = "vintage") -> pd.S
 
 
 def registry_project_ids(checks: RowChecks, raw: pd.Series, prefix: str, what: str = "project id") -> pd.Series:
-    """Project ids in the shared convention (see :func:`pipeline.ingest.normalize.project_ids`); Excel-damaged
+    """Project ids in the shared convention (see :func:`project_ids`); Excel-damaged
     ids (``1/28/1914``), ids that are not ``[prefix]<number>`` and missing ids reject the record."""
     ids, missing, bad, excel = _project_id_parts(raw, prefix)
     missing, bad, excel = (m.to_numpy(dtype=bool) for m in (missing, bad, excel))
@@ -761,8 +736,6 @@ def registry_project_ids(checks: RowChecks, raw: pd.Series, prefix: str, what: s
 @per_distinct_value
 def _project_id_parts(raw: pd.Series, prefix: str) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
     """(ids, missing, not an id, Excel-damaged) in one pass over the distinct values."""
-    from pipeline.ingest.normalize import project_ids  # normalize imports this module; avoid a cycle
-
     ids, bad = project_ids(raw, prefix)
     missing = clean_text(raw).isna()
     bad = bad & ~missing

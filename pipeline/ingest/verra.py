@@ -56,8 +56,6 @@ from pipeline.ingest.parsing import (
     RowChecks,
     arrow_strings,
     arrow_text,
-    clean_arrow_text,
-    clean_arrow_text_at,
     clean_text,
     column,
     dates,
@@ -339,7 +337,7 @@ def read_transactions(path: Path) -> DatasetLoad:
 
     parts = serial_parts(records["serial_number"])
     shaped = parts["serial"].notna().to_numpy()
-    serial = parts["serial"].where(shaped, clean_arrow_text(records["serial_number"].where(~shaped)))
+    serial = parts["serial"].where(shaped, clean_text(records["serial_number"].where(~shaped), ARROW_TEXT))
     fail_values(checks, serial.notna().to_numpy() & ~shaped, serial, "serial number {value} is not a Verra VCU serial")
     checks.fail(serial.isna().to_numpy(), "serial number is missing")
     id_number, _ = parse_int(records["id"])
@@ -422,7 +420,7 @@ def read_transactions(path: Path) -> DatasetLoad:
         return values.take(record_of_row).array
 
     def retirement_text(name: str) -> pd.Series:
-        return clean_arrow_text_at(column(records, name), retired_block)
+        return arrow_text(arrow_strings(clean_text(column(records, name), ARROW_TEXT)).take(retired_block))
 
     # Columns in the order of the contract; constant ones are made at the length of the credits, not taken.
     credits = pd.DataFrame(
