@@ -176,9 +176,47 @@ def read_table(path: Path, layout: Layout) -> RawTable:
 def _read_csv(path: Path, layout: Layout) -> RawTable:
     """The file's bytes are read once: hashed, checked for UTF-8, parsed by Arrow's multi-threaded CSV reader
     (every field as text), and scanned for line numbers; the columns the layout uses stay Arrow-backed text
-    (:data:`ARROW_TEXT`), never Python strings."""
+    (:data:`ARROW_TEXT`), never Python strings. A file with a record of more or fewer fields than the header is
+    tokenized by the ``csv`` module instead, which says where each record starts, so that record is quarantined
+    with its raw text and line rather than shifted or padded."""
+    data = path.read_bytes()
     with ThreadPoolExecutor(max_workers=2) as workers:
-        return _parse_csv(path, layout, path.read_bytes(), workers)
+        # Hashing and counting lines need only the bytes: the workers do both while Arrow parses (hashlib releases
+        # the GIL on large buffers, Arrow too). A cp1252 file's newlines are the same bytes once re-encoded as UTF-8.
+        digest = workers.submit(hashlib.sha256, data)
+        physical_lines = workers.submit(_physical_lines, data)
+        encoding = _detect_encoding(data)
+        if encoding != "utf-8-sig":  # ',', '"' and newlines keep their byte positions: line numbers still hold
+            data = _as_utf8(path, data, encoding, layout)
+        header_end = data.find(b"\n")
+        header_text = (data[: header_end + 1] if header_end >= 0 else data).decode("utf-8-sig")
+        if not header_text.strip():
+            raise IngestError(f"{path}: the first line is blank; expected a header row for {layout.description}")
+        with _csv_errors(path, layout, lambda: 1):
+            headers = next(csv.reader([header_text]))
+        mapping, extra = map_columns(path, headers, layout)
+
+        table = _arrow_records(data, len(headers))
+        if table is not None:
+            table, lines = _without_blank_records(table, _record_start_lines(physical_lines.result(), table))
+            malformed = _empty_malformed()
+        else:
+            table, lines, malformed = _csv_module_records(path, layout, data.decode("utf-8-sig"), len(headers))
+        del data  # the table holds its own copy of every value
+        position = {header: i for i, header in reversed(list(enumerate(headers)))}  # the first of repeated headers
+        used = {canonical: table.column(position[raw]) for canonical, raw in mapping.items()}
+        rows = table.num_rows
+        del table  # unused columns are freed now, each used one once it is rewritten below
+
+        # One chunk per column: the parsers dictionary-encode and take from these columns many times over. Arrow
+        # copies without the GIL, so the two workers merge two columns at a time, each freed once merged.
+        def one_chunk(canonical: str) -> pd.Series:
+            return arrow_text(used.pop(canonical).combine_chunks())
+
+        names = list(used)
+        records = pd.DataFrame(dict(zip(names, workers.map(one_chunk, names), strict=True)), index=pd.RangeIndex(rows))
+        records["source_line"] = lines
+        return RawTable(path, records, mapping, malformed, digest.result().hexdigest(), encoding, extra)
 
 
 def _as_utf8(path: Path, data: bytes, encoding: str, layout: Layout) -> bytes:
@@ -209,53 +247,6 @@ def _csv_errors(path: Path, layout: Layout, line: Callable[[], int]):
 
 def _physical_lines(data: bytes) -> int:
     return data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
-
-
-def _parse_csv(path: Path, layout: Layout, data: bytes, workers: ThreadPoolExecutor) -> RawTable:
-    # Hashing and counting lines need only the bytes: the workers do both while Arrow parses (hashlib releases the
-    # GIL on large buffers, Arrow too). A cp1252 file's newlines are the same bytes once re-encoded as UTF-8.
-    digest = workers.submit(hashlib.sha256, data)
-    physical_lines = workers.submit(_physical_lines, data)
-    encoding = _detect_encoding(data)
-    if encoding != "utf-8-sig":  # ',', '"' and newlines keep their byte positions: line numbers still hold
-        data = _as_utf8(path, data, encoding, layout)
-    header_end = data.find(b"\n")
-    header_text = (data[: header_end + 1] if header_end >= 0 else data).decode("utf-8-sig")
-    if not header_text.strip():
-        raise IngestError(f"{path}: the first line is blank; expected a header row for {layout.description}")
-    with _csv_errors(path, layout, lambda: 1):
-        headers = next(csv.reader([header_text]))
-    mapping, extra = map_columns(path, headers, layout)
-
-    table = _arrow_records(data, len(headers))
-    if table is None:  # a record with more or fewer fields than the header: quarantine it on the exact path
-        text = data.decode("utf-8-sig")
-        return _read_csv_strict(path, layout, headers, mapping, extra, encoding, text, digest.result().hexdigest())
-    # A blank line is a record of empty fields: skipped, yet counted for the line numbers of what follows.
-    blank = pc.equal(table.column(0), "")
-    if pc.any(blank).as_py():  # only then are the other columns worth comparing
-        for column in table.columns[1:]:
-            blank = pc.and_(blank, pc.equal(column, ""))
-    lines = _record_start_lines(physical_lines.result(), table)
-    del data  # the table holds its own copy of every value
-    keep = pc.invert(blank)
-    if pc.any(blank).as_py():
-        table = table.filter(keep)
-    position = {header: i for i, header in reversed(list(enumerate(headers)))}  # the first of repeated headers
-    used = {canonical: table.column(position[raw]) for canonical, raw in mapping.items()}
-    rows = table.num_rows
-    del table  # unused columns are freed now, each used one once it is rewritten below
-
-    # One chunk per column: the parsers dictionary-encode and take from these columns many times over. Arrow copies
-    # without the GIL, so the two workers merge two columns at a time, each chunked column freed once merged.
-    def one_chunk(canonical: str) -> pd.Series:
-        return arrow_text(used.pop(canonical).combine_chunks())
-
-    names = list(used)
-    text = dict(zip(names, workers.map(one_chunk, names), strict=True))
-    records = pd.DataFrame(text, index=pd.RangeIndex(rows))
-    records["source_line"] = lines[keep.to_numpy(zero_copy_only=False)]
-    return RawTable(path, records, mapping, _empty_malformed(), digest.result().hexdigest(), encoding, extra)
 
 
 ARROW_TEXT = pd.StringDtype("pyarrow")
@@ -322,22 +313,23 @@ def _record_start_lines(physical: int, table: pa.Table) -> np.ndarray:
     return 2 + np.concatenate([[0], np.cumsum(spans)[:-1]]).astype(np.int64)
 
 
-def _read_csv_strict(
-    path: Path,
-    layout: Layout,
-    headers: list[str],
-    mapping: dict[str, str],
-    extra: tuple[str, ...],
-    encoding: str,
-    text: str,
-    sha256: str,
-) -> RawTable:
-    """Slow, exact path for files with malformed records: tokenize with ``csv`` and quarantine every record
-    whose field count differs from the header's, with its raw text and physical line."""
+def _without_blank_records(table: pa.Table, lines: np.ndarray) -> tuple[pa.Table, np.ndarray]:
+    """A blank line is a record of empty fields: skipped, yet counted for the line numbers of what follows."""
+    blank = pc.equal(table.column(0), "")
+    if not pc.any(blank).as_py():  # only then are the other columns worth comparing
+        return table, lines
+    for column in table.columns[1:]:
+        blank = pc.and_(blank, pc.equal(column, ""))
+    keep = pc.invert(blank)
+    return table.filter(keep), lines[keep.to_numpy(zero_copy_only=False)]
+
+
+def _csv_module_records(path: Path, layout: Layout, text: str, width: int) -> tuple[pa.Table, np.ndarray, pd.DataFrame]:
+    """The records of ``text`` as ``width`` text columns, with the line each starts on, and the malformed ones
+    (``source_line``, ``reason``, ``raw_record``: their physical lines verbatim), tokenized by the ``csv`` module."""
     physical_lines = text.splitlines(keepends=True)
     reader = csv.reader(io.StringIO(text, newline=""))
     next(reader)
-    width = len(headers)
     good_rows: list[list[str]] = []
     good_lines: list[int] = []
     bad: list[tuple[int, str, str]] = []
@@ -357,12 +349,10 @@ def _read_csv_strict(
                 reason = f"malformed record: {len(fields)} fields, {what} than the header's {width}; not shifted"
                 bad.append((start, reason, raw))
             start = end + 1
-    frame = pd.DataFrame(good_rows, columns=headers, dtype=object) if good_rows else pd.DataFrame(columns=headers)
-    records = frame[list(mapping.values())].copy()
-    records.columns = list(mapping.keys())
-    records["source_line"] = np.asarray(good_lines, dtype=np.int64)
+    columns = list(zip(*good_rows, strict=True)) if good_rows else [()] * width
+    table = pa.table({f"c{i}": pa.array(values, pa.string()) for i, values in enumerate(columns)})
     malformed = pd.DataFrame(bad, columns=["source_line", "reason", "raw_record"]) if bad else _empty_malformed()
-    return RawTable(path, records, mapping, malformed, sha256, encoding, extra)
+    return table, np.asarray(good_lines, dtype=np.int64), malformed
 
 
 def _read_xlsx(path: Path, layout: Layout) -> RawTable:
@@ -525,6 +515,7 @@ def _number_rule(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     return pd.to_numeric(stripped.where(ok), errors="coerce").astype("float64"), text.notna() & ~ok
 
 
+@per_distinct_value
 def parse_int(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Integers such as ``"1,454,054"``, ``550369.0`` or ``84889.00`` (pandas/Excel artefacts).
     Returns (Int64 values, mask of present values that are not whole numbers)."""

@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import openpyxl
 import pandas as pd
-import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -288,7 +287,8 @@ def test_whole_numbers_of_arrow_text_equal_those_of_python_strings(pool, rows, r
 
 @pytest.mark.parametrize("dtype", [object, "string[pyarrow]"])
 def test_plain_and_formatted_quantities_read_as_the_same_integers(dtype):
-    written = ["74377", "000123", "999999999999999", "1234567890123456", "257,563", ",1,2,", " 7 ", "12 345", "84889.00"]
+    written = ["74377", "000123", "999999999999999", "1234567890123456", "257,563", ",1,2,", " 7 ", "12 345"]
+    written.append("84889.00")
     raw = pd.Series(written * 300, dtype=dtype)  # long enough to be parsed once per distinct value
     checks = RowChecks(raw.index)
     values = whole_numbers(checks, raw, "quantity", required=True)
