@@ -12,13 +12,11 @@ import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from pipeline.ingest.dataset import DatasetLoad
-from pipeline.ingest.parsing import IngestError, arrow_strings
+from pipeline.ingest.parsing import IngestError
 from pipeline.ingest.repeats import repeated_records
 from pipeline.ingest.schemas import (
     CreditsSchema,
@@ -89,35 +87,6 @@ def _reader_module(registry: str):
     return importlib.import_module(READER_MODULES[registry])
 
 
-def union_of_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """``pd.concat(frames, ignore_index=True)``, same columns, dtypes and values, without pandas' cost on object
-    columns that hold no value in any frame (a field the export left empty): pandas tests every such value for
-    being missing one by one in Python, then fills the column with None; here the column is made at length."""
-    if len(frames) == 1:
-        return frames[0]
-    layout = pd.concat([frame.iloc[:0] for frame in frames], ignore_index=True)  # column order and presence
-    empty = [
-        name
-        for name in layout.columns
-        if all(
-            name in frame and frame[name].dtype == object and frame[name].iloc[0] is None and frame[name].isna().all()
-            for frame in frames
-        )
-    ]
-    union = pd.concat([frame.drop(columns=empty) for frame in frames], ignore_index=True)
-    for name in empty:  # in column order, so each lands where pandas puts it
-        union.insert(layout.columns.get_loc(name), name, np.full(len(union), None, dtype=object))
-    return union
-
-
-def is_listed(ids: pd.Series, listed: pd.Series) -> np.ndarray:
-    """``ids.isin(listed)`` for text columns, by one Arrow ``is_in`` (pandas makes a Python scalar of every listed
-    id first): a missing id is listed when a listed id is missing too, as with pandas."""
-    text = arrow_strings(ids)
-    found = pc.is_in(text, value_set=arrow_strings(listed).cast(text.type))
-    return pc.fill_null(found, False).to_numpy(zero_copy_only=False)
-
-
 def reject_repeats(registry: str, loads: list[DatasetLoad]) -> None:
     """Reject the transaction records that repeat or overlap another of the registry's (one rule for every
     registry: :func:`pipeline.ingest.repeats.repeated_records`, over the union of its transaction files), each
@@ -160,8 +129,8 @@ def load_registry(registry: str, raw_dir: Path) -> RegistryLoad | None:
     if not project_frames:
         notes.append(f"no projects file for {registry}: every transaction is flagged project_known = false")
     credit_frames = [d.accepted for d in loads if d.dataset != "projects" and len(d.accepted)]
-    credits = union_of_frames(credit_frames) if credit_frames else empty_frame(CreditsSchema)
-    credits["project_known"] = is_listed(credits["project_id"], projects["project_id"])
+    credits = pd.concat(credit_frames, ignore_index=True) if credit_frames else empty_frame(CreditsSchema)
+    credits["project_known"] = credits["project_id"].isin(projects["project_id"])
     # Every row was validated against its table's contract in ``finish``; what is new here is the union of the
     # files and ``project_known``, so the union is checked at schema level: columns present with their dtypes.
     check_columns_and_dtypes(credits, CreditsSchema)

@@ -2,60 +2,16 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 import pytest
 
 from pipeline.ingest.dataset import schema_failures
-from pipeline.ingest.load import _reader_module, dataset_files, is_listed, load_registry, union_of_frames
+from pipeline.ingest.load import load_registry
 from pipeline.ingest.schemas import CreditsSchema, CreditTransactionsSchema, ProjectsSchema, check_columns_and_dtypes
-from pipeline.snapshots import latest_snapshot
 from tests.conftest import BUNDLED_RAW
 
 APX_REGISTRIES = ("american-carbon-registry", "climate-action-reserve", "art-trees")
-
-
-def credit_frames(registry: str) -> list[pd.DataFrame]:
-    """The accepted credit frames of the bundled real files of ``registry``, as load_registry unions them."""
-    files, _ = dataset_files(latest_snapshot(BUNDLED_RAW, registry), registry)
-    readers = _reader_module(registry).DATASETS
-    frames = [readers[dataset](path).accepted for dataset, path in files.items() if dataset != "projects"]
-    return [frame for frame in frames if len(frame)]
-
-
-@pytest.mark.parametrize("registry", ["gold-standard", *APX_REGISTRIES])
-def test_union_equals_pandas_concat_on_real_files(registry):
-    frames = credit_frames(registry)
-    assert len(frames) > 1, f"{registry}: the bundled data should hold several credit files to union"
-    pd.testing.assert_frame_equal(
-        union_of_frames(frames), pd.concat(frames, ignore_index=True), obj=f"{registry} union of credit files"
-    )
-
-
-def test_union_keeps_pandas_semantics_for_empty_object_columns():
-    first = pd.DataFrame(
-        {
-            "a": [1, 2],
-            "empty_everywhere": np.array([None, None], dtype=object),
-            "empty_here": np.array([None, None], dtype=object),
-            "nan_first": np.array([np.nan, None], dtype=object),
-            "only_here": np.array([None, None], dtype=object),
-        }
-    )
-    second = pd.DataFrame(
-        {
-            "a": [3],
-            "empty_everywhere": np.array([None], dtype=object),
-            "empty_here": np.array(["x"], dtype=object),
-            "nan_first": np.array([None], dtype=object),
-            "extra": pd.array([True], dtype="boolean"),
-        }
-    )
-    union, expected = union_of_frames([first, second]), pd.concat([first, second], ignore_index=True)
-    pd.testing.assert_frame_equal(union, expected, obj="union with all-missing object columns")
-    assert list(union.columns) == list(expected.columns), "columns keep pandas' order"
-    assert union["empty_everywhere"].tolist() == [None, None, None], "an all-missing column holds None, not NaN"
 
 
 @pytest.mark.parametrize("registry", ["verra", "gold-standard", *APX_REGISTRIES])
@@ -93,15 +49,6 @@ def test_schema_level_check_rejects_missing_values_in_a_required_column():
     projects["project_id"] = projects["project_id"].where(projects.index != 0)
     with pytest.raises(pa.errors.SchemaError, match="'project_id' has missing values"):
         check_columns_and_dtypes(projects, ProjectsSchema)
-
-
-@pytest.mark.parametrize("listed_ids", [["VCS1", "VCS3", None], ["VCS1", "VCS3"], []])
-@pytest.mark.parametrize("dtype", ["string[pyarrow]", object])
-def test_is_listed_equals_pandas_isin_missing_values_included(listed_ids, dtype):
-    ids = pd.Series(["VCS1", "VCS2", None, "VCS3", "vcs1"], dtype="string[pyarrow]")
-    listed = pd.Series(listed_ids, dtype=dtype)
-    expected = ids.isin(listed).to_numpy(dtype=bool)
-    assert is_listed(ids, listed).tolist() == expected.tolist(), f"project_known differs from isin for {listed_ids}"
 
 
 def test_finish_validation_coerces_only_columns_off_the_contract_dtype():
