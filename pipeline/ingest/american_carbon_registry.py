@@ -64,20 +64,15 @@ from pipeline.ingest.apx import (
     yes_no,
 )
 from pipeline.ingest.dataset import DatasetLoad, finish, flag_duplicate_projects
+from pipeline.ingest.files import Column, IngestError, Layout, RawTable, read_json_rows, read_table
 from pipeline.ingest.parsing import (
     ARROW_TEXT,
     ISO_DATE,
-    Column,
-    IngestError,
-    Layout,
-    RawTable,
     RowChecks,
     clean_text,
     column,
     dates,
     fail_values,
-    read_json_rows,
-    read_table,
     registry_project_ids,
     vintages,
     whole_numbers,

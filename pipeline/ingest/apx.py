@@ -3,7 +3,7 @@
 APX serves all three registries from one platform, so their CSV exports look alike:
 
 - a trailing comma on every line, i.e. an empty last header (``Unnamed: N`` once pandas re-saved the file):
-  the layouts never name it and :func:`~pipeline.ingest.parsing.map_columns` ignores it;
+  the layouts never name it and :func:`~pipeline.ingest.files.map_columns` ignores it;
 - US dates, with or without a time of day, in the same file: ``3/24/2026 9:08:01 PM``, ``1/15/2020``,
   ``03/09/2026`` (:func:`apx_dates`);
 - serial ranges ``<block prefix>-<first> to <last>`` whose prefix names the project and usually the vintage

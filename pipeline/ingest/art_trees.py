@@ -46,15 +46,13 @@ from pipeline.ingest.apx import (
     serial_block_columns,
 )
 from pipeline.ingest.dataset import DatasetLoad, finish, flag_duplicate_projects
+from pipeline.ingest.files import Column, Layout, read_table
 from pipeline.ingest.parsing import (
     ARROW_TEXT,
-    Column,
-    Layout,
     RowChecks,
     clean_text,
     column,
     fail_values,
-    read_table,
     registry_project_ids,
     vintages,
     whole_numbers,

@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from pipeline.ingest.parsing import RawTable, RowChecks, rejected_from
+from pipeline.ingest.files import RawTable
+from pipeline.ingest.parsing import RowChecks, rejected_from
 from pipeline.ingest.repeats import SCOPES, first_copies
 
 

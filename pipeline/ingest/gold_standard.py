@@ -45,25 +45,19 @@ import pandas as pd
 
 from pipeline.ingest import normalize
 from pipeline.ingest.dataset import DatasetLoad, finish, flag_duplicate_projects
+from pipeline.ingest.files import Column, IngestError, Layout, RawTable, map_columns, parse_json, read_table
 from pipeline.ingest.parsing import (
     ARROW_TEXT,
     ISO_DATE,
-    Column,
-    IngestError,
-    Layout,
-    RawTable,
     RowChecks,
     clean_text,
     column,
     dates,
     extract,
     fail_values,
-    map_columns,
     parse_bool,
     parse_int,
-    parse_json,
     per_distinct_value,
-    read_table,
     registry_project_ids,
     text_column,
     vintages,

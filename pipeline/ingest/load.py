@@ -3,7 +3,7 @@
 Files are named by dataset: ``projects``, ``transactions`` (Verra's VCU export), ``issuances``,
 ``retirements``, ``cancellations``, with extension ``.csv``, ``.xlsx`` or ``.json`` (ACR's new platform).
 A registry whose folder is absent or empty is skipped with a note (many users hold only some registries);
-a file that cannot be read at all raises :class:`~pipeline.ingest.parsing.IngestError`.
+a file that cannot be read at all raises :class:`~pipeline.ingest.files.IngestError`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 
 from pipeline.ingest.dataset import DatasetLoad
-from pipeline.ingest.parsing import IngestError
+from pipeline.ingest.files import IngestError
 from pipeline.ingest.repeats import repeated_records
 from pipeline.ingest.schemas import (
     CreditsSchema,

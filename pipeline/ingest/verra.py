@@ -48,11 +48,10 @@ import pyarrow.compute as pc
 
 from pipeline.ingest import normalize
 from pipeline.ingest.dataset import DatasetLoad, finish, flag_duplicate_projects
+from pipeline.ingest.files import Column, Layout, read_table
 from pipeline.ingest.parsing import (
     ARROW_TEXT,
     ISO_DATE,
-    Column,
-    Layout,
     RowChecks,
     arrow_strings,
     arrow_text,
@@ -62,7 +61,6 @@ from pipeline.ingest.parsing import (
     fail_values,
     parse_int,
     per_distinct_value,
-    read_table,
     registry_project_ids,
     text_column,
     vintages,

@@ -49,12 +49,9 @@ from pandera.typing import Series
 
 from pipeline.ingest import normalize
 from pipeline.ingest.dataset import DatasetLoad, finish, flag_duplicate_projects
+from pipeline.ingest.files import Column, IngestError, Layout, RawTable, file_sha256, map_columns, normalize_header
 from pipeline.ingest.parsing import (
     ARROW_TEXT,
-    Column,
-    IngestError,
-    Layout,
-    RawTable,
     RowChecks,
     arrow_strings,
     arrow_text,
@@ -62,9 +59,6 @@ from pipeline.ingest.parsing import (
     column,
     dates,
     fail_values,
-    file_sha256,
-    map_columns,
-    normalize_header,
     parse_float,
 )
 from pipeline.ingest.schemas import LoadAuditSchema, ProjectsSchema, RejectedRowsSchema, text

@@ -15,12 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pipeline.ingest.files import Column, IngestError, Layout, read_table
 from pipeline.ingest.parsing import (
     ARROW_TEXT,
     ISO_DATE,
-    Column,
-    IngestError,
-    Layout,
     RowChecks,
     clean_text,
     dates,
@@ -28,7 +26,6 @@ from pipeline.ingest.parsing import (
     parse_bool,
     parse_date,
     parse_int,
-    read_table,
     registry_project_ids,
     vintages,
     whole_numbers,
