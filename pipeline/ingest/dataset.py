@@ -83,6 +83,21 @@ class DatasetLoad:
         self.rows_accepted -= int(at.sum())
 
 
+class AuditTotals:
+    """``rows_read`` and ``rows_rejected`` of a load that keeps one ``load_audit`` row per file (``self.audit``):
+    a registry's load, or VROD's."""
+
+    audit: pd.DataFrame
+
+    @property
+    def rows_read(self) -> int:
+        return int(self.audit["rows_read"].sum())
+
+    @property
+    def rows_rejected(self) -> int:
+        return int(self.audit["rows_rejected"].sum())
+
+
 def schema_failures(frame: pd.DataFrame, schema: type[pa.DataFrameModel]) -> pd.Series:
     """Per-row plain-words reasons for every pandera check the row fails ('' when it passes).
 

@@ -24,8 +24,9 @@ PLACEHOLDERS = frozenset(
 
 
 ARROW_TEXT = pd.StringDtype("pyarrow")
-"""The dtype of the text columns :func:`read_table` returns for CSV files: Arrow-backed, so a million values never
-become a million Python objects (parsers work on the distinct values, see :func:`per_distinct_value`)."""
+"""The dtype of the text columns :func:`pipeline.ingest.files.read_table` returns for CSV files: Arrow-backed, so a
+million values never become a million Python objects (parsers work on the distinct values, see
+:func:`per_distinct_value`)."""
 
 
 def arrow_text(values: pa.ChunkedArray | pa.Array, index: pd.Index | None = None) -> pd.Series:
