@@ -161,9 +161,9 @@ def read_table(path: Path, layout: Layout) -> RawTable:
 def _read_csv(path: Path, layout: Layout) -> RawTable:
     """The file's bytes are read once: hashed, checked for UTF-8, parsed by Arrow's multi-threaded CSV reader
     (every field as text), and scanned for line numbers; the columns the layout uses stay Arrow-backed text
-    (:data:`ARROW_TEXT`), never Python strings. A file with a record of more or fewer fields than the header is
-    tokenized by the ``csv`` module instead, which says where each record starts, so that record is quarantined
-    with its raw text and line rather than shifted or padded."""
+    (:data:`~pipeline.ingest.parsing.ARROW_TEXT`), never Python strings. A file with a record of more or fewer
+    fields than the header is tokenized by the ``csv`` module instead, which says where each record starts, so that
+    record is quarantined with its raw text and line rather than shifted or padded."""
     data = path.read_bytes()
     with ThreadPoolExecutor(max_workers=2) as workers:
         # Hashing and counting lines need only the bytes: the workers do both while Arrow parses (hashlib releases
@@ -236,28 +236,22 @@ def _physical_lines(data: bytes) -> int:
 
 def _arrow_records(data: bytes, width: int) -> pa.Table | None:
     """Every record after the header as ``width`` text columns (``c0`` ...), blank lines included as empty
-    records; None when any record has another number of fields (Arrow rejects it rather than pad or shift)."""
+    records; None when a record has another number of fields (Arrow rejects the file rather than pad or shift)
+    or is no CSV at all (a quote left open): the ``csv`` module then says which record."""
     names = [f"c{i}" for i in range(width)]
-    malformed: list[object] = []
-
-    def reject(row: object) -> str:
-        malformed.append(row)
-        return "skip"
-
-    options = dict(
-        read_options=pa_csv.ReadOptions(skip_rows=1, column_names=names),
-        parse_options=pa_csv.ParseOptions(
-            newlines_in_values=True, ignore_empty_lines=False, invalid_row_handler=reject
-        ),
-        convert_options=pa_csv.ConvertOptions(
-            column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False, quoted_strings_can_be_null=False
-        ),
-    )
     try:
-        table = pa_csv.read_csv(pa.py_buffer(data), **options)
-    except pa.ArrowInvalid:  # e.g. a quote left open: the exact path says which record
+        return pa_csv.read_csv(
+            pa.py_buffer(data),
+            read_options=pa_csv.ReadOptions(skip_rows=1, column_names=names),
+            parse_options=pa_csv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid:
         return None
-    return None if malformed else table
 
 
 def _record_start_lines(physical: int, table: pa.Table) -> np.ndarray:

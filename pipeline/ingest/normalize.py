@@ -221,8 +221,8 @@ def protocols(raw: pd.Series, separators: str = r";") -> tuple[pd.Series, pd.Ser
             found.insert(0, whole)
         return primary, ";".join(found) if found else "unknown"
 
-    both = _each_present(raw, keys)
-    return both.str[0].astype(object).where(both.notna(), None), both.str[1].astype(object).where(both.notna(), None)
+    pairs = _each_present(raw, keys)
+    return pairs.map(lambda pair: pair and pair[0]), pairs.map(lambda pair: pair and pair[1])
 
 
 def protocol_categories(protocol: pd.Series) -> pd.Series:
