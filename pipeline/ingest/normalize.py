@@ -25,9 +25,9 @@ BERKELEY_TYPES_FILE = "berkeley-project-types.json"
 TYPE_CATEGORY_FILE = "type-category-mapping.json"
 
 
-def _reference_json(name: str) -> dict:
-    """The JSON table ``name`` of the reference directory the environment sets (read once per directory)."""
-    return _read_json(Paths.from_env().reference_dir / name)
+def _reference_dir() -> Path:
+    """The reference directory the environment sets; each table is read once per directory."""
+    return Paths.from_env().reference_dir
 
 
 @cache
@@ -161,8 +161,9 @@ def statuses(raw: pd.Series) -> pd.Series:
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _protocol_index() -> tuple[dict[str, str], dict[str, dict]]:
-    mapping = _reference_json(PROTOCOL_MAPPING_FILE)
+@cache
+def _protocol_index(reference_dir: Path) -> tuple[dict[str, str], dict[str, dict]]:
+    mapping = _read_json(reference_dir / PROTOCOL_MAPPING_FILE)
     exact: dict[str, str] = {}
     for key, entry in mapping.items():
         if key == "unknown":
@@ -209,7 +210,7 @@ def protocols(raw: pd.Series, separators: str = r";") -> tuple[pd.Series, pd.Ser
     ``VM0007; VM0015`` to their lead methodology); otherwise each ``separators``-split token is matched on
     its methodology code (``VM0007``, ``AR-ACM0003``, ``AMS-III.D.``). Returns (primary key, all keys
     ``;``-joined); ``unknown`` where nothing matched, missing where the raw value is missing."""
-    exact, _ = _protocol_index()
+    exact, _ = _protocol_index(_reference_dir())
 
     def keys(value: object) -> tuple[str, str]:
         text = str(value)
@@ -226,7 +227,7 @@ def protocols(raw: pd.Series, separators: str = r";") -> tuple[pd.Series, pd.Ser
 
 
 def protocol_categories(protocol: pd.Series) -> pd.Series:
-    _, keys = _protocol_index()
+    _, keys = _protocol_index(_reference_dir())
     lookup = {k: v.get("category") for k, v in keys.items()}
     return protocol.map(lookup).astype(object).where(lambda s: s.notna(), None)
 
@@ -360,12 +361,13 @@ additives are not: no land carbon stock is managed)."""
 def berkeley_project_types(project_id: pd.Series) -> pd.Series:
     """Berkeley Carbon Trading Project type of each project id (``VCS1234`` -> ``redd+``), as CarbonPlan's
     OffsetsDB assigns it; missing for projects Berkeley has not classified (mostly those listed after 2025)."""
-    return project_id.map(_reference_json(BERKELEY_TYPES_FILE)).astype(object).where(lambda s: s.notna(), None)
+    types = _read_json(_reference_dir() / BERKELEY_TYPES_FILE)
+    return project_id.map(types).astype(object).where(lambda s: s.notna(), None)
 
 
 def type_categories(project_type: pd.Series) -> pd.Series:
     """OffsetsDB category (``forest``, ``land-use``, ``agriculture``, ``renewable-energy`` ...) of a Berkeley type."""
-    categories = {k: v["category"] for k, v in _reference_json(TYPE_CATEGORY_FILE).items()}
+    categories = {k: v["category"] for k, v in _read_json(_reference_dir() / TYPE_CATEGORY_FILE).items()}
     return project_type.map(categories).astype(object).where(lambda s: s.notna(), None)
 
 
