@@ -8,6 +8,7 @@ same for a thousand rows as for a million. The reference tables come from the re
 from __future__ import annotations
 
 import json
+import os
 import re
 import unicodedata
 from functools import cache
@@ -27,6 +28,12 @@ TYPE_CATEGORY_FILE = "type-category-mapping.json"
 
 def _reference_dir() -> Path:
     """The reference directory the environment sets; each table is read once per directory."""
+    return _resolved_reference_dir(os.environ.get("CREDIT_QUALITY_REFERENCE_DIR"))
+
+
+@cache
+def _resolved_reference_dir(_variable: str | None) -> Path:
+    # Resolving the settings costs milliseconds (pydantic reads the whole environment): once per value of the variable.
     return Paths.from_env().reference_dir
 
 
