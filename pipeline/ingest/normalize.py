@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pycountry
 
-from pipeline.ingest.parsing import per_distinct_value
+from pipeline.ingest.parsing import each_present, per_distinct_value
 from pipeline.settings import Paths
 
 PROTOCOL_MAPPING_FILE = "protocol-mapping.json"
@@ -111,12 +111,7 @@ def _country_code(name: str) -> str | None:
 def country_codes(names: pd.Series) -> pd.Series:
     """ISO 3166-1 alpha-2 codes for registry country names (any case, accents or 'X, Republic of' order);
     missing where the value is not a country (e.g. ``International``)."""
-    return _each_present(names, lambda name: _country_code(str(name)))
-
-
-def _each_present(values: pd.Series, rule) -> pd.Series:
-    """``rule`` of each present value (None where missing), as Python objects."""
-    return pd.Series([None if pd.isna(v) else rule(v) for v in values.tolist()], index=values.index, dtype=object)
+    return each_present(names, lambda name: _country_code(str(name)))
 
 
 def country_names(codes: pd.Series, fallback: pd.Series) -> pd.Series:
@@ -160,7 +155,7 @@ def statuses(raw: pd.Series) -> pd.Series:
         folded = _fold(str(value))
         return next((status for pattern, status in _STATUS_RULES if re.search(pattern, folded)), "unknown")
 
-    return _each_present(raw, status).fillna("unknown")
+    return each_present(raw, status).fillna("unknown")
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -229,7 +224,7 @@ def protocols(raw: pd.Series, separators: str = r";") -> tuple[pd.Series, pd.Ser
             found.insert(0, whole)
         return primary, ";".join(found) if found else "unknown"
 
-    pairs = _each_present(raw, keys)
+    pairs = each_present(raw, keys)
     return pairs.map(lambda pair: pair and pair[0]), pairs.map(lambda pair: pair and pair[1])
 
 
@@ -317,7 +312,7 @@ def activity_from_text(text: pd.Series) -> pd.Series:
         folded = _fold(str(value))
         return next((activity for pattern, activity in _ACTIVITY_RULES if re.search(pattern, folded)), None)
 
-    return _each_present(text, activity)
+    return each_present(text, activity)
 
 
 def activities(protocol: pd.Series, refine: pd.Series | None = None) -> pd.Series:

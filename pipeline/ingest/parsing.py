@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -84,6 +85,12 @@ def per_distinct_value(parser):
         return tuple(map(broadcast, result)) if isinstance(result, tuple) else broadcast(result)
 
     return wrapper
+
+
+def each_present(values: pd.Series, rule: Callable[[object], object]) -> pd.Series:
+    """``rule`` of each present value (None where missing), as Python objects: a rule written for one value, run on
+    the distinct values a :func:`per_distinct_value` function receives."""
+    return pd.Series([None if pd.isna(v) else rule(v) for v in values.tolist()], index=values.index, dtype=object)
 
 
 def _factorize(series: pd.Series) -> tuple[np.ndarray, pd.Series]:
