@@ -6,8 +6,8 @@ import pandas as pd
 from assets.metadata import markdown_table, table_metadata
 from assets.partitions import registry_partitions
 from assets.resources import PipelineSettings
+from pipeline.ingest.files import IngestError
 from pipeline.ingest.load import load_registry
-from pipeline.ingest.parsing import IngestError
 from pipeline.publish.shrunk_files import replace_unless_shrunk, shrunk_file_message
 from pipeline.warehouse import build_warehouse, clear_registry_slice, contract_failures
 

@@ -4,7 +4,7 @@ import dagster as dg
 
 from assets.metadata import markdown_table
 from assets.resources import PipelineSettings
-from pipeline.ingest.parsing import IngestError
+from pipeline.ingest.files import IngestError
 from pipeline.ingest.vrod import SOURCE, load_vrod
 from pipeline.snapshots import snapshot_fingerprint
 from pipeline.supply import RECONCILIATION_TABLE, SUPPLY_VIEW, replace_vrod_slice, write_reconciliation

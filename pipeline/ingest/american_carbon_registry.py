@@ -49,19 +49,14 @@ import pandas as pd
 
 from pipeline.ingest import apx, normalize
 from pipeline.ingest.dataset import DatasetLoad, finish, flag_duplicate_projects
+from pipeline.ingest.files import Column, IngestError, Layout, RawTable, read_json_rows, read_table
 from pipeline.ingest.parsing import (
     ISO_DATE,
-    Column,
-    IngestError,
-    Layout,
-    RawTable,
     RowChecks,
     clean_text,
     column,
     dates,
     fail_values,
-    read_json_rows,
-    read_table,
     registry_project_ids,
     vintages,
     whole_numbers,

@@ -28,22 +28,18 @@ import pyarrow.compute as pc
 
 from pipeline.ingest import normalize
 from pipeline.ingest.dataset import DatasetLoad, finish
+from pipeline.ingest.files import Column, Layout, RawTable, read_table
 from pipeline.ingest.normalize import as_object
 from pipeline.ingest.parsing import (
     ARROW_TEXT,
-    Column,
-    Layout,
-    RawTable,
     RowChecks,
     arrow_strings,
-    clean_arrow_text,
     clean_text,
     column,
     extract,
     fail_values,
     parse_bool,
     per_distinct_value,
-    read_table,
     text_column,
     whole_numbers,
 )
@@ -396,9 +392,9 @@ def read_blocks(path: Path, layout: Layout, dataset: str, exports: ApxExports) -
         quantity=quantity,
         transaction_date=us_dates(checks, records["status_effective"], "status effective date", required=True),
         serial_number=serial,
-        retirement_beneficiary=clean_arrow_text(column(records, "beneficiary")),
-        retirement_reason=clean_arrow_text(column(records, "reason")),
-        retirement_note=clean_arrow_text(column(records, "details")),
+        retirement_beneficiary=clean_text(column(records, "beneficiary"), ARROW_TEXT),
+        retirement_reason=clean_text(column(records, "reason"), ARROW_TEXT),
+        retirement_note=clean_text(column(records, "details"), ARROW_TEXT),
         **common,
         **exports.block_columns(checks, records),
     )

@@ -37,14 +37,12 @@ import pandas as pd
 
 from pipeline.ingest import apx, normalize
 from pipeline.ingest.dataset import DatasetLoad, finish, flag_duplicate_projects
+from pipeline.ingest.files import Column, Layout, read_table
 from pipeline.ingest.parsing import (
-    Column,
-    Layout,
     RowChecks,
     clean_text,
     column,
     fail_values,
-    read_table,
     registry_project_ids,
     vintages,
     whole_numbers,

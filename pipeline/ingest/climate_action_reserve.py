@@ -42,16 +42,14 @@ import pandas as pd
 
 from pipeline.ingest import apx, normalize
 from pipeline.ingest.dataset import DatasetLoad, finish, flag_duplicate_projects
+from pipeline.ingest.files import Column, Layout, read_table
 from pipeline.ingest.parsing import (
-    Column,
-    Layout,
+    ARROW_TEXT,
     RowChecks,
-    clean_arrow_text,
     clean_text,
     column,
     fail_values,
     per_distinct_value,
-    read_table,
     registry_project_ids,
     vintages,
     whole_numbers,
@@ -262,7 +260,7 @@ def _credit_columns(checks: RowChecks, records: pd.DataFrame) -> dict[str, objec
         "is_reversible": _either(
             checks, records, "reversible", "Reversible/Non-Reversible", "Reversible", "Non-Reversible"
         ),
-        "additional_certifications": clean_arrow_text(column(records, "additional_certifications")),
+        "additional_certifications": clean_text(column(records, "additional_certifications"), ARROW_TEXT),
         "protocol_raw": clean_text(column(records, "protocol_version")),
         "activity_area_type": clean_text(column(records, "activity_area_type")),
     }

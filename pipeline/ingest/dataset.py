@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from pipeline.ingest.parsing import RawTable, RowChecks, rejected_from
+from pipeline.ingest.files import RawTable
+from pipeline.ingest.parsing import RowChecks, rejected_from
 from pipeline.ingest.repeats import SCOPES, first_copies
 
 
@@ -80,6 +81,21 @@ class DatasetLoad:
             "source_line", kind="stable", ignore_index=True
         )
         self.rows_accepted -= int(at.sum())
+
+
+class AuditTotals:
+    """``rows_read`` and ``rows_rejected`` of a load that keeps one ``load_audit`` row per file (``self.audit``):
+    a registry's load, or VROD's."""
+
+    audit: pd.DataFrame
+
+    @property
+    def rows_read(self) -> int:
+        return int(self.audit["rows_read"].sum())
+
+    @property
+    def rows_rejected(self) -> int:
+        return int(self.audit["rows_rejected"].sum())
 
 
 def schema_failures(frame: pd.DataFrame, schema: type[pa.DataFrameModel]) -> pd.Series:

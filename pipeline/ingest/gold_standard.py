@@ -45,26 +45,20 @@ import pandas as pd
 
 from pipeline.ingest import normalize
 from pipeline.ingest.dataset import DatasetLoad, finish, flag_duplicate_projects
+from pipeline.ingest.files import Column, IngestError, Layout, RawTable, map_columns, parse_json, read_table
 from pipeline.ingest.parsing import (
     ARROW_TEXT,
     ISO_DATE,
-    Column,
-    IngestError,
-    Layout,
-    RawTable,
     RowChecks,
-    clean_arrow_text,
     clean_text,
     column,
     dates,
+    empty_rejections,
     extract,
     fail_values,
-    map_columns,
     parse_bool,
     parse_int,
-    parse_json,
     per_distinct_value,
-    read_table,
     registry_project_ids,
     text_column,
     vintages,
@@ -267,11 +261,7 @@ def _read_api_projects(path: Path) -> RawTable:
     mapping, extra = map_columns(path, [str(c) for c in frame.columns], API_PROJECTS_LAYOUT)
     records = pd.DataFrame({name: frame[key].map(_api_text).astype(object) for name, key in mapping.items()})
     records["source_line"] = np.arange(1, len(frame) + 1, dtype=np.int64)
-    return RawTable(path, records, mapping, _no_malformed(), hashlib.sha256(data).hexdigest(), "utf-8", extra)
-
-
-def _no_malformed() -> pd.DataFrame:
-    return pd.DataFrame({"source_line": pd.Series(dtype="int64"), "reason": [], "raw_record": []})
+    return RawTable(path, records, mapping, empty_rejections(), hashlib.sha256(data).hexdigest(), "utf-8", extra)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -367,7 +357,7 @@ def _credits(raw: RawTable, checks: RowChecks, *, issued: bool) -> pd.DataFrame:
         fail_values(checks, corsia_bad, corsia_raw, "Eligible for CORSIA? {value} is not yes or no")
     article6_raw = column(records, "article6_authorization")
     article6 = clean_text(article6_raw)
-    label = clean_arrow_text(column(records, "label"))
+    label = clean_text(column(records, "label"), ARROW_TEXT)
 
     return pd.DataFrame(
         {
@@ -441,7 +431,7 @@ def read_retirements(path: Path) -> DatasetLoad:
     undated = (transaction_type == "retirement") & retired_on.isna() & clean_text(records["retirement_date"]).isna()
     checks.fail(undated.fillna(False), "retirement date is missing for retired credits")
 
-    reason = clean_arrow_text(column(records, "use_case"))
+    reason = clean_text(column(records, "use_case"), ARROW_TEXT)
     if "retired_for_corsia" in records:  # the older variant names no use case: retired for CORSIA is the reason
         for_corsia, corsia_bad = parse_bool(clean_text(records["retired_for_corsia"]))
         fail_values(checks, corsia_bad, records["retired_for_corsia"], "Retired for CORSIA? {value} is not yes or no")
@@ -450,10 +440,11 @@ def read_retirements(path: Path) -> DatasetLoad:
         transaction_type=transaction_type,
         transaction_date=retired_on,
         retirement_beneficiary=normalize.first_non_null(
-            clean_arrow_text(column(records, "using_entity")), clean_arrow_text(column(records, "aeroplane_operator"))
+            clean_text(column(records, "using_entity"), ARROW_TEXT),
+            clean_text(column(records, "aeroplane_operator"), ARROW_TEXT),
         ),
         retirement_reason=reason,
-        retirement_note=clean_arrow_text(column(records, "note")),
+        retirement_note=clean_text(column(records, "note"), ARROW_TEXT),
     )
     return finish(raw, GOLD_STANDARD.key, "retirements", credits, checks, CreditTransactionsSchema)
 

@@ -3,7 +3,7 @@
 Files are named by dataset: ``projects``, ``transactions`` (Verra's VCU export), ``issuances``,
 ``retirements``, ``cancellations``, with extension ``.csv``, ``.xlsx`` or ``.json`` (ACR's new platform).
 A registry whose folder is absent or empty is skipped with a note (many users hold only some registries);
-a file that cannot be read at all raises :class:`~pipeline.ingest.parsing.IngestError`.
+a file that cannot be read at all raises :class:`~pipeline.ingest.files.IngestError`.
 """
 
 from __future__ import annotations
@@ -12,14 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from pipeline.ingest import american_carbon_registry, art_trees, climate_action_reserve, gold_standard, verra
-from pipeline.ingest.dataset import DatasetLoad
-from pipeline.ingest.parsing import IngestError, arrow_strings
+from pipeline.ingest.dataset import AuditTotals, DatasetLoad
+from pipeline.ingest.files import IngestError
 from pipeline.ingest.repeats import repeated_records
 from pipeline.ingest.schemas import (
     CreditsSchema,
@@ -45,7 +43,7 @@ READERS: dict[str, dict[str, Callable[[Path], DatasetLoad]]] = {
 
 
 @dataclass
-class RegistryLoad:
+class RegistryLoad(AuditTotals):
     registry: str
     snapshot_dir: Path
     projects: pd.DataFrame
@@ -53,14 +51,6 @@ class RegistryLoad:
     rejected: pd.DataFrame
     audit: pd.DataFrame
     notes: list[str] = field(default_factory=list)
-
-    @property
-    def rows_read(self) -> int:
-        return int(self.audit["rows_read"].sum())
-
-    @property
-    def rows_rejected(self) -> int:
-        return int(self.audit["rows_rejected"].sum())
 
     @property
     def unknown_project_credits(self) -> int:
@@ -88,14 +78,6 @@ def readers_of(registry: str) -> dict[str, Callable[[Path], DatasetLoad]]:
     if registry not in READERS:
         raise IngestError(f"unknown registry {registry!r}; known: {', '.join(REGISTRY_KEYS)}")
     return READERS[registry]
-
-
-def is_listed(ids: pd.Series, listed: pd.Series) -> np.ndarray:
-    """``ids.isin(listed)`` for text columns, by one Arrow ``is_in`` (pandas makes a Python scalar of every listed
-    id first): a missing id is listed when a listed id is missing too, as with pandas."""
-    text = arrow_strings(ids)
-    found = pc.is_in(text, value_set=arrow_strings(listed).cast(text.type))
-    return pc.fill_null(found, False).to_numpy(zero_copy_only=False)
 
 
 def reject_repeats(registry: str, loads: list[DatasetLoad]) -> None:
@@ -141,7 +123,7 @@ def load_registry(registry: str, raw_dir: Path) -> RegistryLoad | None:
         notes.append(f"no projects file for {registry}: every transaction is flagged project_known = false")
     credit_frames = [d.accepted for d in loads if d.dataset != "projects" and len(d.accepted)]
     credits = pd.concat(credit_frames, ignore_index=True) if credit_frames else empty_frame(CreditsSchema)
-    credits["project_known"] = is_listed(credits["project_id"], projects["project_id"])
+    credits["project_known"] = credits["project_id"].isin(projects["project_id"])
     # Every row was validated against its table's contract in ``finish``; what is new here is the union of the
     # files and ``project_known``, so the union is checked at schema level: columns present with their dtypes.
     check_columns_and_dtypes(credits, CreditsSchema)

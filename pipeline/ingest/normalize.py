@@ -1,12 +1,14 @@
-"""Normalisations shared by the registry readers: project ids, countries, statuses, protocols, activities.
+"""Normalisations shared by the registry readers: countries, statuses, protocols, activities, project types.
 
-All of them map the (few) distinct raw values once and broadcast with ``Series.map``, so they cost the same
-for a thousand rows as for a million.
+Each rule runs once per distinct raw value (:func:`~pipeline.ingest.parsing.per_distinct_value`), so it costs the
+same for a thousand rows as for a million. The reference tables come from the reference directory
+(``CREDIT_QUALITY_REFERENCE_DIR``, :class:`~pipeline.settings.Paths`), as the scoring stage's do.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import unicodedata
 from functools import cache
@@ -16,35 +18,34 @@ import numpy as np
 import pandas as pd
 import pycountry
 
-from pipeline.ingest.parsing import per_distinct_value
-from pipeline.settings import REPO_ROOT
+from pipeline.ingest.parsing import each_present, per_distinct_value
+from pipeline.settings import Paths
 
-PROTOCOL_MAPPING_FILE = REPO_ROOT / "data" / "reference" / "protocol-mapping.json"
+PROTOCOL_MAPPING_FILE = "protocol-mapping.json"
+BERKELEY_TYPES_FILE = "berkeley-project-types.json"
+TYPE_CATEGORY_FILE = "type-category-mapping.json"
+
+
+def _reference_dir() -> Path:
+    """The reference directory the environment sets; each table is read once per directory."""
+    return _resolved_reference_dir(os.environ.get("CREDIT_QUALITY_REFERENCE_DIR"))
+
+
+@cache
+def _resolved_reference_dir(_variable: str | None) -> Path:
+    # Resolving the settings costs milliseconds (pydantic reads the whole environment): once per value of the variable.
+    return Paths.from_env().reference_dir
+
+
+@cache
+def _read_json(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def _fold(text: str) -> str:
     """Casefold, strip accents and punctuation, collapse whitespace: 'Côte d'Ivoire' == 'COTE D'IVOIRE'."""
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
     return re.sub(r"[^a-z0-9]+", " ", text.casefold()).strip()
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Project ids
-# --------------------------------------------------------------------------------------------------------------
-
-
-@per_distinct_value
-def project_ids(raw: pd.Series, prefix: str) -> tuple[pd.Series, pd.Series]:
-    """Registry ids in the OffsetsDB/Berkeley convention: ``<PREFIX><number>`` without leading zeros
-    (``1340`` -> ``VCS1340``; ``ACR0885`` -> ``ACR885``; ``GS1234`` -> ``GLD1234`` for Gold Standard).
-
-    Returns (ids or NA, mask of present values that are not ``[prefix]<digits>``)."""
-    text = raw.astype("string").str.strip()
-    accepted_prefixes = {prefix, "GS"} if prefix == "GLD" else {prefix}
-    pattern = r"^(?:" + "|".join(sorted(accepted_prefixes)) + r")?0*([1-9][0-9]*)(?:\.0+)?$"
-    digits = text.str.upper().str.extract(pattern, expand=False)
-    bad = text.notna() & (text != "") & digits.isna()
-    return (prefix + digits).astype(object).where(digits.notna(), None), bad
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -95,21 +96,22 @@ def _country_index() -> dict[str, str]:
     return index
 
 
+def _country_code(name: str) -> str | None:
+    index = _country_index()
+    folded = _fold(name)
+    code = index.get(folded)
+    if code is None and folded.endswith(" of"):  # "North Macedonia Republic of" -> "north macedonia"
+        code = index.get(re.sub(r"( the)? (united )?(republic|state|kingdom|federation) of$", "", folded))
+    if code is None and " of" in folded:  # "Tanzania United Republic of" -> "tanzania"
+        code = index.get(folded.split(" ")[0])
+    return code
+
+
+@per_distinct_value
 def country_codes(names: pd.Series) -> pd.Series:
     """ISO 3166-1 alpha-2 codes for registry country names (any case, accents or 'X, Republic of' order);
     missing where the value is not a country (e.g. ``International``)."""
-    index = _country_index()
-    uniques = names.dropna().unique()
-    lookup = {}
-    for name in uniques:
-        folded = _fold(str(name))
-        code = index.get(folded)
-        if code is None and folded.endswith(" of"):  # "North Macedonia Republic of" -> "north macedonia"
-            code = index.get(re.sub(r"( the)? (united )?(republic|state|kingdom|federation) of$", "", folded))
-        if code is None and " of" in folded:  # "Tanzania United Republic of" -> "tanzania"
-            code = index.get(folded.split(" ")[0])
-        lookup[name] = code
-    return names.map(lookup).astype(object).where(names.notna(), None)
+    return each_present(names, lambda name: _country_code(str(name)))
 
 
 def country_names(codes: pd.Series, fallback: pd.Series) -> pd.Series:
@@ -144,14 +146,16 @@ _STATUS_RULES: tuple[tuple[str, str], ...] = (
 )
 
 
+@per_distinct_value
 def statuses(raw: pd.Series) -> pd.Series:
     """Map registry statuses (``Registered``, ``Under validation``, ``GOLD_STANDARD_CERTIFIED_PROJECT``,
     ``ARB Completed`` ...) to :data:`pipeline.ingest.schemas.PROJECT_STATUSES`; unmapped text is ``unknown``."""
-    lookup = {}
-    for value in raw.dropna().unique():
+
+    def status(value: object) -> str:
         folded = _fold(str(value))
-        lookup[value] = next((status for pattern, status in _STATUS_RULES if re.search(pattern, folded)), "unknown")
-    return raw.map(lookup).fillna("unknown").astype(object)
+        return next((status for pattern, status in _STATUS_RULES if re.search(pattern, folded)), "unknown")
+
+    return each_present(raw, status).fillna("unknown")
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -160,8 +164,8 @@ def statuses(raw: pd.Series) -> pd.Series:
 
 
 @cache
-def _protocol_index(mapping_file: Path = PROTOCOL_MAPPING_FILE) -> tuple[dict[str, str], dict[str, dict]]:
-    mapping = json.loads(Path(mapping_file).read_text(encoding="utf-8"))
+def _protocol_index(reference_dir: Path) -> tuple[dict[str, str], dict[str, dict]]:
+    mapping = _read_json(reference_dir / PROTOCOL_MAPPING_FILE)
     exact: dict[str, str] = {}
     for key, entry in mapping.items():
         if key == "unknown":
@@ -183,7 +187,7 @@ _CODE_PATTERNS: tuple[tuple[str, str], ...] = (
 )
 
 
-def _token_protocol(token: str, exact: dict[str, str], keys: dict[str, dict]) -> str | None:
+def _token_protocol(token: str, exact: dict[str, str]) -> str | None:
     folded = _fold(token)
     if not folded:
         return None
@@ -200,6 +204,7 @@ def _token_protocol(token: str, exact: dict[str, str], keys: dict[str, dict]) ->
     return None
 
 
+@per_distinct_value
 def protocols(raw: pd.Series, separators: str = r";") -> tuple[pd.Series, pd.Series]:
     """CarbonPlan protocol keys for raw methodology strings.
 
@@ -207,27 +212,24 @@ def protocols(raw: pd.Series, separators: str = r";") -> tuple[pd.Series, pd.Ser
     ``VM0007; VM0015`` to their lead methodology); otherwise each ``separators``-split token is matched on
     its methodology code (``VM0007``, ``AR-ACM0003``, ``AMS-III.D.``). Returns (primary key, all keys
     ``;``-joined); ``unknown`` where nothing matched, missing where the raw value is missing."""
-    exact, keys = _protocol_index()
-    primary_lookup: dict[str, str] = {}
-    all_lookup: dict[str, str] = {}
-    for value in raw.dropna().unique():
+    exact, _ = _protocol_index(_reference_dir())
+
+    def keys(value: object) -> tuple[str, str]:
         text = str(value)
         tokens = [t for t in re.split(separators, text) if t.strip()]
-        found = [k for k in (_token_protocol(t, exact, keys) for t in tokens) if k]
-        found = list(dict.fromkeys(found))
+        found = list(dict.fromkeys(k for k in (_token_protocol(t, exact) for t in tokens) if k))
         whole = exact.get(_fold(text))
         primary = whole or (found[0] if found else "unknown")
         if whole and whole not in found:
             found.insert(0, whole)
-        primary_lookup[value] = primary
-        all_lookup[value] = ";".join(found) if found else "unknown"
-    primary = raw.map(primary_lookup).astype(object).where(raw.notna(), None)
-    every = raw.map(all_lookup).astype(object).where(raw.notna(), None)
-    return primary, every
+        return primary, ";".join(found) if found else "unknown"
+
+    pairs = each_present(raw, keys)
+    return pairs.map(lambda pair: pair and pair[0]), pairs.map(lambda pair: pair and pair[1])
 
 
 def protocol_categories(protocol: pd.Series) -> pd.Series:
-    _, keys = _protocol_index()
+    _, keys = _protocol_index(_reference_dir())
     lookup = {k: v.get("category") for k, v in keys.items()}
     return protocol.map(lookup).astype(object).where(lambda s: s.notna(), None)
 
@@ -290,23 +292,27 @@ from the project type where the registry states it."""
 VERRA_AFOLU = {"ARR": "ARR", "IFM": "IFM", "REDD": "REDD", "WRC": "WRC", "ALM": "ALM", "ACOGS": "ACoGS"}
 
 
+_ACTIVITY_RULES = (
+    (r"reforest|afforest|revegetat|\ba ?r\b|tree planting", "ARR"),
+    (r"improved forest|\bifm\b|forest management|forest carbon", "IFM"),
+    (r"grassland", "AGC"),
+    (r"avoided conversion", "IFM"),
+    (r"redd|deforestation", "REDD"),
+    (r"wetland|mangrove|blue carbon|peat|pocosin", "WRC"),
+    (r"soil|grazing|agricultur|rangeland|rice", "ALM"),
+)
+
+
+@per_distinct_value
 def activity_from_text(text: pd.Series) -> pd.Series:
     """Activity from a registry's project type (``Reforestation``, ``Improved Forest Management``,
     ``Avoided Grassland Conversion`` ...); missing where the text names none."""
-    rules = (
-        (r"reforest|afforest|revegetat|\ba ?r\b|tree planting", "ARR"),
-        (r"improved forest|\bifm\b|forest management|forest carbon", "IFM"),
-        (r"grassland", "AGC"),
-        (r"avoided conversion", "IFM"),
-        (r"redd|deforestation", "REDD"),
-        (r"wetland|mangrove|blue carbon|peat|pocosin", "WRC"),
-        (r"soil|grazing|agricultur|rangeland|rice", "ALM"),
-    )
-    lookup = {}
-    for value in text.dropna().unique():
+
+    def activity(value: object) -> str | None:
         folded = _fold(str(value))
-        lookup[value] = next((activity for pattern, activity in rules if re.search(pattern, folded)), None)
-    return text.map(lookup).astype(object).where(lambda s: s.notna(), None)
+        return next((activity for pattern, activity in _ACTIVITY_RULES if re.search(pattern, folded)), None)
+
+    return each_present(text, activity)
 
 
 def activities(protocol: pd.Series, refine: pd.Series | None = None) -> pd.Series:
@@ -332,16 +338,9 @@ def as_object(series: pd.Series) -> pd.Series:
     return series.astype(object).where(series.notna(), None)
 
 
-def nan_to_none(values: np.ndarray) -> np.ndarray:
-    return np.where(pd.isna(values), None, values)
-
-
 # --------------------------------------------------------------------------------------------------------------
 # Berkeley project types (the type vocabulary OffsetsDB uses), keyed by project id
 # --------------------------------------------------------------------------------------------------------------
-
-BERKELEY_TYPES_FILE = REPO_ROOT / "data" / "reference" / "berkeley-project-types.json"
-TYPE_CATEGORY_FILE = REPO_ROOT / "data" / "reference" / "type-category-mapping.json"
 
 BERKELEY_ACTIVITY: dict[str, str] = {
     "afforestation/reforestation": "ARR",
@@ -361,23 +360,16 @@ BERKELEY_ACTIVITY: dict[str, str] = {
 additives are not: no land carbon stock is managed)."""
 
 
-@cache
-def _berkeley_tables() -> tuple[dict[str, str], dict[str, str]]:
-    types = json.loads(BERKELEY_TYPES_FILE.read_text(encoding="utf-8"))
-    categories = {k: v["category"] for k, v in json.loads(TYPE_CATEGORY_FILE.read_text(encoding="utf-8")).items()}
-    return types, categories
-
-
 def berkeley_project_types(project_id: pd.Series) -> pd.Series:
     """Berkeley Carbon Trading Project type of each project id (``VCS1234`` -> ``redd+``), as CarbonPlan's
     OffsetsDB assigns it; missing for projects Berkeley has not classified (mostly those listed after 2025)."""
-    types, _ = _berkeley_tables()
+    types = _read_json(_reference_dir() / BERKELEY_TYPES_FILE)
     return project_id.map(types).astype(object).where(lambda s: s.notna(), None)
 
 
 def type_categories(project_type: pd.Series) -> pd.Series:
     """OffsetsDB category (``forest``, ``land-use``, ``agriculture``, ``renewable-energy`` ...) of a Berkeley type."""
-    _, categories = _berkeley_tables()
+    categories = {k: v["category"] for k, v in _read_json(_reference_dir() / TYPE_CATEGORY_FILE).items()}
     return project_type.map(categories).astype(object).where(lambda s: s.notna(), None)
 
 

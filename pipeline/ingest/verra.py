@@ -49,22 +49,19 @@ import pyarrow.compute as pc
 
 from pipeline.ingest import normalize
 from pipeline.ingest.dataset import DatasetLoad, finish, flag_duplicate_projects
+from pipeline.ingest.files import Column, Layout, read_table
 from pipeline.ingest.parsing import (
     ARROW_TEXT,
     ISO_DATE,
-    Column,
-    Layout,
     RowChecks,
     arrow_strings,
     arrow_text,
-    clean_arrow_text,
     clean_text,
     column,
     dates,
     fail_values,
     parse_int,
     per_distinct_value,
-    read_table,
     registry_project_ids,
     text_column,
     vintages,
@@ -307,7 +304,7 @@ def read_transactions(path: Path) -> DatasetLoad:
 
     parts = serial_parts(records["serial_number"])
     shaped = parts["serial"].notna()
-    serial = parts["serial"].where(shaped, clean_arrow_text(records["serial_number"].where(~shaped)))
+    serial = parts["serial"].where(shaped, clean_text(records["serial_number"].where(~shaped), ARROW_TEXT))
     fail_values(checks, serial.notna() & ~shaped, serial, "serial number {value} is not a Verra VCU serial")
     checks.fail(serial.isna(), "serial number is missing")
     other_project = (parts["project"] != parse_int(records["id"])[0]).fillna(False)
@@ -357,7 +354,7 @@ def read_transactions(path: Path) -> DatasetLoad:
         return pd.concat([on_issuances, on_retirements], ignore_index=True)
 
     def retired_text(name: str) -> pd.Series:
-        return by_kind(not_retired, clean_arrow_text(column(records, name).take(retired)))
+        return by_kind(not_retired, clean_text(column(records, name).take(retired), ARROW_TEXT))
 
     credits = pd.DataFrame(
         {

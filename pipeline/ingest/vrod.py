@@ -48,22 +48,17 @@ from pandera.typing import Series
 from pyarrow import csv as pa_csv
 
 from pipeline.ingest import normalize
-from pipeline.ingest.dataset import finish, flag_duplicate_projects
+from pipeline.ingest.dataset import AuditTotals, finish, flag_duplicate_projects
+from pipeline.ingest.files import Column, IngestError, Layout, RawTable, file_sha256, map_columns, normalize_header
 from pipeline.ingest.parsing import (
-    Column,
-    IngestError,
-    Layout,
-    RawTable,
     RowChecks,
     arrow_strings,
     arrow_text,
     clean_text,
     column,
     dates,
+    empty_rejections,
     fail_values,
-    file_sha256,
-    map_columns,
-    normalize_header,
     parse_float,
 )
 from pipeline.ingest.schemas import LoadAuditSchema, ProjectsSchema, RejectedRowsSchema, text
@@ -182,7 +177,7 @@ class VrodProjectsSchema(ProjectsSchema):
 
 
 @dataclass
-class VrodLoad:
+class VrodLoad(AuditTotals):
     """One VROD file, read: accepted projects and their vintages, rejected rows, and one audit row per registry."""
 
     file: Path
@@ -192,14 +187,6 @@ class VrodLoad:
     audit: pd.DataFrame
     as_of: date | None
     """The snapshot folder's date, else the latest ``Date Project Added to Database``."""
-
-    @property
-    def rows_read(self) -> int:
-        return int(self.audit["rows_read"].sum())
-
-    @property
-    def rows_rejected(self) -> int:
-        return int(self.audit["rows_rejected"].sum())
 
 
 def vrod_file(raw_dir: Path) -> Path | None:
@@ -382,7 +369,7 @@ def read_vrod(path: Path, snapshot_day: date | None = None) -> VrodLoad:
     records["source_line"] = lines
     # Rejected rows keep the file's headers, a year column named with its block (the workbook repeats bare years).
     labels = {**mapping, **{f"{block}_{year}": f"{year} ({BLOCK_WORDS[block]})" for block, year in year_headers}}
-    raw = RawTable(path, records, labels, _no_rows(), file_sha256(path), path.suffix.lstrip("."))
+    raw = RawTable(path, records, labels, empty_rejections(), file_sha256(path), path.suffix.lstrip("."))
 
     checks = RowChecks(records.index)
     code = clean_text(records["registry_code"])
@@ -423,11 +410,6 @@ def read_vrod(path: Path, snapshot_day: date | None = None) -> VrodLoad:
         audit=LoadAuditSchema.validate(audit, lazy=True),
         as_of=snapshot_day or (None if pd.isna(added) else added.date()),
     )
-
-
-def _no_rows() -> pd.DataFrame:
-    return pd.DataFrame({"source_line": pd.Series(dtype="int64"), "reason": pd.Series(dtype=object),
-                         "raw_record": pd.Series(dtype=object)})  # fmt: skip
 
 
 PLAIN_INTEGER = r"^-?[0-9]{1,15}$"

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.ingest import american_carbon_registry as acr
+from pipeline.ingest.files import IngestError
 from pipeline.ingest.load import load_registry
-from pipeline.ingest.parsing import IngestError
 from tests.conftest import BUNDLED_RAW, SHARED_DATA, requires_shared_data
 from tests.ingest.apx_samples import (
     assert_conserved,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from pipeline.ingest import art_trees as art
+from pipeline.ingest.files import IngestError
 from pipeline.ingest.load import load_registry
-from pipeline.ingest.parsing import IngestError
 from tests.conftest import BUNDLED_RAW, SHARED_DATA, requires_shared_data
 from tests.ingest.apx_samples import (
     assert_conserved,

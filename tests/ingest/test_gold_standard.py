@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 from pipeline.ingest import gold_standard
+from pipeline.ingest.files import IngestError
 from pipeline.ingest.load import load_registry
-from pipeline.ingest.parsing import IngestError
 from pipeline.settings import REPO_ROOT
 
 SHARED = REPO_ROOT.parent / "shared" / "registry-data"

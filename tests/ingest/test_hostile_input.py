@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.ingest import art_trees, verra
-from pipeline.ingest.parsing import IngestError
+from pipeline.ingest.files import IngestError
 from tests.conftest import BUNDLED_RAW
 
 COPIES = 50_000

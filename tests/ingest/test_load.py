@@ -7,7 +7,7 @@ import pandera.pandas as pa
 import pytest
 
 from pipeline.ingest.dataset import schema_failures
-from pipeline.ingest.load import is_listed, load_registry
+from pipeline.ingest.load import load_registry
 from pipeline.ingest.schemas import CreditsSchema, CreditTransactionsSchema, ProjectsSchema, check_columns_and_dtypes
 from tests.conftest import BUNDLED_RAW
 
@@ -49,15 +49,6 @@ def test_schema_level_check_rejects_missing_values_in_a_required_column():
     projects["project_id"] = projects["project_id"].where(projects.index != 0)
     with pytest.raises(pa.errors.SchemaError, match="'project_id' has missing values"):
         check_columns_and_dtypes(projects, ProjectsSchema)
-
-
-@pytest.mark.parametrize("listed_ids", [["VCS1", "VCS3", None], ["VCS1", "VCS3"], []])
-@pytest.mark.parametrize("dtype", ["string[pyarrow]", object])
-def test_is_listed_equals_pandas_isin_missing_values_included(listed_ids, dtype):
-    ids = pd.Series(["VCS1", "VCS2", None, "VCS3", "vcs1"], dtype="string[pyarrow]")
-    listed = pd.Series(listed_ids, dtype=dtype)
-    expected = ids.isin(listed).to_numpy(dtype=bool)
-    assert is_listed(ids, listed).tolist() == expected.tolist(), f"project_known differs from isin for {listed_ids}"
 
 
 def test_finish_validation_coerces_only_columns_off_the_contract_dtype():

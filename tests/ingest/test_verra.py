@@ -15,8 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.ingest import normalize, verra
+from pipeline.ingest.files import IngestError
 from pipeline.ingest.load import load_registry
-from pipeline.ingest.parsing import IngestError, extract
+from pipeline.ingest.parsing import extract
 from pipeline.settings import REPO_ROOT
 
 SHARED = REPO_ROOT.parent / "shared" / "registry-data"

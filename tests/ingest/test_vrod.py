@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from benchmarks.vrod_workbook import write_native_workbook
-from pipeline.ingest.parsing import IngestError
+from pipeline.ingest.files import IngestError
 from pipeline.ingest.vrod import BLOCK_WORDS, load_vrod, read_vrod
 from tests.conftest import SHARED_DATA
 
