@@ -275,7 +275,7 @@ def fetch_with_retries(
     except _Transient as error:
         used = retrying.statistics["attempt_number"]
         gave_up = f"gave up after {used} attempt{'s' * (used > 1)}"
-        if time.monotonic() >= deadline:
+        if used < limits.attempts:  # stopped by the deadline (passed, or the next wait would pass it)
             gave_up += f"; the download's {limits.deadline_seconds:g}-second deadline passed"
         raise DownloadError(f"{error} ({gave_up})") from error
     return content_type, retrying.statistics["attempt_number"]
