@@ -131,8 +131,9 @@ def test_art_trees_vintage_with_the_ccp_label_scores_leakage_at_least_4_and_high
     labelled = (credits["project_id"] == "ART102") & (credits["vintage"] == 2023)
     assert labelled.any(), "ART102 vintage 2023 is in the bundled ART issuances"
     credits.loc[labelled, "ccp_label"] = True
+    policy = load_policy(settings.paths.policy)
     scores = score_project_vintages(
-        projects, credits, load_reference(settings.paths.reference_dir), load_policy(settings.paths.policy)
+        projects, credits, load_reference(settings.paths.reference_dir), policy.scoring, policy.policy_version
     )
     guyana = scores[(scores["project_id"] == "ART102") & (scores["vintage"] == 2023)].iloc[0]
     assert guyana["ccp_label"], "the label is carried through as a badge"

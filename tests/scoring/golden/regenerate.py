@@ -44,10 +44,14 @@ def save_inputs() -> None:
 def save_scores() -> None:
     from pipeline.quality.engine import score_project_vintages
     from pipeline.quality.reference import load_reference
-    from tests.scoring.builders import policy
+    from tests.scoring.builders import POLICY_VERSION, policy
 
     scores = score_project_vintages(
-        pd.read_parquet(PROJECTS), pd.read_parquet(CREDITS), load_reference(REPO_ROOT / "data" / "reference"), policy()
+        pd.read_parquet(PROJECTS),
+        pd.read_parquet(CREDITS),
+        load_reference(REPO_ROOT / "data" / "reference"),
+        policy(),
+        POLICY_VERSION,
     )
     scores.to_parquet(SCORES, index=False)
     print(f"{len(scores)} scored project-vintages written to {SCORES}")
