@@ -120,11 +120,8 @@ def clear_registry_slice(conn: duckdb.DuckDBPyConnection, registry: str) -> bool
 
 
 def loaded_registries(conn: duckdb.DuckDBPyConnection) -> list[str]:
-    rows = conn.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE schema_name = ? AND table_name LIKE 'load_audit_%'",
-        [STAGING_SCHEMA],
-    ).fetchall()
-    return sorted(slice_of(name)[1] for (name,) in rows)
+    """The registries with a slice in the current database's staging schema."""
+    return sorted(slice_of(name)[1] for name in relations(conn, STAGING_SCHEMA) if name.startswith("load_audit_"))
 
 
 def build_warehouse(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:

@@ -63,12 +63,10 @@ from pipeline.sql import identifier
 from pipeline.supply import RECONCILIATION_TABLE, REGISTRY_AS_OF_SQL, SUPPLY_VIEW
 from pipeline.warehouse import STAGING_SCHEMA, WAREHOUSE_TABLES, main_relations
 
-WORK_TABLES = ("projects", "credits", "quality_scores", INVENTORY_TABLE, "rejected_rows", "load_audit")
-"""Work-DB tables every publish needs."""
-OPTIONAL_WORK_TABLES = (
-    "buyer_eligibility", "order_allocations", "order_allocation_lines", SUPPLY_VIEW, RECONCILIATION_TABLE,
-)  # fmt: skip
-"""Buyer-stage tables and the sources' supply and reconciliation, published when their stage has produced them."""
+WORK_TABLES = ("projects", "credits", "quality_scores", INVENTORY_TABLE, "rejected_rows", "load_audit", SUPPLY_VIEW)
+"""Work-DB relations every publish needs."""
+OPTIONAL_WORK_TABLES = ("buyer_eligibility", "order_allocations", "order_allocation_lines", RECONCILIATION_TABLE)
+"""Buyer-stage tables and the sources' reconciliation, published when their stage has produced them."""
 LEDGER_TABLES = ("retirements", "registry_recognitions", "order_executions")
 """The ledger's tables (``pipeline/buyers/ledger.py``), copied when present at publish time."""
 PUB, PREV = "publishing", "previous"
