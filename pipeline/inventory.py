@@ -241,19 +241,10 @@ def inventory_sql(conn: duckdb.DuckDBPyConnection) -> str:
     """
 
 
-def build_eligible_inventory(conn: duckdb.DuckDBPyConnection, ledger_db: Path | None) -> pd.DataFrame:
-    """The eligible inventory from ``quality_scores``, ``credits``, ``projects`` and ``load_audit`` on
-    ``conn`` (the work DB) and the ledger at ``ledger_db`` (absent = nothing retired yet)."""
-    require_tables(conn, REQUIRED_TABLES)
-    with ledger_view(conn, ledger_db):
-        frame = conn.execute(
-            f"SELECT {', '.join(INVENTORY_COLUMNS)} FROM ({inventory_sql(conn)}) ORDER BY registry, project_id, vintage"
-        ).df()
-    return frame
-
-
 def write_eligible_inventory(conn: duckdb.DuckDBPyConnection, ledger_db: Path | None) -> int:
-    """(Re)build the ``eligible_inventory`` table in one transaction; returns its row count."""
+    """(Re)build the ``eligible_inventory`` table from ``quality_scores``, the supply, ``projects`` and ``load_audit``
+    on ``conn`` (the work DB) and the ledger at ``ledger_db`` (absent = nothing retired yet), in one transaction;
+    returns its row count."""
     require_tables(conn, REQUIRED_TABLES)
     with ledger_view(conn, ledger_db):
         sql = inventory_sql(conn)

@@ -170,17 +170,8 @@ def main_relations(conn: duckdb.DuckDBPyConnection, catalog: str | None = None) 
     return relations(conn, "main", catalog)
 
 
-CONTRACT_CHECKED = ("projects", "credits", "rejected_rows")
-"""The tables whose whole-table contract :func:`contract_failures` checks (``load_audit``'s row conservation is
-a cross-column rule, checked by the ``rows_conserved`` asset check)."""
-
-
 def contract_failures(conn: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
     """The contract checks the built ``table`` fails, across all registries (see
     :func:`pipeline.ingest.sql_contract.contract_failures`); empty when it passes. Cross-registry properties
     such as a ``project_id`` that is unique over every registry are only visible here."""
     return sql_contract.contract_failures(conn, table, SCHEMAS[table])
-
-
-def read_table(conn: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
-    return conn.execute(f"SELECT * FROM main.{table}").df()

@@ -20,8 +20,6 @@ from pipeline.publish.views import first_failed_reason_sql, format_reason_sql
 from pipeline.supply import SUPPLY_VIEW
 from pipeline.warehouse import main_relations
 
-HISTORY_TABLES = ("publishes", "inventory_history", "inventory_changes", "alerts")
-
 CHANGES_DDL = """
     publish_id BIGINT, previous_publish_id BIGINT, project_id VARCHAR, registry VARCHAR, vintage BIGINT,
     change VARCHAR, reason_code VARCHAR, reason VARCHAR, previous_tier VARCHAR, new_tier VARCHAR,

@@ -417,8 +417,3 @@ def publish_inventory(
         webhook_error=send_webhook(alerts, policy.alerts),
     )
 
-
-def read_publishes(curated_db: Path) -> pd.DataFrame:
-    """The ``publishes`` log of a published file (read-only, short-lived connection)."""
-    with duckdb.connect(str(curated_db), read_only=True) as conn:
-        return conn.execute("SELECT * FROM publishes ORDER BY publish_id").df()
