@@ -10,7 +10,7 @@ from pipeline.quality.engine import score_project_vintages
 from pipeline.quality.reference import load_reference
 from pipeline.settings import REPO_ROOT
 from tests.conftest import SHARED_DATA, requires_shared_data
-from tests.scoring.builders import (
+from tests.quality.builders import (
     POLICY_VERSION,
     Case,
     codes,

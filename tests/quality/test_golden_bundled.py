@@ -2,7 +2,7 @@
 badge, tonnage and every reason's code, criterion, message and source, in order. The saved run was produced by
 the row-wise pandas engine before the scoring was moved to DuckDB aggregation and Arrow reason rendering, so
 this pins that restructuring (and any later one) to the rubric's exact behaviour. After an intended rubric,
-reference-table or policy-default change, rewrite it with ``python -m tests.scoring.golden.regenerate``."""
+reference-table or policy-default change, rewrite it with ``python -m tests.quality.golden.regenerate``."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import pytest
 from pipeline.quality.engine import score_project_vintages, score_warehouse
 from pipeline.quality.reference import load_reference
 from pipeline.settings import REPO_ROOT
-from tests.scoring.builders import POLICY_VERSION, policy
-from tests.scoring.golden.regenerate import CREDITS, PROJECTS, SCORES
+from tests.quality.builders import POLICY_VERSION, policy
+from tests.quality.golden.regenerate import CREDITS, PROJECTS, SCORES
 
 
 @pytest.fixture(scope="module")
