@@ -25,27 +25,33 @@ STORAGE_OF_ASSET = {"retirement_ledger": "ledger", "inventory_exports": "export-
 """Where an asset's data lives (tag ``storage``); the private working DuckDB unless said here."""
 
 
-def _catalogued(spec: dg.AssetSpec) -> dg.AssetSpec:
-    """Owner and ``storage`` tag by group, and the description as the Markdown the UI renders."""
+def _catalogued(spec: dg.AssetSpec, freshness: dg.FreshnessPolicy) -> dg.AssetSpec:
+    """Owner and ``storage`` tag by group, the description as the Markdown the UI renders, and the published
+    file's ``freshness`` policy."""
     name = spec.key.to_user_string()
     storage = STORAGE_OF_ASSET.get(name) or STORAGE.get(spec.group_name, "work-db")
     return spec.replace_attributes(
         owners=[OWNERS.get(spec.group_name, DEFAULT_OWNER)],
         tags={**spec.tags, "storage": storage},
         description=as_markdown(spec.description),
+        freshness_policy=freshness if name == "published_inventory" else spec.freshness_policy,
     )
 
 
 def definitions(settings: PipelineSettings | None = None) -> dg.Definitions:
     """The code location's definitions, on ``settings`` (default: from the environment)."""
+    settings = settings or PipelineSettings.from_env()
+    freshness = publish.freshness(settings)
     return dg.Definitions(
-        assets=dg.map_asset_specs(_catalogued, dg.load_assets_from_modules(ASSET_MODULES)),
+        assets=dg.map_asset_specs(
+            lambda spec: _catalogued(spec, freshness), dg.load_assets_from_modules(ASSET_MODULES)
+        ),
         asset_checks=dg.load_asset_checks_from_modules(ASSET_MODULES),
         jobs=automation.jobs,
         schedules=automation.schedules,
         sensors=automation.sensors,
         resources={
-            "settings": settings or PipelineSettings.from_env(),
+            "settings": settings,
             "downloads": downloads.RegistryDownloads.from_env(),
         },
     )

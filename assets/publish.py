@@ -14,11 +14,9 @@ from pipeline.inventory import (
     validate_inventory_frame,
     write_eligible_inventory,
 )
-from pipeline.policy import load_policy
 from pipeline.publish.exports import export_published
 from pipeline.publish.policy import PublishPolicy
 from pipeline.publish.publish import publish_inventory
-from pipeline.settings import Paths
 
 RECONCILIATION_CHECK = "available_reconciles_with_credits"
 TONNES_REMOVED_CHECK = "eligible_tonnes_removed"
@@ -27,14 +25,16 @@ SHRUNK_FILE_CHECK = "registry_file_shrank"
 DICTIONARY_CHECK = "data_dictionary_complete"
 
 
-def _max_published_age() -> timedelta:
-    """The policy's freshness expectation, read when definitions load; the default if the file is unreadable,
-    so a policy typo surfaces in the run that validates the policy, not as a code location that fails to load."""
+def freshness(settings: PipelineSettings) -> dg.FreshnessPolicy:
+    """The published file's freshness expectation (policy ``publish.max_published_age_hours``), read from the
+    settings' policy file when the definitions are built on them (Dagster holds a freshness policy in the asset's
+    definition, not in a run); the default if the file is unreadable, so a policy typo surfaces in the run that
+    validates the policy, not as a code location that fails to load."""
     try:
-        hours = load_policy(Paths.from_env().policy).publish.max_published_age_hours
+        hours = settings.policy().publish.max_published_age_hours
     except Exception:  # noqa: BLE001
         hours = PublishPolicy().max_published_age_hours
-    return timedelta(hours=hours)
+    return dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=hours))
 
 
 def _inventory_summary(conn: duckdb.DuckDBPyConnection, table: str = INVENTORY_TABLE) -> dict:
@@ -114,7 +114,6 @@ def available_reconciles_with_credits(settings: PipelineSettings) -> dg.AssetChe
     ],
     group_name="publish",
     kinds={"duckdb"},
-    freshness_policy=dg.FreshnessPolicy.time_window(fail_window=_max_published_age()),
     check_specs=[
         dg.AssetCheckSpec(
             TONNES_REMOVED_CHECK,
@@ -156,7 +155,14 @@ def published_inventory(context: dg.AssetExecutionContext, settings: PipelineSet
     paths = settings.paths
     policy = settings.policy()
     with settings.work_db_connection(read_only=True) as conn:
-        result = publish_inventory(conn, paths, policy, progress=lambda step: context.log.info(f"publish: {step}"))
+        result = publish_inventory(
+            conn,
+            paths,
+            policy.publish,
+            policy_version=policy.policy_version,
+            policy_sha256=policy.sha256,
+            progress=lambda step: context.log.info(f"publish: {step}"),
+        )
     if result.webhook_error:
         context.log.warning(f"alert webhook failed: {result.webhook_error}")
     for alert in result.alerts.itertuples():

@@ -72,7 +72,7 @@ def quality_scores(context: dg.AssetExecutionContext, settings: PipelineSettings
     ratings = read_external_ratings(ratings_file) if ratings_file.is_file() else None
     with settings.work_db_connection() as conn:
         try:
-            scores = score_warehouse(conn, reference, policy, ratings)
+            scores = score_warehouse(conn, reference, policy.scoring, policy.policy_version, ratings)
         except pa.errors.SchemaErrors as error:
             context.log.error(f"quality scores failed their contract; {TABLE} kept as it was")
             return _contract_failure(error)

@@ -240,7 +240,8 @@ def _score(context: dict) -> int:
         tables = reference.load_reference(REPO_ROOT / "data" / "reference")
     except reference.ReferenceError as missing:
         raise StageUnavailable(str(missing)) from None
-    scores = engine.score_warehouse(conn, tables, load_policy(REPO_ROOT / "data" / "policy.yaml"))
+    policy = load_policy(REPO_ROOT / "data" / "policy.yaml")
+    scores = engine.score_warehouse(conn, tables, policy.scoring, policy.policy_version)
     store.write_quality_scores(conn, scores)
     return len(scores)
 
@@ -274,7 +275,10 @@ def _publish(context: dict) -> int:
         policy=REPO_ROOT / "data" / "policy.yaml",
         reference_dir=REPO_ROOT / "data" / "reference",
     )
-    result = publish.publish_inventory(context["conn"], paths, load_policy(paths.policy))
+    policy = load_policy(paths.policy)
+    result = publish.publish_inventory(
+        context["conn"], paths, policy.publish, policy_version=policy.policy_version, policy_sha256=policy.sha256
+    )
     return sum(result.row_counts.values())
 
 

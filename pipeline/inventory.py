@@ -48,10 +48,10 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
+from pipeline.buyers.ledger import RECOGNITIONS, RETIREMENTS, pending
 from pipeline.registries import REGISTRIES, REGISTRY_KEYS
-from pipeline.sql import identifier, transaction
-from pipeline.supply import CREDIT_TOTALS_SQL, REGISTRY_AS_OF_SQL, REGISTRY_EXPORT, SOURCES, SUPPLY_VIEW
-from pipeline.warehouse import main_relations
+from pipeline.sql import identifier, relations, transaction
+from pipeline.supply import SOURCES, SUPPLY_VIEW
 
 INVENTORY_TABLE = "eligible_inventory"
 LEDGER_VIEW = "ledger_retirements"
@@ -111,13 +111,13 @@ class EligibleInventorySchema(pa.DataFrameModel):
 # Inputs
 # --------------------------------------------------------------------------------------------------------------
 
-REQUIRED_TABLES = ("projects", "credits", "quality_scores", "load_audit")
+REQUIRED_TABLES = ("projects", "credits", "quality_scores", "load_audit", SUPPLY_VIEW)
 
 
 def require_tables(conn: duckdb.DuckDBPyConnection, tables: tuple[str, ...], catalog: str | None = None) -> None:
     """Raise :class:`InventoryError` naming every missing table (in ``catalog``, default the current one)."""
     catalog = catalog or conn.execute("SELECT current_database()").fetchone()[0]
-    present = main_relations(conn, catalog)
+    present = relations(conn, catalog=catalog)
     missing = [t for t in tables if t not in present]
     if missing:
         raise InventoryError(
@@ -156,16 +156,11 @@ def pending_retirements_sql(conn: duckdb.DuckDBPyConnection, catalog: str | None
             "SELECT NULL::VARCHAR AS project_id, NULL::BIGINT AS vintage, NULL::BIGINT AS tonnes, "
             "NULL::TIMESTAMP AS retired_at WHERE false"
         )
-    recognized = column_type(conn, "registry_recognitions", "retirement_id", catalog=catalog) is not None
+    recognized = column_type(conn, RECOGNITIONS, "retirement_id", catalog=catalog) is not None
     return (
         "SELECT r.project_id::VARCHAR AS project_id, r.vintage::BIGINT AS vintage, r.tonnes::BIGINT AS tonnes, "
-        f"r.retired_at::TIMESTAMP AS retired_at FROM {identifier(catalog, 'main', 'retirements')} AS r"
-        + (
-            " WHERE r.retirement_id NOT IN "
-            f"(SELECT retirement_id FROM {identifier(catalog, 'main', 'registry_recognitions')})"
-            if recognized
-            else ""
-        )
+        f"r.retired_at::TIMESTAMP AS retired_at FROM {identifier(catalog, 'main', RETIREMENTS)} AS r"
+        + (f" WHERE {pending(identifier(catalog, 'main', RECOGNITIONS))}" if recognized else "")
     )
 
 
@@ -196,19 +191,6 @@ def registry_pages_sql() -> str:
     return f"(SELECT * FROM (VALUES {rows}) AS v(registry, url_template))"
 
 
-def supply_totals_sql(conn: duckdb.DuckDBPyConnection) -> str:
-    """Per project-vintage supply with its source: the warehouse's ``project_vintage_supply`` (registry exports and
-    VROD by precedence, :mod:`pipeline.supply`); a database without it (scores computed from frames) has the
-    registry exports' credits only."""
-    if SUPPLY_VIEW in main_relations(conn):
-        return f"SELECT * FROM {SUPPLY_VIEW}"
-    return (
-        f"SELECT t.*, (issued - retired - cancelled)::BIGINT AS available, '{REGISTRY_EXPORT}' AS source, "
-        f"as_of.as_of AS source_as_of FROM ({CREDIT_TOTALS_SQL}) AS t "
-        f"LEFT JOIN ({REGISTRY_AS_OF_SQL}) AS as_of USING (registry)"
-    )
-
-
 PENDING_LEDGER_SQL = f"""
     SELECT project_id, vintage, sum(tonnes)::BIGINT AS retired_for_buyers
     FROM {LEDGER_VIEW}
@@ -221,7 +203,7 @@ def inventory_sql(conn: duckdb.DuckDBPyConnection) -> str:
     """The SELECT that builds ``eligible_inventory`` from the tables on ``conn`` and the ledger view."""
     co_benefits = list_expression(conn, "quality_scores", "co_benefit_labels", "s")
     return f"""
-    WITH totals AS ({supply_totals_sql(conn)}),
+    WITH totals AS (SELECT * FROM {SUPPLY_VIEW}),
     pending AS ({PENDING_LEDGER_SQL}),
     rows AS (
         SELECT s.project_id, s.registry, p.name, p.country, p.country_code, s.activity, s.protocol,
@@ -259,19 +241,10 @@ def inventory_sql(conn: duckdb.DuckDBPyConnection) -> str:
     """
 
 
-def build_eligible_inventory(conn: duckdb.DuckDBPyConnection, ledger_db: Path | None) -> pd.DataFrame:
-    """The eligible inventory from ``quality_scores``, ``credits``, ``projects`` and ``load_audit`` on
-    ``conn`` (the work DB) and the ledger at ``ledger_db`` (absent = nothing retired yet)."""
-    require_tables(conn, REQUIRED_TABLES)
-    with ledger_view(conn, ledger_db):
-        frame = conn.execute(
-            f"SELECT {', '.join(INVENTORY_COLUMNS)} FROM ({inventory_sql(conn)}) ORDER BY registry, project_id, vintage"
-        ).df()
-    return frame
-
-
 def write_eligible_inventory(conn: duckdb.DuckDBPyConnection, ledger_db: Path | None) -> int:
-    """(Re)build the ``eligible_inventory`` table in one transaction; returns its row count."""
+    """(Re)build the ``eligible_inventory`` table from ``quality_scores``, the supply, ``projects`` and ``load_audit``
+    on ``conn`` (the work DB) and the ledger at ``ledger_db`` (absent = nothing retired yet), in one transaction;
+    returns its row count."""
     require_tables(conn, REQUIRED_TABLES)
     with ledger_view(conn, ledger_db):
         sql = inventory_sql(conn)
@@ -303,7 +276,7 @@ def reconciliation_mismatches(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     require_tables(conn, (*REQUIRED_TABLES, INVENTORY_TABLE))
     return conn.execute(
         f"""
-        WITH totals AS ({supply_totals_sql(conn)}),
+        WITH totals AS (SELECT * FROM {SUPPLY_VIEW}),
         pending AS ({PENDING_LEDGER_SQL}),
         inv AS (SELECT * FROM {INVENTORY_TABLE}),
         per_column AS (

@@ -1,11 +1,13 @@
 """The one policy file (``data/policy.yaml``): every rule, threshold, weight and haircut, versioned.
 
-Each stage owns its section's model next to the code that applies it; this module only composes them
-and loads the file. A policy change re-scores (and re-screens buyers) without re-ingesting.
+Each stage owns its section's model next to the code that applies it and receives only that section (and
+the version where it records one); this module only composes them and loads the file. A policy change
+re-scores (and re-screens buyers) without re-ingesting.
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import yaml
@@ -25,6 +27,11 @@ class Policy(BaseModel):
     buyers: BuyerPolicy
     publish: PublishPolicy
     sources: SourcesPolicy = SourcesPolicy()
+
+    @property
+    def sha256(self) -> str:
+        """SHA-256 of the whole validated policy: each publish records it (any section's change changes it)."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

@@ -75,24 +75,17 @@ class SourcesPolicy(BaseModel):
 # --------------------------------------------------------------------------------------------------------------
 
 
-def credit_totals_sql(credits: str = "credits", only: str | None = None) -> str:
-    """Per project-vintage totals straight from a registry ``credits`` relation; with ``only`` (a relation with
-    project_id and vintage), just for those project-vintages."""
-    restrict = f" SEMI JOIN {only} AS only_these USING (project_id, vintage)" if only else ""
-    return f"""
+CREDIT_TOTALS_SQL = """
     SELECT project_id, vintage::BIGINT AS vintage, any_value(registry)::VARCHAR AS registry,
            coalesce(sum(quantity) FILTER (transaction_type = 'issuance'), 0)::BIGINT AS issued,
            coalesce(sum(quantity) FILTER (transaction_type = 'retirement'), 0)::BIGINT AS retired,
            coalesce(sum(quantity) FILTER (transaction_type = 'cancellation'), 0)::BIGINT AS cancelled,
            (sum(buffer_quantity) FILTER (transaction_type = 'issuance'))::BIGINT AS buffer
-    FROM {credits}{restrict}
+    FROM credits
     WHERE vintage IS NOT NULL
     GROUP BY project_id, vintage
-    """
-
-
-CREDIT_TOTALS_SQL = credit_totals_sql()
-"""Per project-vintage totals of every project-vintage in ``credits``."""
+"""
+"""Per project-vintage totals straight from the registry exports' ``credits``."""
 
 REGISTRY_AS_OF_SQL = rf"""
     SELECT registry, coalesce(max(snapshot_date), max(latest_transaction)) AS as_of

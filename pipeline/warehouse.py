@@ -120,11 +120,8 @@ def clear_registry_slice(conn: duckdb.DuckDBPyConnection, registry: str) -> bool
 
 
 def loaded_registries(conn: duckdb.DuckDBPyConnection) -> list[str]:
-    rows = conn.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE schema_name = ? AND table_name LIKE 'load_audit_%'",
-        [STAGING_SCHEMA],
-    ).fetchall()
-    return sorted(slice_of(name)[1] for (name,) in rows)
+    """The registries with a slice in the current database's staging schema."""
+    return sorted(slice_of(name)[1] for name in relations(conn, STAGING_SCHEMA) if name.startswith("load_audit_"))
 
 
 def build_warehouse(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -173,17 +170,8 @@ def main_relations(conn: duckdb.DuckDBPyConnection, catalog: str | None = None) 
     return relations(conn, "main", catalog)
 
 
-CONTRACT_CHECKED = ("projects", "credits", "rejected_rows")
-"""The tables whose whole-table contract :func:`contract_failures` checks (``load_audit``'s row conservation is
-a cross-column rule, checked by the ``rows_conserved`` asset check)."""
-
-
 def contract_failures(conn: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
     """The contract checks the built ``table`` fails, across all registries (see
     :func:`pipeline.ingest.sql_contract.contract_failures`); empty when it passes. Cross-registry properties
     such as a ``project_id`` that is unique over every registry are only visible here."""
     return sql_contract.contract_failures(conn, table, SCHEMAS[table])
-
-
-def read_table(conn: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
-    return conn.execute(f"SELECT * FROM main.{table}").df()

@@ -28,9 +28,10 @@ project-vintage that
 2. names the ledger row's beneficiary (compared lower-case, punctuation ignored), retires exactly its tonnes
    and is dated on or after its ``retired_at`` day; several such rows pair one-to-one in date order.
 
-Until recognized, a ledger retirement is *pending*: allocation subtracts it from the registry's
-availability. Recognized ones are already in the registry's ``retired`` sums. An unrecognized retirement is
-never forgotten, so a registry that never shows it understates our availability rather than overselling.
+Until recognized, a ledger retirement is *pending* (:func:`pending`, the one place the rule is written):
+allocation subtracts it from the registry's availability. Recognized ones are already in the registry's
+``retired`` sums. An unrecognized retirement is never forgotten, so a registry that never shows it understates
+our availability rather than overselling.
 """
 
 from __future__ import annotations
@@ -52,7 +53,6 @@ from pipeline.buyers.schemas import (
 )
 from pipeline.sql import identifier, relations, transaction
 from pipeline.supply import STAGING, SUPPLY_VIEW, VROD_VINTAGES
-from pipeline.warehouse import main_relations
 
 RETIREMENTS = "retirements"
 ORDER_EXECUTIONS = "order_executions"
@@ -116,6 +116,12 @@ class LedgerBusy(LedgerError):
     it, even read-only), so nothing was written: the buyers stage is deferred to its next run."""
 
 
+def pending(recognitions: str) -> str:
+    """The SQL condition on a ledger row's ``retirement_id`` that makes it *pending*: ``recognitions`` (the recorded
+    ``registry_recognitions``, or those the registry data shows now) does not hold it."""
+    return f"retirement_id NOT IN (SELECT retirement_id FROM {recognitions})"
+
+
 def open_ledger(path: Path) -> duckdb.DuckDBPyConnection:
     """A read-write connection to the ledger, creating the file and its tables if they do not exist yet.
 
@@ -156,39 +162,21 @@ def order_fingerprint(orders: pd.DataFrame) -> pd.Series:
 # Reading the work DB
 # --------------------------------------------------------------------------------------------------------------
 
-_REQUIRED_WORK_TABLES = ("eligible_inventory", "credits")
+_REQUIRED_WORK_TABLES = ("eligible_inventory", "credits", SUPPLY_VIEW)
 
-REGISTRY_AVAILABLE_SQL = """
-    SELECT project_id, vintage::BIGINT AS vintage,
-           (coalesce(sum(quantity) FILTER (transaction_type = 'issuance'), 0)
-            - coalesce(sum(quantity) FILTER (transaction_type = 'retirement'), 0)
-            - coalesce(sum(quantity) FILTER (transaction_type = 'cancellation'), 0))::BIGINT AS available
-    FROM credits WHERE vintage IS NOT NULL
-    GROUP BY ALL
-"""
-
-
-def supply_sql(work_conn: duckdb.DuckDBPyConnection) -> str:
-    """:data:`SUPPLY_SQL` reading availability from the warehouse's project-vintage supply (registry exports and
-    Berkeley's VROD, ``pipeline/supply.py``) where the work DB has it, else from ``credits``."""
-    if SUPPLY_VIEW in main_relations(work_conn):
-        return SUPPLY_SQL.format(registry=f"SELECT project_id, vintage, available FROM {SUPPLY_VIEW}")
-    return SUPPLY_SQL.format(registry=REGISTRY_AVAILABLE_SQL)
-
-
-SUPPLY_SQL = """
-    WITH registry AS ({registry})
+SUPPLY_SQL = f"""
     SELECT i.project_id, i.registry, i.vintage::BIGINT AS vintage, i.activity, i.country_code, i.quality_tier,
            greatest(least(i.available, coalesce(r.available, 0)), 0)::BIGINT AS registry_available,
            i.additionality_score::DOUBLE AS additionality_score, i.permanence_score::DOUBLE AS permanence_score,
            i.leakage_score::DOUBLE AS leakage_score, i.over_crediting_score::DOUBLE AS over_crediting_score,
            i.limiting_score::DOUBLE AS limiting_score, i.policy_version AS scores_policy_version
     FROM eligible_inventory AS i
-    LEFT JOIN registry AS r ON r.project_id = i.project_id AND r.vintage = i.vintage
+    LEFT JOIN {SUPPLY_VIEW} AS r ON r.project_id = i.project_id AND r.vintage = i.vintage
     ORDER BY i.project_id, i.vintage
 """
-"""Eligible project-vintages with the registry's availability recomputed from the supply (the lower of it and
-the inventory's ``available``, so that neither a stale inventory nor a stale column can oversell)."""
+"""Eligible project-vintages with the registry's availability recomputed from the warehouse's supply (registry
+exports and Berkeley's VROD, ``pipeline/supply.py``): the lower of it and the inventory's ``available``, so that
+neither a stale inventory nor a stale column can oversell."""
 
 _NORMALIZE = "trim(regexp_replace(lower(coalesce({}::VARCHAR, '')), '[^a-z0-9]+', ' ', 'g'))"
 
@@ -239,7 +227,7 @@ RECOGNITION_SQL = f"""
 
 
 def _require(conn: duckdb.DuckDBPyConnection, tables: tuple[str, ...]) -> None:
-    present = main_relations(conn)
+    present = relations(conn)
     missing = [t for t in tables if t not in present]
     if missing:
         raise LedgerError(f"work DB lacks table(s) {', '.join(missing)}; run the stages that build them first")
@@ -260,6 +248,19 @@ def _ledger_rows(ledger: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return ledger.execute(
         f"SELECT retirement_id, project_id, vintage, tonnes, beneficiary, retired_at FROM {RETIREMENTS}"
     ).df()
+
+
+def _pending_tonnes(ledger: duckdb.DuckDBPyConnection, shown: pd.DataFrame) -> pd.DataFrame:
+    """Tonnes per project-vintage of the ledger's retirements still pending: not among ``shown`` (the
+    recognitions the registry data shows now)."""
+    ledger.register("shown", shown[["retirement_id"]])
+    try:
+        return ledger.execute(
+            f"SELECT project_id, vintage, sum(tonnes)::BIGINT AS pending FROM {RETIREMENTS} "
+            f"WHERE {pending('shown')} GROUP BY project_id, vintage"
+        ).df()
+    finally:
+        ledger.unregister("shown")
 
 
 def _record_recognitions(ledger: duckdb.DuckDBPyConnection, found: pd.DataFrame, now: pd.Timestamp) -> int:
@@ -442,24 +443,16 @@ def execute_orders(
     ``as_of`` is the run date (delivery deadlines); ``now`` the ``retired_at`` stamp of this run's rows."""
     orders = OrdersSchema.validate(orders.copy(), lazy=True)
     _require(work_conn, _REQUIRED_WORK_TABLES)
-    supply = work_conn.execute(supply_sql(work_conn)).df()
+    supply = work_conn.execute(SUPPLY_SQL).df()
     now = pd.Timestamp(now).tz_localize(None) if pd.Timestamp(now).tzinfo else pd.Timestamp(now)
     fingerprints = order_fingerprint(orders)
 
     ledger = open_ledger(ledger_path)
     try:
-        ledger_rows = _ledger_rows(ledger)
-        recognized = registry_recognitions(work_conn, ledger_rows)
-        ledger.execute("BEGIN TRANSACTION")
-        try:
+        recognized = registry_recognitions(work_conn, _ledger_rows(ledger))
+        with transaction(ledger):
             recognitions_added = _record_recognitions(ledger, recognized, now)
-            pending = (
-                ledger_rows.loc[~ledger_rows["retirement_id"].isin(recognized["retirement_id"])]
-                .groupby(["project_id", "vintage"], as_index=False)["tonnes"]
-                .sum()
-                .rename(columns={"tonnes": "pending"})
-            )
-            supply = supply.merge(pending, on=["project_id", "vintage"], how="left")
+            supply = supply.merge(_pending_tonnes(ledger, recognized), on=["project_id", "vintage"], how="left")
             supply["remaining"] = (supply["registry_available"] - supply["pending"].fillna(0)).clip(lower=0)
             supply["remaining"] = supply["remaining"].astype("int64")
 
@@ -480,10 +473,6 @@ def execute_orders(
             )
             _insert_retirements(ledger, retirements)
             _insert_executions(ledger, executions)
-            ledger.execute("COMMIT")
-        except BaseException:
-            ledger.execute("ROLLBACK")
-            raise
         executed = _summaries(ledger)
         retired = ledger.execute(f"SELECT order_id, buyer_id, project_id, registry, vintage, tonnes, quality_tier "
                                  f"FROM {RETIREMENTS}").df()  # fmt: skip
@@ -513,12 +502,12 @@ def execute_orders(
 # --------------------------------------------------------------------------------------------------------------
 
 LEDGER_TOTALS_SQL = f"""
-    SELECT r.project_id, r.vintage::BIGINT AS vintage,
-           sum(r.tonnes)::BIGINT AS tonnes_retired_for_buyers,
-           coalesce(sum(r.tonnes) FILTER (g.retirement_id IS NOT NULL), 0)::BIGINT AS tonnes_recognized_in_registry,
-           coalesce(sum(r.tonnes) FILTER (g.retirement_id IS NULL), 0)::BIGINT AS tonnes_pending_in_registry
-    FROM {RETIREMENTS} AS r LEFT JOIN {RECOGNITIONS} AS g USING (retirement_id)
-    GROUP BY ALL ORDER BY r.project_id, vintage
+    SELECT project_id, vintage::BIGINT AS vintage,
+           sum(tonnes)::BIGINT AS tonnes_retired_for_buyers,
+           coalesce(sum(tonnes) FILTER (NOT {pending(RECOGNITIONS)}), 0)::BIGINT AS tonnes_recognized_in_registry,
+           coalesce(sum(tonnes) FILTER ({pending(RECOGNITIONS)}), 0)::BIGINT AS tonnes_pending_in_registry
+    FROM {RETIREMENTS}
+    GROUP BY ALL ORDER BY project_id, vintage
 """
 
 LEDGER_TOTALS_COLUMNS = ("project_id", "vintage", "tonnes_retired_for_buyers", "tonnes_recognized_in_registry",
@@ -535,7 +524,7 @@ def ledger_totals(ledger_db_path: Path) -> pd.DataFrame:
     if not path.exists():
         return empty
     with duckdb.connect(str(path), read_only=True) as conn:
-        if not {RETIREMENTS, RECOGNITIONS} <= main_relations(conn).keys():
+        if not {RETIREMENTS, RECOGNITIONS} <= relations(conn).keys():
             return empty
         return conn.execute(LEDGER_TOTALS_SQL).df()
 
@@ -551,8 +540,8 @@ def read_ledger(ledger_db_path: Path, table: str = RETIREMENTS) -> pd.DataFrame:
         return conn.execute(f"SELECT * FROM {table} ORDER BY 1").df()
 
 
-AVAILABILITY_VIOLATIONS_SQL = """
-    WITH {vrod} issuances AS (  -- each issuance once, however often the registry data lists it
+AVAILABILITY_VIOLATIONS_SQL = f"""
+    WITH {{vrod}} issuances AS (  -- each issuance once, however often the registry data lists it
         SELECT DISTINCT * EXCLUDE (source_file, source_line)
         FROM credits WHERE transaction_type = 'issuance' AND vintage IS NOT NULL
     ),
@@ -574,9 +563,9 @@ AVAILABILITY_VIOLATIONS_SQL = """
         FROM vrod ANTI JOIN exported USING (project_id, vintage)
     ),
     ours AS (
-        SELECT l.project_id, l.vintage::BIGINT AS vintage, sum(l.tonnes)::BIGINT AS retired_for_buyers,
-               coalesce(sum(l.tonnes) FILTER (g.retirement_id IS NULL), 0)::BIGINT AS pending_in_registry
-        FROM ledger_rows AS l LEFT JOIN recognized AS g USING (retirement_id)
+        SELECT project_id, vintage::BIGINT AS vintage, sum(tonnes)::BIGINT AS retired_for_buyers,
+               coalesce(sum(tonnes) FILTER ({pending("recognized")}), 0)::BIGINT AS pending_in_registry
+        FROM ledger_rows
         GROUP BY ALL
     )
     SELECT o.project_id, o.vintage, o.retired_for_buyers, o.pending_in_registry,

@@ -17,10 +17,8 @@ from __future__ import annotations
 import duckdb
 
 from pipeline.publish.views import first_failed_reason_sql, format_reason_sql
-from pipeline.supply import SUPPLY_VIEW, credit_totals_sql
+from pipeline.supply import SUPPLY_VIEW
 from pipeline.warehouse import main_relations
-
-HISTORY_TABLES = ("publishes", "inventory_history", "inventory_changes", "alerts")
 
 CHANGES_DDL = """
     publish_id BIGINT, previous_publish_id BIGINT, project_id VARCHAR, registry VARCHAR, vintage BIGINT,
@@ -91,14 +89,6 @@ def _inventory_sql(conn: duckdb.DuckDBPyConnection, catalog: str | None) -> str:
     )
 
 
-def _current_totals(conn: duckdb.DuckDBPyConnection, pub: str) -> str:
-    """Issued, retired and cancelled now of the project-vintages in ``gone``, from the supply the inventory was
-    built from (registry exports and VROD, ``pipeline/supply.py``), else from the registry credits."""
-    if SUPPLY_VIEW in main_relations(conn, pub):
-        return f"SELECT * FROM {pub}.main.{SUPPLY_VIEW} SEMI JOIN gone USING (project_id, vintage)"
-    return credit_totals_sql(f"{pub}.main.credits", only="gone")
-
-
 def append_inventory_changes(
     conn: duckdb.DuckDBPyConnection, pub: str, prev: str | None, publish_id: int, previous_id: int | None
 ) -> int:
@@ -114,7 +104,9 @@ def append_inventory_changes(
         cur_scores AS ({_scores_sql(conn, pub)}),
         old_scores AS ({_scores_sql(conn, prev)}),
         gone AS (SELECT project_id, vintage FROM old ANTI JOIN cur USING (project_id, vintage)),
-        cur_totals AS ({_current_totals(conn, pub)}),
+        cur_totals AS (  -- issued, retired and cancelled now, from the supply the inventory was built from
+            SELECT * FROM {pub}.main.{SUPPLY_VIEW} SEMI JOIN gone USING (project_id, vintage)
+        ),
         entered AS (
             SELECT c.project_id, c.registry, c.vintage, 'entered' AS change,
                    CASE WHEN {first_publish} THEN 'first_publish'

@@ -23,7 +23,6 @@ block a publish: the previous file is only ever attached read-only, which coexis
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -48,7 +47,6 @@ from pipeline.inventory import (
     require_tables,
     validate_inventory_frame,
 )
-from pipeline.policy import Policy
 from pipeline.publish.alerts import append_alerts, send_webhook
 from pipeline.publish.dictionary import apply_comments, missing_comments
 from pipeline.publish.history import (
@@ -58,18 +56,17 @@ from pipeline.publish.history import (
     carry_forward,
     previous_publish_id,
 )
+from pipeline.publish.policy import PublishPolicy
 from pipeline.publish.views import create_views
 from pipeline.settings import Paths
 from pipeline.sql import identifier
 from pipeline.supply import RECONCILIATION_TABLE, REGISTRY_AS_OF_SQL, SUPPLY_VIEW
 from pipeline.warehouse import STAGING_SCHEMA, WAREHOUSE_TABLES, main_relations
 
-WORK_TABLES = ("projects", "credits", "quality_scores", INVENTORY_TABLE, "rejected_rows", "load_audit")
-"""Work-DB tables every publish needs."""
-OPTIONAL_WORK_TABLES = (
-    "buyer_eligibility", "order_allocations", "order_allocation_lines", SUPPLY_VIEW, RECONCILIATION_TABLE,
-)  # fmt: skip
-"""Buyer-stage tables and the sources' supply and reconciliation, published when their stage has produced them."""
+WORK_TABLES = ("projects", "credits", "quality_scores", INVENTORY_TABLE, "rejected_rows", "load_audit", SUPPLY_VIEW)
+"""Work-DB relations every publish needs."""
+OPTIONAL_WORK_TABLES = ("buyer_eligibility", "order_allocations", "order_allocation_lines", RECONCILIATION_TABLE)
+"""Buyer-stage tables and the sources' reconciliation, published when their stage has produced them."""
 LEDGER_TABLES = ("retirements", "registry_recognitions", "order_executions")
 """The ledger's tables (``pipeline/buyers/ledger.py``), copied when present at publish time."""
 PUB, PREV = "publishing", "previous"
@@ -111,10 +108,6 @@ def remove_stale_temp_files(target: Path) -> list[Path]:
     return removed
 
 
-def _policy_sha256(policy: Policy) -> str:
-    return hashlib.sha256(policy.model_dump_json().encode()).hexdigest()
-
-
 def _fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -149,7 +142,7 @@ def _renet_inventory(conn: duckdb.DuckDBPyConnection, work: str) -> None:
 
 
 def _record_publish(
-    conn: duckdb.DuckDBPyConnection, publish_id: int, published_at: datetime, policy: Policy, counts: dict
+    conn: duckdb.DuckDBPyConnection, publish_id: int, published_at: datetime, policy_stamp: dict, counts: dict
 ) -> None:
     conn.execute(
         f"""
@@ -180,8 +173,7 @@ def _record_publish(
         {
             "publish_id": publish_id,
             "published_at": published_at.replace(tzinfo=None),
-            "policy_version": policy.policy_version,
-            "policy_sha256": _policy_sha256(policy),
+            **policy_stamp,
             "tables": list(counts),
             "rows": list(counts.values()),
         },
@@ -309,15 +301,16 @@ def _append_history(
     publish_id: int,
     previous_id: int | None,
     published_at: datetime,
-    policy: Policy,
+    policy: PublishPolicy,
+    policy_stamp: dict,
 ) -> pd.DataFrame:
     """History, change log and alerts of the new file, carried from ``prev``; returns this publish's alerts."""
     append_inventory_history(work, PUB, prev, publish_id)
     append_inventory_changes(work, PUB, prev, publish_id, previous_id)
-    alerts = append_alerts(work, PUB, prev, work_catalog, publish_id, published_at.replace(tzinfo=None), policy.publish)
+    alerts = append_alerts(work, PUB, prev, work_catalog, publish_id, published_at.replace(tzinfo=None), policy)
     carry_forward(work, PUB, prev, "publishes", PUBLISHES_DDL)
     with _using(work, PUB):
-        _record_publish(work, publish_id, published_at, policy, _row_counts(work, PUB))
+        _record_publish(work, publish_id, published_at, policy_stamp, _row_counts(work, PUB))
     return alerts
 
 
@@ -338,12 +331,17 @@ def _attach_previous(work: duckdb.DuckDBPyConnection, target: Path) -> str | Non
 def publish_inventory(
     work: duckdb.DuckDBPyConnection,
     paths: Paths,
-    policy: Policy,
+    policy: PublishPolicy,
     *,
+    policy_version: str,
+    policy_sha256: str,
     now: datetime | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> PublishResult:
     """Publish the work DB behind ``work`` (an open connection, read-only is enough) to ``paths.curated_db``.
+
+    ``policy`` is the policy file's ``publish:`` section (alerts, webhook); ``policy_version`` and
+    ``policy_sha256`` (of the whole policy) are recorded in ``publishes`` and its inputs fingerprint.
 
     ``progress`` is called with each completed step's name (attached, copied, history, documented,
     validated, swapped): the Dagster asset logs them. Raises :class:`PublishError` (or the underlying
@@ -373,7 +371,8 @@ def publish_inventory(
 
         expected_counts = _publish_sources(work, work_catalog, paths.ledger_db)
         step("copied")
-        alerts = _append_history(work, work_catalog, prev, publish_id, previous_id, published_at, policy)
+        stamp = {"policy_version": policy_version, "policy_sha256": policy_sha256}
+        alerts = _append_history(work, work_catalog, prev, publish_id, previous_id, published_at, policy, stamp)
         step("history")
         create_views(work, PUB)
         undocumented = apply_comments(work, PUB, upstream_catalog=work_catalog)
@@ -415,11 +414,6 @@ def publish_inventory(
         changes=changes,
         alerts=alerts,
         undocumented=undocumented,
-        webhook_error=send_webhook(alerts, policy.publish.alerts),
+        webhook_error=send_webhook(alerts, policy.alerts),
     )
 
-
-def read_publishes(curated_db: Path) -> pd.DataFrame:
-    """The ``publishes`` log of a published file (read-only, short-lived connection)."""
-    with duckdb.connect(str(curated_db), read_only=True) as conn:
-        return conn.execute("SELECT * FROM publishes ORDER BY publish_id").df()

@@ -1,12 +1,13 @@
 """The scoring engine: every issued project-vintage scored for additionality, permanence, leakage and
 over-crediting, gated, tiered by the limiting factor, with a reason trail, all column-wise.
 
-``score_warehouse(conn, reference, policy)`` reads the harmonized ``projects`` and ``credits`` relations on a
-DuckDB connection (the work DB; ``pipeline/ingest/schemas.py``), aggregating credits to project-vintages in
-DuckDB so only one row per project-vintage reaches pandas; ``score_project_vintages(projects, credits, ...)``
-does the same for frames. With the cited reference tables and the loaded policy file they return the
-``quality_scores`` frame (``pipeline/quality/schemas.py``). They read nothing else: the same inputs and policy
-always give the same output, and a policy change re-scores without re-ingesting.
+``score_warehouse(conn, reference, scoring, policy_version)`` reads the harmonized ``projects`` and ``credits``
+relations on a DuckDB connection (the work DB; ``pipeline/ingest/schemas.py``), aggregating credits to
+project-vintages in DuckDB so only one row per project-vintage reaches pandas; ``score_project_vintages(projects,
+credits, ...)`` does the same for frames. With the cited reference tables, the policy file's ``scoring:`` section
+and its version (recorded on every row) they return the ``quality_scores`` frame (``pipeline/quality/schemas.py``).
+They read nothing else: the same inputs and policy always give the same output, and a policy change re-scores
+without re-ingesting.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import numpy as np
 import pandas as pd
 
 from pipeline.ingest.parsing import ARROW_TEXT
-from pipeline.policy import Policy
 from pipeline.quality.additionality import score_additionality
 from pipeline.quality.external_ratings import RATING_COLUMNS, join_external_ratings
 from pipeline.quality.gates import evaluate_gates, gate_mask_to_codes
@@ -24,6 +24,7 @@ from pipeline.quality.inputs import Reference, data_as_of, scoring_frame
 from pipeline.quality.leakage import leakage_haircut_pct, score_leakage
 from pipeline.quality.over_crediting import score_over_crediting, sensitivity_haircut_pct
 from pipeline.quality.permanence import score_permanence
+from pipeline.quality.policy import ScoringPolicy
 from pipeline.quality.reasons import FRAMEWORK, ReasonLog, Shown, label_lists, methodology_source
 from pipeline.quality.schemas import STRING_COLUMNS, QualityScoresSchema
 from pipeline.quality.tiers import classify
@@ -134,24 +135,25 @@ def score_project_vintages(
     projects: pd.DataFrame,
     credits: pd.DataFrame,
     reference: Reference,
-    policy: Policy,
+    scoring: ScoringPolicy,
+    policy_version: str,
     external_ratings: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Score every project-vintage with issuances in the ``credits`` frame; see the module docstring."""
     with duckdb.connect() as conn:
         conn.register("projects", projects)
         conn.register("credits", credits)
-        return score_warehouse(conn, reference, policy, external_ratings)
+        return score_warehouse(conn, reference, scoring, policy_version, external_ratings)
 
 
 def score_warehouse(
     conn: duckdb.DuckDBPyConnection,
     reference: Reference,
-    policy: Policy,
+    scoring: ScoringPolicy,
+    policy_version: str,
     external_ratings: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Score every project-vintage with issuances in the ``credits`` relation on ``conn`` (with ``projects``)."""
-    scoring = policy.scoring
     as_of = scoring.assessment_date(data_as_of(conn))
     pv = scoring_frame(conn, reference, scoring)
     log = ReasonLog(len(pv))
@@ -193,7 +195,7 @@ def score_warehouse(
             len(pv),
         ),
         "assessed_on": pd.Timestamp(as_of),
-        "policy_version": policy.policy_version,
+        "policy_version": policy_version,
         **({} if ratings is None else ratings),
     }
     columns = OUTPUT_COLUMNS + (RATING_COLUMNS if ratings is not None else [])

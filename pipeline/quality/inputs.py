@@ -444,11 +444,6 @@ def project_type_columns(pv: pd.DataFrame, project_types: pd.DataFrame) -> pd.Da
     return spread(per_type, described, pv.index)
 
 
-def join_project_types(pv: pd.DataFrame, project_types: pd.DataFrame) -> pd.DataFrame:
-    """``pv`` with its ``project_type_columns``."""
-    return pd.concat([pv, project_type_columns(pv, project_types)], axis=1)
-
-
 FLAG_COLUMNS = {
     "flag": "flag",
     "flag_effect": "effect",

@@ -21,19 +21,11 @@ CRITERION_OF_SCORE = {
     "leakage_score": "leakage",
     "over_crediting_score": "over_crediting",
 }
-LIST_COLUMNS = ("gates_failed", "reasons", "co_benefit_labels")
 STRING_COLUMNS = (
     "project_id", "registry", "activity", "protocol", "quality_tier", "corsia_phase", "policy_version", "source",
 )  # fmt: skip
 """Declared ``string[pyarrow]`` (as the ingest contract's text): pandera checks the dtype once instead of ``isinstance``
 on every value, and the scores reach DuckDB through Arrow without a copy of each string."""
-
-QUALITY_SCORES_DDL_TYPES = {
-    "gates_failed": "VARCHAR[]",
-    "reasons": "STRUCT(code VARCHAR, criterion VARCHAR, message VARCHAR, source VARCHAR[])[]",
-    "co_benefit_labels": "VARCHAR[]",
-}
-
 
 class QualityScoresSchema(pa.DataFrameModel):
     """One scored project-vintage (table ``quality_scores``). ``gates_failed``, ``reasons`` (list of

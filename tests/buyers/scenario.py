@@ -2,8 +2,9 @@
 
 Project-vintages and quantities are real rows of the bundled exports in ``data/raw`` (CAR1745 and CAR1749
 Mexican restoration, ACR701 Windrock IFM) and of ART TREES (ART102 Guyana). ``credits`` passes the ingest
-schema and ``eligible_inventory`` the inventory contract (``pipeline.inventory``); tiers and scores are
-hand-set until the scoring stage lands. Buyers and orders are made up, like the bundled examples.
+schema and ``eligible_inventory`` the inventory contract (``pipeline.inventory``); the warehouse's supply view
+(``pipeline.supply``, no VROD file) is defined over ``credits`` as the warehouse defines it; tiers and scores are
+hand-set. Buyers and orders are made up, like the bundled examples.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import duckdb
 import pandas as pd
 
 from pipeline.buyers.schemas import BuyersSchema, OrdersSchema
-from pipeline.ingest.schemas import CreditsSchema
+from pipeline.ingest.schemas import CreditsSchema, LoadAuditSchema, empty_frame
 from pipeline.inventory import INVENTORY_COLUMNS, validate_inventory_frame
 from pipeline.registries import REGISTRIES
+from pipeline.supply import define_views
 
 POLICY_VERSION = "2026.11-v1"
 AS_OF = pd.Timestamp("2026-11-29")
@@ -93,15 +95,17 @@ def inventory_frame(credits: pd.DataFrame, tiers: dict = TIERS) -> pd.DataFrame:
 
 
 def write_work_db(path: Path, credits_rows: list[tuple] = CREDITS, tiers: dict = TIERS) -> None:
-    """Create (or replace) ``credits`` and ``eligible_inventory`` in the work DB at ``path``."""
+    """Create (or replace) ``credits``, ``eligible_inventory`` and the supply view in the work DB at ``path``."""
     credits = credits_frame(credits_rows)
     inventory = inventory_frame(credits, tiers)
     path.parent.mkdir(parents=True, exist_ok=True)
+    tables = {"credits": credits, "eligible_inventory": inventory, "load_audit": empty_frame(LoadAuditSchema)}
     with duckdb.connect(str(path)) as conn:
-        for table, frame in (("credits", credits), ("eligible_inventory", inventory)):
+        for table, frame in tables.items():
             conn.register("frame", frame)
             conn.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM frame")
             conn.unregister("frame")
+        define_views(conn, None)
 
 
 BUYER = {

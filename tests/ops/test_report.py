@@ -18,7 +18,6 @@ from assets.definitions import defs
 from assets.report import inventory_report
 from pipeline.inventory import write_eligible_inventory
 from pipeline.policy import load_policy
-from pipeline.publish.publish import publish_inventory
 from pipeline.registries import REGISTRY_KEYS
 from pipeline.report import (
     SCORE_AXIS,
@@ -31,6 +30,7 @@ from pipeline.report import (
 )
 from pipeline.warehouse import main_relations
 from tests.conftest import make_settings
+from tests.publish.conftest import publish_under
 from tests.publish.scenario import first_snapshot, second_snapshot
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -50,7 +50,7 @@ def published(tmp_path_factory):
         snapshot.write(paths.work_db)
         with duckdb.connect(str(paths.work_db)) as conn:
             write_eligible_inventory(conn, paths.ledger_db)
-            publish_inventory(conn, paths, policy, now=datetime(2026, 4, day, tzinfo=UTC))
+            publish_under(conn, paths, policy, now=datetime(2026, 4, day, tzinfo=UTC))
     return settings
 
 

@@ -13,6 +13,7 @@ from pipeline.buyers.ledger import open_ledger, retirement_id
 from pipeline.buyers.schemas import RetirementsSchema
 from pipeline.inventory import write_eligible_inventory
 from pipeline.policy import Policy, load_policy
+from pipeline.publish.publish import PublishResult, publish_inventory
 from pipeline.settings import Paths
 from tests.conftest import make_settings
 from tests.publish.scenario import POLICY_VERSION, PROJECTS, Snapshot
@@ -44,6 +45,14 @@ def stage(snapshot: Snapshot, paths: Paths) -> None:
     snapshot.write(paths.work_db)
     with duckdb.connect(str(paths.work_db)) as conn:
         write_eligible_inventory(conn, paths.ledger_db)
+
+
+def publish_under(conn: duckdb.DuckDBPyConnection, paths: Paths, policy: Policy, **options) -> PublishResult:
+    """Publish the work DB behind ``conn`` under ``policy`` as the ``published_inventory`` asset does: its
+    ``publish`` section, its version and its fingerprint."""
+    return publish_inventory(
+        conn, paths, policy.publish, policy_version=policy.policy_version, policy_sha256=policy.sha256, **options
+    )
 
 
 def append_ledger(paths: Paths, rows: list[tuple], recognized: tuple[str, ...] = ()) -> None:

@@ -43,8 +43,8 @@ def as_of(db: str) -> None:
 
 def publish(work_db: str, curated_db: str, ledger_db: str, policy_file: str, crash_at: str) -> None:
     from pipeline.policy import load_policy
-    from pipeline.publish.publish import publish_inventory
     from pipeline.settings import Paths
+    from tests.publish.conftest import publish_under
 
     paths = Paths(
         raw_dir=Path(work_db).parent,
@@ -61,7 +61,7 @@ def publish(work_db: str, curated_db: str, ledger_db: str, policy_file: str, cra
             os.kill(os.getpid(), signal.SIGKILL)
 
     with duckdb.connect(work_db, read_only=True) as conn:
-        publish_inventory(conn, paths, load_policy(paths.policy), progress=progress)
+        publish_under(conn, paths, load_policy(paths.policy), progress=progress)
     print("PUBLISHED", flush=True)
 
 

@@ -17,9 +17,8 @@ import pytest
 from pipeline.buyers.statement import write_buyer_statements
 from pipeline.csv_files import write_csv
 from pipeline.publish.exports import export_published
-from pipeline.publish.publish import publish_inventory
 from pipeline.settings import REPO_ROOT
-from tests.publish.conftest import append_ledger, stage
+from tests.publish.conftest import append_ledger, publish_under, stage
 from tests.publish.scenario import first_snapshot, second_snapshot
 
 
@@ -47,7 +46,7 @@ def publish_twice(paths, policy) -> None:
     for snapshot in (first_snapshot(), second_snapshot()):
         stage(snapshot, paths)
         with duckdb.connect(str(paths.work_db), read_only=True) as conn:
-            publish_inventory(conn, paths, policy)
+            publish_under(conn, paths, policy)
 
 
 def test_the_guide_has_five_example_queries():
@@ -167,7 +166,7 @@ def test_csv_cells_never_become_spreadsheet_formulas(paths, policy, tmp_path):
     with duckdb.connect(str(paths.ledger_db)) as ledger:
         ledger.execute("UPDATE retirements SET beneficiary = '\tTAB' || chr(13) || '=1+1'")
     with duckdb.connect(str(paths.work_db), read_only=True) as conn:
-        publish_inventory(conn, paths, policy)
+        publish_under(conn, paths, policy)
     written = export_published(paths.curated_db)
     parquet, csv = written[0], written[1]
 

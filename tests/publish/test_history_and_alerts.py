@@ -12,8 +12,7 @@ import pydantic
 import pytest
 
 from pipeline.policy import Policy
-from pipeline.publish.publish import publish_inventory
-from tests.publish.conftest import append_ledger, stage
+from tests.publish.conftest import append_ledger, publish_under, stage
 from tests.publish.scenario import first_snapshot, second_snapshot
 
 
@@ -26,7 +25,7 @@ def with_alerts(policy: Policy, **changes) -> Policy:
 
 def publish(paths, policy):
     with duckdb.connect(str(paths.work_db), read_only=True) as conn:
-        return publish_inventory(conn, paths, policy)
+        return publish_under(conn, paths, policy)
 
 
 def published(paths, sql: str, params=None) -> list[tuple]:

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from pipeline.inventory import (
+    INVENTORY_TABLE,
     InventoryError,
-    build_eligible_inventory,
     ledger_view,
     reconciliation_mismatches,
     validate_inventory_frame,
@@ -21,8 +21,9 @@ from tests.publish.scenario import first_snapshot
 
 
 def inventory(paths) -> dict:
-    with duckdb.connect(str(paths.work_db), read_only=True) as conn:
-        frame = build_eligible_inventory(conn, paths.ledger_db)
+    with duckdb.connect(str(paths.work_db)) as conn:
+        write_eligible_inventory(conn, paths.ledger_db)
+        frame = conn.execute(f"SELECT * FROM {INVENTORY_TABLE}").df()
     validate_inventory_frame(frame)
     return {(r.project_id, r.vintage): r for r in frame.itertuples()}
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipeline.publish.publish import PublishError, publish_inventory
+from pipeline.publish.publish import PublishError
 from pipeline.settings import REPO_ROOT
-from tests.publish.conftest import stage
+from tests.publish.conftest import publish_under, stage
 from tests.publish.scenario import first_snapshot, second_snapshot
 
 pytestmark = pytest.mark.slow
@@ -33,7 +33,7 @@ def run(*args: str) -> subprocess.CompletedProcess:
 
 def publish(paths, policy):
     with duckdb.connect(str(paths.work_db), read_only=True) as conn:
-        return publish_inventory(conn, paths, policy)
+        return publish_under(conn, paths, policy)
 
 
 def temp_files(paths) -> list[Path]:
@@ -61,7 +61,7 @@ def test_reader_keeps_working_during_a_publish_and_a_new_connection_sees_the_new
 
         stage(second_snapshot(), paths)
         with duckdb.connect(str(paths.work_db), read_only=True) as conn:
-            result = publish_inventory(conn, paths, policy, progress=ask_reader)  # the reader queries at every step
+            result = publish_under(conn, paths, policy, progress=ask_reader)  # the reader queries at every step
         assert str(result.as_of) == "2026-04-28", "the second publish must go through while the reader is connected"
     finally:
         reader.stdin.close()

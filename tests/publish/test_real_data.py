@@ -50,8 +50,9 @@ def real_scores(settings) -> None:
     with duckdb.connect(settings.work_db) as conn:
         projects = conn.execute("SELECT * FROM projects").df()
         credits = conn.execute("SELECT * FROM credits").df()
+        policy = load_policy(settings.paths.policy)
         scores = score_project_vintages(
-            projects, credits, load_reference(settings.paths.reference_dir), load_policy(settings.paths.policy)
+            projects, credits, load_reference(settings.paths.reference_dir), policy.scoring, policy.policy_version
         )
         write_quality_scores(conn, scores)
 

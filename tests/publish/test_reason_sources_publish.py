@@ -6,8 +6,8 @@ import duckdb
 
 from pipeline.inventory import write_eligible_inventory
 from pipeline.policy import load_policy
-from pipeline.publish.publish import publish_inventory
 from tests.conftest import make_settings
+from tests.publish.conftest import publish_under
 from tests.publish.scenario import first_snapshot, second_snapshot
 
 AS_ONE_STRING = """
@@ -26,7 +26,7 @@ def _publish(settings, snapshot, day: int, before=None) -> None:
         if before:
             conn.execute(before)
         write_eligible_inventory(conn, paths.ledger_db)
-        publish_inventory(conn, paths, load_policy(paths.policy), now=datetime(2026, 4, day, tzinfo=UTC))
+        publish_under(conn, paths, load_policy(paths.policy), now=datetime(2026, 4, day, tzinfo=UTC))
 
 
 def test_a_file_with_string_sources_republishes_with_list_sources(tmp_path):

@@ -124,6 +124,6 @@ def test_a_failed_step_is_reported_with_its_whole_message_and_where_it_was_raise
     assert set(caret.strip()) == {"^"} and query[caret.index("^") :].startswith("SELEC"), (
         f"the caret line must stay under the error in the query: {message!r}"
     )
-    assert "tests/pipeline_run/test_make_run.py:" in message and "broken_query" in message, (
+    assert "tests/assets_layer/test_make_run.py:" in message and "broken_query" in message, (
         f"the failure must name the file, line and function that raised it: {message!r}"
     )

@@ -1,4 +1,4 @@
-"""Rewrite the saved run the golden test compares with: ``python -m tests.scoring.golden.regenerate``.
+"""Rewrite the saved run the golden test compares with: ``python -m tests.quality.golden.regenerate``.
 
 Step 1 (``--inputs``, or when they are missing): the bundled exports (``data/raw``) are ingested into a
 temporary work DB and the credits and projects the engine reads are saved. Step 2: those inputs are scored
@@ -44,10 +44,14 @@ def save_inputs() -> None:
 def save_scores() -> None:
     from pipeline.quality.engine import score_project_vintages
     from pipeline.quality.reference import load_reference
-    from tests.scoring.builders import policy
+    from tests.quality.builders import POLICY_VERSION, policy
 
     scores = score_project_vintages(
-        pd.read_parquet(PROJECTS), pd.read_parquet(CREDITS), load_reference(REPO_ROOT / "data" / "reference"), policy()
+        pd.read_parquet(PROJECTS),
+        pd.read_parquet(CREDITS),
+        load_reference(REPO_ROOT / "data" / "reference"),
+        policy(),
+        POLICY_VERSION,
     )
     scores.to_parquet(SCORES, index=False)
     print(f"{len(scores)} scored project-vintages written to {SCORES}")

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from pipeline.ingest.schemas import CreditsSchema, ProjectsSchema
-from pipeline.policy import Policy
 from pipeline.quality.engine import score_project_vintages
 from pipeline.quality.policy import ScoringPolicy
 
@@ -135,8 +134,8 @@ def credits_frame(rows: list[dict]) -> pd.DataFrame:
     return CreditsSchema.validate(frame, lazy=True)
 
 
-def policy(**scoring_overrides) -> Policy:
-    """The default policy, pinned to ``AS_OF``, with nested overrides (``gates={"min_vintage": 2010}``)."""
+def policy(**scoring_overrides) -> ScoringPolicy:
+    """The default scoring policy, pinned to ``AS_OF``, with nested overrides (``gates={"min_vintage": 2010}``)."""
     base = ScoringPolicy().model_dump()
     base["as_of_date"] = AS_OF
     for section, values in scoring_overrides.items():
@@ -144,7 +143,7 @@ def policy(**scoring_overrides) -> Policy:
             base[section] = {**base[section], **values}
         else:
             base[section] = values
-    return Policy.model_validate({"policy_version": POLICY_VERSION, "scoring": base, "buyers": {}, "publish": {}})
+    return ScoringPolicy.model_validate(base)
 
 
 @dataclass
@@ -155,7 +154,7 @@ class Case:
     credits: list[dict] = field(default_factory=lambda: [issuance()])
     methodologies: list[dict] = field(default_factory=lambda: [methodology()])
     flags: list[dict] = field(default_factory=list)
-    policy: Policy = field(default_factory=policy)
+    policy: ScoringPolicy = field(default_factory=policy)
     external_ratings: pd.DataFrame | None = None
 
     def score(self) -> pd.DataFrame:
@@ -164,6 +163,7 @@ class Case:
             credits_frame(self.credits),
             reference(self.methodologies, self.flags),
             self.policy,
+            POLICY_VERSION,
             self.external_ratings,
         )
 

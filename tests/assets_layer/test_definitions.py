@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 import tomllib
+from datetime import timedelta
 
 import dagster as dg
 
-from assets.definitions import defs
+from assets.definitions import definitions, defs
 from pipeline.settings import REPO_ROOT
+from tests.conftest import make_settings
 
 EXPECTED_ASSETS = {
     "registry_snapshot",
@@ -107,3 +109,15 @@ def test_unused_dagster_integrations_are_not_dependencies():
     names = {re.split(r"[<>=\[ ]", d, maxsplit=1)[0] for d in dependencies}
     assert not names & {"dagster-duckdb", "dagster-pandera"}, "declared but unused Dagster integrations"
     assert "tabulate" in names, "pandas' to_markdown (the UI's metadata tables) needs tabulate"
+
+
+def test_the_published_files_freshness_window_comes_from_the_settings_policy_file(tmp_path):
+    policy = (REPO_ROOT / "data" / "policy.yaml").read_text()
+    assert "max_published_age_hours: 36 " in policy, "the bundled policy's freshness window changed"
+    edited = tmp_path / "policy.yaml"
+    edited.write_text(policy.replace("max_published_age_hours: 36 ", "max_published_age_hours: 12 "))
+    settings = make_settings(tmp_path, raw_dir=tmp_path / "raw").model_copy(update={"policy_file": str(edited)})
+    freshness = definitions(settings).resolve_asset_graph().get(dg.AssetKey("published_inventory")).freshness_policy
+    assert freshness.fail_window.to_timedelta() == timedelta(hours=12), (
+        f"published_inventory's freshness window {freshness.fail_window} is not the settings' policy file's 12 h"
+    )

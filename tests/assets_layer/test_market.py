@@ -8,7 +8,7 @@ import duckdb
 import pytest
 
 from assets.run import run_pipeline, summary
-from pipeline.buyers.ledger import supply_sql as buyer_supply_sql
+from pipeline.buyers.ledger import SUPPLY_SQL as BUYER_SUPPLY_SQL
 from pipeline.registries import REGISTRY_KEYS
 from tests.conftest import make_settings
 
@@ -69,7 +69,7 @@ def test_the_summary_prints_the_inventory_by_registry_and_activity_and_the_as_of
 
 def test_buyers_can_allocate_what_vrod_supplies(published):
     conn, _ = published
-    supply = conn.execute(buyer_supply_sql(conn)).df()
+    supply = conn.execute(BUYER_SUPPLY_SQL).df()
     inventory = conn.execute("SELECT project_id, vintage, available, source FROM eligible_inventory").df()
     joined = inventory.merge(supply, on=["project_id", "vintage"])
     assert len(joined) == len(inventory)

@@ -20,7 +20,6 @@ from pipeline.quality.engine import score_project_vintages
 from pipeline.quality.reference import load_reference
 from pipeline.registries import REGISTRY_KEYS
 from pipeline.settings import REPO_ROOT
-from pipeline.warehouse import read_table
 from tests.conftest import make_settings
 
 ASSETS = [ingest.registry_tables, ingest.warehouse, scoring.quality_scores]
@@ -127,12 +126,13 @@ def test_art_trees_vintage_with_the_ccp_label_scores_leakage_at_least_4_and_high
     labelled units and re-score the real rows with the real reference tables."""
     settings, _ = instance
     with duckdb.connect(settings.work_db, read_only=True) as conn:
-        projects, credits = read_table(conn, "projects"), read_table(conn, "credits")
+        projects, credits = conn.execute("SELECT * FROM projects").df(), conn.execute("SELECT * FROM credits").df()
     labelled = (credits["project_id"] == "ART102") & (credits["vintage"] == 2023)
     assert labelled.any(), "ART102 vintage 2023 is in the bundled ART issuances"
     credits.loc[labelled, "ccp_label"] = True
+    policy = load_policy(settings.paths.policy)
     scores = score_project_vintages(
-        projects, credits, load_reference(settings.paths.reference_dir), load_policy(settings.paths.policy)
+        projects, credits, load_reference(settings.paths.reference_dir), policy.scoring, policy.policy_version
     )
     guyana = scores[(scores["project_id"] == "ART102") & (scores["vintage"] == 2023)].iloc[0]
     assert guyana["ccp_label"], "the label is carried through as a badge"

@@ -10,7 +10,17 @@ from pipeline.quality.engine import score_project_vintages
 from pipeline.quality.reference import load_reference
 from pipeline.settings import REPO_ROOT
 from tests.conftest import SHARED_DATA, requires_shared_data
-from tests.scoring.builders import Case, codes, credits_frame, issuance, methodology, policy, project, row
+from tests.quality.builders import (
+    POLICY_VERSION,
+    Case,
+    codes,
+    credits_frame,
+    issuance,
+    methodology,
+    policy,
+    project,
+    row,
+)
 
 
 def scored(case: Case, project_id: str = "VCS5001", vintage: int = 2024) -> pd.Series:
@@ -117,7 +127,7 @@ def test_gold_standard_ar_projects_without_methodology_are_scored_under_gs_ar():
     assert katunguru["protocol"].isna().all() and (katunguru["project_type_raw"] == "A/R").all()
     scores = score_project_vintages(
         katunguru, credits_frame([issuance("GLD23527", 2024)]), load_reference(REPO_ROOT / "data" / "reference"),
-        policy(),
+        policy(), POLICY_VERSION,
     )  # fmt: skip
     result = row(scores, "GLD23527", 2024)
     assert result["protocol"] == "gs-reforest" and "METHODOLOGY_FROM_PROJECT_TYPE" in codes(result, "methodology")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.scoring.builders import Case, codes, issuance, methodology, policy, project, row
+from tests.quality.builders import Case, codes, issuance, methodology, policy, project, row
 
 
 def gates_of(case: Case, project_id: str = "VCS5001", vintage: int = 2024):

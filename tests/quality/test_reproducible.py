@@ -15,7 +15,7 @@ import pytest
 
 from pipeline.registries import REGISTRY_KEYS
 from tests.conftest import make_settings
-from tests.scoring.test_real_data_scoring import ASSETS, materialize_scores
+from tests.quality.test_real_data_scoring import ASSETS, materialize_scores
 
 
 def fake_clock(monkeypatch: pytest.MonkeyPatch, today: dt.date) -> None:

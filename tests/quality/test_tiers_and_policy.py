@@ -10,7 +10,7 @@ import pytest
 from pipeline.policy import load_policy
 from pipeline.quality.policy import ScoringPolicy
 from pipeline.settings import REPO_ROOT
-from tests.scoring.builders import Case, codes, issuance, methodology, policy, project, row
+from tests.quality.builders import Case, codes, issuance, methodology, policy, project, row
 
 
 def score_one(case: Case, project_id: str = "VCS5001", vintage: int = 2024):

@@ -7,7 +7,7 @@ import duckdb
 import pytest
 
 from pipeline.quality.store import write_quality_scores
-from tests.scoring.builders import Case, issuance, project
+from tests.quality.builders import Case, issuance, project
 
 
 @pytest.fixture

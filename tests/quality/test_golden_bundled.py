@@ -2,7 +2,7 @@
 badge, tonnage and every reason's code, criterion, message and source, in order. The saved run was produced by
 the row-wise pandas engine before the scoring was moved to DuckDB aggregation and Arrow reason rendering, so
 this pins that restructuring (and any later one) to the rubric's exact behaviour. After an intended rubric,
-reference-table or policy-default change, rewrite it with ``python -m tests.scoring.golden.regenerate``."""
+reference-table or policy-default change, rewrite it with ``python -m tests.quality.golden.regenerate``."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import pytest
 from pipeline.quality.engine import score_project_vintages, score_warehouse
 from pipeline.quality.reference import load_reference
 from pipeline.settings import REPO_ROOT
-from tests.scoring.builders import policy
-from tests.scoring.golden.regenerate import CREDITS, PROJECTS, SCORES
+from tests.quality.builders import POLICY_VERSION, policy
+from tests.quality.golden.regenerate import CREDITS, PROJECTS, SCORES
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +62,9 @@ def assert_same_scores(saved: pd.DataFrame, scored: pd.DataFrame) -> None:
 
 
 def test_frames_engine_reproduces_the_saved_run(saved, reference):
-    scored = score_project_vintages(pd.read_parquet(PROJECTS), pd.read_parquet(CREDITS), reference, policy())
+    scored = score_project_vintages(
+        pd.read_parquet(PROJECTS), pd.read_parquet(CREDITS), reference, policy(), POLICY_VERSION
+    )
     assert_same_scores(saved, scored)
 
 
@@ -71,7 +73,7 @@ def test_work_db_engine_reproduces_the_saved_run(saved, reference, tmp_path):
     with duckdb.connect(str(tmp_path / "work.duckdb")) as conn:
         conn.execute(f"CREATE TABLE credits AS SELECT * FROM read_parquet('{CREDITS}')")
         conn.execute(f"CREATE TABLE projects AS SELECT * FROM read_parquet('{PROJECTS}')")
-        scored = score_warehouse(conn, reference, policy())
+        scored = score_warehouse(conn, reference, policy(), POLICY_VERSION)
     assert_same_scores(saved, scored)
 
 

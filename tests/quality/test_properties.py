@@ -15,7 +15,7 @@ from pipeline.quality.reference import (
     REVERSAL_MECHANISMS,
 )
 from pipeline.quality.schemas import CRITERION_OF_SCORE, SCORE_COLUMNS
-from tests.scoring.builders import Case, issuance, methodology, project
+from tests.quality.builders import Case, issuance, methodology, project
 
 PROPERTY_SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 PROTOCOLS = ("vm0047", "vm0007", "acr-ifm-nonfed")

@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.ingest.load import load_registry
 from pipeline.ingest.normalize import PROTOCOL_ACTIVITY, protocols
-from pipeline.quality.inputs import join_project_types
+from pipeline.quality.inputs import project_type_columns
 from pipeline.quality.reference import Reference, load_reference, version_bounds, version_key
 from pipeline.registries import REGISTRY_KEYS
 from pipeline.settings import REPO_ROOT, Paths
@@ -184,7 +184,7 @@ def test_project_types_have_one_default_per_activity(reference: Reference):
 
 def _project_type_of(reference: Reference, activity: str, project_type: str | None, name: str) -> str:
     frame = pd.DataFrame({"activity": [activity], "project_type": [project_type], "name": [name]})
-    return join_project_types(frame, reference.project_types)["project_type_key"].iloc[0]
+    return project_type_columns(frame, reference.project_types)["project_type_key"].iloc[0]
 
 
 @pytest.mark.parametrize(
@@ -215,7 +215,7 @@ def test_patterns_place_nearly_every_bundled_nature_based_project(reference: Ref
     projects = pd.concat([f[f["is_nature_based"]] for f in frames], ignore_index=True)
     # ACoGS (Verra's avoided conversion of grasslands and shrublands) is outside the reference activities.
     nature = projects[projects["activity"].isin(reference.project_types["activity"])]
-    matched = join_project_types(nature, reference.project_types)
+    matched = nature.join(project_type_columns(nature, reference.project_types))
     unmatched = matched[matched["project_type_key"].isna()]
     share = 1 - len(unmatched) / len(matched)
     assert share >= 0.97, (
