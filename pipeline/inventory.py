@@ -48,7 +48,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from pipeline.registries import REGISTRIES, REGISTRY_KEYS
+from pipeline.registries import REGISTRY_KEYS, project_page_sql
 from pipeline.sql import identifier, transaction
 from pipeline.supply import CREDIT_TOTALS_SQL, REGISTRY_AS_OF_SQL, REGISTRY_EXPORT, SOURCES, SUPPLY_VIEW
 from pipeline.warehouse import main_relations
@@ -190,12 +190,6 @@ def ledger_view(conn: duckdb.DuckDBPyConnection, ledger_db: Path | None) -> Iter
             conn.execute("DETACH ledger")
 
 
-def registry_pages_sql() -> str:
-    """Registry key -> its project page URL template (``{number}``: the digits of the project id)."""
-    rows = ", ".join(f"('{r.key}', '{r.project_url}')" for r in REGISTRIES.values())
-    return f"(SELECT * FROM (VALUES {rows}) AS v(registry, url_template))"
-
-
 def supply_totals_sql(conn: duckdb.DuckDBPyConnection) -> str:
     """Per project-vintage supply with its source: the warehouse's ``project_vintage_supply`` (registry exports and
     VROD by precedence, :mod:`pipeline.supply`); a database without it (scores computed from frames) has the
@@ -242,13 +236,12 @@ def inventory_sql(conn: duckdb.DuckDBPyConnection) -> str:
                    ], lambda x: x IS NOT NULL),
                    {co_benefits}
                ) AS badges,
-               replace(r.url_template, '{{number}}', regexp_extract(s.project_id, '[0-9]+$')) AS registry_url,
+               {project_page_sql('s.registry', 's.project_id')} AS registry_url,
                s.policy_version, t.source, t.source_as_of AS as_of
         FROM quality_scores AS s
         JOIN totals AS t ON t.project_id = s.project_id AND t.vintage = s.vintage
         LEFT JOIN projects AS p ON p.project_id = s.project_id
         LEFT JOIN pending ON pending.project_id = s.project_id AND pending.vintage = s.vintage
-        LEFT JOIN {registry_pages_sql()} AS r ON r.registry = s.registry
         WHERE s.is_eligible
     )
     SELECT * EXCLUDE (available_net, haircut_pct),
