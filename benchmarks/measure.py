@@ -247,7 +247,9 @@ def _score(context: dict) -> int:
 
 
 def _require_tables(conn, *tables: str) -> None:
-    present = {name for (name,) in conn.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    from pipeline.sql import relations
+
+    present = relations(conn)
     missing = [t for t in tables if t not in present]
     if missing:
         raise StageUnavailable(f"needs {', '.join(missing)} from an earlier stage that is n/a")

@@ -49,7 +49,7 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 from pipeline.buyers.ledger import RECOGNITIONS, RETIREMENTS, pending
-from pipeline.registries import REGISTRIES, REGISTRY_KEYS
+from pipeline.registries import REGISTRY_KEYS, project_page_sql
 from pipeline.sql import identifier, relations, transaction
 from pipeline.supply import SOURCES, SUPPLY_VIEW
 
@@ -185,10 +185,6 @@ def ledger_view(conn: duckdb.DuckDBPyConnection, ledger_db: Path | None) -> Iter
             conn.execute("DETACH ledger")
 
 
-def registry_pages_sql() -> str:
-    """Registry key -> its project page URL template (``{number}``: the digits of the project id)."""
-    rows = ", ".join(f"('{r.key}', '{r.project_url}')" for r in REGISTRIES.values())
-    return f"(SELECT * FROM (VALUES {rows}) AS v(registry, url_template))"
 
 
 PENDING_LEDGER_SQL = f"""
@@ -224,13 +220,12 @@ def inventory_sql(conn: duckdb.DuckDBPyConnection) -> str:
                    ], lambda x: x IS NOT NULL),
                    {co_benefits}
                ) AS badges,
-               replace(r.url_template, '{{number}}', regexp_extract(s.project_id, '[0-9]+$')) AS registry_url,
+               {project_page_sql('s.registry', 's.project_id')} AS registry_url,
                s.policy_version, t.source, t.source_as_of AS as_of
         FROM quality_scores AS s
         JOIN totals AS t ON t.project_id = s.project_id AND t.vintage = s.vintage
         LEFT JOIN projects AS p ON p.project_id = s.project_id
         LEFT JOIN pending ON pending.project_id = s.project_id AND pending.vintage = s.vintage
-        LEFT JOIN {registry_pages_sql()} AS r ON r.registry = s.registry
         WHERE s.is_eligible
     )
     SELECT * EXCLUDE (available_net, haircut_pct),

@@ -40,3 +40,10 @@ REGISTRIES: dict[str, Registry] = {r.key: r for r in (VERRA, GOLD_STANDARD, ACR,
 REGISTRY_KEYS: tuple[str, ...] = tuple(REGISTRIES)
 
 TRANSACTION_TYPES = ("issuance", "retirement", "cancellation")
+
+
+def project_page_sql(registry: str, project_id: str) -> str:
+    """SQL for a project's public page on its registry (NULL for another registry), from the SQL expressions
+    ``registry`` and ``project_id``: the template's ``{number}`` is the digits that end the project id."""
+    templates = " ".join(f"WHEN '{r.key}' THEN '{r.project_url}'" for r in REGISTRIES.values())
+    return f"replace(CASE {registry} {templates} END, '{{number}}', regexp_extract({project_id}, '[0-9]+$'))"

@@ -20,7 +20,8 @@ import pandas as pd
 
 from pipeline.buyers.ledger import RECOGNITIONS, RETIREMENTS
 from pipeline.csv_files import write_csv
-from pipeline.inventory import column_type, registry_pages_sql
+from pipeline.inventory import column_type
+from pipeline.registries import project_page_sql
 from pipeline.rendering import environment
 
 STATEMENT_VIEW = "buyer_statements"
@@ -124,13 +125,12 @@ def order_statement_sql(conn: duckdb.DuckDBPyConnection, ledger: str) -> str:
            CASE WHEN g.retirement_id IS NULL THEN 'pending in registry' ELSE 'shown in registry' END
                AS registry_status,
            g.registry_transaction_date, {serials} AS registry_serial_numbers, g.matched_by AS registry_matched_by,
-           replace(u.url_template, '{{number}}', regexp_extract(r.project_id, '[0-9]+$')) AS verification_url
+           {project_page_sql('r.registry', 'r.project_id')} AS verification_url
     FROM {ledger}.main.{RETIREMENTS} AS r
     LEFT JOIN {ledger}.main.{RECOGNITIONS} AS g USING (retirement_id)
     {"LEFT JOIN credits AS c ON c.source_file = g.registry_source_file AND c.source_line = g.registry_source_line"
      if credits else ""}
     {"LEFT JOIN projects AS p ON p.project_id = r.project_id" if projects else ""}
-    LEFT JOIN {registry_pages_sql()} AS u ON u.registry = r.registry
     ORDER BY r.order_id, r.project_id, r.vintage
     """
 

@@ -33,6 +33,9 @@ TABLES: dict[str, str] = {
     "credits": "One row per credit transaction (issuance, retirement, cancellation) from the registry exports.",
     "quality_scores": "One row per scored project-vintage: gates, criterion scores, tier and the reasons with "
     "their rule and source.",
+    "quality_scores_compact": "quality_scores as stored: reasons as ids into reason_catalog (query the "
+    "quality_scores view, which shows each reason).",
+    "reason_catalog": "Every distinct reason of quality_scores once: code, criterion, message and source.",
     "eligible_inventory": "What can be offered: one row per eligible project-vintage with credits left, net of "
     "our buyers' retirements recorded in the ledger at publish time.",
     "rejected_rows": "Every raw record that failed parsing or validation, with the reason and the raw text.",
@@ -455,11 +458,17 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
 }
 COLUMNS["latest_changes"] = COLUMNS["inventory_changes"]
+COLUMNS["quality_scores_compact"] = COLUMNS["quality_scores"] | {
+    "reasons": "reason_id of each reason in reason_catalog, in the order of quality_scores.reasons."
+}
 COLUMNS["quality_score_reasons"] = {
     "code": "Machine-readable code of the finding (e.g. G7_NOT_NATURE_BASED, ADD_STANDARDIZED_NOT_APPROVED).",
     "criterion": "What the finding bears on: gate, additionality, permanence, leakage, over_crediting ...",
     "message": "The finding in plain words, with the figures it rests on.",
     "source": "The citations: the rule (policy key, framework section), the reference row read and each URL it cites.",
+}
+COLUMNS["reason_catalog"] = COLUMNS["quality_score_reasons"] | {
+    "reason_id": "The reason's id in quality_scores_compact.reasons (1, 2, ... within this file)."
 }
 COLUMNS["data_dictionary"] = {
     "relation": "Published table or view.",

@@ -3,8 +3,8 @@
 Analysts hold read-only connections on the published file at any time, so it is never written in place:
 
 1. the work DB's file is copied to a temporary file next to it (same filesystem, so the final rename is
-   atomic): the warehouse slices and ``quality_scores`` keep their compressed blocks, and ``projects``,
-   ``credits``, ``rejected_rows`` and ``load_audit`` stay views over the slices, inside the new file;
+   atomic): the warehouse slices and the scores keep their compressed blocks, and ``projects``, ``credits``,
+   ``rejected_rows``, ``load_audit`` and ``quality_scores`` stay views over them, inside the new file;
 2. what is not published is dropped, the ledger's tables are copied in, and ``eligible_inventory`` is
    re-netted against the ledger as it is *now* (the buyers stage may have retired since it was built);
 3. history is carried forward from the current published file (attached read-only) and this publish is
@@ -58,6 +58,8 @@ from pipeline.publish.history import (
 )
 from pipeline.publish.policy import PublishPolicy
 from pipeline.publish.views import create_views
+from pipeline.quality.store import STORED_TABLES
+from pipeline.quality.store import TABLE as SCORES_TABLE
 from pipeline.settings import Paths
 from pipeline.sql import identifier
 from pipeline.supply import RECONCILIATION_TABLE, REGISTRY_AS_OF_SQL, SUPPLY_VIEW
@@ -65,8 +67,11 @@ from pipeline.warehouse import STAGING_SCHEMA, WAREHOUSE_TABLES, main_relations
 
 WORK_TABLES = ("projects", "credits", "quality_scores", INVENTORY_TABLE, "rejected_rows", "load_audit", SUPPLY_VIEW)
 """Work-DB relations every publish needs."""
-OPTIONAL_WORK_TABLES = ("buyer_eligibility", "order_allocations", "order_allocation_lines", RECONCILIATION_TABLE)
-"""Buyer-stage tables and the sources' reconciliation, published when their stage has produced them."""
+OPTIONAL_WORK_TABLES = (
+    "buyer_eligibility", "order_allocations", "order_allocation_lines", RECONCILIATION_TABLE, *STORED_TABLES,
+)  # fmt: skip
+"""Buyer-stage tables, the sources' reconciliation, and what the ``quality_scores`` view reads, published when their
+stage has produced them."""
 LEDGER_TABLES = ("retirements", "registry_recognitions", "order_executions")
 """The ledger's tables (``pipeline/buyers/ledger.py``), copied when present at publish time."""
 PUB, PREV = "publishing", "previous"
@@ -181,10 +186,11 @@ def _record_publish(
 
 
 def _row_counts(conn: duckdb.DuckDBPyConnection, catalog: str) -> dict[str, int]:
-    """Rows of every published relation in ``catalog``: its tables and the warehouse relations, which are views
-    over the per-registry slices (the analyst views are derived, so not counted)."""
+    """Rows of every published relation in ``catalog``: its tables and the views that stand for stored data (the
+    warehouse relations over the per-registry slices, ``quality_scores`` over its compact rows); the analyst views
+    are derived, so not counted."""
     relations = main_relations(conn, catalog)
-    views = (*WAREHOUSE_TABLES, SUPPLY_VIEW)
+    views = (*WAREHOUSE_TABLES, SUPPLY_VIEW, SCORES_TABLE)
     counted = sorted(name for name, kind in relations.items() if kind == "TABLE" or name in views)
     return {name: _count(conn, catalog, name) for name in counted}
 

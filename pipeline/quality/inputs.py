@@ -19,7 +19,7 @@ import pandas as pd
 from pipeline import supply
 from pipeline.quality.combinations import first_rows, number_combinations
 from pipeline.quality.policy import CCP_STATUSES, PermanencePolicy, ScoringPolicy
-from pipeline.registries import REGISTRIES
+from pipeline.registries import project_page_sql
 from pipeline.sql import identifier, literal
 from pipeline.warehouse import main_relations
 
@@ -198,7 +198,10 @@ def project_vintages_sql(conn: duckdb.DuckDBPyConnection) -> str:
            CASE WHEN f.pilot AND f.first THEN 'pilot;first' WHEN f.pilot THEN 'pilot'
                 WHEN f.first THEN 'first' END AS corsia_phase,
            {", ".join(f"p.{c}" for c in PROJECT_COLUMNS)}, {_optional_project_columns(conn)},
-           p.source_file AS project_source_file, p.source_line AS project_source_line
+           -- the citations of the project row a verdict read: the export's file name (never the machine's
+           -- absolute path), its line and the registry's public project page
+           parse_filename(p.source_file) AS project_source_file, p.source_line AS project_source_line,
+           {project_page_sql("f.registry", "f.project_id")} AS project_url
     FROM supplied AS f
     LEFT JOIN (SELECT project_id::VARCHAR AS project_id, * EXCLUDE (project_id) FROM projects) AS p
         USING (project_id)
@@ -245,22 +248,10 @@ def project_vintages(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     same_project = pv["project_id"].eq(pv["project_id"].shift()).to_numpy()
     pv["prev_issued_vintage"] = pv["vintage"].shift().astype(float).where(same_project)
     infer_methodology_versions(pv)
-    cite_project_rows(pv)
     pv["project_known"] = pv["status"].notna()
     pv["status"] = pv["status"].fillna("unknown")
     pv["is_nature_based"] = pv["is_nature_based"].astype("boolean").fillna(False).astype(bool)
     return pv
-
-
-def cite_project_rows(pv: pd.DataFrame) -> None:
-    """Citations of the project row a verdict read: the export's file name (never the machine's absolute path)
-    and the registry's public project page (``project_url``)."""
-    pv["project_source_file"] = pv["project_source_file"].astype("string").str.replace(r".*[/\\]", "", regex=True)
-    template = pv["registry"].map({key: registry.project_url for key, registry in REGISTRIES.items()})
-    before, after = template.str.split("{number}", n=1, expand=True).reindex(columns=[0, 1]).T.to_numpy()
-    number = pv["project_id"].astype("string").str.extract(r"(\d+)$", expand=False)
-    pv["project_url"] = (pd.Series(before, index=pv.index, dtype="string") + number
-                         + pd.Series(after, index=pv.index, dtype="string"))  # fmt: skip
 
 
 def infer_methodology_versions(pv: pd.DataFrame) -> None:
@@ -478,8 +469,9 @@ methodology (147 of 171 GS A/R projects in the 2026-06 export have no Methodolog
 def protocol_from_registry_type(pv: pd.DataFrame) -> None:
     """Fill a blank protocol from the registry's own project type (``PROTOCOL_OF_REGISTRY_TYPE``), never from a
     third-party type; ``protocol_from_type`` marks the rows so the reason trail says which rule chose it."""
-    keys = pd.MultiIndex.from_arrays([pv["registry"].astype(object), pv["activity"].astype(object)])
-    implied = pd.Series(keys.map(PROTOCOL_OF_REGISTRY_TYPE.get), index=pv.index, dtype="string")
+    implied = pd.Series(pd.NA, index=pv.index, dtype="string")
+    for (registry, activity), protocol in PROTOCOL_OF_REGISTRY_TYPE.items():
+        implied = implied.mask(((pv["registry"] == registry) & (pv["activity"] == activity)).fillna(False), protocol)
     registry_typed = (pv["project_type_source"] != "berkeley").fillna(True)
     chosen = (pv["protocol"].isna() & implied.notna() & registry_typed).to_numpy(dtype=bool)
     pv["protocol_from_type"] = chosen

@@ -4,8 +4,8 @@ A reason is ``{code, criterion, message, source}``: a stable code, the criterion
 sentence naming the input value and the rule, and where the rule or value comes from, as a list of citations
 (the framework section, the reference row, each URL it cites). A rule writes its source as one sentence whose
 citations are separated by ``|`` or ``;`` (the reference tables' own URL separator); the log splits it. The log
-turns into an Arrow ``list<struct>`` column (DuckDB ``STRUCT(code, criterion, message, source VARCHAR[])[]``)
-without a Python loop over rows.
+turns into an Arrow column of each row's reasons as ids into a catalog of the distinct reasons (DuckDB reads it as
+``STRUCT(code, criterion, message, source VARCHAR[])[]``) without a Python loop over rows.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from pipeline.quality.combinations import first_rows, number_combinations
 FRAMEWORK = "data/reference/quality-framework.md"
 
 REASON_FIELDS = ["code", "criterion", "message", "source"]
+TEXT_FIELDS = ["code", "criterion", "message"]
 CITATION_SEPARATOR = r"\s*[|;]\s*"
 """Between the citations of a rule's source sentence."""
 
@@ -87,32 +88,28 @@ def _part_values(part: Part) -> pd.Series | np.ndarray:
     return part.values if isinstance(part, Shown | Upper) else part
 
 
-def _render(sentence: Sentence, rows: np.ndarray, codes_of) -> tuple[np.ndarray, pa.Array]:
-    """The sentence for each of ``rows``, as codes into its distinct texts.
-
-    A sentence's parts take few distinct values (protocols, scores, vintages), so each distinct combination
-    of them is rendered once (by Arrow) and every row holds a code: millions of reasons, a few thousand texts.
-    ``codes_of(values)`` numbers a column's distinct values over all rows (see ``ReasonLog._codes``)."""
-    parts = sentence if isinstance(sentence, tuple) else (sentence,)
-    numbered = (codes_of(_part_values(part)) for part in parts if not isinstance(part, str))
-    combination = number_combinations(((codes[rows], distinct) for codes, distinct in numbered), len(rows))
-    first = first_rows(combination)
-    pieces = [_piece(part, rows[first]) for part in parts]
+def _text(sentence: Sentence, rows: np.ndarray) -> pa.Array:
+    """The sentence for each of ``rows``, rendered by Arrow."""
+    pieces = [_piece(part, rows) for part in (sentence if isinstance(sentence, tuple) else (sentence,))]
     if all(isinstance(piece, str) for piece in pieces):
-        return combination.astype(np.int32), pa.array(["".join(pieces)] * len(first), pa.string())
-    return combination.astype(np.int32), pc.binary_join_element_wise(*pieces, "")
+        return pa.array(["".join(pieces)] * len(rows), pa.string())
+    return pc.binary_join_element_wise(*pieces, "")
 
 
 @dataclass
 class ReasonLog:
-    """Reasons for ``n`` rows, in the order rules add them.
+    """Reasons for ``n`` rows, in the order rules add them, as a catalog of distinct reasons and each row's ids.
 
-    Rules pass the same columns again and again (protocol, source URL, scores): each column's values are
-    numbered once per log, by identity, so the columns must not be modified in place while rules run."""
+    A rule's sentences read few columns that take few distinct values (protocols, scores, vintages), so each
+    distinct combination of them is one reason, rendered once (by Arrow): millions of reasons, ten thousand
+    texts. Rules pass the same columns again and again: each column's values are numbered once per log, by
+    identity, so the columns must not be modified in place while rules run."""
 
     n: int
     _rows: list[np.ndarray] = field(default_factory=list)
-    _fields: list[dict[str, tuple[np.ndarray, pa.Array]]] = field(default_factory=list)
+    _ids: list[np.ndarray] = field(default_factory=list)
+    _catalog: list[dict[str, pa.Array]] = field(default_factory=list)
+    _distinct: int = 0
     _numbered: dict[int, tuple[object, np.ndarray, int]] = field(default_factory=dict)
 
     def _codes(self, values: pd.Series | np.ndarray) -> tuple[np.ndarray, int]:
@@ -131,68 +128,70 @@ class ReasonLog:
         rows = np.flatnonzero(np.asarray(mask, dtype=bool))
         if len(rows) == 0:
             return
-        self._rows.append(rows.astype(np.int64))
-        self._fields.append(
-            {
-                "code": _render(code, rows, self._codes),
-                "criterion": _render(criterion, rows, self._codes),
-                "message": _render(message, rows, self._codes),
-                "source": _render(source, rows, self._codes),
-            }
-        )
+        sentences = dict(zip(REASON_FIELDS, (code, criterion, message, source), strict=True))
+        parts = [part for s in sentences.values() for part in (s if isinstance(s, tuple) else (s,))]
+        numbered = (self._codes(_part_values(part)) for part in parts if not isinstance(part, str))
+        reason = number_combinations(((codes[rows], distinct) for codes, distinct in numbered), len(rows))
+        first = rows[first_rows(reason)]
+        self._rows.append(rows)
+        self._ids.append(self._distinct + reason)  # ids follow the catalog's rows, rule after rule
+        self._catalog.append({name: _text(sentence, first) for name, sentence in sentences.items()})
+        self._distinct += len(first)
 
     def column(self) -> pd.Series:
-        """The reasons as an Arrow-backed ``list<struct<code, criterion, message, source>>`` column (each text
-        dictionary-encoded; DuckDB stores them as VARCHAR). Empties the log."""
+        """The reasons as an Arrow-backed ``list<struct<code, criterion, message, source>>`` column (DuckDB:
+        ``STRUCT(code, criterion, message, source VARCHAR[])[]``) that is a catalog of the distinct reasons: a
+        reason's code, criterion and message are dictionary-encoded with its catalog id as their index (see
+        :func:`split_catalog`), its source is the list of its citations. Empties the log."""
         rows = np.concatenate(self._rows) if self._rows else np.array([], np.int64)
+        ids = np.concatenate(self._ids) if self._ids else np.array([], np.int64)
+        no_text = pa.array([], pa.string())
+        catalog = {name: pa.concat_arrays([no_text, *(rule[name] for rule in self._catalog)]) for name in REASON_FIELDS}
         # Rules were added in order, so a stable sort by row keeps each row's reasons in rule order.
         order = np.argsort(rows, kind="stable")
-        fields = {name: self._sorted(name, order) for name in REASON_FIELDS}
-        fields["source"] = _citations(fields["source"])
-        values = pa.StructArray.from_arrays(list(fields.values()), REASON_FIELDS)
+        reason_ids = pa.array(ids[order], pa.int32())
+        fields = [pa.DictionaryArray.from_arrays(reason_ids, catalog[name]) for name in TEXT_FIELDS]
+        reasons = pa.StructArray.from_arrays([*fields, _citations(catalog["source"]).take(reason_ids)], REASON_FIELDS)
         self._rows.clear()
-        self._fields.clear()
+        self._ids.clear()
+        self._catalog.clear()
+        self._distinct = 0
         self._numbered.clear()
-        return pd.Series(pd.arrays.ArrowExtensionArray(_lists(rows[order], values, self.n)))
-
-    def _sorted(self, name: str, order: np.ndarray) -> pa.DictionaryArray:
-        """One field of every reason, in ``order``: the rules' codes, shifted onto their concatenated texts."""
-        codes, texts, offset = [], [], 0
-        for fields in self._fields:
-            rule_codes, rule_texts = fields.pop(name)
-            codes.append(rule_codes + offset)
-            texts.append(rule_texts)
-            offset += len(rule_texts)
-        indices = np.concatenate(codes)[order] if codes else np.array([], np.int32)
-        dictionary = pa.concat_arrays(texts) if texts else pa.array([], pa.string())
-        return pa.DictionaryArray.from_arrays(pa.array(indices, pa.int32()), dictionary)
+        return pd.Series(pd.arrays.ArrowExtensionArray(_lists(rows[order], reasons, self.n)))
 
 
-def _citations(sources: pa.DictionaryArray) -> pa.ListArray:
-    """Each source sentence as its list of citations (split at ``CITATION_SEPARATOR``, empty pieces dropped).
-
-    Only the distinct sentences are split; each reason's list points into one dictionary of distinct citations,
-    so a million reasons hold int32 codes, not a million copies of the same URLs."""
-    split = pc.split_pattern_regex(sources.dictionary, CITATION_SEPARATOR)
+def _citations(sources: pa.Array) -> pa.ListArray:
+    """Each source sentence as its list of citations (split at ``CITATION_SEPARATOR``, empty pieces dropped),
+    each citation dictionary-encoded: a million reasons hold int32 codes, not a million copies of the same URLs."""
+    split = pc.split_pattern_regex(sources, CITATION_SEPARATOR)
     pieces = pc.list_flatten(split)
-    lengths = pc.list_value_length(split).to_numpy(zero_copy_only=False).astype(np.int64)
-    keep = pc.not_equal(pc.utf8_trim_whitespace(pieces), "").to_numpy(zero_copy_only=False)
     # Drop empty pieces (a reference row without a URL) and recount each sentence's citations.
-    sentence_of = np.repeat(np.arange(len(lengths)), lengths)[keep]
-    kept = np.bincount(sentence_of, minlength=len(lengths)).astype(np.int64)
-    codes, distinct = pd.factorize(pd.Series(pieces.filter(pa.array(keep)).to_numpy(zero_copy_only=False)))
-    starts = np.concatenate([[0], np.cumsum(kept)[:-1]]) if len(kept) else np.array([], np.int64)
+    keep = pc.not_equal(pc.utf8_trim_whitespace(pieces), "")
+    sentence_of = pc.list_parent_indices(split).filter(keep).to_numpy()
+    offsets = np.zeros(len(sources) + 1, dtype=np.int32)
+    np.cumsum(np.bincount(sentence_of, minlength=len(sources)), out=offsets[1:])
+    return pa.ListArray.from_arrays(pa.array(offsets), pc.dictionary_encode(pieces.filter(keep)))
 
-    which = sources.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    per_reason = kept[which]
-    offsets = np.zeros(len(which) + 1, dtype=np.int64)
-    np.cumsum(per_reason, out=offsets[1:])
-    # Position of every citation of every reason in ``codes``: its sentence's start plus its rank in the list.
-    positions = np.repeat(starts[which] - offsets[:-1], per_reason) + np.arange(offsets[-1])
-    values = pa.DictionaryArray.from_arrays(
-        pa.array(codes[positions].astype(np.int32), pa.int32()), pa.array(distinct.astype(object), pa.string())
-    )
-    return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32), pa.int32()), values)
+
+def split_catalog(reasons: pa.ChunkedArray) -> tuple[pa.Table, pa.ChunkedArray]:
+    """A ``reasons`` column (:meth:`ReasonLog.column`) as the catalog of the distinct reasons its rows hold
+    (``reason_id`` 1, 2, ... in the order rules added them) and each row's list of reason ids. Frames scored
+    apart and concatenated have a catalog each: they follow one another."""
+    catalogs, id_lists, first_id = [], [], 1
+    for chunk in reasons.chunks or [pa.array([], reasons.type)]:
+        fields = dict(zip(REASON_FIELDS, chunk.flatten().flatten(), strict=True))  # every reason, row after row
+        log_ids = fields["code"].indices
+        if not all(fields[name].indices.equals(log_ids) for name in TEXT_FIELDS):
+            raise ValueError("reasons not built by ReasonLog.column: code, criterion and message must share ids")
+        # The reasons a filtered frame no longer holds drop out; a reason's citations are those of its first row.
+        held, first_row, ids = np.unique(log_ids.to_numpy(), return_index=True, return_inverse=True)
+        catalog = {name: fields[name].dictionary.take(held) for name in TEXT_FIELDS}
+        catalog["source"] = fields["source"].take(first_row)
+        catalogs.append(pa.table({"reason_id": pa.array(first_id + np.arange(len(held)), pa.int32()), **catalog}))
+        offsets = pc.subtract(chunk.offsets, chunk.offsets[0])
+        id_lists.append(pa.ListArray.from_arrays(offsets, pa.array(first_id + ids, pa.int32())))
+        first_id += len(held)
+    return pa.concat_tables(catalogs), pa.chunked_array(id_lists)
 
 
 def _lists(rows: np.ndarray, values: pa.Array, n: int) -> pa.ListArray:

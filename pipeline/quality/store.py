@@ -1,4 +1,10 @@
-"""``quality_scores`` in the working DuckDB: replaced whole, in one transaction, only after validation."""
+"""``quality_scores`` in the working DuckDB: replaced whole, in one transaction, only after validation.
+
+Most project-vintages share their reasons (a million reasons, about ten thousand distinct at a million credits),
+so each distinct reason is stored once, in ``reason_catalog``, and ``quality_scores_compact`` holds each row's
+reason ids. ``quality_scores`` is the view analysts query: the compact rows with each id replaced by its reason,
+the same columns, types and values as a table holding the reasons themselves.
+"""
 
 from __future__ import annotations
 
@@ -6,37 +12,52 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from pipeline.quality.reasons import split_catalog
 from pipeline.quality.schemas import SCORE_COLUMNS
+from pipeline.sql import relations, transaction
 
 TABLE = "quality_scores"
+COMPACT_TABLE = "quality_scores_compact"
+CATALOG_TABLE = "reason_catalog"
+STORED_TABLES = (COMPACT_TABLE, CATALOG_TABLE)
+"""What the ``quality_scores`` view reads: published with it."""
+
+VIEW_SQL = f"""
+CREATE OR REPLACE VIEW {TABLE} AS
+SELECT s.* REPLACE (list_select(c.reasons, s.reasons) AS reasons)
+FROM {COMPACT_TABLE} AS s, (
+    SELECT coalesce(list(struct_pack(code, criterion, message, source) ORDER BY reason_id), []) AS reasons
+    FROM {CATALOG_TABLE}
+) AS c
+"""
+"""Reason ids are 1, 2, ... in catalog order: an id is its reason's position in the catalog's list."""
 
 
-def write_quality_scores(conn: duckdb.DuckDBPyConnection, scores: pd.DataFrame, table: str = TABLE) -> int:
-    """Replace ``table`` with ``scores`` (reasons as ``STRUCT(code, criterion, message, source)[]``); the old
-    table stays if anything fails."""
+def write_quality_scores(conn: duckdb.DuckDBPyConnection, scores: pd.DataFrame) -> int:
+    """Replace ``quality_scores`` (its catalog, compact rows and view) with ``scores``; the old ones stay if
+    anything fails."""
     incoming = pa.Table.from_pandas(scores, preserve_index=False)
+    catalog, ids = split_catalog(incoming["reasons"])
+    incoming = incoming.set_column(incoming.schema.get_field_index("reasons"), "reasons", ids)
     casts = ", ".join(f"CAST({c} AS INTEGER) AS {c}" for c in (*SCORE_COLUMNS, "limiting_score"))
-    # The engine returns rows by project and vintage already; sorting a million reasons again costs seconds.
+    # The engine returns rows by project and vintage already; sorting them again costs time.
     in_order = pd.MultiIndex.from_frame(scores[["project_id", "vintage"]]).is_monotonic_increasing
     order = "" if in_order else " ORDER BY project_id, vintage"
     conn.register("incoming_quality_scores", incoming)
-    # The reasons are most of the table's bytes and each writer thread holds a whole row group of them: one
-    # writer keeps the peak at one row group (about 300 MB less at a million credits) for the same time.
-    threads = conn.execute("SELECT current_setting('threads')").fetchone()[0]
-    conn.execute("SET threads = 1")
+    conn.register("incoming_reason_catalog", catalog)
     try:
-        conn.execute("BEGIN TRANSACTION")
-        conn.execute(
-            f"CREATE OR REPLACE TABLE {table} AS SELECT * REPLACE ({casts}, CAST(assessed_on AS DATE) AS assessed_on)"
-            f" FROM incoming_quality_scores{order}"
-        )
-        conn.execute("COMMIT")
-    except Exception:
-        conn.execute("ROLLBACK")
-        raise
+        with transaction(conn):
+            if relations(conn).get(TABLE) == "TABLE":  # a work DB from before the catalog
+                conn.execute(f"DROP TABLE {TABLE}")
+            conn.execute(f"CREATE OR REPLACE TABLE {CATALOG_TABLE} AS FROM incoming_reason_catalog")
+            conn.execute(
+                f"CREATE OR REPLACE TABLE {COMPACT_TABLE} AS SELECT * REPLACE ({casts}, "
+                f"CAST(assessed_on AS DATE) AS assessed_on) FROM incoming_quality_scores{order}"
+            )
+            conn.execute(VIEW_SQL)
     finally:
-        conn.execute(f"SET threads = {int(threads)}")
         conn.unregister("incoming_quality_scores")
+        conn.unregister("incoming_reason_catalog")
     return len(scores)
 
 
