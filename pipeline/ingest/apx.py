@@ -36,6 +36,7 @@ from pipeline.ingest.parsing import (
     arrow_strings,
     clean_text,
     column,
+    each_present,
     extract,
     fail_values,
     parse_bool,
@@ -250,12 +251,9 @@ _SDG = re.compile(r"(?:^|;)\s*0*(\d{1,2})\s*[:.]")
 @per_distinct_value
 def sdg_numbers(raw: pd.Series) -> pd.Series:
     """SDG numbers ``;``-joined (``03: Good Health…;13: Climate Action`` -> ``3;13``), once per distinct value."""
-    text = clean_text(raw)
-    lookup = {
-        value: ";".join(dict.fromkeys(str(int(n)) for n in _SDG.findall(str(value)))) or None
-        for value in text.dropna().unique()
-    }
-    return as_object(text.map(lookup))
+    return each_present(
+        clean_text(raw), lambda value: ";".join(dict.fromkeys(str(int(n)) for n in _SDG.findall(value))) or None
+    )
 
 
 _VERSION = re.compile(r"(v(?:ersion)?\.?\s*\d+(?:\.\d+)*|[A-Z][a-z]+ \d{1,2}, \d{4})\s*$", re.IGNORECASE)
