@@ -264,12 +264,12 @@ def protocol_versions(raw: pd.Series) -> pd.Series:
     """The version at the end of a protocol string (``Forestry - MX - Version 3.0`` -> ``Version 3.0``;
     ``… Mine Methane Capture, April 25, 2014`` -> ``April 25, 2014``); the whole text when it is nothing
     but a version or carries none we recognise."""
-    text = clean_text(raw)
-    lookup = {}
-    for value in text.dropna().unique():
-        match = _VERSION.search(str(value))
-        lookup[value] = match.group(1) if match else str(value)
-    return as_object(text.map(lookup)).astype(ARROW_TEXT)
+
+    def version(value: str) -> str:
+        match = _VERSION.search(value)
+        return match.group(1) if match else value
+
+    return each_present(clean_text(raw), version).astype(ARROW_TEXT)
 
 
 _CREDIT_COLUMNS = tuple(CreditTransactionsSchema.to_schema().columns)
