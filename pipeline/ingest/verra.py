@@ -59,6 +59,7 @@ from pipeline.ingest.parsing import (
     clean_text,
     column,
     dates,
+    each_present,
     fail_values,
     parse_int,
     per_distinct_value,
@@ -271,9 +272,8 @@ def _certifications(raw: pd.Series, column_present: bool) -> tuple[pd.Series, pd
     """The ``additional_certifications`` text and its :data:`FLAGS`, worked out once per distinct value; a block
     without certifications carries neither label (null where the export dropped the column)."""
     certifications = clean_text(raw)
-    distinct = certifications.dropna().unique()
-    labels = pd.DataFrame([_labels(value) for value in distinct], index=distinct, columns=list(FLAGS), dtype=object)
-    flags = labels.reindex(certifications.to_numpy()).set_axis(raw.index)
+    found = each_present(certifications, _labels)
+    flags = pd.DataFrame({name: found.str[i] for i, name in enumerate(FLAGS)})
     if column_present:
         flags.loc[certifications.isna().to_numpy(), ["ccp_label", "corresponding_adjustment"]] = False
     return certifications.astype(ARROW_TEXT), flags.astype(FLAGS)
