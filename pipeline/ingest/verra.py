@@ -156,8 +156,8 @@ def _afolu_activities(raw: pd.Series, implied: pd.Series) -> list[pd.Series]:
     project takes the one its methodology implies (``implied``, :data:`~pipeline.ingest.normalize.PROTOCOL_ACTIVITY`)
     when listed, else the first: Kariba lists ``ARR; REDD`` under VM0009, a REDD methodology, so it is REDD."""
     pair = raw.astype("string") + "|" + implied.astype("string").fillna("")  # activity codes hold no '|'
-    found = {key: _afolu(*key.rsplit("|", 1)) for key in pair.dropna().unique()}
-    return [pair.map({key: f[i] for key, f in found.items()}).astype(object).where(raw.notna(), None) for i in range(3)]
+    found = per_distinct_value(each_present)(pair, lambda key: _afolu(*key.rsplit("|", 1)))
+    return [found.str[i] for i in range(3)]
 
 
 def read_projects(path: Path) -> DatasetLoad:
