@@ -36,6 +36,7 @@ from pipeline.ingest.parsing import (
     arrow_strings,
     clean_text,
     column,
+    each_present,
     extract,
     fail_values,
     parse_bool,
@@ -250,12 +251,9 @@ _SDG = re.compile(r"(?:^|;)\s*0*(\d{1,2})\s*[:.]")
 @per_distinct_value
 def sdg_numbers(raw: pd.Series) -> pd.Series:
     """SDG numbers ``;``-joined (``03: Good Health…;13: Climate Action`` -> ``3;13``), once per distinct value."""
-    text = clean_text(raw)
-    lookup = {
-        value: ";".join(dict.fromkeys(str(int(n)) for n in _SDG.findall(str(value)))) or None
-        for value in text.dropna().unique()
-    }
-    return as_object(text.map(lookup))
+    return each_present(
+        clean_text(raw), lambda value: ";".join(dict.fromkeys(str(int(n)) for n in _SDG.findall(value))) or None
+    )
 
 
 _VERSION = re.compile(r"(v(?:ersion)?\.?\s*\d+(?:\.\d+)*|[A-Z][a-z]+ \d{1,2}, \d{4})\s*$", re.IGNORECASE)
@@ -266,12 +264,12 @@ def protocol_versions(raw: pd.Series) -> pd.Series:
     """The version at the end of a protocol string (``Forestry - MX - Version 3.0`` -> ``Version 3.0``;
     ``… Mine Methane Capture, April 25, 2014`` -> ``April 25, 2014``); the whole text when it is nothing
     but a version or carries none we recognise."""
-    text = clean_text(raw)
-    lookup = {}
-    for value in text.dropna().unique():
-        match = _VERSION.search(str(value))
-        lookup[value] = match.group(1) if match else str(value)
-    return as_object(text.map(lookup)).astype(ARROW_TEXT)
+
+    def version(value: str) -> str:
+        match = _VERSION.search(value)
+        return match.group(1) if match else value
+
+    return each_present(clean_text(raw), version).astype(ARROW_TEXT)
 
 
 _CREDIT_COLUMNS = tuple(CreditTransactionsSchema.to_schema().columns)

@@ -53,6 +53,7 @@ from pipeline.ingest.parsing import (
     clean_text,
     column,
     dates,
+    each_present,
     empty_rejections,
     extract,
     fail_values,
@@ -280,9 +281,8 @@ def _labels(label: str) -> tuple[bool, bool | None]:
 def _label_flags(label: pd.Series, column_present: bool) -> pd.DataFrame:
     """``ccp_label`` and ``is_removal`` of each ``Label`` value, worked out once per distinct value; without a
     value there is no CCP label (null where the export dropped the column)."""
-    distinct = label.dropna().unique()
-    labels = pd.DataFrame([_labels(value) for value in distinct], index=distinct, columns=["ccp_label", "is_removal"])
-    flags = labels.astype(object).reindex(label.to_numpy()).set_axis(label.index)
+    found = each_present(label, _labels)
+    flags = pd.DataFrame({"ccp_label": found.str[0], "is_removal": found.str[1]})
     if column_present:
         flags.loc[label.isna().to_numpy(), "ccp_label"] = False
     return flags.astype("boolean")

@@ -225,7 +225,7 @@ def protocols(raw: pd.Series, separators: str = r";") -> tuple[pd.Series, pd.Ser
         return primary, ";".join(found) if found else "unknown"
 
     pairs = each_present(raw, keys)
-    return pairs.map(lambda pair: pair and pair[0]), pairs.map(lambda pair: pair and pair[1])
+    return pairs.str[0], pairs.str[1]
 
 
 def protocol_categories(protocol: pd.Series) -> pd.Series:

@@ -59,6 +59,7 @@ from pipeline.ingest.parsing import (
     clean_text,
     column,
     dates,
+    each_present,
     fail_values,
     parse_int,
     per_distinct_value,
@@ -155,8 +156,8 @@ def _afolu_activities(raw: pd.Series, implied: pd.Series) -> list[pd.Series]:
     project takes the one its methodology implies (``implied``, :data:`~pipeline.ingest.normalize.PROTOCOL_ACTIVITY`)
     when listed, else the first: Kariba lists ``ARR; REDD`` under VM0009, a REDD methodology, so it is REDD."""
     pair = raw.astype("string") + "|" + implied.astype("string").fillna("")  # activity codes hold no '|'
-    found = {key: _afolu(*key.rsplit("|", 1)) for key in pair.dropna().unique()}
-    return [pair.map({key: f[i] for key, f in found.items()}).astype(object).where(raw.notna(), None) for i in range(3)]
+    found = per_distinct_value(each_present)(pair, lambda key: _afolu(*key.rsplit("|", 1)))
+    return [found.str[i] for i in range(3)]
 
 
 def read_projects(path: Path) -> DatasetLoad:
@@ -271,9 +272,8 @@ def _certifications(raw: pd.Series, column_present: bool) -> tuple[pd.Series, pd
     """The ``additional_certifications`` text and its :data:`FLAGS`, worked out once per distinct value; a block
     without certifications carries neither label (null where the export dropped the column)."""
     certifications = clean_text(raw)
-    distinct = certifications.dropna().unique()
-    labels = pd.DataFrame([_labels(value) for value in distinct], index=distinct, columns=list(FLAGS), dtype=object)
-    flags = labels.reindex(certifications.to_numpy()).set_axis(raw.index)
+    found = each_present(certifications, _labels)
+    flags = pd.DataFrame({name: found.str[i] for i, name in enumerate(FLAGS)})
     if column_present:
         flags.loc[certifications.isna().to_numpy(), ["ccp_label", "corresponding_adjustment"]] = False
     return certifications.astype(ARROW_TEXT), flags.astype(FLAGS)

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline import supply
+from pipeline.ingest.parsing import per_distinct_value
 from pipeline.quality.combinations import first_rows, number_combinations
 from pipeline.quality.policy import CCP_STATUSES, PermanencePolicy, ScoringPolicy
 from pipeline.registries import project_page_sql
@@ -82,17 +83,16 @@ _VERSION_WORD = re.compile(r"(?i)(?:\bversion|\bv)\s*\.?\s*(\d+)(?:\.(\d+))?")
 _BARE_VERSION = re.compile(r"^\s*(\d+)(?:\.(\d+))?\s*$")
 
 
+@per_distinct_value
 def version_key(values: pd.Series) -> pd.Series:
     """Comparable number for a version string (``Version 2.1`` -> 2001, ``1.0`` -> 1000); NaN if none is found
     (dates such as ``April 25, 2014`` are not versions)."""
-    codes, distinct = pd.factorize(values.astype("string"), use_na_sentinel=True)
-    text = pd.Series(distinct, dtype="string")
+    text = values.astype("string")
     parts = text.str.extract(_VERSION_WORD)
     bare = text.str.extract(_BARE_VERSION)
     major = pd.to_numeric(parts[0].fillna(bare[0]), errors="coerce")
     minor = pd.to_numeric(parts[1].fillna(bare[1]), errors="coerce").fillna(0)
-    keys = np.append((major * 1000 + minor).astype(float).to_numpy(), np.nan)  # codes of -1 (missing) read NaN
-    return pd.Series(keys[codes], index=values.index)
+    return (major * 1000 + minor).astype(float)
 
 
 PROJECT_COLUMNS = (

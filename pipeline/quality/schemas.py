@@ -4,12 +4,11 @@ written, plus the trail checks the asset runs on the stored table."""
 from __future__ import annotations
 
 import duckdb
-import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from pipeline.ingest.schemas import PROJECT_ID_PATTERN, text
+from pipeline.ingest.schemas import PROJECT_ID_PATTERN, str_matches_distinct, text
 from pipeline.quality.tiers import TIERS
 from pipeline.registries import REGISTRY_KEYS
 from pipeline.supply import SOURCES
@@ -65,10 +64,7 @@ class QualityScoresSchema(pa.DataFrameModel):
 
     @pa.check("project_id", name="str_matches_project_id_pattern")
     def project_id_format(cls, ids: Series[str]) -> Series[bool]:
-        # Once per distinct id: a project's vintages repeat it.
-        codes, distinct = pd.factorize(ids, use_na_sentinel=True)
-        matched = pd.Series(distinct, dtype="string").str.match(PROJECT_ID_PATTERN).fillna(False).to_numpy(bool)
-        return pd.Series(np.append(matched, False)[codes], index=ids.index)
+        return str_matches_distinct(ids, pattern=PROJECT_ID_PATTERN)
 
     # ignore_na=False: these checks yield no missing value, and pandera's NA pass-through would scan every column.
     @pa.dataframe_check(ignore_na=False)
