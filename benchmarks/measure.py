@@ -61,6 +61,8 @@ class Stopwatch:
         self.stages: dict[str, dict] = {}
         self.parts: dict[str, float] = {}
         """A whole-process stage's wall time split into parts (they overlap no stage; reported apart)."""
+        self.steps: list[dict] = []
+        """A whole-process stage's Dagster steps: name, seconds, peak_mib (within the stage; reported apart)."""
 
     @contextmanager
     def stage(self, name: str):
@@ -186,22 +188,22 @@ def _pss_mib(pid: int) -> float:
     return 0.0
 
 
-class TreePeak(threading.Thread):
-    """The largest summed PSS of a process and its descendants (Dagster's log tailers and orphan watchers),
-    sampled every 50 ms until :meth:`stop`."""
+class TreeMemory(threading.Thread):
+    """The summed PSS of a process and its descendants (Dagster's log tailers and orphan watchers), sampled every
+    50 ms until :meth:`stop`: ``samples`` of (epoch seconds, MiB)."""
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
-        self.pid, self.peak_mib, self._stopped = pid, 0.0, threading.Event()
+        self.pid, self.samples, self._stopped = pid, [(time.time(), 0.0)], threading.Event()
 
     def run(self) -> None:
         while not self._stopped.wait(0.05):
-            self.peak_mib = max(self.peak_mib, sum(_pss_mib(p) for p in _process_tree(self.pid)))
+            self.samples.append((time.time(), sum(_pss_mib(p) for p in _process_tree(self.pid))))
 
-    def stop(self) -> float:
+    def stop(self) -> list[tuple[float, float]]:
         self._stopped.set()
         self.join()
-        return self.peak_mib
+        return self.samples
 
 
 def make_run(raw_dir: Path, scratch: Path, watch: Stopwatch) -> None:
@@ -224,18 +226,19 @@ def make_run(raw_dir: Path, scratch: Path, watch: Stopwatch) -> None:
         child = subprocess.Popen(
             [sys.executable, "-m", "assets.run"], cwd=REPO_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
         )
-        sampler = TreePeak(child.pid)
+        sampler = TreeMemory(child.pid)
         sampler.start()
         _, status, usage = os.wait4(child.pid, 0)
         seconds, finished_at = time.perf_counter() - started, time.time()
         child.returncode = os.waitstatus_to_exitcode(status)
-        peak = max(sampler.stop(), usage.ru_maxrss / 1024)
+        memory = sampler.stop()
     if child.returncode != 0:
         tail = log.read_text(errors="replace").strip().splitlines()[-5:]
         raise RuntimeError(f"python -m assets.run exited {child.returncode}: {' / '.join(tail)}")
     rows = _published_rows(scratch / "curated" / "inventory.duckdb")
+    peak = max(max(mib for _, mib in memory), usage.ru_maxrss / 1024)
     watch.record("make run", seconds, usage.ru_utime + usage.ru_stime, peak, rows)
-    watch.parts.update(_where_the_time_went(home, started_at, finished_at))
+    watch.parts, watch.steps = _where_the_time_went(home, started_at, finished_at, memory)
 
 
 def _published_rows(curated_db: Path) -> int:
@@ -246,28 +249,34 @@ def _published_rows(curated_db: Path) -> int:
         return conn.execute("SELECT (SELECT count(*) FROM credits) + (SELECT count(*) FROM projects)").fetchone()[0]
 
 
-def _where_the_time_went(dagster_home: Path, started_at: float, finished_at: float) -> dict[str, float]:
-    """The process's wall time split by its Dagster run records: start-up before the first run is created, the
-    steps' own time (their events included), Dagster around the steps (creating, starting and closing each run),
-    and the summary and exit after the last run."""
+def _where_the_time_went(
+    dagster_home: Path, started_at: float, finished_at: float, memory: list[tuple[float, float]]
+) -> tuple[dict[str, float], list[dict]]:
+    """The process's wall time split by its Dagster run records (start-up before the first run is created, the
+    steps' own time with their events, Dagster around the steps: creating, starting and closing each run, then
+    the summary and exit), and each step's time (summed over the registry partitions) and peak sampled memory."""
     import dagster as dg
 
     with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
         records = instance.get_run_records()
-        steps = sum(
-            (step.end_time or 0) - (step.start_time or 0)
-            for record in records
-            for step in instance.get_run_step_stats(record.dagster_run.run_id)
-        )
+        stats = [s for r in records for s in instance.get_run_step_stats(r.dagster_run.run_id) if s.end_time]
+    steps: dict[str, dict] = {}
+    for stat in sorted(stats, key=lambda s: s.start_time):
+        step = steps.setdefault(stat.step_key, {"name": stat.step_key, "seconds": 0.0, "peak_mib": 0.0})
+        step["seconds"] += stat.end_time - stat.start_time
+        during = [mib for at, mib in memory if stat.start_time <= at <= stat.end_time]
+        step["peak_mib"] = max(step["peak_mib"], *during) if during else step["peak_mib"]
     first = min(r.create_timestamp.timestamp() for r in records)
     last = max(r.end_time for r in records)
-    return {
+    in_steps = sum(step["seconds"] for step in steps.values())
+    parts = {
         "runs": len(records),
         "start-up": first - started_at,
-        "steps": steps,
-        "around the steps": last - first - steps,
+        "steps": in_steps,
+        "around the steps": last - first - in_steps,
         "summary and exit": finished_at - last,
     }
+    return parts, list(steps.values())
 
 
 # ------------------------------------------------------------------------------------------------ engine
@@ -466,7 +475,7 @@ def main(argv: list[str]) -> int:
     finally:
         sys.stdout = report
     result["stages"] = list(watch.stages.values())
-    result["parts"] = watch.parts
+    result["parts"], result["steps"] = watch.parts, watch.steps
     print(json.dumps(result))
     return 0
 

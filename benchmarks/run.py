@@ -116,6 +116,17 @@ class Measurement:
         values = [r["parts"][name] for r in self.runs if name in r.get("parts", {})]
         return statistics.median(values) if values and self.ok else None
 
+    def step_names(self) -> list[str]:
+        """The Dagster steps a whole-process stage ran (``make-run``), in the order of its first run."""
+        return [step["name"] for step in self.runs[0].get("steps", [])] if self.ok else []
+
+    def step(self, name: str) -> tuple[float, float] | None:
+        """Median seconds and median peak MiB over runs of one Dagster step."""
+        found = [s for r in self.runs for s in r.get("steps", []) if s["name"] == name]
+        if not found or not self.ok:
+            return None
+        return statistics.median(s["seconds"] for s in found), statistics.median(s["peak_mib"] for s in found)
+
 
 # --------------------------------------------------------------------------------------------- running
 
@@ -259,7 +270,7 @@ def report(
         "",
         "`make-run` = `python -m assets.run` (what `make run` runs) on the scale's raw folder "
         "(`CREDIT_QUALITY_RAW_DIR`), with a fresh `DAGSTER_HOME` and curated/work files in a temporary folder: "
-        "every Dagster run, the VROD, buyer, report and export assets included. "
+        "every Dagster run and asset (VROD, buyers, report, exports too; those with no input file skip). "
         "`engine` = the same pipeline's stages called directly, without Dagster: read + harmonize + validate "
         "every registry, store in the work DuckDB, warehouse union and contract checks, score, inventory, "
         "publish (see the stage table). "
@@ -375,6 +386,19 @@ def make_run_parts(results: dict[str, dict[str, Measurement]]) -> list[str]:
     ]
     for key, label in parts.items():
         lines.append(f"| {label} | " + " | ".join(fmt_seconds(m.part(key)) for m in measured.values()) + " |")
+    lines += [
+        "",
+        "Its Dagster steps (median seconds / peak memory MiB sampled during the step; the registry steps summed "
+        "over their partitions):",
+        "",
+        "| step | " + " | ".join(measured) + " |",
+        "|---|" + "---:|" * len(measured),
+    ]
+    for name in next(iter(measured.values())).step_names():
+        cells = [m.step(name) for m in measured.values()]
+        lines.append(
+            f"| {name} | " + " | ".join("n/a" if c is None else f"{c[0]:.2f} s / {c[1]:,.0f}" for c in cells) + " |"
+        )
     return lines
 
 

@@ -67,6 +67,10 @@ def test_make_run_is_measured_as_the_whole_command_and_publishes_what_the_engine
     assert parts["runs"] >= 2, f"make run recorded {parts['runs']} Dagster runs (registries, then downstream)"
     split = ("start-up", "steps", "around the steps", "summary and exit")
     assert all(parts[name] >= 0 for name in split), f"the wall time split by run records is inconsistent: {parts}"
+    steps = make_run.step_names()
+    assert {"registry_tables", "quality_scores", "published_inventory"} <= set(steps), (
+        f"the Dagster steps of make run must be reported from its run records: {steps}"
+    )
 
 
 def test_results_file_has_the_tables_and_the_targets(outcome):
