@@ -359,7 +359,7 @@ def _warehouse(context: dict) -> int:
 
 def _score(context: dict) -> int:
     """What the ``quality_scores`` asset runs: score the warehouse tables in the work DB, write ``quality_scores``."""
-    scoring = _optional("pipeline.quality.engine")
+    engine = _optional("pipeline.quality.engine")
     reference = _optional("pipeline.quality.reference")
     store = _optional("pipeline.quality.store")
     from pipeline.policy import load_policy
@@ -369,7 +369,7 @@ def _score(context: dict) -> int:
         tables = reference.load_reference(REPO_ROOT / "data" / "reference")
     except reference.ReferenceError as missing:
         raise StageUnavailable(str(missing)) from None
-    scores = scoring.score_warehouse(conn, tables, load_policy(REPO_ROOT / "data" / "policy.yaml"))
+    scores = engine.score_warehouse(conn, tables, load_policy(REPO_ROOT / "data" / "policy.yaml"))
     store.write_quality_scores(conn, scores)
     return len(scores)
 
