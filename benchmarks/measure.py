@@ -6,17 +6,22 @@ the wall time when a library runs in parallel) and the process's peak RSS during
 Runs as a plain script so the peer's own virtualenv can execute it: it imports only the standard library
 at module level, and each contender imports what it measures.
 
-Contenders: ``ours`` (this pipeline, stage by stage), ``peer`` (CarbonPlan offsets-db-data's
-per-registry harmonization), and the floors ``duckdb``, ``pandas``, ``pyarrow`` (a bare ``read_csv`` of
-every file, all columns materialized).
+Contenders: ``make-run`` (what a user runs: ``python -m assets.run`` in a child process, timed from outside
+as a whole, imports and Dagster included), ``engine`` (this pipeline's stages in this process, without
+Dagster), ``peer`` (CarbonPlan offsets-db-data's per-registry harmonization), and the floors ``duckdb``,
+``pandas``, ``pyarrow`` (a bare ``read_csv`` of every file, all columns materialized).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import resource
+import shutil
+import subprocess
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -54,6 +59,10 @@ class Stopwatch:
 
     def __init__(self) -> None:
         self.stages: dict[str, dict] = {}
+        self.parts: dict[str, float] = {}
+        """A whole-process stage's wall time split into parts (they overlap no stage; reported apart)."""
+        self.steps: list[dict] = []
+        """A whole-process stage's Dagster steps: name, seconds, peak_mib (within the stage; reported apart)."""
 
     @contextmanager
     def stage(self, name: str):
@@ -76,6 +85,11 @@ class Stopwatch:
             entry["seconds"] += time.perf_counter() - started
             entry["cpu_seconds"] += time.process_time() - cpu_started  # all threads of this process
             entry["peak_mib"] = max(entry["peak_mib"], _peak_mib())
+
+    def record(self, name: str, seconds: float, cpu_seconds: float, peak_mib: float, rows: int) -> None:
+        """A stage measured from outside this process (a child's wall time, CPU and peak)."""
+        self.stages[name] = {"name": name, "seconds": seconds, "cpu_seconds": cpu_seconds, "peak_mib": peak_mib,
+                             "rows": rows}  # fmt: skip
 
 
 def csv_files(raw_dir: Path, registry: str) -> list[Path]:
@@ -152,7 +166,120 @@ def peer(raw_dir: Path, scratch: Path, watch: Stopwatch) -> None:
             stage["rows"] = len(credits) + len(projects)
 
 
-# -------------------------------------------------------------------------------------------------- ours
+# ---------------------------------------------------------------------------------------------- make run
+
+
+def _process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (Linux ``/proc/<pid>/task/<tid>/children``)."""
+    pids = [pid]
+    for parent in pids:  # grows while walked
+        for children in Path(f"/proc/{parent}/task").glob("*/children"):
+            with contextlib.suppress(OSError, ValueError):
+                pids.extend(int(child) for child in children.read_text().split())
+    return pids
+
+
+def _pss_mib(pid: int) -> float:
+    """Proportional set size: pages shared between processes (a child forked but not yet exec'd) count once."""
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class TreeMemory(threading.Thread):
+    """The summed PSS of a process and its descendants (Dagster's log tailers and orphan watchers), sampled every
+    50 ms until :meth:`stop`: ``samples`` of (epoch seconds, MiB)."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.samples, self._stopped = pid, [(time.time(), 0.0)], threading.Event()
+
+    def run(self) -> None:
+        while not self._stopped.wait(0.05):
+            self.samples.append((time.time(), sum(_pss_mib(p) for p in _process_tree(self.pid))))
+
+    def stop(self) -> list[tuple[float, float]]:
+        self._stopped.set()
+        self.join()
+        return self.samples
+
+
+def make_run(raw_dir: Path, scratch: Path, watch: Stopwatch) -> None:
+    """``make run`` as a user runs it: ``python -m assets.run`` in a fresh process on ``raw_dir``, with a fresh
+    ``DAGSTER_HOME`` and curated/work files in ``scratch``. Wall time of the whole process (imports, Dagster, the
+    summary), CPU (user + system) of the process and the children it waited for, and the peak memory of its process
+    tree (the sampled PSS sum, or the main process's exact peak RSS if higher)."""
+    home = scratch / "dagster_home"
+    home.mkdir(parents=True)
+    shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    env = {name: value for name, value in os.environ.items() if not name.startswith("CREDIT_QUALITY_")}
+    env.update(
+        DAGSTER_HOME=str(home),
+        CREDIT_QUALITY_RAW_DIR=str(raw_dir),
+        CREDIT_QUALITY_CURATED_DB=str(scratch / "curated" / "inventory.duckdb"),
+    )
+    log = scratch / "make-run.log"
+    with log.open("wb") as output:
+        started_at, started = time.time(), time.perf_counter()
+        child = subprocess.Popen(
+            [sys.executable, "-m", "assets.run"], cwd=REPO_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+        sampler = TreeMemory(child.pid)
+        sampler.start()
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds, finished_at = time.perf_counter() - started, time.time()
+        child.returncode = os.waitstatus_to_exitcode(status)
+        memory = sampler.stop()
+    if child.returncode != 0:
+        tail = log.read_text(errors="replace").strip().splitlines()[-5:]
+        raise RuntimeError(f"python -m assets.run exited {child.returncode}: {' / '.join(tail)}")
+    rows = _published_rows(scratch / "curated" / "inventory.duckdb")
+    peak = max(max(mib for _, mib in memory), usage.ru_maxrss / 1024)
+    watch.record("make run", seconds, usage.ru_utime + usage.ru_stime, peak, rows)
+    watch.parts, watch.steps = _where_the_time_went(home, started_at, finished_at, memory)
+
+
+def _published_rows(curated_db: Path) -> int:
+    """Credits + projects in the analyst file the run published (what the engine's warehouse stage counts)."""
+    import duckdb
+
+    with duckdb.connect(str(curated_db), read_only=True) as conn:
+        return conn.execute("SELECT (SELECT count(*) FROM credits) + (SELECT count(*) FROM projects)").fetchone()[0]
+
+
+def _where_the_time_went(
+    dagster_home: Path, started_at: float, finished_at: float, memory: list[tuple[float, float]]
+) -> tuple[dict[str, float], list[dict]]:
+    """The process's wall time split by its Dagster run records (start-up before the first run is created, the
+    steps' own time with their events, Dagster around the steps: creating, starting and closing each run, then
+    the summary and exit), and each step's time (summed over the registry partitions) and peak sampled memory."""
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        records = instance.get_run_records()
+        stats = [s for r in records for s in instance.get_run_step_stats(r.dagster_run.run_id) if s.end_time]
+    steps: dict[str, dict] = {}
+    for stat in sorted(stats, key=lambda s: s.start_time):
+        step = steps.setdefault(stat.step_key, {"name": stat.step_key, "seconds": 0.0, "peak_mib": 0.0})
+        step["seconds"] += stat.end_time - stat.start_time
+        during = [mib for at, mib in memory if stat.start_time <= at <= stat.end_time]
+        step["peak_mib"] = max(step["peak_mib"], *during) if during else step["peak_mib"]
+    first = min(r.create_timestamp.timestamp() for r in records)
+    last = max(r.end_time for r in records)
+    in_steps = sum(step["seconds"] for step in steps.values())
+    parts = {
+        "runs": len(records),
+        "start-up": first - started_at,
+        "steps": in_steps,
+        "around the steps": last - first - in_steps,
+        "summary and exit": finished_at - last,
+    }
+    return parts, list(steps.values())
+
+
+# ------------------------------------------------------------------------------------------------ engine
 
 
 def _optional(module: str):
@@ -164,9 +291,9 @@ def _optional(module: str):
         raise StageUnavailable(f"{module} not importable yet ({missing})") from None
 
 
-def ours(raw_dir: Path, scratch: Path, watch: Stopwatch, stages: list | None = None) -> None:
-    """This pipeline, stage by stage (default :data:`OUR_STAGES`), on a real work DuckDB file in ``scratch``; each
-    stage is what the corresponding Dagster asset calls (see assets/), without Dagster's own overhead."""
+def engine(raw_dir: Path, scratch: Path, watch: Stopwatch, stages: list | None = None) -> None:
+    """This pipeline, stage by stage (default :data:`ENGINE_STAGES`), on a real work DuckDB file in ``scratch``;
+    each stage is what the corresponding Dagster asset calls (see assets/), without Dagster's own overhead."""
     sys.path.insert(0, str(REPO_ROOT))
     import duckdb
 
@@ -175,7 +302,7 @@ def ours(raw_dir: Path, scratch: Path, watch: Stopwatch, stages: list | None = N
     context = {"raw_dir": raw_dir, "scratch": scratch, "ledger_db": scratch / "ledger.duckdb"}
     with duckdb.connect(str(scratch / "pipeline.duckdb")) as conn:
         context["conn"] = conn
-        for name, run in stages or OUR_STAGES:
+        for name, run in stages or ENGINE_STAGES:
             with watch.stage(name) as stage:
                 stage["rows"] = run(context) or 0
 
@@ -284,7 +411,7 @@ def _publish(context: dict) -> int:
     return sum(result.row_counts.values())
 
 
-OUR_STAGES: list[tuple[str, Callable[[dict], int]]] = [
+ENGINE_STAGES: list[tuple[str, Callable[[dict], int]]] = [
     *((f"ingest {registry}", _ingest(registry)) for registry in REGISTRIES),
     ("warehouse", _warehouse),
     ("score", _score),
@@ -326,11 +453,12 @@ MARKET_STAGES: list[tuple[str, Callable[[dict], int]]] = [
 
 def market(raw_dir: Path, scratch: Path, watch: Stopwatch) -> None:
     """This pipeline on the default data set (registry samples + VROD v2025-12), stage by stage."""
-    ours(raw_dir, scratch, watch, MARKET_STAGES)
+    engine(raw_dir, scratch, watch, MARKET_STAGES)
 
 
 CONTENDERS = {
-    "ours": ours,
+    "make-run": make_run,
+    "engine": engine,
     "market": market,
     "peer": peer,
     "duckdb": floor_duckdb,
@@ -351,6 +479,7 @@ def main(argv: list[str]) -> int:
     finally:
         sys.stdout = report
     result["stages"] = list(watch.stages.values())
+    result["parts"], result["steps"] = watch.parts, watch.steps
     print(json.dumps(result))
     return 0
 
