@@ -35,6 +35,7 @@ from assets.definitions import definitions
 from assets.resources import PipelineSettings
 from pipeline.registries import REGISTRY_KEYS
 from pipeline.settings import REPO_ROOT
+from pipeline.sql import relations
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 """Step-by-step logs stay in the run history (make ui); the terminal gets warnings, failures and the summary."""
@@ -143,8 +144,7 @@ def summary(settings: PipelineSettings) -> str:
     source = paths.curated_db if paths.curated_db.exists() else paths.work_db
     lines = []
     with duckdb.connect(str(source), read_only=True) as conn:
-        tables = {name for (name,) in conn.execute("SELECT table_name FROM duckdb_tables() UNION "
-                                                    "SELECT view_name FROM duckdb_views()").fetchall()}  # fmt: skip
+        tables = relations(conn)
         if "load_audit" in tables:
             lines.append(f"{'registry':<26}{'files':>6}{'rows read':>11}{'accepted':>10}{'rejected':>10}")
             for registry, files, read, accepted, rejected in conn.execute(
