@@ -48,6 +48,7 @@ export: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check pipeline assets tests benchmarks
+	$(VENV)/bin/ruff format --check pipeline assets tests benchmarks
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -185,8 +185,6 @@ def ledger_view(conn: duckdb.DuckDBPyConnection, ledger_db: Path | None) -> Iter
             conn.execute("DETACH ledger")
 
 
-
-
 PENDING_LEDGER_SQL = f"""
     SELECT project_id, vintage, sum(tonnes)::BIGINT AS retired_for_buyers
     FROM {LEDGER_VIEW}
@@ -220,7 +218,7 @@ def inventory_sql(conn: duckdb.DuckDBPyConnection) -> str:
                    ], lambda x: x IS NOT NULL),
                    {co_benefits}
                ) AS badges,
-               {project_page_sql('s.registry', 's.project_id')} AS registry_url,
+               {project_page_sql("s.registry", "s.project_id")} AS registry_url,
                s.policy_version, t.source, t.source_as_of AS as_of
         FROM quality_scores AS s
         JOIN totals AS t ON t.project_id = s.project_id AND t.vintage = s.vintage

@@ -332,37 +332,41 @@ def render_report(data: ReportData, generated_at: datetime | None = None, tiers:
     legend = [(t, meanings.get(t, "See data/policy.yaml.")) for t in dict.fromkeys([*TIERS, *data.tiers_present])]
     score_peak = max((float(h["count"].max()) for h in data.scores.values() if len(h)), default=0.0)
     eligible = data.eligible
-    return environment().get_template("report.html.j2").render(
-        data=data,
-        publish=data.publish or {},
-        totals=data.totals,
-        eligible=None if eligible is None else eligible.to_dict("records"),
-        eligible_columns=set() if eligible is None else set(eligible.columns),
-        charts={
-            "tonnes-by-activity": bar_rows(data.by_activity, "tonnes"),
-            "tonnes-by-tier": bar_rows(data.by_tier, "tonnes"),
-            "tonnes-by-country": bar_rows(data.by_country, "tonnes"),
-        },
-        score_charts=[
-            (column, SCORES[column], bar_rows(histogram, "count", score_peak))
-            for column, histogram in data.scores.items()
-        ],
-        score_meanings=SCORE_MEANINGS,
-        tier_legend=legend,
-        sources=None if data.sources is None else data.sources.to_dict("records"),
-        supply_sources=None if data.supply_sources is None else data.supply_sources.to_dict("records"),
-        tables={
-            name: None if frame is None else (list(frame.columns), frame.to_dict("records"))
-            for name, frame in {
-                "change_summary": data.change_summary,
-                "changes": data.changes,
-                "alerts": data.alerts,
-                "rejected_by_registry": data.rejected_by_registry,
-                "rejected_reasons": data.rejected_reasons,
-            }.items()
-        },
-        source_name=data.source.name,
-        generated_at=generated_at,
+    return (
+        environment()
+        .get_template("report.html.j2")
+        .render(
+            data=data,
+            publish=data.publish or {},
+            totals=data.totals,
+            eligible=None if eligible is None else eligible.to_dict("records"),
+            eligible_columns=set() if eligible is None else set(eligible.columns),
+            charts={
+                "tonnes-by-activity": bar_rows(data.by_activity, "tonnes"),
+                "tonnes-by-tier": bar_rows(data.by_tier, "tonnes"),
+                "tonnes-by-country": bar_rows(data.by_country, "tonnes"),
+            },
+            score_charts=[
+                (column, SCORES[column], bar_rows(histogram, "count", score_peak))
+                for column, histogram in data.scores.items()
+            ],
+            score_meanings=SCORE_MEANINGS,
+            tier_legend=legend,
+            sources=None if data.sources is None else data.sources.to_dict("records"),
+            supply_sources=None if data.supply_sources is None else data.supply_sources.to_dict("records"),
+            tables={
+                name: None if frame is None else (list(frame.columns), frame.to_dict("records"))
+                for name, frame in {
+                    "change_summary": data.change_summary,
+                    "changes": data.changes,
+                    "alerts": data.alerts,
+                    "rejected_by_registry": data.rejected_by_registry,
+                    "rejected_reasons": data.rejected_reasons,
+                }.items()
+            },
+            source_name=data.source.name,
+            generated_at=generated_at,
+        )
     )
 
 

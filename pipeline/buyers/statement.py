@@ -125,11 +125,14 @@ def order_statement_sql(conn: duckdb.DuckDBPyConnection, ledger: str) -> str:
            CASE WHEN g.retirement_id IS NULL THEN 'pending in registry' ELSE 'shown in registry' END
                AS registry_status,
            g.registry_transaction_date, {serials} AS registry_serial_numbers, g.matched_by AS registry_matched_by,
-           {project_page_sql('r.registry', 'r.project_id')} AS verification_url
+           {project_page_sql("r.registry", "r.project_id")} AS verification_url
     FROM {ledger}.main.{RETIREMENTS} AS r
     LEFT JOIN {ledger}.main.{RECOGNITIONS} AS g USING (retirement_id)
-    {"LEFT JOIN credits AS c ON c.source_file = g.registry_source_file AND c.source_line = g.registry_source_line"
-     if credits else ""}
+    {
+        "LEFT JOIN credits AS c ON c.source_file = g.registry_source_file AND c.source_line = g.registry_source_line"
+        if credits
+        else ""
+    }
     {"LEFT JOIN projects AS p ON p.project_id = r.project_id" if projects else ""}
     ORDER BY r.order_id, r.project_id, r.vintage
     """
@@ -159,8 +162,12 @@ def _replace(target: Path, write) -> None:
 def render_order_statement(lines: pd.DataFrame, generated_at: datetime) -> str:
     """One executed order's retirement statement as a self-contained HTML page."""
     first = lines.iloc[0]
-    return environment().get_template("statement.html.j2").render(
-        order=first, lines=lines.to_dict("records"), tonnes=int(lines["tonnes"].sum()), generated_at=generated_at
+    return (
+        environment()
+        .get_template("statement.html.j2")
+        .render(
+            order=first, lines=lines.to_dict("records"), tonnes=int(lines["tonnes"].sum()), generated_at=generated_at
+        )
     )
 
 

@@ -422,4 +422,3 @@ def publish_inventory(
         undocumented=undocumented,
         webhook_error=send_webhook(alerts, policy.alerts),
     )
-

@@ -26,6 +26,7 @@ STRING_COLUMNS = (
 """Declared ``string[pyarrow]`` (as the ingest contract's text): pandera checks the dtype once instead of ``isinstance``
 on every value, and the scores reach DuckDB through Arrow without a copy of each string."""
 
+
 class QualityScoresSchema(pa.DataFrameModel):
     """One scored project-vintage (table ``quality_scores``). ``gates_failed``, ``reasons`` (list of
     ``{code, criterion, message, source}``, ``source`` a list of citations) and ``co_benefit_labels`` are list

@@ -48,8 +48,9 @@ def test_lines_are_the_ledger_rows_of_executed_orders_and_the_simulated_lines_of
     texts = execution.order_allocations.set_index("order_id")["allocations"].dropna()
     for order_id, text in texts.items():
         rows = lines.loc[lines["order_id"] == order_id]
-        assert text == "; ".join(f"{p} {v}: {t}" for p, v, t in zip(rows["project_id"], rows["vintage"],
-                                                                      rows["tonnes"], strict=True)), order_id
+        assert text == "; ".join(
+            f"{p} {v}: {t}" for p, v, t in zip(rows["project_id"], rows["vintage"], rows["tonnes"], strict=True)
+        ), order_id
 
 
 def test_a_rerun_keeps_the_lines_of_earlier_executed_orders(tmp_path):

@@ -17,8 +17,15 @@ def test_a_source_sentence_becomes_its_citations_without_empty_ones():
     column = log.column()
     sources = [[list(reason["source"]) for reason in row] for row in column]
     assert sources == [
-        [["framework 7.4", "ICVCM AF 9.1", "methodologies.csv vm0047", "https://verra.org/a",
-          "carbonplan/research:b.md"]],
+        [
+            [
+                "framework 7.4",
+                "ICVCM AF 9.1",
+                "methodologies.csv vm0047",
+                "https://verra.org/a",
+                "carbonplan/research:b.md",
+            ]
+        ],
         [["framework 7.4", "ICVCM AF 9.1", "methodologies.csv ar-acm0003"]],  # no URL in the row: no empty citation
         [["policy.yaml scoring.gates"]],
     ], sources
