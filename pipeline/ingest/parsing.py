@@ -120,10 +120,11 @@ def text_column(value: str | None, length: int) -> pd.Series:
     return arrow_text(pa.repeat(pa.scalar(value, pa.large_string()), length))
 
 
-PLAIN_WHOLE_NUMBER = r"^[0-9]{1,15}$"
-"""Digits only (once thousands separators are dropped, as the number rule drops them), few enough for float64 to hold
-exactly: Arrow's cast and the rule read such a value as the same integer. Nearly every quantity an export writes looks
-like this (``74377``, ``"1,454,054"``)."""
+PLAIN_WHOLE_NUMBER = r"^(?:[0-9]{1,15}|-[1-9][0-9]{0,14})$"
+"""Digits, negative ones without a leading zero (Arrow reads ``-0`` as -0.0, the rule as 0.0), once thousands
+separators are dropped as the number rule drops them, few enough for float64 to hold exactly: Arrow's cast and the rule
+read such a value as the same number. Nearly every quantity an export writes looks like this (``74377``,
+``"1,454,054"``, VROD's ``-1200``)."""
 _NUMBER = r"^[+-]?\d+(\.\d+)?$"
 
 
@@ -131,7 +132,7 @@ def parse_float(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Numbers such as ``"1,454,054"``, ``550369.0`` or ``-3`` as float64. Returns (values, mask of present values
     that are not numbers).
 
-    Plain digit runs (:data:`PLAIN_WHOLE_NUMBER`) are cast by Arrow in C++; every other value goes through the
+    Plain whole numbers (:data:`PLAIN_WHOLE_NUMBER`) are cast by Arrow in C++; every other value goes through the
     number rule, once per distinct value: pandas' parser, which reads long decimals differently from Arrow's."""
     digits = pc.replace_substring(arrow_strings(series), ",", "")
     plain = pc.fill_null(pc.match_substring_regex(digits, PLAIN_WHOLE_NUMBER), False)

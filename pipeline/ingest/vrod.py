@@ -52,7 +52,6 @@ from pipeline.ingest.dataset import AuditTotals, finish, flag_duplicate_projects
 from pipeline.ingest.files import Column, IngestError, Layout, RawTable, file_sha256, map_columns, normalize_header
 from pipeline.ingest.parsing import (
     RowChecks,
-    arrow_strings,
     arrow_text,
     clean_text,
     column,
@@ -412,18 +411,9 @@ def read_vrod(path: Path, snapshot_day: date | None = None) -> VrodLoad:
     )
 
 
-PLAIN_INTEGER = r"^-?[0-9]{1,15}$"
-"""A whole number float64 holds exactly, once thousands separators are dropped: cast by Arrow in C++."""
-
-
 def integers(checks: RowChecks, raw: pd.Series, what: str) -> np.ndarray:
-    """Signed whole numbers (missing = 0: an empty year cell is no credits) from text; a value that is not a whole
-    number rejects the record, in plain words. A column of plain integers (every year column of a clean release)
-    is cast by Arrow; the others go through the parser, which is where every reason comes from."""
-    digits = pc.utf8_trim_whitespace(pc.replace_substring(arrow_strings(raw), ",", ""))
-    digits = pc.if_else(pc.equal(digits, ""), pa_arrow.scalar(None, pa_arrow.string()), digits)
-    if pc.all(pc.fill_null(pc.match_substring_regex(digits, PLAIN_INTEGER), True)).as_py():
-        return pc.fill_null(pc.cast(digits, pa_arrow.int64()), 0).to_numpy(zero_copy_only=False)
+    """Signed whole numbers (missing = 0: an empty year cell is no credits) from text (:func:`parse_float`); a value
+    that is not a whole number rejects the record, in plain words."""
     values, not_numeric = parse_float(raw)
     fail_values(checks, not_numeric, raw, f"{what} {{value}} is not a number")
     fractional = (values.notna() & (values != np.floor(values))).to_numpy(dtype=bool, na_value=False)
