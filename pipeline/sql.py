@@ -4,10 +4,16 @@ wrap in double quotes, double any inside."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from typing import TypeVar
 
 import duckdb
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
 
 
 def identifier(*parts: str) -> str:
@@ -44,3 +50,28 @@ def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConn
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def each_result(
+    conn: duckdb.DuckDBPyConnection, items: Sequence[Item], work: Callable[[duckdb.DuckDBPyConnection, Item], Result]
+) -> Iterator[Result]:
+    """``work(cursor, item)`` for each item, results in the items' order, as many at once as DuckDB has threads, each
+    on its own cursor of ``conn`` (which sees its tables, not what is registered on it): a query over a slice of a
+    table keeps fewer threads busy than one over all of it, and only that many results are held at a time."""
+    at_once = int(conn.execute("SELECT current_setting('threads')").fetchone()[0])
+    with ThreadPoolExecutor(at_once) as pool:
+        running: deque[tuple[duckdb.DuckDBPyConnection, Future[Result]]] = deque()
+        for item in items:
+            cursor = conn.cursor()
+            running.append((cursor, pool.submit(work, cursor, item)))
+            if len(running) == at_once:
+                yield _finished(*running.popleft())
+        while running:
+            yield _finished(*running.popleft())
+
+
+def _finished(cursor: duckdb.DuckDBPyConnection, result: Future[Result]) -> Result:
+    try:
+        return result.result()
+    finally:
+        cursor.close()

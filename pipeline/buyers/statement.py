@@ -92,10 +92,11 @@ def write_buyer_statements(ledger_db_path: Path, out_dir: Path) -> dict[str, Pat
             out_dir.mkdir(parents=True, exist_ok=True)
             written[buyer_id] = write_csv(
                 conn,
-                f"SELECT * FROM {STATEMENT_VIEW} WHERE buyer_id = $buyer ORDER BY {STATEMENT_ORDER}",
+                f"SELECT * FROM {STATEMENT_VIEW} WHERE buyer_id = $buyer",
                 out_dir / _file_name(buyer_id),
                 params={"buyer": buyer_id},
                 timestamp_format="%Y-%m-%dT%H:%M:%S",
+                order_by=STATEMENT_ORDER,
             )
     return written
 

@@ -470,11 +470,15 @@ COLUMNS["quality_score_reasons"] = {
 COLUMNS["reason_catalog"] = COLUMNS["quality_score_reasons"] | {
     "reason_id": "The reason's id in quality_scores_compact.reasons (1, 2, ... within this file)."
 }
+COLUMNS["quality_score_reasons"] |= {
+    "position": "The reason's place in the project-vintage's quality_scores.reasons (1 = first).",
+}
 COLUMNS["data_dictionary"] = {
     "relation": "Published table or view.",
     "kind": "table or view.",
     "relation_description": "What the relation holds.",
     "column": "Column of the relation.",
+    "position": "The column's place in the relation (1 = first).",
     "data_type": "DuckDB type of the column.",
     "description": "What the column means.",
 }
