@@ -28,7 +28,9 @@ become ``vrod_vintages``; blocks 2 and 4 are only checked. Year cells may be neg
 number rejects the project.
 
 Project attributes are normalized with the registry readers' own functions (``pipeline.ingest.normalize``), so
-every rule scores a VROD project as it scores the same project read from its registry.
+every rule scores a VROD project as it scores the same project read from its registry. The status follows the ACR
+reader too: a compliance-only project (366 ACR projects in v2025-12, no ``Voluntary Status``) has its ``ARB / WA
+Status``, which is kept as ``compliance_status``.
 """
 
 from __future__ import annotations
@@ -118,6 +120,8 @@ LAYOUT = Layout(
         Column("listed", ("Project Listed",), required=False),
         Column("registered", ("Project Registered",), required=False),
         Column("registry_type", ("Project Type From the Registry", "Project Type"), required=False),
+        Column("compliance_status", ("ARB / WA Status",), required=False),
+        Column("compliance_program_id", ("ARB / WA ID",), required=False),
         Column("date_added", ("Date Project Added to Database", "Date added to database"), required=False),
     ),
     sheet=SHEET,
@@ -504,6 +508,7 @@ def _projects(checks: RowChecks, records: pd.DataFrame, project_id: pd.Series, r
     fail_values(checks, not_numeric, column(records, "estimated_annual_reductions"),
                 "estimated annual emission reductions {value} is not a number")  # fmt: skip
     first_year, bad_year = parse_float(clean_text(column(records, "first_year")))
+    compliance = clean_text(column(records, "compliance_status"))
     fail_values(checks, bad_year, column(records, "first_year"), "first year of project {value} is not a year")
     return pd.DataFrame(
         {
@@ -511,12 +516,16 @@ def _projects(checks: RowChecks, records: pd.DataFrame, project_id: pd.Series, r
             "registry": registry.astype(object),
             "name": clean_text(records["name"]),
             "proponent": clean_text(column(records, "developer")),
-            **normalize.status_and_country(clean_text(records["status"]), clean_text(records["country"])),
+            **normalize.status_and_country(
+                normalize.first_non_null(clean_text(records["status"]), compliance), clean_text(records["country"])
+            ),
             "region": clean_text(column(records, "region")),
             "methodology_raw": methodology,
             "protocol": protocol,
             "protocols": protocols,
             "project_type_raw": clean_text(column(records, "registry_type")),
+            "compliance_program_id": clean_text(column(records, "compliance_program_id")),
+            "compliance_status": compliance,
             **normalize.classification(berkeley_type, no_type, "registry", protocol, normalize.as_object(activity)),
             "scope": clean_text(records["scope"]),
             "reduction_removal": clean_text(column(records, "reduction_removal")),
