@@ -2,7 +2,7 @@
 
 ``eligible_inventory`` has one row per project-vintage that ``quality_scores`` marks eligible and that still
 has credits available after our own buyers' retirements. Quantities come only from the project-vintage supply
-(``project_vintage_supply``, :mod:`pipeline.supply`), which takes each project-vintage from exactly one
+(``project_vintage_supply``, :mod:`pipeline.ingest.supply`), which takes each project-vintage from exactly one
 ``source``: a registry's transaction export where it holds the issuances (sums of ``credits.quantity`` per
 transaction type; ``buffer`` the sum of ``credits.buffer_quantity`` on issuances, null where the registry does
 not report it), else Berkeley's VROD (issued and remaining per vintage; ``retired = issued - remaining``,
@@ -49,9 +49,9 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 from pipeline.buyers.ledger import RECOGNITIONS, RETIREMENTS, pending
+from pipeline.ingest.supply import SOURCES, SUPPLY_VIEW
 from pipeline.registries import REGISTRY_KEYS, project_page_sql
 from pipeline.sql import identifier, relations, transaction
-from pipeline.supply import SOURCES, SUPPLY_VIEW
 
 INVENTORY_TABLE = "eligible_inventory"
 LEDGER_VIEW = "ledger_retirements"

@@ -24,10 +24,10 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from pipeline.ingest.supply import REGISTRY_AS_OF_SQL
 from pipeline.quality.policy import TierPolicy
 from pipeline.quality.tiers import TIERS
 from pipeline.rendering import environment
-from pipeline.supply import REGISTRY_AS_OF_SQL
 
 REPORT_NAME = "report.html"
 SCORES = {

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import duckdb
 
+from pipeline.ingest.warehouse import STAGING_SCHEMA, slice_of
 from pipeline.sql import identifier, literal
-from pipeline.warehouse import STAGING_SCHEMA, slice_of
 
 UNDOCUMENTED = "Undocumented: describe it in pipeline/publish/dictionary.py (or COMMENT ON it in the work DB)."
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import duckdb
 
+from pipeline.ingest.supply import SUPPLY_VIEW
+from pipeline.ingest.warehouse import main_relations
 from pipeline.publish.views import first_failed_reason_sql, format_reason_sql
-from pipeline.supply import SUPPLY_VIEW
-from pipeline.warehouse import main_relations
 
 CHANGES_DDL = """
     publish_id BIGINT, previous_publish_id BIGINT, project_id VARCHAR, registry VARCHAR, vintage BIGINT,

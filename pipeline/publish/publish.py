@@ -35,6 +35,8 @@ from uuid import uuid4
 import duckdb
 import pandas as pd
 
+from pipeline.ingest.supply import RECONCILIATION_TABLE, REGISTRY_AS_OF_SQL, SUPPLY_VIEW
+from pipeline.ingest.warehouse import STAGING_SCHEMA, WAREHOUSE_TABLES, main_relations
 from pipeline.inventory import (
     INVENTORY_COLUMNS,
     INVENTORY_TABLE,
@@ -62,8 +64,6 @@ from pipeline.quality.store import STORED_TABLES
 from pipeline.quality.store import TABLE as SCORES_TABLE
 from pipeline.settings import Paths
 from pipeline.sql import identifier
-from pipeline.supply import RECONCILIATION_TABLE, REGISTRY_AS_OF_SQL, SUPPLY_VIEW
-from pipeline.warehouse import STAGING_SCHEMA, WAREHOUSE_TABLES, main_relations
 
 WORK_TABLES = ("projects", "credits", "quality_scores", INVENTORY_TABLE, "rejected_rows", "load_audit", SUPPLY_VIEW)
 """Work-DB relations every publish needs."""

@@ -16,13 +16,13 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from pipeline import supply
+from pipeline.ingest import supply
 from pipeline.ingest.parsing import per_distinct_value
+from pipeline.ingest.warehouse import main_relations
 from pipeline.quality.combinations import first_rows, number_combinations
 from pipeline.quality.policy import CCP_STATUSES, PermanencePolicy, ScoringPolicy
 from pipeline.registries import project_page_sql
 from pipeline.sql import identifier, literal
-from pipeline.warehouse import main_relations
 
 REGISTRY_PROGRAM = {
     "verra": "vcs",
@@ -150,8 +150,8 @@ def _optional_project_columns(conn: duckdb.DuckDBPyConnection) -> str:
 def project_vintages_sql(conn: duckdb.DuckDBPyConnection) -> str:
     """The SELECT of registry facts per issued project-vintage from the ``credits`` and ``projects`` relations
     on ``conn``, with every issued VROD project-vintage no export holds and each row's ``source``
-    (:func:`pipeline.supply.scoring_facts_sql`): aggregated in DuckDB, so only one row per project-vintage reaches
-    pandas."""
+    (:func:`pipeline.ingest.supply.scoring_facts_sql`): aggregated in DuckDB, so only one row per project-vintage
+    reaches pandas."""
     return f"""
     WITH certification_labels AS ({_label_matches("additional_certifications", CERTIFICATION_LABELS)}),
     corsia_labels AS ({_label_matches("corsia_phase", {"pilot": CORSIA_PILOT, "first": CORSIA_FIRST})}),

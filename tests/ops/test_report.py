@@ -16,6 +16,7 @@ import pytest
 from assets.automation import DOWNSTREAM_ASSETS, REGISTRY_ASSETS
 from assets.definitions import defs
 from assets.report import inventory_report
+from pipeline.ingest.warehouse import main_relations
 from pipeline.inventory import write_eligible_inventory
 from pipeline.policy import load_policy
 from pipeline.registries import REGISTRY_KEYS
@@ -28,7 +29,6 @@ from pipeline.report import (
     report_path,
     write_report,
 )
-from pipeline.warehouse import main_relations
 from tests.conftest import make_settings
 from tests.publish.conftest import publish_under
 from tests.publish.scenario import first_snapshot, second_snapshot

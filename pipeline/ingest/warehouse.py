@@ -20,8 +20,7 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from pipeline import supply
-from pipeline.ingest import sql_contract
+from pipeline.ingest import sql_contract, supply
 from pipeline.ingest.load import RegistryLoad
 from pipeline.ingest.schemas import (
     CreditsSchema,
