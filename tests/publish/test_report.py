@@ -19,8 +19,7 @@ from assets.report import inventory_report
 from pipeline.ingest.warehouse import main_relations
 from pipeline.inventory import write_eligible_inventory
 from pipeline.policy import load_policy
-from pipeline.registries import REGISTRY_KEYS
-from pipeline.report import (
+from pipeline.publish.report import (
     SCORE_AXIS,
     WHY_NOT_EXAMPLES,
     ReportError,
@@ -29,6 +28,7 @@ from pipeline.report import (
     report_path,
     write_report,
 )
+from pipeline.registries import REGISTRY_KEYS
 from tests.conftest import make_settings
 from tests.publish.conftest import publish_under
 from tests.publish.scenario import first_snapshot, second_snapshot
