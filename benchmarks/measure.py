@@ -318,7 +318,7 @@ def _import_pipeline() -> None:
         "pipeline.ingest.supply",
         "pipeline.quality.engine",
         "pipeline.quality.reference",
-        "pipeline.inventory",
+        "pipeline.inventory.inventory",
         "pipeline.publish.publish",
         "pipeline.policy",
     ):
@@ -383,7 +383,7 @@ def _require_tables(conn, *tables: str) -> None:
 
 
 def _inventory(context: dict) -> int:
-    inventory = _optional("pipeline.inventory")
+    inventory = _optional("pipeline.inventory.inventory")
     _require_tables(context["conn"], "quality_scores")
     return inventory.write_eligible_inventory(context["conn"], context["ledger_db"])
 

@@ -20,7 +20,7 @@ import pandas as pd
 
 from pipeline.buyers.ledger import RECOGNITIONS, RETIREMENTS
 from pipeline.csv_files import write_csv
-from pipeline.inventory import column_type
+from pipeline.inventory.inventory import column_type
 from pipeline.registries import project_page_sql
 from pipeline.rendering import environment
 

@@ -37,7 +37,7 @@ import pandas as pd
 
 from pipeline.ingest.supply import RECONCILIATION_TABLE, REGISTRY_AS_OF_SQL, SUPPLY_VIEW
 from pipeline.ingest.warehouse import STAGING_SCHEMA, WAREHOUSE_TABLES, main_relations
-from pipeline.inventory import (
+from pipeline.inventory.inventory import (
     INVENTORY_COLUMNS,
     INVENTORY_TABLE,
     LEDGER_VIEW,

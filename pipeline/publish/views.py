@@ -10,7 +10,7 @@ from __future__ import annotations
 import duckdb
 
 from pipeline.buyers.statement import STATEMENT_VIEW, SUMMARY_VIEW, buyer_statement_view_sql
-from pipeline.inventory import column_type, list_expression
+from pipeline.inventory.inventory import column_type, list_expression
 from pipeline.sql import identifier
 
 STATEMENT_TABLES = ("retirements", "registry_recognitions")

@@ -17,7 +17,7 @@ import pandas as pd
 from pipeline.buyers.schemas import BuyersSchema, OrdersSchema
 from pipeline.ingest.schemas import CreditsSchema, LoadAuditSchema, empty_frame
 from pipeline.ingest.supply import define_views
-from pipeline.inventory import INVENTORY_COLUMNS, validate_inventory_frame
+from pipeline.inventory.inventory import INVENTORY_COLUMNS, validate_inventory_frame
 from pipeline.registries import REGISTRIES
 
 POLICY_VERSION = "2026.11-v1"

@@ -17,7 +17,7 @@ from assets.automation import DOWNSTREAM_ASSETS, REGISTRY_ASSETS
 from assets.definitions import defs
 from assets.report import inventory_report
 from pipeline.ingest.warehouse import main_relations
-from pipeline.inventory import write_eligible_inventory
+from pipeline.inventory.inventory import write_eligible_inventory
 from pipeline.policy import load_policy
 from pipeline.publish.report import (
     SCORE_AXIS,
