@@ -16,7 +16,6 @@ import pytest
 from assets.automation import DOWNSTREAM_ASSETS, REGISTRY_ASSETS
 from assets.definitions import defs
 from assets.report import inventory_report
-from pipeline.ingest.warehouse import main_relations
 from pipeline.inventory.inventory import write_eligible_inventory
 from pipeline.policy import load_policy
 from pipeline.publish.report import (
@@ -29,6 +28,7 @@ from pipeline.publish.report import (
     write_report,
 )
 from pipeline.registries import REGISTRY_KEYS
+from pipeline.sql import relations
 from tests.conftest import make_settings
 from tests.publish.conftest import publish_under
 from tests.publish.scenario import first_snapshot, second_snapshot
@@ -122,9 +122,9 @@ def test_missing_tables_leave_notes_not_failures(published, tmp_path):
     copy = tmp_path / "older.duckdb"
     shutil.copy(published.curated_db, copy)
     with duckdb.connect(str(copy)) as conn:
-        relations = main_relations(conn)  # rejected_rows is a view over the registry slices, as published
+        present = relations(conn)  # rejected_rows is a view over the registry slices, as published
         for table in ("inventory_changes", "alerts", "quality_scores", "rejected_rows"):
-            conn.execute(f"DROP {relations[table]} {table} CASCADE")
+            conn.execute(f"DROP {present[table]} {table} CASCADE")
     data = read_report_data(copy)
     page = render_report(data)
     assert "No change log in this file." in page, "a missing change log needs a note"
