@@ -12,9 +12,9 @@ registry's previous slice. The downstream run is queued with a lower priority, s
 import dagster as dg
 
 from assets.resources import PipelineSettings
+from pipeline.ingest.snapshots import snapshot_fingerprint
 from pipeline.ingest.vrod import SOURCE as VROD
 from pipeline.registries import REGISTRY_KEYS
-from pipeline.snapshots import snapshot_fingerprint
 
 REGISTRY_ASSETS = dg.AssetSelection.assets("registry_snapshot", "registry_tables")
 DOWNSTREAM_ASSETS = dg.AssetSelection.all() - REGISTRY_ASSETS

@@ -10,7 +10,7 @@ import yaml
 
 from assets.partitions import registry_partitions
 from assets.resources import PipelineSettings
-from pipeline.downloads import (
+from pipeline.ingest.downloads import (
     VROD,
     VROD_RELEASE,
     VROD_URL,
@@ -21,9 +21,9 @@ from pipeline.downloads import (
     sha256_of,
     vrod_sources,
 )
+from pipeline.ingest.snapshots import latest_snapshot, snapshot_fingerprint
 from pipeline.registries import REGISTRY_KEYS
 from pipeline.settings import Environment
-from pipeline.snapshots import latest_snapshot, snapshot_fingerprint
 
 SNAPSHOT_PRESENT_CHECK = "snapshot_present"
 
@@ -43,7 +43,7 @@ class RegistryDownloads(dg.ConfigurableResource):
 
     Off by default (``enabled: false``): every run reads what is already in ``data/raw``. Datasets are
     ``projects``, ``transactions`` (Verra), ``issuances``, ``retirements``, ``cancellations``. No registry
-    publishes a stable export URL, so none is preset (see ``pipeline/downloads.py`` for where each registry
+    publishes a stable export URL, so none is preset (see ``pipeline/ingest/downloads.py`` for where each registry
     publishes its exports); Berkeley publishes VROD at a known URL per release, so online mode fetches the
     ``vrod_release`` workbook. ``from_env`` reads ``CREDIT_QUALITY_DOWNLOADS=online``,
     ``CREDIT_QUALITY_VROD_RELEASE`` and a YAML file of URLs named by ``CREDIT_QUALITY_DOWNLOAD_SOURCES``

@@ -8,8 +8,8 @@ from assets.partitions import registry_partitions
 from assets.resources import PipelineSettings
 from pipeline.ingest.files import IngestError
 from pipeline.ingest.load import load_registry
+from pipeline.ingest.warehouse import build_warehouse, clear_registry_slice, contract_failures
 from pipeline.publish.shrunk_files import replace_unless_shrunk, shrunk_file_message
-from pipeline.warehouse import build_warehouse, clear_registry_slice, contract_failures
 
 
 @dg.asset(

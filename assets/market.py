@@ -5,9 +5,9 @@ import dagster as dg
 from assets.metadata import markdown_table
 from assets.resources import PipelineSettings
 from pipeline.ingest.files import IngestError
+from pipeline.ingest.snapshots import snapshot_fingerprint
+from pipeline.ingest.supply import RECONCILIATION_TABLE, SUPPLY_VIEW, replace_vrod_slice, write_reconciliation
 from pipeline.ingest.vrod import SOURCE, load_vrod
-from pipeline.snapshots import snapshot_fingerprint
-from pipeline.supply import RECONCILIATION_TABLE, SUPPLY_VIEW, replace_vrod_slice, write_reconciliation
 
 ROWS_CONSERVED_CHECK = "vrod_rows_conserved"
 AGREES_CHECK = "registry_exports_agree_with_vrod"

@@ -7,6 +7,7 @@ import duckdb
 import pandas as pd
 
 from pipeline.publish.dictionary import describe
+from pipeline.sql import column_comments, columns
 
 
 def markdown_table(frame: pd.DataFrame, rows: int = 20) -> dg.MetadataValue:
@@ -20,17 +21,13 @@ def table_metadata(conn: duckdb.DuckDBPyConnection, table: str) -> dict[str, obj
     """``dagster/table_name`` and ``dagster/column_schema`` of ``table`` in ``conn``'s database: every column
     with its DuckDB type and its data-dictionary description (what analysts read in the published file)."""
     database = conn.execute("SELECT current_database()").fetchone()[0]
-    columns = conn.execute(
-        "SELECT column_name, data_type, comment FROM duckdb_columns() "
-        "WHERE database_name = ? AND schema_name = 'main' AND table_name = ? ORDER BY column_index",
-        [database, table],
-    ).fetchall()
+    comments = column_comments(conn)
     return {
         "dagster/table_name": f"{database}.main.{table}",
         "dagster/column_schema": dg.TableSchema(
             columns=[
-                dg.TableColumn(name, data_type, description=describe(table, name, comment))
-                for name, data_type, comment in columns
+                dg.TableColumn(name, data_type, description=describe(table, name, comments.get((table, name))))
+                for name, data_type in columns(conn, table).items()
             ]
         ),
     }

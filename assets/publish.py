@@ -7,7 +7,7 @@ import duckdb
 
 from assets.metadata import markdown_table, table_metadata
 from assets.resources import PipelineSettings
-from pipeline.inventory import (
+from pipeline.inventory.inventory import (
     INVENTORY_TABLE,
     ledger_view,
     reconciliation_mismatches,

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from assets.resources import PipelineSettings
-from pipeline.report import ReportError, write_report
+from pipeline.publish.report import ReportError, write_report
 
 
 @dg.asset(deps=["published_inventory"], group_name="publish", kinds={"html"})

@@ -313,12 +313,12 @@ def _import_pipeline() -> None:
 
     for module in (
         "pipeline.ingest.load",  # every registry's reader
-        "pipeline.warehouse",
+        "pipeline.ingest.warehouse",
         "pipeline.ingest.vrod",
-        "pipeline.supply",
+        "pipeline.ingest.supply",
         "pipeline.quality.engine",
         "pipeline.quality.reference",
-        "pipeline.inventory",
+        "pipeline.inventory.inventory",
         "pipeline.publish.publish",
         "pipeline.policy",
     ):
@@ -329,7 +329,7 @@ def _import_pipeline() -> None:
 def _ingest(registry: str) -> Callable[[dict], int]:
     def run(context: dict) -> int:
         from pipeline.ingest.load import load_registry
-        from pipeline.warehouse import replace_registry_slice
+        from pipeline.ingest.warehouse import replace_registry_slice
 
         try:
             load = load_registry(registry, context["raw_dir"])
@@ -345,7 +345,7 @@ def _ingest(registry: str) -> Callable[[dict], int]:
 
 def _warehouse(context: dict) -> int:
     """build_warehouse, then the whole-table contract validation the ``warehouse`` asset runs."""
-    from pipeline.warehouse import build_warehouse, contract_failures
+    from pipeline.ingest.warehouse import build_warehouse, contract_failures
 
     counts = build_warehouse(context["conn"])
     for table in ("projects", "credits"):
@@ -383,7 +383,7 @@ def _require_tables(conn, *tables: str) -> None:
 
 
 def _inventory(context: dict) -> int:
-    inventory = _optional("pipeline.inventory")
+    inventory = _optional("pipeline.inventory.inventory")
     _require_tables(context["conn"], "quality_scores")
     return inventory.write_eligible_inventory(context["conn"], context["ledger_db"])
 
@@ -424,7 +424,7 @@ ENGINE_STAGES: list[tuple[str, Callable[[dict], int]]] = [
 def _ingest_vrod(context: dict) -> int:
     """What the ``vrod_tables`` asset runs: read the VROD file of the raw folder, replace VROD's staging tables."""
     vrod = _optional("pipeline.ingest.vrod")
-    supply = _optional("pipeline.supply")
+    supply = _optional("pipeline.ingest.supply")
     load = vrod.load_vrod(context["raw_dir"])
     supply.replace_vrod_slice(context["conn"], load)
     return 0 if load is None else load.rows_read

@@ -14,9 +14,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict
 
 from pipeline.buyers.policy import BuyerPolicy
+from pipeline.ingest.supply import SourcesPolicy
 from pipeline.publish.policy import PublishPolicy
 from pipeline.quality.policy import ScoringPolicy
-from pipeline.supply import SourcesPolicy
 
 
 class Policy(BaseModel):

@@ -53,7 +53,7 @@ class Environment(BaseSettings):
     downloads: Annotated[bool, BeforeValidator(_online)] = False
     download_sources: AbsolutePath | None = None
     vrod_release: str | None = Field(None, pattern=r"^\d{4}-\d{2}$")
-    """Unset: ``pipeline.downloads.VROD_RELEASE``."""
+    """Unset: ``pipeline.ingest.downloads.VROD_RELEASE``."""
 
 
 @dataclass(frozen=True)

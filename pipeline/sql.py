@@ -75,3 +75,30 @@ def _finished(cursor: duckdb.DuckDBPyConnection, result: Future[Result]) -> Resu
         return result.result()
     finally:
         cursor.close()
+
+
+def columns(
+    conn: duckdb.DuckDBPyConnection, table: str, schema: str = "main", catalog: str | None = None
+) -> dict[str, str]:
+    """The columns of the table or view ``catalog.schema.table`` (default catalog: the current database's), in
+    their order: name -> DuckDB type; empty when there is no such relation."""
+    rows = conn.execute(
+        "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = coalesce($db, current_database()) "
+        "AND schema_name = $schema AND table_name = $table ORDER BY column_index",
+        {"db": catalog, "schema": schema, "table": table},
+    ).fetchall()
+    return dict(rows)
+
+
+def column_comments(
+    conn: duckdb.DuckDBPyConnection, schema: str = "main", catalog: str | None = None
+) -> dict[tuple[str, str], str]:
+    """``(table, column) -> comment`` of every commented column of ``catalog.schema`` (default catalog: the current
+    database's)."""
+    rows = conn.execute(
+        "SELECT table_name, column_name, comment FROM duckdb_columns() "
+        "WHERE database_name = coalesce($db, current_database()) AND schema_name = $schema "
+        "AND coalesce(comment, '') <> ''",
+        {"db": catalog, "schema": schema},
+    ).fetchall()
+    return {(table, column): comment for table, column, comment in rows}

@@ -51,8 +51,8 @@ from pipeline.buyers.schemas import (
     OrdersSchema,
     RetirementsSchema,
 )
+from pipeline.ingest.supply import STAGING, SUPPLY_VIEW, VROD_VINTAGES
 from pipeline.sql import identifier, relations, transaction
-from pipeline.supply import STAGING, SUPPLY_VIEW, VROD_VINTAGES
 
 RETIREMENTS = "retirements"
 ORDER_EXECUTIONS = "order_executions"
@@ -175,7 +175,7 @@ SUPPLY_SQL = f"""
     ORDER BY i.project_id, i.vintage
 """
 """Eligible project-vintages with the registry's availability recomputed from the warehouse's supply (registry
-exports and Berkeley's VROD, ``pipeline/supply.py``): the lower of it and the inventory's ``available``, so that
+exports and Berkeley's VROD, ``pipeline/ingest/supply.py``): the lower of it and the inventory's ``available``, so that
 neither a stale inventory nor a stale column can oversell."""
 
 _NORMALIZE = "trim(regexp_replace(lower(coalesce({}::VARCHAR, '')), '[^a-z0-9]+', ' ', 'g'))"

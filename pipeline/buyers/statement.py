@@ -20,9 +20,9 @@ import pandas as pd
 
 from pipeline.buyers.ledger import RECOGNITIONS, RETIREMENTS
 from pipeline.csv_files import write_csv
-from pipeline.inventory import column_type
 from pipeline.registries import project_page_sql
 from pipeline.rendering import environment
+from pipeline.sql import columns
 
 STATEMENT_VIEW = "buyer_statements"
 SUMMARY_VIEW = "buyer_statement_summary"
@@ -115,8 +115,8 @@ def order_statement_sql(conn: duckdb.DuckDBPyConnection, ledger: str) -> str:
     """One row per retirement of every executed order, from the ledger attached as ``ledger`` on ``conn`` (the
     work DB): the registry's serial numbers come from the ``credits`` row the recognition matched, the project
     name from ``projects`` (when the work DB has them)."""
-    credits = column_type(conn, "credits", "serial_number") is not None
-    projects = column_type(conn, "projects", "name") is not None
+    credits = "serial_number" in columns(conn, "credits")
+    projects = "name" in columns(conn, "projects")
     serials = "c.serial_number" if credits else "NULL::VARCHAR"
     return f"""
     SELECT r.order_id, r.buyer_id, r.beneficiary, r.retirement_id, r.retired_at, r.project_id,
@@ -146,7 +146,7 @@ def order_statements(work_conn: duckdb.DuckDBPyConnection, ledger_db_path: Path)
         return pd.DataFrame(columns=list(ORDER_STATEMENT_COLUMNS))
     work_conn.execute("ATTACH ? AS statement_ledger (READ_ONLY)", [str(path)])
     try:
-        if column_type(work_conn, RETIREMENTS, "retirement_id", catalog="statement_ledger") is None:
+        if "retirement_id" not in columns(work_conn, RETIREMENTS, catalog="statement_ledger"):
             return pd.DataFrame(columns=list(ORDER_STATEMENT_COLUMNS))
         return work_conn.execute(order_statement_sql(work_conn, "statement_ledger")).df()
     finally:

@@ -27,8 +27,8 @@ from pipeline.ingest.schemas import (
     check_columns_and_dtypes,
     empty_frame,
 )
+from pipeline.ingest.snapshots import latest_snapshot
 from pipeline.registries import ACR, ART, CAR, GOLD_STANDARD, REGISTRY_KEYS, VERRA
-from pipeline.snapshots import latest_snapshot
 
 SUPPORTED_EXTENSIONS = (".csv", ".xlsx", ".json")
 

@@ -15,7 +15,7 @@ import duckdb
 import pandas as pd
 import pandera.pandas as pa
 
-from pipeline.sql import identifier, literal
+from pipeline.sql import columns, identifier, literal
 
 EXAMPLES = 5
 """Distinct failing values reported per failed check."""
@@ -81,12 +81,7 @@ def contract_failures(conn: duckdb.DuckDBPyConnection, table: str, model: type[p
     schema = model.to_schema()
     if schema.checks or schema.unique:
         raise NotImplementedError(f"{model.__name__}: dataframe-level checks have no SQL translation")
-    types = dict(
-        conn.execute(
-            "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = 'main' AND table_name = ?",
-            [table],
-        ).fetchall()
-    )
+    types = columns(conn, table)
     failures: list[dict] = []
     predicates: list[tuple[str, str, str, str]] = []  # (column, check, failing predicate, value expression)
     for name, column in schema.columns.items():

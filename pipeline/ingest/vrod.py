@@ -63,8 +63,8 @@ from pipeline.ingest.parsing import (
     parse_float,
 )
 from pipeline.ingest.schemas import LoadAuditSchema, ProjectsSchema, RejectedRowsSchema, text
+from pipeline.ingest.snapshots import latest_snapshot, snapshot_order
 from pipeline.registries import REGISTRIES, REGISTRY_KEYS
-from pipeline.snapshots import latest_snapshot, snapshot_order
 
 SOURCE = "berkeley-vrod"
 """The raw folder (``data/raw/berkeley-vrod/``) and the ``source`` value of every row VROD supplies."""

@@ -25,12 +25,12 @@ from datetime import datetime
 import duckdb
 import pandas as pd
 
+from pipeline.ingest.supply import REGISTRY_EXPORT, VROD
 from pipeline.ingest.vrod import DATASET as VROD_DATASET
 from pipeline.publish.history import has_table
 from pipeline.publish.policy import AlertPolicy, PublishPolicy, ShrunkFilesPolicy
 from pipeline.publish.shrunk_files import HELD_LOADS, shrunk_file_message, shrunk_files
 from pipeline.sql import identifier
-from pipeline.supply import REGISTRY_EXPORT, VROD
 
 log = logging.getLogger(__name__)
 

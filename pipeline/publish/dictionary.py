@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import duckdb
 
-from pipeline.sql import identifier, literal
-from pipeline.warehouse import STAGING_SCHEMA, slice_of
+from pipeline.ingest.warehouse import STAGING_SCHEMA, slice_of
+from pipeline.sql import column_comments, identifier, literal
 
 UNDOCUMENTED = "Undocumented: describe it in pipeline/publish/dictionary.py (or COMMENT ON it in the work DB)."
 
@@ -516,16 +516,7 @@ def apply_comments(conn: duckdb.DuckDBPyConnection, catalog: str, upstream_catal
 
     ``upstream_catalog`` (the attached work DB) supplies comments its stages set on their own columns. A slice
     and its columns are described as the warehouse relation it belongs to."""
-    upstream: dict[tuple[str, str], str] = {}
-    if upstream_catalog:
-        upstream = {
-            (t, c): comment
-            for t, c, comment in conn.execute(
-                "SELECT table_name, column_name, comment FROM duckdb_columns() "
-                "WHERE database_name = ? AND schema_name = 'main' AND coalesce(comment, '') <> ''",
-                [upstream_catalog],
-            ).fetchall()
-        }
+    upstream = column_comments(conn, catalog=upstream_catalog) if upstream_catalog else {}
     columns = conn.execute(
         """
         SELECT c.schema_name, c.table_name, CASE WHEN v.view_name IS NULL THEN 'TABLE' ELSE 'VIEW' END,

@@ -36,7 +36,7 @@ import pyarrow.parquet as pq
 from pipeline.csv_files import write_csv
 from pipeline.publish.dictionary import TABLES, describe
 from pipeline.settings import Paths
-from pipeline.sql import each_result, identifier, literal
+from pipeline.sql import column_comments, each_result, identifier, literal
 
 WINDOW_ROWS = 20_000
 """Project-vintages per window of the score exports."""
@@ -103,7 +103,7 @@ def export_published(curated_db: Path, window_rows: int = WINDOW_ROWS) -> list[P
         raise FileNotFoundError(f"no published inventory at {curated_db}: publish before exporting")
     written = []
     with duckdb.connect(str(curated_db), read_only=True) as conn:
-        comments = _column_comments(conn)
+        comments = column_comments(conn)
         windows = _score_windows(conn, window_rows)
         for export in EXPORTS:
             queries = export.queries(windows)
@@ -129,14 +129,6 @@ def _score_windows(conn: duckdb.DuckDBPyConnection, rows: int) -> list[str]:
         f"registry = {literal(registry)} AND project_id BETWEEN {literal(first)} AND {literal(last)}"
         for registry, first, last in windows
     ] or ["true"]
-
-
-def _column_comments(conn: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], str]:
-    rows = conn.execute(
-        "SELECT table_name, column_name, comment FROM duckdb_columns() "
-        "WHERE database_name = current_database() AND schema_name = 'main' AND coalesce(comment, '') <> ''"
-    ).fetchall()
-    return {(table, column): comment for table, column, comment in rows}
 
 
 def _description(export: Export, column: str, comments: dict[tuple[str, str], str]) -> str | None:

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import duckdb
 
+from pipeline.ingest.supply import SUPPLY_VIEW
 from pipeline.publish.views import first_failed_reason_sql, format_reason_sql
-from pipeline.supply import SUPPLY_VIEW
-from pipeline.warehouse import main_relations
+from pipeline.sql import relations
 
 CHANGES_DDL = """
     publish_id BIGINT, previous_publish_id BIGINT, project_id VARCHAR, registry VARCHAR, vintage BIGINT,
@@ -38,7 +38,7 @@ PUBLISHES_DDL = """
 def has_table(conn: duckdb.DuckDBPyConnection, catalog: str | None, table: str) -> bool:
     """Whether ``catalog`` (None = no previous file) has the relation, table or view: the warehouse relations
     (``load_audit``, ``credits``, ...) are views in every published file."""
-    return catalog is not None and table in main_relations(conn, catalog)
+    return catalog is not None and table in relations(conn, catalog=catalog)
 
 
 def previous_publish_id(conn: duckdb.DuckDBPyConnection, prev: str | None) -> int | None:

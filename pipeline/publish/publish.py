@@ -35,7 +35,9 @@ from uuid import uuid4
 import duckdb
 import pandas as pd
 
-from pipeline.inventory import (
+from pipeline.ingest.supply import RECONCILIATION_TABLE, REGISTRY_AS_OF_SQL, SUPPLY_VIEW
+from pipeline.ingest.warehouse import STAGING_SCHEMA, WAREHOUSE_TABLES
+from pipeline.inventory.inventory import (
     INVENTORY_COLUMNS,
     INVENTORY_TABLE,
     LEDGER_VIEW,
@@ -61,9 +63,7 @@ from pipeline.publish.views import create_views
 from pipeline.quality.store import STORED_TABLES
 from pipeline.quality.store import TABLE as SCORES_TABLE
 from pipeline.settings import Paths
-from pipeline.sql import identifier
-from pipeline.supply import RECONCILIATION_TABLE, REGISTRY_AS_OF_SQL, SUPPLY_VIEW
-from pipeline.warehouse import STAGING_SCHEMA, WAREHOUSE_TABLES, main_relations
+from pipeline.sql import identifier, relations
 
 WORK_TABLES = ("projects", "credits", "quality_scores", INVENTORY_TABLE, "rejected_rows", "load_audit", SUPPLY_VIEW)
 """Work-DB relations every publish needs."""
@@ -189,9 +189,9 @@ def _row_counts(conn: duckdb.DuckDBPyConnection, catalog: str) -> dict[str, int]
     """Rows of every published relation in ``catalog``: its tables and the views that stand for stored data (the
     warehouse relations over the per-registry slices, ``quality_scores`` over its compact rows); the analyst views
     are derived, so not counted."""
-    relations = main_relations(conn, catalog)
+    present = relations(conn, catalog=catalog)
     views = (*WAREHOUSE_TABLES, SUPPLY_VIEW, SCORES_TABLE)
-    counted = sorted(name for name, kind in relations.items() if kind == "TABLE" or name in views)
+    counted = sorted(name for name, kind in present.items() if kind == "TABLE" or name in views)
     return {name: _count(conn, catalog, name) for name in counted}
 
 
@@ -265,7 +265,7 @@ def _snapshot_work_db(work: duckdb.DuckDBPyConnection, target: Path) -> None:
 def _prune(conn: duckdb.DuckDBPyConnection, published: set[str]) -> None:
     """Drop from the new file what the work DB holds but the analyst file does not publish: relations of
     ``main`` not in ``published`` and schemas other than ``main`` and the warehouse's slices."""
-    for name, kind in main_relations(conn, PUB).items():
+    for name, kind in relations(conn, catalog=PUB).items():
         if name not in published:
             conn.execute(f"DROP {kind} {identifier(PUB, 'main', name)}")
     schemas = conn.execute(
@@ -282,11 +282,11 @@ def _publish_sources(work: duckdb.DuckDBPyConnection, work_catalog: str, ledger_
     work DB's relations, the ledger's tables, and ``eligible_inventory`` re-netted against the ledger as it is
     now. Returns the source row count of every published relation, for validation."""
     with ledger_view(work, ledger_db) as has_ledger:
-        present = main_relations(work, work_catalog)
+        present = relations(work, catalog=work_catalog)
         published = [t for t in (*WORK_TABLES, *OPTIONAL_WORK_TABLES) if t in present]
         _prune(work, set(published) - {INVENTORY_TABLE})
         counts = {t: _count(work, work_catalog, t) for t in published if t != INVENTORY_TABLE}
-        ledger = main_relations(work, "ledger") if has_ledger else {}
+        ledger = relations(work, catalog="ledger") if has_ledger else {}
         for table in LEDGER_TABLES:
             if table in ledger:
                 work.execute(f"CREATE TABLE {PUB}.main.{table} AS SELECT * FROM ledger.main.{table}")

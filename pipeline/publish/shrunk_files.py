@@ -21,9 +21,9 @@ import duckdb
 import pandas as pd
 
 from pipeline.ingest.load import RegistryLoad
+from pipeline.ingest.warehouse import loaded_registries, replace_registry_slice, slice_name
 from pipeline.publish.policy import ShrunkFilesPolicy
 from pipeline.sql import transaction
-from pipeline.warehouse import loaded_registries, replace_registry_slice, slice_name
 
 HELD_LOADS = "held_loads"
 """Work-DB table of the loads held back: the shrunk files of registries whose previous slice was kept."""

@@ -10,8 +10,8 @@ from __future__ import annotations
 import duckdb
 
 from pipeline.buyers.statement import STATEMENT_VIEW, SUMMARY_VIEW, buyer_statement_view_sql
-from pipeline.inventory import column_type, list_expression
-from pipeline.sql import identifier
+from pipeline.inventory.inventory import list_expression
+from pipeline.sql import columns, identifier
 
 STATEMENT_TABLES = ("retirements", "registry_recognitions")
 """Ledger tables the buyers stage's statement views read (``pipeline/buyers/statement.py``)."""
@@ -37,7 +37,7 @@ def first_failed_reason_sql(conn: duckdb.DuckDBPyConnection, catalog: str, alias
     first reason of a failed gate (the engine's codes name their gate: ``G2_STATUS`` for gate ``G2``), else the
     first tier reason (limiting score too low, needs review, watchlist), else the first reason; null when
     eligible."""
-    reasons_type = column_type(conn, "quality_scores", "reasons", catalog=catalog) or ""
+    reasons_type = columns(conn, "quality_scores", catalog=catalog).get("reasons", "")
     if not (reasons_type.startswith("STRUCT") and reasons_type.endswith("[]")):
         return "NULL"
     gates = list_expression(conn, "quality_scores", "gates_failed", alias, catalog=catalog)
@@ -51,7 +51,7 @@ def first_failed_reason_sql(conn: duckdb.DuckDBPyConnection, catalog: str, alias
 def format_reason_sql(conn: duckdb.DuckDBPyConnection, catalog: str, struct_sql: str) -> str:
     """'<code>: <message> (<citation>; <citation> ...)' for a reason struct of ``catalog``'s quality_scores,
     null-safe. A file published before ``source`` became a list holds it as one string: read either."""
-    reasons_type = (column_type(conn, "quality_scores", "reasons", catalog=catalog) or "").replace('"', "")
+    reasons_type = columns(conn, "quality_scores", catalog=catalog).get("reasons", "").replace('"', "")
     source = f"({struct_sql}).source"
     if "source VARCHAR[]" in reasons_type:
         source = f"array_to_string({source}, '; ')"
@@ -106,7 +106,7 @@ def create_views(conn: duckdb.DuckDBPyConnection, catalog: str) -> list[str]:
         )
         created.append("latest_changes")
 
-        has = {t: column_type(conn, t, "retirement_id", catalog=catalog) is not None for t in STATEMENT_TABLES}
+        has = {t: "retirement_id" in columns(conn, t, catalog=catalog) for t in STATEMENT_TABLES}
         if all(has.values()):
             conn.execute(buyer_statement_view_sql())
             created += [STATEMENT_VIEW, SUMMARY_VIEW]

@@ -16,13 +16,12 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from pipeline import supply
+from pipeline.ingest import supply
 from pipeline.ingest.parsing import per_distinct_value
 from pipeline.quality.combinations import first_rows, number_combinations
 from pipeline.quality.policy import CCP_STATUSES, PermanencePolicy, ScoringPolicy
 from pipeline.registries import project_page_sql
-from pipeline.sql import identifier, literal
-from pipeline.warehouse import main_relations
+from pipeline.sql import identifier, literal, relations
 
 REGISTRY_PROGRAM = {
     "verra": "vcs",
@@ -150,8 +149,8 @@ def _optional_project_columns(conn: duckdb.DuckDBPyConnection) -> str:
 def project_vintages_sql(conn: duckdb.DuckDBPyConnection) -> str:
     """The SELECT of registry facts per issued project-vintage from the ``credits`` and ``projects`` relations
     on ``conn``, with every issued VROD project-vintage no export holds and each row's ``source``
-    (:func:`pipeline.supply.scoring_facts_sql`): aggregated in DuckDB, so only one row per project-vintage reaches
-    pandas."""
+    (:func:`pipeline.ingest.supply.scoring_facts_sql`): aggregated in DuckDB, so only one row per project-vintage
+    reaches pandas."""
     return f"""
     WITH certification_labels AS ({_label_matches("additional_certifications", CERTIFICATION_LABELS)}),
     corsia_labels AS ({_label_matches("corsia_phase", {"pilot": CORSIA_PILOT, "first": CORSIA_FIRST})}),
@@ -214,10 +213,10 @@ def data_as_of(conn: duckdb.DuckDBPyConnection) -> dt.date:
     export's dated raw folder, else its latest transaction, as the inventory's ``as_of``; VROD's release date);
     with no ``load_audit`` (scoring frames), the latest transaction date in ``credits``. Verdicts are assessed
     as of this date, not the run day."""
-    relations = main_relations(conn)
-    if supply.SUPPLY_VIEW in relations:
+    present = relations(conn)
+    if supply.SUPPLY_VIEW in present:
         source = f"(SELECT source_as_of AS as_of FROM {supply.SUPPLY_VIEW})"
-    elif "load_audit" in relations:
+    elif "load_audit" in present:
         source = f"({supply.REGISTRY_AS_OF_SQL})"
     else:
         source = "(SELECT transaction_date AS as_of FROM credits)"

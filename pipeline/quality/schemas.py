@@ -9,9 +9,9 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 from pipeline.ingest.schemas import PROJECT_ID_PATTERN, str_matches_distinct, text
+from pipeline.ingest.supply import SOURCES
 from pipeline.quality.tiers import TIERS
 from pipeline.registries import REGISTRY_KEYS
-from pipeline.supply import SOURCES
 
 SCORE_COLUMNS = ("additionality_score", "permanence_score", "leakage_score", "over_crediting_score")
 CRITERION_OF_SCORE = {
@@ -55,7 +55,8 @@ class QualityScoresSchema(pa.DataFrameModel):
     corresponding_adjustment: Series[pd.BooleanDtype] = pa.Field(nullable=True)
     policy_version: Series[pd.StringDtype] = text()
     source: Series[pd.StringDtype] = text(isin=SOURCES)
-    """Where the project-vintage's credits come from (``pipeline/supply.py``): a registry export or Berkeley's VROD."""
+    """Where the project-vintage's credits come from (``pipeline/ingest/supply.py``): a registry export or Berkeley's
+    VROD."""
     supplied: Series[bool]
     """False for a VROD vintage whose credits the project's registry export supplies under other vintage years."""
 

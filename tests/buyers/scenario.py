@@ -3,7 +3,7 @@
 Project-vintages and quantities are real rows of the bundled exports in ``data/raw`` (CAR1745 and CAR1749
 Mexican restoration, ACR701 Windrock IFM) and of ART TREES (ART102 Guyana). ``credits`` passes the ingest
 schema and ``eligible_inventory`` the inventory contract (``pipeline.inventory``); the warehouse's supply view
-(``pipeline.supply``, no VROD file) is defined over ``credits`` as the warehouse defines it; tiers and scores are
+(``pipeline.ingest.supply``, no VROD file) is defined over ``credits`` as the warehouse defines it; tiers and scores are
 hand-set. Buyers and orders are made up, like the bundled examples.
 """
 
@@ -16,9 +16,9 @@ import pandas as pd
 
 from pipeline.buyers.schemas import BuyersSchema, OrdersSchema
 from pipeline.ingest.schemas import CreditsSchema, LoadAuditSchema, empty_frame
-from pipeline.inventory import INVENTORY_COLUMNS, validate_inventory_frame
+from pipeline.ingest.supply import define_views
+from pipeline.inventory.inventory import INVENTORY_COLUMNS, validate_inventory_frame
 from pipeline.registries import REGISTRIES
-from pipeline.supply import define_views
 
 POLICY_VERSION = "2026.11-v1"
 AS_OF = pd.Timestamp("2026-11-29")

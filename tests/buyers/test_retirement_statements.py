@@ -15,7 +15,7 @@ from tests.buyers.scenario import CREDITS, PROJECTS, write_work_db
 from tests.buyers.test_assets import as_real_orders, materialize
 from tests.buyers.test_ledger import ONLY_CAR1745, ledger_rows, orders_frame, registry_retirement, run
 from tests.conftest import make_settings
-from tests.ops.test_report import chromium_render, requires_chromium
+from tests.publish.test_report import chromium_render, requires_chromium
 
 SCORES = ["additionality_score", "permanence_score", "leakage_score", "over_crediting_score", "limiting_score"]
 

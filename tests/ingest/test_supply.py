@@ -9,10 +9,10 @@ import duckdb
 import pytest
 
 from pipeline.ingest.load import load_registry
+from pipeline.ingest.supply import RECONCILIATION_TABLE, SUPPLY_VIEW, replace_vrod_slice, write_reconciliation
 from pipeline.ingest.vrod import load_vrod
+from pipeline.ingest.warehouse import build_warehouse, contract_failures, replace_registry_slice
 from pipeline.registries import REGISTRY_KEYS
-from pipeline.supply import RECONCILIATION_TABLE, SUPPLY_VIEW, replace_vrod_slice, write_reconciliation
-from pipeline.warehouse import build_warehouse, contract_failures, replace_registry_slice
 from tests.conftest import BUNDLED_RAW, SHARED_DATA
 
 VCUS = SHARED_DATA / "verra-vcus-country-subsets" / "vcus.csv"

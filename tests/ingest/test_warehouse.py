@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from pipeline.ingest.load import RegistryLoad, load_registry
-from pipeline.warehouse import (
+from pipeline.ingest.warehouse import (
     SLICE_ORDER,
     WAREHOUSE_TABLES,
     build_warehouse,

@@ -12,7 +12,7 @@ import pytest
 
 from assets import ingest
 from assets.downloads import DatasetDownload, RegistryDownloads, read_sources_file, registry_snapshot
-from pipeline.snapshots import latest_snapshot, snapshot_fingerprint
+from pipeline.ingest.snapshots import latest_snapshot, snapshot_fingerprint
 from tests.conftest import BUNDLED_RAW
 from tests.ops.http_fixtures import RegistryServer, Route
 

@@ -11,8 +11,8 @@ import pydantic
 import pytest
 
 from assets.downloads import RegistryDownloads, berkeley_vrod_snapshot
-from pipeline.downloads import VROD
-from pipeline.snapshots import latest_snapshot, snapshot_order
+from pipeline.ingest.downloads import VROD
+from pipeline.ingest.snapshots import latest_snapshot, snapshot_order
 from tests.ops.http_fixtures import HTML_ERROR_PAGE, RegistryServer, Route
 
 PATTERN = "/assets/uploads/page/Voluntary-Registry-Offsets-Database--v{release}.xlsx"

@@ -11,7 +11,7 @@ import pytest
 from assets.resources import PipelineSettings
 from pipeline.buyers.ledger import open_ledger, retirement_id
 from pipeline.buyers.schemas import RetirementsSchema
-from pipeline.inventory import write_eligible_inventory
+from pipeline.inventory.inventory import write_eligible_inventory
 from pipeline.policy import Policy, load_policy
 from pipeline.publish.publish import PublishResult, publish_inventory
 from pipeline.settings import Paths

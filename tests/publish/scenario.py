@@ -20,7 +20,7 @@ import pandas as pd
 
 from pipeline.ingest.load import RegistryLoad
 from pipeline.ingest.schemas import CreditsSchema, LoadAuditSchema, ProjectsSchema, RejectedRowsSchema
-from pipeline.warehouse import build_warehouse, replace_registry_slice
+from pipeline.ingest.warehouse import build_warehouse, replace_registry_slice
 
 POLICY_VERSION = "2026.11-v1"
 

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from pipeline.inventory import write_eligible_inventory
+from pipeline.inventory.inventory import write_eligible_inventory
 from pipeline.policy import load_policy
 from tests.conftest import make_settings
 from tests.publish.conftest import publish_under

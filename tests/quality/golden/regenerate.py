@@ -25,8 +25,8 @@ SCORES = HERE / "bundled_scores.parquet"
 
 def save_inputs() -> None:
     from pipeline.ingest.load import load_registry
+    from pipeline.ingest.warehouse import build_warehouse, replace_registry_slice
     from pipeline.registries import REGISTRY_KEYS
-    from pipeline.warehouse import build_warehouse, replace_registry_slice
 
     with tempfile.TemporaryDirectory() as tmp, duckdb.connect(str(Path(tmp) / "work.duckdb")) as conn:
         for registry in REGISTRY_KEYS:

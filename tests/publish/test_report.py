@@ -16,10 +16,9 @@ import pytest
 from assets.automation import DOWNSTREAM_ASSETS, REGISTRY_ASSETS
 from assets.definitions import defs
 from assets.report import inventory_report
-from pipeline.inventory import write_eligible_inventory
+from pipeline.inventory.inventory import write_eligible_inventory
 from pipeline.policy import load_policy
-from pipeline.registries import REGISTRY_KEYS
-from pipeline.report import (
+from pipeline.publish.report import (
     SCORE_AXIS,
     WHY_NOT_EXAMPLES,
     ReportError,
@@ -28,7 +27,8 @@ from pipeline.report import (
     report_path,
     write_report,
 )
-from pipeline.warehouse import main_relations
+from pipeline.registries import REGISTRY_KEYS
+from pipeline.sql import relations
 from tests.conftest import make_settings
 from tests.publish.conftest import publish_under
 from tests.publish.scenario import first_snapshot, second_snapshot
@@ -122,9 +122,9 @@ def test_missing_tables_leave_notes_not_failures(published, tmp_path):
     copy = tmp_path / "older.duckdb"
     shutil.copy(published.curated_db, copy)
     with duckdb.connect(str(copy)) as conn:
-        relations = main_relations(conn)  # rejected_rows is a view over the registry slices, as published
+        present = relations(conn)  # rejected_rows is a view over the registry slices, as published
         for table in ("inventory_changes", "alerts", "quality_scores", "rejected_rows"):
-            conn.execute(f"DROP {relations[table]} {table} CASCADE")
+            conn.execute(f"DROP {present[table]} {table} CASCADE")
     data = read_report_data(copy)
     page = render_report(data)
     assert "No change log in this file." in page, "a missing change log needs a note"

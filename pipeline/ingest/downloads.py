@@ -4,7 +4,7 @@ A download of one registry writes every configured dataset into ``data/raw/<regi
 checks each payload (HTTP status, complete body, size limit, expected format), and only then renames the
 folder to ``<name>`` (``YYYY-MM-DD``, or ``YYYY-MM-DD-<n>`` for a further snapshot the same day). Any failure
 removes the partial folder and raises :class:`DownloadError` naming the registry, dataset, URL and reason:
-earlier snapshots, and so what ingest reads (:func:`pipeline.snapshots.latest_snapshot`), are unchanged.
+earlier snapshots, and so what ingest reads (:func:`pipeline.ingest.snapshots.latest_snapshot`), are unchanged.
 
 Datasets without a configured URL are carried forward from the previous snapshot, so the newest snapshot is
 always complete. A download identical to the previous snapshot is discarded (``unchanged``): it would only
@@ -41,7 +41,7 @@ import anyio
 import httpx
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, stop_before_delay, wait_exponential
 
-from pipeline.snapshots import PARTIAL_SUFFIX, latest_snapshot, snapshot_order
+from pipeline.ingest.snapshots import PARTIAL_SUFFIX, latest_snapshot, snapshot_order
 
 Format = Literal["csv", "xlsx", "json"]
 FORMATS: tuple[str, ...] = ("csv", "xlsx", "json")

@@ -11,7 +11,7 @@ import httpx
 import openpyxl
 import pytest
 
-from pipeline.downloads import (
+from pipeline.ingest.downloads import (
     DatasetSource,
     DownloadError,
     DownloadLimits,
@@ -19,7 +19,7 @@ from pipeline.downloads import (
     check_redirect,
     download_registry,
 )
-from pipeline.snapshots import latest_snapshot
+from pipeline.ingest.snapshots import latest_snapshot
 from tests.conftest import BUNDLED_RAW
 from tests.ops.http_fixtures import HEADER_LINES, HTML_ERROR_PAGE, RegistryServer, Route
 

@@ -8,7 +8,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from pipeline.inventory import (
+from pipeline.inventory.inventory import (
     INVENTORY_TABLE,
     InventoryError,
     ledger_view,
@@ -16,8 +16,14 @@ from pipeline.inventory import (
     validate_inventory_frame,
     write_eligible_inventory,
 )
-from tests.publish.conftest import append_ledger, stage
+from tests.publish.conftest import append_ledger, instance_settings, stage
 from tests.publish.scenario import first_snapshot
+
+
+@pytest.fixture
+def paths(tmp_path):
+    """An isolated instance whose work DB each test seeds with a scenario snapshot (the publish tests' own)."""
+    return instance_settings(tmp_path).paths
 
 
 def inventory(paths) -> dict:

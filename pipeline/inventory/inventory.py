@@ -2,7 +2,7 @@
 
 ``eligible_inventory`` has one row per project-vintage that ``quality_scores`` marks eligible and that still
 has credits available after our own buyers' retirements. Quantities come only from the project-vintage supply
-(``project_vintage_supply``, :mod:`pipeline.supply`), which takes each project-vintage from exactly one
+(``project_vintage_supply``, :mod:`pipeline.ingest.supply`), which takes each project-vintage from exactly one
 ``source``: a registry's transaction export where it holds the issuances (sums of ``credits.quantity`` per
 transaction type; ``buffer`` the sum of ``credits.buffer_quantity`` on issuances, null where the registry does
 not report it), else Berkeley's VROD (issued and remaining per vintage; ``retired = issued - remaining``,
@@ -49,9 +49,9 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 from pipeline.buyers.ledger import RECOGNITIONS, RETIREMENTS, pending
+from pipeline.ingest.supply import SOURCES, SUPPLY_VIEW
 from pipeline.registries import REGISTRY_KEYS, project_page_sql
-from pipeline.sql import identifier, relations, transaction
-from pipeline.supply import SOURCES, SUPPLY_VIEW
+from pipeline.sql import columns, identifier, relations, transaction
 
 INVENTORY_TABLE = "eligible_inventory"
 LEDGER_VIEW = "ledger_retirements"
@@ -125,21 +125,11 @@ def require_tables(conn: duckdb.DuckDBPyConnection, tables: tuple[str, ...], cat
         )
 
 
-def column_type(conn: duckdb.DuckDBPyConnection, table: str, column: str, catalog: str | None = None) -> str | None:
-    catalog = catalog or conn.execute("SELECT current_database()").fetchone()[0]
-    row = conn.execute(
-        "SELECT data_type FROM duckdb_columns() WHERE database_name = ? AND schema_name = 'main' "
-        "AND table_name = ? AND column_name = ?",
-        [catalog, table, column],
-    ).fetchone()
-    return row[0] if row else None
-
-
 def list_expression(
     conn: duckdb.DuckDBPyConnection, table: str, column: str, alias: str, catalog: str | None = None
 ) -> str:
     """SQL for ``alias.column`` as a VARCHAR list, whether the column is a list or a ';'-joined string."""
-    kind = column_type(conn, table, column, catalog=catalog)
+    kind = columns(conn, table, catalog=catalog).get(column)
     if kind is None:
         return "[]::VARCHAR[]"
     if kind.endswith("[]"):
@@ -151,12 +141,12 @@ def pending_retirements_sql(conn: duckdb.DuckDBPyConnection, catalog: str | None
     """SELECT (project_id, vintage, tonnes, retired_at) of the pending ledger retirements held in ``catalog``
     (the attached ledger, or a published file with its copy; None = no ledger): those without a registry
     recognition."""
-    if catalog is None or column_type(conn, "retirements", "tonnes", catalog=catalog) is None:
+    if catalog is None or "tonnes" not in columns(conn, "retirements", catalog=catalog):
         return (
             "SELECT NULL::VARCHAR AS project_id, NULL::BIGINT AS vintage, NULL::BIGINT AS tonnes, "
             "NULL::TIMESTAMP AS retired_at WHERE false"
         )
-    recognized = column_type(conn, RECOGNITIONS, "retirement_id", catalog=catalog) is not None
+    recognized = "retirement_id" in columns(conn, RECOGNITIONS, catalog=catalog)
     return (
         "SELECT r.project_id::VARCHAR AS project_id, r.vintage::BIGINT AS vintage, r.tonnes::BIGINT AS tonnes, "
         f"r.retired_at::TIMESTAMP AS retired_at FROM {identifier(catalog, 'main', RETIREMENTS)} AS r"
@@ -175,7 +165,7 @@ def ledger_view(conn: duckdb.DuckDBPyConnection, ledger_db: Path | None) -> Iter
         if ledger_db is not None and Path(ledger_db).exists():
             conn.execute("ATTACH $path AS ledger (READ_ONLY)", {"path": str(ledger_db)})
             attached = True
-        found = attached and column_type(conn, "retirements", "tonnes", catalog="ledger") is not None
+        found = attached and "tonnes" in columns(conn, "retirements", catalog="ledger")
         source = pending_retirements_sql(conn, "ledger" if attached else None)
         conn.execute(f"CREATE OR REPLACE TEMP VIEW {LEDGER_VIEW} AS {source}")
         yield found

@@ -24,10 +24,11 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from pipeline import sql
+from pipeline.ingest.supply import REGISTRY_AS_OF_SQL
 from pipeline.quality.policy import TierPolicy
 from pipeline.quality.tiers import TIERS
 from pipeline.rendering import environment
-from pipeline.supply import REGISTRY_AS_OF_SQL
 
 REPORT_NAME = "report.html"
 SCORES = {
@@ -122,14 +123,7 @@ def report_path(curated_db: Path) -> Path:
 
 def _relations(conn: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
     """Columns of every table and view in the file's ``main`` schema."""
-    rows = conn.execute(
-        "SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = current_database() "
-        "AND schema_name = 'main'"
-    ).fetchall()
-    relations: dict[str, set[str]] = {}
-    for table, column in rows:
-        relations.setdefault(table, set()).add(column)
-    return relations
+    return {name: set(sql.columns(conn, name)) for name in sql.relations(conn)}
 
 
 def _tonnes_by(conn: duckdb.DuckDBPyConnection, dimension: str, limit: int | None = None) -> pd.DataFrame:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.snapshots import complete_snapshots, latest_snapshot, snapshot_order
+from pipeline.ingest.snapshots import complete_snapshots, latest_snapshot, snapshot_order
 from tests.conftest import BUNDLED_RAW
 
 

@@ -20,8 +20,7 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from pipeline import supply
-from pipeline.ingest import sql_contract
+from pipeline.ingest import sql_contract, supply
 from pipeline.ingest.load import RegistryLoad
 from pipeline.ingest.schemas import (
     CreditsSchema,
@@ -30,7 +29,7 @@ from pipeline.ingest.schemas import (
     RejectedRowsSchema,
     empty_frame,
 )
-from pipeline.sql import relations, transaction
+from pipeline.sql import columns, relations, transaction
 
 SCHEMAS = {
     "projects": ProjectsSchema,
@@ -98,12 +97,9 @@ def replace_registry_slice(conn: duckdb.DuckDBPyConnection, load: RegistryLoad) 
 def _type_all_null_columns(conn: duckdb.DuckDBPyConnection, table: str, registry: str) -> None:
     """A column with no value in this registry's export arrives untyped (DuckDB type NULL); make it VARCHAR so
     the slices union cleanly with registries that do fill it."""
-    untyped = conn.execute(
-        "SELECT column_name FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? AND data_type = '\"NULL\"'",
-        [STAGING_SCHEMA, _slice_table(table, registry)],
-    ).fetchall()
-    for (column,) in untyped:
-        conn.execute(f'ALTER TABLE {slice_name(table, registry)} ALTER COLUMN "{column}" TYPE VARCHAR')
+    for column, kind in columns(conn, _slice_table(table, registry), STAGING_SCHEMA).items():
+        if kind == '"NULL"':
+            conn.execute(f'ALTER TABLE {slice_name(table, registry)} ALTER COLUMN "{column}" TYPE VARCHAR')
 
 
 def clear_registry_slice(conn: duckdb.DuckDBPyConnection, registry: str) -> bool:
@@ -114,7 +110,7 @@ def clear_registry_slice(conn: duckdb.DuckDBPyConnection, registry: str) -> bool
     with transaction(conn):
         for table in WAREHOUSE_TABLES:
             conn.execute(f"DROP TABLE IF EXISTS {slice_name(table, registry)}")
-        if existed and "credits" in main_relations(conn):
+        if existed and "credits" in relations(conn):
             _define_relations(conn, loaded_registries(conn))
     return existed
 
@@ -138,7 +134,7 @@ def build_warehouse(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
 def _define_relations(conn: duckdb.DuckDBPyConnection, registries: list[str]) -> None:
     supply.ensure_vrod_tables(conn)
     for table in WAREHOUSE_TABLES:
-        kind = main_relations(conn).get(table)
+        kind = relations(conn).get(table)
         if kind:
             conn.execute(f"DROP {kind} main.{table}")
         if table == "projects":
@@ -162,12 +158,6 @@ def _define_relations(conn: duckdb.DuckDBPyConnection, registries: list[str]) ->
 
 def _union(tables: list[str]) -> str:
     return " UNION ALL BY NAME ".join(f"SELECT * FROM {table}" for table in tables)
-
-
-def main_relations(conn: duckdb.DuckDBPyConnection, catalog: str | None = None) -> dict[str, str]:
-    """The tables and views of ``catalog``'s (default: the current database's) ``main`` schema: name ->
-    ``'TABLE'`` or ``'VIEW'``. The warehouse relations are views, or tables in an empty warehouse."""
-    return relations(conn, "main", catalog)
 
 
 def contract_failures(conn: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
