@@ -1,12 +1,12 @@
-"""Names in SQL text, the catalog's list of relations, and transactions. Values (paths, ids) are passed as parameters; a
-catalog, schema, table or column name cannot be, so it is quoted here, the one place that knows DuckDB's rule:
-wrap in double quotes, double any inside."""
+"""Names in SQL text, the catalog's relations, columns and comments, transactions, and queries run side by side.
+Values (paths, ids) are passed as parameters; a catalog, schema, table or column name cannot be, so it is quoted
+here, the one place that knows DuckDB's rule: wrap in double quotes, double any inside."""
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from typing import TypeVar
 
@@ -59,15 +59,21 @@ def each_result(
     on its own cursor of ``conn`` (which sees its tables, not what is registered on it): a query over a slice of a
     table keeps fewer threads busy than one over all of it, and only that many results are held at a time."""
     at_once = int(conn.execute("SELECT current_setting('threads')").fetchone()[0])
+    running: deque[tuple[duckdb.DuckDBPyConnection, Future[Result]]] = deque()
     with ThreadPoolExecutor(at_once) as pool:
-        running: deque[tuple[duckdb.DuckDBPyConnection, Future[Result]]] = deque()
-        for item in items:
-            cursor = conn.cursor()
-            running.append((cursor, pool.submit(work, cursor, item)))
-            if len(running) == at_once:
+        try:
+            for item in items:
+                cursor = conn.cursor()
+                running.append((cursor, pool.submit(work, cursor, item)))
+                if len(running) == at_once:
+                    yield _finished(*running.popleft())
+            while running:
                 yield _finished(*running.popleft())
-        while running:
-            yield _finished(*running.popleft())
+        finally:  # a failed item or consumer: stop the queries still running, then close their cursors
+            for cursor, result in running:
+                cursor.interrupt()
+                wait([result])
+                cursor.close()
 
 
 def _finished(cursor: duckdb.DuckDBPyConnection, result: Future[Result]) -> Result:
