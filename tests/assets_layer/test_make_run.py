@@ -68,7 +68,7 @@ def test_make_run_records_re_executable_runs_of_the_named_jobs(instance, make_ru
     locations = {r.remote_job_origin.location_name if r.remote_job_origin else None for r in runs}
     assert locations == {"credit_quality"}, (
         f"every run must carry its job's origin in the workspace.yaml code location (the UI re-executes from it; "
-        f"tests/ops/test_ui.py re-executes one): {locations}"
+        f"tests/assets_layer/test_ui.py re-executes one): {locations}"
     )
     assert (make_run / "curated" / "inventory.duckdb").exists(), "make run published nothing"
 

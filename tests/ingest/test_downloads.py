@@ -21,7 +21,7 @@ from pipeline.ingest.downloads import (
 )
 from pipeline.ingest.snapshots import latest_snapshot
 from tests.conftest import BUNDLED_RAW
-from tests.ops.http_fixtures import HEADER_LINES, HTML_ERROR_PAGE, RegistryServer, Route
+from tests.http_fixtures import HEADER_LINES, HTML_ERROR_PAGE, RegistryServer, Route
 
 VERRA_PROJECTS = BUNDLED_RAW / "verra" / "projects.csv"
 VERRA_TRANSACTIONS = BUNDLED_RAW / "verra" / "transactions.csv"

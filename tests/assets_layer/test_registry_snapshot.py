@@ -14,7 +14,7 @@ from assets import ingest
 from assets.downloads import DatasetDownload, RegistryDownloads, read_sources_file, registry_snapshot
 from pipeline.ingest.snapshots import latest_snapshot, snapshot_fingerprint
 from tests.conftest import BUNDLED_RAW
-from tests.ops.http_fixtures import RegistryServer, Route
+from tests.http_fixtures import RegistryServer, Route
 
 OFFLINE = RegistryDownloads()
 

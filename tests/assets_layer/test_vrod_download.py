@@ -13,7 +13,7 @@ import pytest
 from assets.downloads import RegistryDownloads, berkeley_vrod_snapshot
 from pipeline.ingest.downloads import VROD
 from pipeline.ingest.snapshots import latest_snapshot, snapshot_order
-from tests.ops.http_fixtures import HTML_ERROR_PAGE, RegistryServer, Route
+from tests.http_fixtures import HTML_ERROR_PAGE, RegistryServer, Route
 
 PATTERN = "/assets/uploads/page/Voluntary-Registry-Offsets-Database--v{release}.xlsx"
 
