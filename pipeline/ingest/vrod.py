@@ -508,8 +508,8 @@ def _projects(checks: RowChecks, records: pd.DataFrame, project_id: pd.Series, r
     fail_values(checks, not_numeric, column(records, "estimated_annual_reductions"),
                 "estimated annual emission reductions {value} is not a number")  # fmt: skip
     first_year, bad_year = parse_float(clean_text(column(records, "first_year")))
-    compliance = clean_text(column(records, "compliance_status"))
     fail_values(checks, bad_year, column(records, "first_year"), "first year of project {value} is not a year")
+    compliance = clean_text(column(records, "compliance_status"))
     return pd.DataFrame(
         {
             "project_id": project_id,
