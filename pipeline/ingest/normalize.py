@@ -134,7 +134,7 @@ _STATUS_RULES: tuple[tuple[str, str], ...] = (
     (r"on hold|suspend", "on_hold"),
     (r"withdraw", "withdrawn"),
     (r"inactive|deactivat|cancell?ed", "inactive"),
-    (r"transition", "transitioned"),
+    (r"transition|transferred (?:arb|ecology)", "transitioned"),  # ACR: moved to ARB / Ecology compliance
     (r"complet|crediting period expired", "completed"),
     (r"certified design|registration (and verification approval )?requested|validation", "under_validation"),
     (
