@@ -12,11 +12,11 @@ Each file is written to a temporary name and renamed into place: a reader never 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import duckdb
 
+from pipeline.atomic import replace_file
 from pipeline.sql import identifier, literal
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -48,12 +48,9 @@ def write_csv(
         neutralised(name) if str(kind) == "VARCHAR" else identifier(name)
         for name, kind in zip(relation.columns, relation.types, strict=True)
     ]
-    written = f"SELECT {', '.join(columns)} FROM ({query})" + (f" ORDER BY {order_by}" if order_by else "")
-    target = Path(target)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        conn.sql(written, params=params).write_csv(str(tmp), header=header, timestamp_format=timestamp_format)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return target
+    written = conn.sql(
+        f"SELECT {', '.join(columns)} FROM ({query})" + (f" ORDER BY {order_by}" if order_by else ""), params=params
+    )
+    return replace_file(
+        target, lambda tmp: written.write_csv(str(tmp), header=header, timestamp_format=timestamp_format)
+    )

@@ -10,7 +10,6 @@ quality tier, scores and policy versions at retirement, and the registry page to
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from pipeline.atomic import replace_file
 from pipeline.buyers.ledger import RECOGNITIONS, RETIREMENTS
 from pipeline.csv_files import write_csv
 from pipeline.registries import project_page_sql
@@ -153,13 +153,6 @@ def order_statements(work_conn: duckdb.DuckDBPyConnection, ledger_db_path: Path)
         work_conn.execute("DETACH statement_ledger")
 
 
-def _replace(target: Path, write) -> None:
-    """``write(partial_path)``, then move the file into place: a reader sees the old file or the new one."""
-    partial = target.with_name(f".{target.name}.partial")
-    write(partial)
-    os.replace(partial, target)
-
-
 def render_order_statement(lines: pd.DataFrame, generated_at: datetime) -> str:
     """One executed order's retirement statement as a self-contained HTML page."""
     first = lines.iloc[0]
@@ -188,7 +181,7 @@ def write_order_statements(
         stem = re.sub(r"[^A-Za-z0-9_.-]", "_", order_id)
         page, table = out_dir / f"{stem}.html", out_dir / f"{stem}.csv"
         html = render_order_statement(lines, now)
-        _replace(page, lambda p, html=html: p.write_text(html, encoding="utf-8"))
+        replace_file(page, lambda p, html=html: p.write_text(html, encoding="utf-8"))
         work_conn.register("statement_rows", lines[list(ORDER_STATEMENT_COLUMNS)])
         try:
             write_csv(work_conn, "SELECT * FROM statement_rows", table, timestamp_format="%Y-%m-%dT%H:%M:%S")

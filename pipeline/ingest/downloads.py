@@ -41,6 +41,7 @@ import anyio
 import httpx
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, stop_before_delay, wait_exponential
 
+from pipeline.atomic import fsync
 from pipeline.ingest.snapshots import PARTIAL_SUFFIX, latest_snapshot, snapshot_order
 
 Format = Literal["csv", "xlsx", "json"]
@@ -381,14 +382,6 @@ def _dataset_files(folder: Path | None) -> dict[str, Path]:
     }
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def download_registry(
     raw_dir: Path,
     registry: str,
@@ -443,9 +436,9 @@ def download_registry(
         final = registry_dir / name
         if final.exists() or snapshot_order(name) is None:
             raise DownloadError(f"{registry}: snapshot folder {final} appeared during the download; not overwritten")
-        _fsync_dir(partial)
+        fsync(partial)
         os.rename(partial, final)
-        _fsync_dir(registry_dir)
+        fsync(registry_dir)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise

@@ -22,10 +22,9 @@ one statement holds every reason in memory (over 1.3 GB at a million credits), a
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +32,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline.atomic import replace_file
 from pipeline.csv_files import write_csv
 from pipeline.publish.dictionary import TABLES, describe
 from pipeline.settings import Paths
@@ -108,9 +108,9 @@ def export_published(curated_db: Path, window_rows: int = WINDOW_ROWS) -> list[P
         for export in EXPORTS:
             queries = export.queries(windows)
             parquet = curated_db.parent / f"{export.name}.parquet"
-            _atomic(parquet, lambda tmp, e=export, q=queries: _write_parquet(conn, e, q, comments, tmp))
+            replace_file(parquet, lambda tmp, e=export, q=queries: _write_parquet(conn, e, q, comments, tmp))
             csv = curated_db.parent / f"{export.name}.csv"
-            _atomic(csv, lambda tmp, e=export, q=queries: _write_csv_in_parts(conn, e, q, tmp))
+            replace_file(csv, lambda tmp, e=export, q=queries: _write_csv_in_parts(conn, e, q, tmp))
             written += [parquet, csv]
     return written
 
@@ -192,15 +192,6 @@ def _flat_query(conn: duckdb.DuckDBPyConnection, query: str) -> str:
             continue
         columns.append(f"array_to_string({quoted}, '; ') AS {quoted}" if kind.endswith("[]") else quoted)
     return f"SELECT {', '.join(columns)} FROM ({query})"
-
-
-def _atomic(target: Path, write: Callable[[Path], None]) -> None:
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def main() -> int:

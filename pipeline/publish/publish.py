@@ -35,6 +35,7 @@ from uuid import uuid4
 import duckdb
 import pandas as pd
 
+from pipeline.atomic import fsync
 from pipeline.ingest.supply import RECONCILIATION_TABLE, REGISTRY_AS_OF_SQL, SUPPLY_VIEW
 from pipeline.ingest.warehouse import STAGING_SCHEMA, WAREHOUSE_TABLES
 from pipeline.inventory.inventory import (
@@ -111,14 +112,6 @@ def remove_stale_temp_files(target: Path) -> list[Path]:
             tmp.unlink(missing_ok=True)
             removed.append(tmp)
     return removed
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _renet_inventory(conn: duckdb.DuckDBPyConnection, work: str) -> None:
@@ -398,9 +391,9 @@ def publish_inventory(
             raise PublishError(f"validation of the new file failed; {target} is unchanged:\n- " + "\n- ".join(problems))
         step("validated")
 
-        _fsync(tmp)
+        fsync(tmp)
         os.replace(tmp, target)
-        _fsync(target.parent)
+        fsync(target.parent)
         step("swapped")
     except BaseException:
         while attached:

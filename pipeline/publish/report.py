@@ -16,7 +16,6 @@ A few lines of inline JavaScript record, after layout, how many bars each chart 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +24,7 @@ import duckdb
 import pandas as pd
 
 from pipeline import sql
+from pipeline.atomic import replace_file
 from pipeline.ingest.supply import REGISTRY_AS_OF_SQL
 from pipeline.quality.policy import TierPolicy
 from pipeline.quality.tiers import TIERS
@@ -371,7 +371,5 @@ def write_report(
     data = read_report_data(curated_db)
     target = Path(target) if target is not None else report_path(curated_db)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(render_report(data, now, tiers), encoding="utf-8")
-    os.replace(tmp, target)
-    return target, data
+    html = render_report(data, now, tiers)
+    return replace_file(target, lambda tmp: tmp.write_text(html, encoding="utf-8")), data
