@@ -53,6 +53,7 @@ from pipeline.ingest.files import Column, IngestError, Layout, RawTable, read_js
 from pipeline.ingest.parsing import (
     ISO_DATE,
     RowChecks,
+    clean_column,
     clean_text,
     column,
     dates,
@@ -202,27 +203,24 @@ def read_projects(path: Path) -> DatasetLoad:
     records = raw.records
     checks = RowChecks(records.index)
 
-    def text(name: str) -> pd.Series:
-        return clean_text(column(records, name))
-
     def date(name: str, what: str) -> pd.Series:
         return apx.us_dates(checks, column(records, name), what)
 
     project_id = registry_project_ids(checks, records["project_id"], ACR.id_prefix)
-    compliance = text("compliance_status")
+    compliance = clean_column(records, "compliance_status")
     start = date("crediting_period_start", "current crediting period start")
     end = date("crediting_period_end", "current crediting period end")
     apx.fail_period_order(checks, start, end, "crediting period starts {value} after it ends")
     projects = _project_frame(
         raw,
         project_id,
-        name=text("name"),
-        proponent=text("developer"),
-        status_raw=normalize.first_non_null(text("voluntary_status"), compliance),
-        country_raw=text("country"),
-        methodology=text("methodology"),
-        registry_type=text("project_type"),
-        compliance_program_id=text("compliance_program_id"),
+        name=clean_column(records, "name"),
+        proponent=clean_column(records, "developer"),
+        status_raw=normalize.first_non_null(clean_column(records, "voluntary_status"), compliance),
+        country_raw=clean_column(records, "country"),
+        methodology=clean_column(records, "methodology"),
+        registry_type=clean_column(records, "project_type"),
+        compliance_program_id=clean_column(records, "compliance_program_id"),
         compliance_status=compliance,
         status_date=date("status_date", "project status date"),
         first_crediting_period_start=date("first_crediting_period_start", "initial crediting period start"),
@@ -233,9 +231,9 @@ def read_projects(path: Path) -> DatasetLoad:
         credits_registered=whole_numbers(
             checks, column(records, "credits_registered"), "total number of credits registered", required=False
         ),
-        site_state=text("state"),
+        site_state=clean_column(records, "state"),
         sdgs=apx.sdg_numbers(column(records, "sdgs")),
-        verifier=text("verifier"),
+        verifier=clean_column(records, "verifier"),
     )
     compare = ["crediting_period_start", "crediting_period_end"]
     flag_duplicate_projects(
@@ -267,7 +265,7 @@ def _block_columns(checks: RowChecks, records: pd.DataFrame) -> dict[str, object
             checks, records, "CORSIA pilot phase eligibility", "CORSIA first phase eligibility"
         ),
         "corsia_eligible": apx.flag_column(checks, records, "corsia_eligible", "CORSIA Eligible", blank=None),
-        "retirement_account": clean_text(column(records, "account_holder")),
+        "retirement_account": clean_column(records, "account_holder"),
         "issuance_date": apx.us_dates(checks, column(records, "issued_on"), "date issued"),
         "vintage_start": apx.us_dates(checks, column(records, "vintage_start"), "vintage assignment period start"),
         "vintage_end": apx.us_dates(checks, column(records, "vintage_end"), "vintage assignment period end"),

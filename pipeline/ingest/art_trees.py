@@ -40,6 +40,7 @@ from pipeline.ingest.dataset import DatasetLoad, finish, flag_duplicate_projects
 from pipeline.ingest.files import Column, Layout, read_table
 from pipeline.ingest.parsing import (
     RowChecks,
+    clean_column,
     clean_text,
     column,
     fail_values,
@@ -147,13 +148,10 @@ def read_projects(path: Path) -> DatasetLoad:
     records = raw.records
     checks = RowChecks(records.index)
 
-    def text(name: str) -> pd.Series:
-        return clean_text(column(records, name))
-
     project_id = registry_project_ids(checks, records["project_id"], ART.id_prefix)
-    standard = text("standard")
+    standard = clean_column(records, "standard")
     protocol = standard_protocols(standard)
-    program_type = text("program_type")
+    program_type = clean_column(records, "program_type")
     forest = program_type.isna() | program_type.astype("string").str.contains("forest", case=False).fillna(False)
     activity = pd.Series(np.where(forest.to_numpy(dtype=bool), "JREDD", None), index=records.index, dtype=object)
     missing_date = pd.Series(pd.NaT, index=records.index, dtype="datetime64[ns]")
@@ -161,10 +159,10 @@ def read_projects(path: Path) -> DatasetLoad:
         raw,
         ART,
         project_id,
-        name=text("name"),
-        proponent=text("developer"),
-        **normalize.status_and_country(text("status"), text("country")),
-        jurisdictions=text("jurisdictions"),
+        name=clean_column(records, "name"),
+        proponent=clean_column(records, "developer"),
+        **normalize.status_and_country(clean_column(records, "status"), clean_column(records, "country")),
+        jurisdictions=clean_column(records, "jurisdictions"),
         methodology_raw=standard,
         protocol=protocol,
         protocols=protocol,
@@ -180,8 +178,8 @@ def read_projects(path: Path) -> DatasetLoad:
         crediting_period_end=missing_date,
         registration_date=missing_date,
         estimated_annual_reductions=pd.Series(np.nan, index=records.index, dtype="float64"),
-        verifier=text("verifier"),
-        notes=text("notes"),
+        verifier=clean_column(records, "verifier"),
+        notes=clean_column(records, "notes"),
         project_url=apx.project_urls(ART, project_id),
     )
     flag_duplicate_projects(projects, checks, ["name", "proponent", "status_raw", "country_code", "methodology_raw"])
@@ -199,13 +197,13 @@ def _credit_columns(checks: RowChecks, records: pd.DataFrame) -> dict[str, objec
         "methodology_version": apx.protocol_versions(column(records, "standard_version")),
         "ccp_label": apx.flag_column(checks, records, "ccp", "CCP Approved", blank=False),
         "corsia_eligible": apx.flag_column(checks, records, "corsia_eligible", "CORSIA Eligible", blank=None),
-        "standard": clean_text(column(records, "standard")),
+        "standard": clean_column(records, "standard"),
     }
 
 
 def _block_columns(checks: RowChecks, records: pd.DataFrame) -> dict[str, object]:
     return {
-        "retirement_account": clean_text(column(records, "account_holder")),
+        "retirement_account": clean_column(records, "account_holder"),
         "issuance_date": apx.us_dates(checks, column(records, "approved_on"), "date approved"),
     }
 

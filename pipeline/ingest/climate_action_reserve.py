@@ -46,6 +46,7 @@ from pipeline.ingest.files import Column, Layout, read_table
 from pipeline.ingest.parsing import (
     ARROW_TEXT,
     RowChecks,
+    clean_column,
     clean_text,
     column,
     fail_values,
@@ -174,29 +175,28 @@ def read_projects(path: Path) -> DatasetLoad:
     records = raw.records
     checks = RowChecks(records.index)
 
-    def text(name: str) -> pd.Series:
-        return clean_text(column(records, name))
-
     project_id = registry_project_ids(checks, records["project_id"], CAR.id_prefix)
-    registry_type = text("project_type")
+    registry_type = clean_column(records, "project_type")
     protocol, protocols = normalize.protocols(registry_type)
-    compliance_status = text("compliance_status")
-    place = normalize.status_and_country(normalize.first_non_null(text("status"), compliance_status), text("country"))
+    compliance_status = clean_column(records, "compliance_status")
+    place = normalize.status_and_country(
+        normalize.first_non_null(clean_column(records, "status"), compliance_status), clean_column(records, "country")
+    )
     missing_date = pd.Series(pd.NaT, index=records.index, dtype="datetime64[ns]")
     projects = apx.project_rows(
         raw,
         CAR,
         project_id,
-        name=text("name"),
-        proponent=text("developer"),
-        owner=text("owner"),
+        name=clean_column(records, "name"),
+        proponent=clean_column(records, "developer"),
+        owner=clean_column(records, "owner"),
         status_raw=place["status_raw"],
         status=place["status"],
-        compliance_program_id=text("compliance_program_id"),
+        compliance_program_id=clean_column(records, "compliance_program_id"),
         compliance_status=compliance_status,
         country_code=place["country_code"],
         country=place["country"],
-        site_state=text("state"),
+        site_state=clean_column(records, "state"),
         methodology_raw=registry_type,
         protocol=protocol,
         protocols=protocols,
@@ -210,10 +210,10 @@ def read_projects(path: Path) -> DatasetLoad:
         credits_registered=whole_numbers(
             checks, column(records, "credits_registered"), "total number of offset credits registered", required=False
         ),
-        additional_certifications=text("additional_certifications"),
+        additional_certifications=clean_column(records, "additional_certifications"),
         sdgs=apx.sdg_numbers(column(records, "sdgs")),
-        verifier=text("verifier"),
-        notes=text("notes"),
+        verifier=clean_column(records, "verifier"),
+        notes=clean_column(records, "notes"),
         project_url=apx.project_urls(CAR, project_id),
     )
     compare = ["name", "proponent", "status_raw", "country_code", "methodology_raw", "registration_date"]
@@ -260,14 +260,14 @@ def _credit_columns(checks: RowChecks, records: pd.DataFrame) -> dict[str, objec
         "is_reversible": _either(
             checks, records, "reversible", "Reversible/Non-Reversible", "Reversible", "Non-Reversible"
         ),
-        "additional_certifications": clean_text(column(records, "additional_certifications"), ARROW_TEXT),
-        "protocol_raw": clean_text(column(records, "protocol_version")),
-        "activity_area_type": clean_text(column(records, "activity_area_type")),
+        "additional_certifications": clean_column(records, "additional_certifications", ARROW_TEXT),
+        "protocol_raw": clean_column(records, "protocol_version"),
+        "activity_area_type": clean_column(records, "activity_area_type"),
     }
 
 
 def _block_columns(checks: RowChecks, records: pd.DataFrame) -> dict[str, object]:
-    return {"retirement_account": clean_text(column(records, "account_holder"))}
+    return {"retirement_account": clean_column(records, "account_holder")}
 
 
 EXPORTS = apx.ApxExports(CAR, SERIAL, "quantity of offset credits", _credit_columns, _block_columns)
@@ -302,7 +302,7 @@ def read_issuances(path: Path) -> DatasetLoad:
         zero_credit_period=apx.flag_column(
             checks, records, "zero_credit_period", "Zero-Credit Reporting Period", blank=None
         ),
-        crediting_period=clean_text(column(records, "crediting_period")),
+        crediting_period=clean_column(records, "crediting_period"),
         canceled_for_compliance=count("canceled_for_compliance", "credits canceled for compliance"),
         converted_to_vcus=count("converted_to_vcus", "offset credits converted to VCUs"),
         canceled=count("canceled", "credits canceled"),

@@ -50,6 +50,7 @@ from pipeline.ingest.parsing import (
     ARROW_TEXT,
     ISO_DATE,
     RowChecks,
+    clean_column,
     clean_text,
     column,
     dates,
@@ -162,7 +163,7 @@ def read_projects(path: Path) -> DatasetLoad:
     checks = RowChecks(records.index)
 
     project_id = registry_project_ids(checks, records["gsid"], GOLD_STANDARD.id_prefix, "GSID")
-    methodology = _without_placeholder(clean_text(column(records, "methodology")), "Not provided", "Other")
+    methodology = _without_placeholder(clean_column(records, "methodology"), "Not provided", "Other")
     protocol, protocols = normalize.protocols(methodology)
     project_type_raw = clean_text(records["project_type"])
     berkeley_type = normalize.berkeley_project_types(project_id)
@@ -177,7 +178,7 @@ def read_projects(path: Path) -> DatasetLoad:
     annual = whole_numbers(
         checks, column(records, "estimated_annual_credits"), "estimated annual credits", required=False
     )
-    poa_raw = _without_placeholder(clean_text(column(records, "poa_gsid")), "No POA")
+    poa_raw = _without_placeholder(clean_column(records, "poa_gsid"), "No POA")
     poa_number, poa_bad = parse_int(poa_raw)
     fail_values(checks, poa_bad, poa_raw, "POA GSID {value} is not a GSID")
     poa_id = (GOLD_STANDARD.id_prefix + poa_number.astype("string")).astype(object).where(poa_number.notna(), None)
@@ -190,7 +191,7 @@ def read_projects(path: Path) -> DatasetLoad:
             "project_id": project_id,
             "registry": GOLD_STANDARD.key,
             "name": clean_text(records["name"]),
-            "proponent": clean_text(column(records, "proponent")),
+            "proponent": clean_column(records, "proponent"),
             **normalize.status_and_country(clean_text(records["status"]), clean_text(records["country"])),
             "methodology_raw": methodology,
             "protocol": protocol,
@@ -200,11 +201,11 @@ def read_projects(path: Path) -> DatasetLoad:
             **period,
             "registration_date": pd.Series(pd.NaT, index=records.index, dtype="datetime64[ns]"),
             "estimated_annual_reductions": annual.astype("float64"),
-            "sdgs": clean_text(column(records, "sdgs")),
-            "size": clean_text(column(records, "size")),
-            "poa_type": clean_text(column(records, "poa_type")),
+            "sdgs": clean_column(records, "sdgs"),
+            "size": clean_column(records, "size"),
+            "poa_type": clean_column(records, "poa_type"),
             "poa_id": poa_id,
-            "description": clean_text(column(records, "description")),
+            "description": clean_column(records, "description"),
             "project_url": (GOLD_STANDARD.project_url.split("{number}")[0] + project_id.str[3:]).where(
                 project_id.notna(), None
             ),
@@ -357,7 +358,7 @@ def _credits(raw: RawTable, checks: RowChecks, *, issued: bool) -> pd.DataFrame:
         fail_values(checks, corsia_bad, corsia_raw, "Eligible for CORSIA? {value} is not yes or no")
     article6_raw = column(records, "article6_authorization")
     article6 = clean_text(article6_raw)
-    label = clean_text(column(records, "label"), ARROW_TEXT)
+    label = clean_column(records, "label", ARROW_TEXT)
 
     return pd.DataFrame(
         {
@@ -367,7 +368,7 @@ def _credits(raw: RawTable, checks: RowChecks, *, issued: bool) -> pd.DataFrame:
             "quantity": quantity,
             "serial_number": serial,
             "buffer_quantity": pd.Series(pd.NA, index=records.index, dtype="Int64"),
-            "methodology_version": _methodology_version(clean_text(column(records, "methodology"))),
+            "methodology_version": _methodology_version(clean_column(records, "methodology")),
             "product_type": product_type,
             **_label_flags(label, "label" in records),
             "corsia_phase": text_column(None, len(records)),
@@ -431,7 +432,7 @@ def read_retirements(path: Path) -> DatasetLoad:
     undated = (transaction_type == "retirement") & retired_on.isna() & clean_text(records["retirement_date"]).isna()
     checks.fail(undated.fillna(False), "retirement date is missing for retired credits")
 
-    reason = clean_text(column(records, "use_case"), ARROW_TEXT)
+    reason = clean_column(records, "use_case", ARROW_TEXT)
     if "retired_for_corsia" in records:  # the older variant names no use case: retired for CORSIA is the reason
         for_corsia, corsia_bad = parse_bool(clean_text(records["retired_for_corsia"]))
         fail_values(checks, corsia_bad, records["retired_for_corsia"], "Retired for CORSIA? {value} is not yes or no")
@@ -440,11 +441,11 @@ def read_retirements(path: Path) -> DatasetLoad:
         transaction_type=transaction_type,
         transaction_date=retired_on,
         retirement_beneficiary=normalize.first_non_null(
-            clean_text(column(records, "using_entity"), ARROW_TEXT),
-            clean_text(column(records, "aeroplane_operator"), ARROW_TEXT),
+            clean_column(records, "using_entity", ARROW_TEXT),
+            clean_column(records, "aeroplane_operator", ARROW_TEXT),
         ),
         retirement_reason=reason,
-        retirement_note=clean_text(column(records, "note"), ARROW_TEXT),
+        retirement_note=clean_column(records, "note", ARROW_TEXT),
     )
     return finish(raw, GOLD_STANDARD.key, "retirements", credits, checks, CreditTransactionsSchema)
 

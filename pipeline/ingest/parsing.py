@@ -294,6 +294,11 @@ def column(records: pd.DataFrame, name: str) -> pd.Series:
     return pd.Series(None, index=records.index, dtype=object)
 
 
+def clean_column(records: pd.DataFrame, name: str, dtype: object = object) -> pd.Series:
+    """:func:`clean_text` of a canonical :func:`column` of a :class:`RawTable`'s records."""
+    return clean_text(column(records, name), dtype)
+
+
 def fail_values(checks: RowChecks, mask: pd.Series | np.ndarray, raw: pd.Series, message: str) -> None:
     """Reject records where ``mask`` holds, with ``message`` in which ``{value}`` becomes the quoted raw value
     (``"quantity {value} is not a number"`` -> ``quantity 'abc' is not a number``). Reason text is built for

@@ -56,6 +56,7 @@ from pipeline.ingest.parsing import (
     RowChecks,
     arrow_strings,
     arrow_text,
+    clean_column,
     clean_text,
     column,
     dates,
@@ -170,7 +171,7 @@ def read_projects(path: Path) -> DatasetLoad:
     methodology = clean_text(records["methodology"])
     protocol, protocols = normalize.protocols(methodology)
     implied = normalize.activities(protocol)
-    afolu_activity, afolu_all, unknown = _afolu_activities(clean_text(column(records, "afolu_activities")), implied)
+    afolu_activity, afolu_all, unknown = _afolu_activities(clean_column(records, "afolu_activities"), implied)
     afolu_codes = ", ".join(normalize.VERRA_AFOLU.values())
     fail_values(checks, unknown.notna(), unknown, f"AFOLU activity {{value}} is not one of {afolu_codes}")
 
@@ -193,9 +194,9 @@ def read_projects(path: Path) -> DatasetLoad:
             "project_id": project_id,
             "registry": VERRA.key,
             "name": clean_text(records["name"]),
-            "proponent": clean_text(column(records, "proponent")),
+            "proponent": clean_column(records, "proponent"),
             **normalize.status_and_country(clean_text(records["status"]), clean_text(records["country"])),
-            "region": clean_text(column(records, "region")),
+            "region": clean_column(records, "region"),
             "methodology_raw": methodology,
             "protocol": protocol,
             "protocols": protocols,

@@ -55,6 +55,7 @@ from pipeline.ingest.files import Column, IngestError, Layout, RawTable, file_sh
 from pipeline.ingest.parsing import (
     RowChecks,
     arrow_text,
+    clean_column,
     clean_text,
     column,
     dates,
@@ -490,7 +491,7 @@ def _projects(checks: RowChecks, records: pd.DataFrame, project_id: pd.Series, r
     """The ``projects`` rows of VROD: the contract's columns, derived with the registry readers' normalizations,
     plus what VROD adds (Berkeley's classification, methodology version, buffer and credit totals, dates)."""
     methodology = clean_text(records["methodology"])
-    protocol, protocols = _protocols(methodology, clean_text(column(records, "registry_type")))
+    protocol, protocols = _protocols(methodology, clean_column(records, "registry_type"))
     berkeley_type = clean_text(records["type"]).astype("string").str.lower().astype(object)
     berkeley_type = normalize.first_non_null(berkeley_type.where(berkeley_type.notna(), None),
                                              normalize.berkeley_project_types(project_id))  # fmt: skip
@@ -501,35 +502,35 @@ def _projects(checks: RowChecks, records: pd.DataFrame, project_id: pd.Series, r
     )
     no_type = pd.Series(None, index=records.index, dtype=object)  # the project type is Berkeley's alone
     when = {
-        name: dates(checks, clean_text(column(records, name)), name.replace("_", " "), DATE_FORMATS, "a date")
+        name: dates(checks, clean_column(records, name), name.replace("_", " "), DATE_FORMATS, "a date")
         for name in ("listed", "registered", "date_added")
     }
-    annual, not_numeric = parse_float(clean_text(column(records, "estimated_annual_reductions")))
+    annual, not_numeric = parse_float(clean_column(records, "estimated_annual_reductions"))
     fail_values(checks, not_numeric, column(records, "estimated_annual_reductions"),
                 "estimated annual emission reductions {value} is not a number")  # fmt: skip
-    first_year, bad_year = parse_float(clean_text(column(records, "first_year")))
+    first_year, bad_year = parse_float(clean_column(records, "first_year"))
     fail_values(checks, bad_year, column(records, "first_year"), "first year of project {value} is not a year")
-    compliance = clean_text(column(records, "compliance_status"))
+    compliance = clean_column(records, "compliance_status")
     return pd.DataFrame(
         {
             "project_id": project_id,
             "registry": registry.astype(object),
             "name": clean_text(records["name"]),
-            "proponent": clean_text(column(records, "developer")),
+            "proponent": clean_column(records, "developer"),
             **normalize.status_and_country(
                 normalize.first_non_null(clean_text(records["status"]), compliance), clean_text(records["country"])
             ),
-            "region": clean_text(column(records, "region")),
+            "region": clean_column(records, "region"),
             "methodology_raw": methodology,
             "protocol": protocol,
             "protocols": protocols,
-            "project_type_raw": clean_text(column(records, "registry_type")),
-            "compliance_program_id": clean_text(column(records, "compliance_program_id")),
+            "project_type_raw": clean_column(records, "registry_type"),
+            "compliance_program_id": clean_column(records, "compliance_program_id"),
             "compliance_status": compliance,
             **normalize.classification(berkeley_type, no_type, "registry", protocol, normalize.as_object(activity)),
             "scope": clean_text(records["scope"]),
-            "reduction_removal": clean_text(column(records, "reduction_removal")),
-            "methodology_version": clean_text(column(records, "methodology_version")),
+            "reduction_removal": clean_column(records, "reduction_removal"),
+            "methodology_version": clean_column(records, "methodology_version"),
             "crediting_period_start": pd.Series(pd.NaT, index=records.index, dtype="datetime64[ns]"),
             "crediting_period_end": pd.Series(pd.NaT, index=records.index, dtype="datetime64[ns]"),
             "registration_date": when["registered"],
